@@ -253,3 +253,18 @@ func (e *Event) check() error {
 	}
 	return nil
 }
+
+// ErrChain marks an event that does not follow the one before it.
+var ErrChain = errors.New("event: chain broken")
+
+// Follows checks that e comes straight after the event with seq prevSeq and payload hash
+// prevHash (prevSeq 0 and GenesisHash for a site's first event).
+func (e *Event) Follows(prevSeq uint64, prevHash [32]byte) error {
+	if e.Seq != prevSeq+1 {
+		return fmt.Errorf("%w: seq %d after %d", ErrChain, e.Seq, prevSeq)
+	}
+	if e.Prev() != prevHash {
+		return fmt.Errorf("%w: seq %d prevhash %s, want %s", ErrChain, e.Seq, e.PrevHash, hex.EncodeToString(prevHash[:]))
+	}
+	return nil
+}
