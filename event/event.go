@@ -173,7 +173,14 @@ func (b *Builder) Build(seq uint64, prev [32]byte, d *Draft) ([]byte, error) {
 	if err := enc.Encode(&e); err != nil {
 		return nil, fmt.Errorf("event: encode: %w", err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	p := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+	// Never return what central would refuse (a time outside years 0-9999, an identifier
+	// type other than CRN or NOMS, a Builder made with a bad site): once signed and
+	// journaled it would stop the site's chain at this seq for good.
+	if _, err := Parse(p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // ValidType checks a short event type such as "movement.entered".

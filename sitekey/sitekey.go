@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -59,7 +60,15 @@ func (k *Private) Public() *Public {
 }
 
 // String never shows the key material, so a Private can be logged safely by mistake.
-func (k *Private) String() string { return fmt.Sprintf("sitekey(%s %s)", k.Site, k.ID) }
+// It, GoString and MarshalJSON have value receivers so that a Private value, %#v and
+// JSON logs (slog.JSONHandler) do not show the key either.
+func (k Private) String() string { return fmt.Sprintf("sitekey(%s %s)", k.Site, k.ID) }
+
+// GoString is String, for %#v.
+func (k Private) GoString() string { return k.String() }
+
+// MarshalJSON encodes String, never the key.
+func (k Private) MarshalJSON() ([]byte, error) { return json.Marshal(k.String()) }
 
 // Generate makes a new key for site, reading randomness from r (crypto/rand if nil).
 func Generate(site string, r io.Reader) (*Private, error) {

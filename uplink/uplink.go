@@ -132,3 +132,30 @@ func DecodeAck(msg []byte) (*Ack, error) {
 	}
 	return &a, nil
 }
+
+// StatusTopic is where central retains its online/offline status (its last will says
+// offline). An agent that sees central come online resends from central's ack at once
+// instead of waiting out its back-off.
+const StatusTopic = "apedge/v1/central/status"
+
+// Status is central's retained status message.
+type Status struct {
+	Status string    `json:"status"` // "online" or "offline"
+	ID     string    `json:"id,omitempty"`
+	Time   time.Time `json:"time,omitzero"`
+}
+
+// DecodeStatus parses a status message. It never panics on any input.
+func DecodeStatus(msg []byte) (*Status, error) {
+	var s Status
+	if len(msg) > 4096 {
+		return nil, errors.New("uplink: status too long")
+	}
+	if err := json.Unmarshal(msg, &s); err != nil {
+		return nil, fmt.Errorf("uplink: status: %w", err)
+	}
+	if s.Status != "online" && s.Status != "offline" {
+		return nil, fmt.Errorf("uplink: status %q", s.Status)
+	}
+	return &s, nil
+}

@@ -1,0 +1,33 @@
+# apedge: `make run` starts the demo site; `make test` installs what tests need and runs them.
+GO ?= go
+BIN := bin/apedge
+
+.PHONY: all build run test test-deps vet bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/apedge
+
+# The whole site on embedded defaults: broker, simulated readers, bridge, agent, central.
+run:
+	$(GO) run ./cmd/apedge demo
+
+# Installs Mosquitto if missing (scripts/test-deps.sh), then vet and every test with -race.
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -timeout 30m ./...
+
+test-deps:
+	@scripts/test-deps.sh
+
+# Go benchmarks, printed as a table of figures beside the limits they are measured against.
+bench: test-deps
+	@scripts/bench.sh
+
+# A short run of every fuzz target (FUZZTIME each, default 10s).
+fuzz:
+	@scripts/fuzz.sh
+
+clean:
+	rm -rf bin .apedge-demo

@@ -1,0 +1,362 @@
+// Package agent is the site agent: the only process that holds site policy and talks to
+// central. It turns device messages from the site bus into domain events, signs and
+// journals them, and forwards them to central (packages journal and forwarder).
+//
+// A device message is acknowledged to the site broker only once the event it became is
+// durable in the journal, and the agent's bus session is persistent, so a message whose
+// effect was not journaled is redelivered after any crash; each message's origin
+// (device, bridge boot, seq) makes that redelivery idempotent.
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/apedge/apedge/agent/forwarder"
+	"github.com/apedge/apedge/agent/journal"
+	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/mqttclient"
+	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/sitekey"
+)
+
+// Version is reported in agent.started.
+const Version = "0.1.0"
+
+// Stats are the agent's counters.
+type Stats struct {
+	BusMessages  uint64 // device messages received
+	BadMessages  uint64 // refused as malformed (counted, logged, acknowledged)
+	Duplicates   uint64 // redelivered messages already journaled
+	SeqGaps      uint64 // gaps seen in a device's seq
+	Journaled    uint64 // events appended by this process
+	Overflow     uint64 // messages left unacknowledged because the queue was full
+	UnknownCards uint64
+}
+
+// Agent is a running site agent.
+type Agent struct {
+	cfg     *config.Agent
+	log     *slog.Logger
+	key     *sitekey.Private
+	journal *journal.Journal
+	fwd     *forwarder.Forwarder
+	bus     mqtt.Client
+	cards   map[string]*config.Resident
+	queue   chan mqtt.Message
+
+	mu      sync.Mutex
+	lastSeq map[string]devSeq // per device: last seq seen this bridge boot
+
+	busMsgs, bad, dups, gaps, journaled, overflow, unknownCards atomic.Uint64
+}
+
+type devSeq struct {
+	boot string
+	seq  uint64
+}
+
+// New opens the agent's key and journal. Run starts it; Close releases them.
+func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	key, err := sitekey.LoadPrivate(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if key.Site != cfg.Site {
+		return nil, fmt.Errorf("agent: key %s is for site %s, config says site %s", cfg.Key, key.Site, cfg.Site)
+	}
+	j, err := journal.Open(ctx, journal.Options{Path: cfg.Database, Key: key, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a := &Agent{
+		cfg:     cfg,
+		log:     log.With("component", "agent", "site", cfg.Site),
+		key:     key,
+		journal: j,
+		cards:   map[string]*config.Resident{},
+		queue:   make(chan mqtt.Message, 1<<16),
+		lastSeq: map[string]devSeq{},
+	}
+	for i := range cfg.Roster {
+		for _, c := range cfg.Roster[i].Cards {
+			a.cards[c] = &cfg.Roster[i]
+		}
+	}
+	a.fwd, err = forwarder.New(forwarder.Options{Site: cfg.Site, Journal: j, Link: cfg.Central, Logger: log})
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.bus, err = mqttclient.New(mqttclient.Options{
+		Config:          cfg.Bus,
+		CleanSession:    false, // the broker keeps our QoS 1 messages while we are away
+		AutoAckDisabled: true,  // ack each message once its event is durable
+		OnConnect:       a.subscribe,
+		Logger:          a.log,
+	})
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	return a, nil
+}
+
+// Journal returns the agent's journal.
+func (a *Agent) Journal() *journal.Journal { return a.journal }
+
+// Stats returns the agent's counters.
+func (a *Agent) Stats() Stats {
+	return Stats{BusMessages: a.busMsgs.Load(), BadMessages: a.bad.Load(), Duplicates: a.dups.Load(),
+		SeqGaps: a.gaps.Load(), Journaled: a.journaled.Load(), Overflow: a.overflow.Load(), UnknownCards: a.unknownCards.Load()}
+}
+
+// Forwarder returns the agent's forwarder.
+func (a *Agent) Forwarder() *forwarder.Forwarder { return a.fwd }
+
+func (a *Agent) subscribe(c mqtt.Client) {
+	subs := map[string]byte{
+		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindEvent): 1,
+		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindState): 1,
+		sitebus.BridgeStateTopic(a.cfg.Site):                1,
+	}
+	tok := c.SubscribeMultiple(subs, a.receive)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		a.log.Error("site bus subscribe failed; reconnecting", "err", tok.Error())
+		go c.Disconnect(100)
+	}
+}
+
+// receive runs on paho's router goroutine and must not block: it queues.
+func (a *Agent) receive(_ mqtt.Client, m mqtt.Message) {
+	select {
+	case a.queue <- m:
+	default:
+		// Not acknowledged, so the broker redelivers it on our next session.
+		a.overflow.Add(1)
+		a.log.Error("site bus queue full; message left unacknowledged", "topic", m.Topic())
+	}
+}
+
+// Run journals agent.started, then processes the site bus and forwards to central until
+// ctx ends or the journal fails.
+func (a *Agent) Run(ctx context.Context) error {
+	boot := make([]byte, 8)
+	rand.Read(boot)
+	info, _ := json.Marshal(map[string]string{"version": Version, "keyId": a.key.ID, "boot": hex.EncodeToString(boot)})
+	if _, err := a.append(ctx, &event.Draft{Type: "agent.started", OccurredAt: time.Now(), Description: "agent started", Info: info}); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := a.fwd.Run(ctx); err != nil {
+			cancel(err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := a.process(ctx); err != nil {
+			cancel(err)
+		}
+	}()
+	go func() { _ = mqttclient.Connect(ctx, a.bus) }()
+	<-ctx.Done()
+	a.bus.Disconnect(250)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// Close closes the journal after Run has returned.
+func (a *Agent) Close() error { return a.journal.Close() }
+
+// pending is a bus message whose effect is being journaled.
+type pending struct {
+	m    mqtt.Message
+	done chan error
+}
+
+// process handles queued bus messages concurrently, so their appends share group
+// commits, and acknowledges them in arrival order once each is durable (MQTT wants
+// QoS 1 acks in order).
+func (a *Agent) process(ctx context.Context) error {
+	acks := make(chan pending, 4096)
+	sem := make(chan struct{}, 1024)
+	ackErr := make(chan error, 1)
+	go func() {
+		for p := range acks {
+			if err := <-p.done; err != nil {
+				ackErr <- err
+				for range acks { // drain without acking: redelivered next session
+				}
+				return
+			}
+			p.m.Ack()
+		}
+		ackErr <- nil
+	}()
+	defer func() { close(acks) }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-ackErr:
+			return err
+		case m := <-a.queue:
+			p := pending{m: m, done: make(chan error, 1)}
+			select {
+			case acks <- p:
+			case <-ctx.Done():
+				return nil
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			go func() {
+				defer func() { <-sem }()
+				p.done <- a.handle(ctx, m)
+			}()
+		}
+	}
+}
+
+// handle turns one bus message into journal entries. It returns an error only when the
+// message's effect could not be made durable; bad messages are counted and dropped.
+func (a *Agent) handle(ctx context.Context, m mqtt.Message) error {
+	a.busMsgs.Add(1)
+	if m.Topic() == sitebus.BridgeStateTopic(a.cfg.Site) {
+		var st sitebus.BridgeState
+		if err := json.Unmarshal(m.Payload(), &st); err != nil {
+			a.badMessage(m, err)
+			return nil
+		}
+		a.log.Info("bridge state", "status", st.Status, "boot", st.Boot)
+		return nil
+	}
+	tp, err := sitebus.ParseTopic(m.Topic())
+	if err != nil || tp.Site != a.cfg.Site {
+		a.badMessage(m, fmt.Errorf("topic: %v", err))
+		return nil
+	}
+	msg, err := sitebus.Decode(m.Payload())
+	if err != nil {
+		a.badMessage(m, err)
+		return nil
+	}
+	a.checkSeq(tp, msg)
+	if tp.Kind != sitebus.KindEvent {
+		a.log.Debug("device state", "class", tp.Class, "id", tp.ID, "kind", msg.Kind)
+		return nil
+	}
+	d, err := a.translate(tp, msg)
+	if err != nil {
+		a.badMessage(m, err)
+		return nil
+	}
+	if d == nil {
+		return nil
+	}
+	d.Origin = fmt.Sprintf("bus:%s/%s/%s/%d", tp.Class, tp.ID, msg.Boot, msg.Seq)
+	_, err = a.append(ctx, d)
+	return err
+}
+
+func (a *Agent) append(ctx context.Context, d *event.Draft) (journal.Record, error) {
+	rec, err := a.journal.Append(ctx, d)
+	if err != nil {
+		return rec, fmt.Errorf("agent: journal %s: %w", d.Type, err)
+	}
+	if rec.Duplicate {
+		a.dups.Add(1)
+	} else {
+		a.journaled.Add(1)
+		a.log.Debug("journaled", "seq", rec.Seq, "type", d.Type)
+	}
+	return rec, nil
+}
+
+func (a *Agent) badMessage(m mqtt.Message, err error) {
+	a.bad.Add(1)
+	a.log.Warn("bad site bus message", "topic", m.Topic(), "bytes", len(m.Payload()), "err", err)
+}
+
+// checkSeq notes gaps and repeats in a device's message numbering; neither stops the
+// message being used (its origin key keeps repeats from being journaled twice).
+func (a *Agent) checkSeq(tp sitebus.Topic, m *sitebus.Message) {
+	key := tp.Class + "/" + tp.ID + "/" + tp.Kind
+	a.mu.Lock()
+	prev, ok := a.lastSeq[key]
+	if !ok || prev.boot != m.Boot || m.Seq > prev.seq {
+		a.lastSeq[key] = devSeq{m.Boot, m.Seq}
+	}
+	a.mu.Unlock()
+	if ok && prev.boot == m.Boot && m.Seq > prev.seq+1 {
+		a.gaps.Add(1)
+		a.log.Warn("gap in device messages", "device", key, "after", prev.seq, "got", m.Seq)
+	}
+}
+
+// translate maps a device event to a domain event, or nil for events that make none.
+func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, error) {
+	switch {
+	case tp.Class == sitebus.ClassReader && m.Kind == "card-read":
+		cr, err := sitebus.DecodeCardRead(m.Data)
+		if err != nil {
+			return nil, err
+		}
+		typ := "movement.entered"
+		if cr.Direction == "exit" {
+			typ = "movement.exited"
+		}
+		d := &event.Draft{Type: typ, OccurredAt: m.Time}
+		info := map[string]any{
+			"door":       cr.Door,
+			"reader":     tp.ID,
+			"direction":  cr.Direction,
+			"credential": map[string]any{"kind": cr.Credential.Kind, "number": cr.Credential.Number, "format": cr.Credential.Format},
+			"basis":      "card-read",
+			"device":     map[string]any{"boot": m.Boot, "seq": m.Seq, "time": m.Time},
+		}
+		if r := a.cards[cr.Credential.Number]; r != nil {
+			ids := []event.Identifier{{Type: "CRN", Value: r.CRN}}
+			if r.NOMS != "" {
+				ids = append(ids, event.Identifier{Type: "NOMS", Value: r.NOMS})
+			}
+			d.Person = &event.PersonReference{Identifiers: ids}
+		} else {
+			a.unknownCards.Add(1)
+			info["attributed"] = false
+		}
+		b, err := json.Marshal(info)
+		if err != nil {
+			return nil, err
+		}
+		d.Info = b
+		return d, nil
+	default:
+		a.log.Debug("device event with no domain meaning yet", "class", tp.Class, "id", tp.ID, "kind", m.Kind)
+		return nil, nil
+	}
+}

@@ -1,0 +1,331 @@
+// Package forwarder sends a site's journal to central over MQTT and advances the
+// delivery cursor only on central's application-level ack.
+//
+// It reads batches of signed envelopes from the journal from just past central's ack,
+// publishes them at QoS 1 to apedge/v1/central/{site}/events with at most Window batches
+// unacknowledged, and listens on the retained apedge/v1/central/{site}/ack. Nothing is
+// held only in memory: every event it sends is already durable in the journal, and after
+// any restart, reconnect, or a silence from central longer than ResendAfter (backed off
+// with jitter), it rewinds to the ack and sends again. Duplicates are expected on the
+// wire; central stores exactly once.
+package forwarder
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/apedge/apedge/agent/journal"
+	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/mqttclient"
+	"github.com/apedge/apedge/uplink"
+)
+
+// Journal is what the forwarder needs of the journal.
+type Journal interface {
+	Last() uint64
+	Wait(ctx context.Context, after uint64) (uint64, error)
+	Read(ctx context.Context, from uint64, maxN, maxBytes int) ([]journal.Entry, error)
+	Delivered() uint64
+	SetDelivered(ctx context.Context, seq uint64) error
+}
+
+// Options configure a Forwarder.
+type Options struct {
+	Site    string
+	Journal Journal
+	Link    config.Forward
+	Logger  *slog.Logger
+	// InitialAckWait is how long to wait for central's retained ack after connecting
+	// before starting from the locally stored cursor (default 2s).
+	InitialAckWait time.Duration
+}
+
+// Stats are the forwarder's counters.
+type Stats struct {
+	Published uint64 // batches published
+	Sent      uint64 // envelopes published, resends included
+	Rewinds   uint64 // times it went back to central's ack
+	Acked     uint64 // highest seq central acknowledged
+}
+
+// Forwarder sends one site's journal to central.
+type Forwarder struct {
+	o      Options
+	log    *slog.Logger
+	client mqtt.Client
+
+	ack       atomic.Uint64 // highest seq central has acknowledged
+	wake      chan struct{} // something changed: ack, connection, new events
+	connected chan struct{} // closed at first connect
+	connOnce  sync.Once
+	rewind    atomic.Bool // a (re)connect happened: start again from the ack
+	centralUp atomic.Bool // central came online: reset the resend back-off
+	gotAck    atomic.Bool
+
+	published, sent, rewinds atomic.Uint64
+}
+
+// New returns a Forwarder; Run starts it.
+func New(o Options) (*Forwarder, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.InitialAckWait == 0 {
+		o.InitialAckWait = 2 * time.Second
+	}
+	f := &Forwarder{
+		o:         o,
+		log:       o.Logger.With("component", "forwarder"),
+		wake:      make(chan struct{}, 1),
+		connected: make(chan struct{}),
+	}
+	c, err := mqttclient.New(mqttclient.Options{
+		Config:       o.Link.MQTT,
+		CleanSession: true,
+		OnConnect:    f.onConnect,
+		Logger:       f.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("forwarder: %w", err)
+	}
+	f.client = c
+	return f, nil
+}
+
+// Stats returns the forwarder's counters.
+func (f *Forwarder) Stats() Stats {
+	return Stats{Published: f.published.Load(), Sent: f.sent.Load(), Rewinds: f.rewinds.Load(), Acked: f.ack.Load()}
+}
+
+func (f *Forwarder) signal() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// onConnect subscribes to the ack again (a clean session loses subscriptions) and asks
+// the send loop to rewind: anything in flight on the old connection may be lost.
+func (f *Forwarder) onConnect(c mqtt.Client) {
+	tok := c.SubscribeMultiple(map[string]byte{uplink.AckTopic(f.o.Site): 1, uplink.StatusTopic: 1}, f.onMessage)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		f.log.Warn("subscribe to central ack failed; reconnecting", "err", tok.Error())
+		// Without the ack subscription nothing can be delivered: force a new connection.
+		go c.Disconnect(100)
+		return
+	}
+	f.rewind.Store(true)
+	f.connOnce.Do(func() { close(f.connected) })
+	f.signal()
+}
+
+// onMessage runs on paho's router goroutine: it only records and signals.
+func (f *Forwarder) onMessage(_ mqtt.Client, m mqtt.Message) {
+	if m.Topic() == uplink.StatusTopic {
+		st, err := uplink.DecodeStatus(m.Payload())
+		if err != nil {
+			f.log.Warn("ignoring bad central status", "err", err)
+			return
+		}
+		f.log.Info("central status", "status", st.Status, "id", st.ID)
+		if st.Status == "online" {
+			// Whatever was sent while central was away may be gone: start again from
+			// its ack now rather than after the back-off.
+			f.centralUp.Store(true)
+			f.rewind.Store(true)
+			f.signal()
+		}
+		return
+	}
+	a, err := uplink.DecodeAck(m.Payload())
+	if err != nil || a.Site != f.o.Site {
+		f.log.Warn("ignoring bad ack from central", "topic", m.Topic(), "err", err)
+		return
+	}
+	for {
+		cur := f.ack.Load()
+		if a.Seq <= cur || f.ack.CompareAndSwap(cur, a.Seq) {
+			break
+		}
+	}
+	f.gotAck.Store(true)
+	f.signal()
+}
+
+// Run connects and forwards until ctx ends. It returns nil on cancellation and an error
+// only when the journal fails.
+func (f *Forwarder) Run(ctx context.Context) error {
+	defer f.client.Disconnect(250)
+	go func() { _ = mqttclient.Connect(ctx, f.client) }()
+
+	// New journal entries wake the loop.
+	go func() {
+		seen := f.o.Journal.Last()
+		for {
+			last, err := f.o.Journal.Wait(ctx, seen)
+			if err != nil {
+				return
+			}
+			seen = last
+			f.signal()
+		}
+	}()
+
+	select {
+	case <-f.connected:
+	case <-ctx.Done():
+		return nil
+	}
+	// Central's retained ack arrives on subscribe; give it a moment before falling back
+	// to the cursor stored from the last ack this journal saw.
+	deadline := time.NewTimer(f.o.InitialAckWait)
+	for !f.gotAck.Load() {
+		select {
+		case <-f.wake:
+			continue
+		case <-deadline.C:
+		case <-ctx.Done():
+			return nil
+		}
+		break
+	}
+	deadline.Stop()
+	if !f.gotAck.Load() {
+		f.log.Info("no ack from central yet; starting from the local delivery cursor", "delivered", f.o.Journal.Delivered())
+	}
+	if d := f.o.Journal.Delivered(); d > f.ack.Load() {
+		// A stored cursor beyond central's retained ack means central lost its state:
+		// trust central and resend, duplicates are harmless.
+		if f.gotAck.Load() {
+			f.log.Warn("central's ack is behind this site's delivery cursor; resending from central's ack", "ack", f.ack.Load(), "delivered", d)
+		} else {
+			f.ack.Store(d)
+		}
+	}
+	return f.loop(ctx)
+}
+
+func (f *Forwarder) loop(ctx context.Context) error {
+	var (
+		next         = f.ack.Load() + 1 // next seq to publish
+		stored       = f.o.Journal.Delivered()
+		lastProgress = time.Now()
+		lastAck      = f.ack.Load()
+		quiet        = f.o.Link.ResendAfter // current resend interval, backed off
+		maxInFlight  = uint64(f.o.Link.Window * f.o.Link.Batch)
+		timer        = time.NewTimer(time.Hour)
+	)
+	defer timer.Stop()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		ack := f.ack.Load()
+		last := f.o.Journal.Last()
+		if ack > last {
+			f.log.Error("central acknowledges events this journal does not have; is this the right site database?", "ack", ack, "last", last)
+			ack = last
+		}
+		if ack != lastAck {
+			lastAck, lastProgress, quiet = ack, time.Now(), f.o.Link.ResendAfter
+		}
+		if ack > stored {
+			if err := f.o.Journal.SetDelivered(ctx, ack); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("forwarder: %w", err)
+			}
+			stored = ack
+		}
+		if f.centralUp.Swap(false) {
+			lastProgress, quiet = time.Now(), f.o.Link.ResendAfter
+		}
+		if f.rewind.Swap(false) {
+			if next != ack+1 {
+				f.rewinds.Add(1)
+			}
+			next = ack + 1
+		}
+		if next <= ack {
+			next = ack + 1
+		}
+		outstanding := next - 1 - ack
+		if outstanding > 0 && time.Since(lastProgress) >= quiet {
+			f.log.Warn("no ack from central; resending from its ack", "ack", ack, "outstanding", outstanding, "waited", quiet.Round(time.Millisecond))
+			f.rewinds.Add(1)
+			next = ack + 1
+			outstanding = 0
+			lastProgress = time.Now()
+			quiet = backoff(quiet, 8*f.o.Link.ResendAfter)
+		}
+		if next <= last && outstanding < maxInFlight && f.client.IsConnectionOpen() {
+			n := f.o.Link.Batch
+			if room := maxInFlight - outstanding; uint64(n) > room {
+				n = int(room)
+			}
+			entries, err := f.o.Journal.Read(ctx, next, n, uplink.MaxBatchBytes-1024)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("forwarder: read journal from %d: %w", next, err)
+			}
+			if len(entries) == 0 || entries[0].Seq != next {
+				return fmt.Errorf("forwarder: journal has no entry %d though last is %d", next, last)
+			}
+			envs := make([][]byte, len(entries))
+			for i, e := range entries {
+				envs[i] = e.Envelope
+			}
+			// The token is not waited on: a completed token proves nothing end to end
+			// and the ack drives everything. paho reports a failed publish through the
+			// connection-lost path, which rewinds.
+			f.client.Publish(uplink.EventsTopic(f.o.Site), 1, false, uplink.EncodeBatch(envs))
+			f.published.Add(1)
+			f.sent.Add(uint64(len(entries)))
+			if outstanding == 0 {
+				lastProgress = time.Now()
+			}
+			next += uint64(len(entries))
+			continue
+		}
+		// Sleep until something changes, or until it is time to resend.
+		wait := time.Hour
+		if outstanding > 0 {
+			wait = max(quiet-time.Since(lastProgress), time.Millisecond)
+		} else if next <= last {
+			wait = jitter(100 * time.Millisecond) // not connected yet: poll the link
+		}
+		timer.Reset(wait)
+		select {
+		case <-f.wake:
+		case <-timer.C:
+		case <-ctx.Done():
+			return nil
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// backoff doubles d up to limit, with ±20% jitter so that many sites do not resend in
+// step after central returns.
+func backoff(d, limit time.Duration) time.Duration {
+	return jitter(min(2*d, limit))
+}
+
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}

@@ -1,0 +1,146 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/apedge/apedge/envelope"
+	"github.com/apedge/apedge/event"
+)
+
+// migrations is the journal's schema, forward-only: append new versions, never edit
+// old ones.
+//
+// entries holds one row per event: seq is the rowid; origin, when set, is unique (NULLs
+// are distinct in SQLite); envelope is the signed DSSE envelope exactly as handed out;
+// hash is the SHA-256 of its payload, so that the chain head is recovered without
+// decoding; at is the append time in Unix nanoseconds. delivery is the one-row delivery
+// cursor.
+var migrations = []string{
+	`CREATE TABLE entries (
+	seq      INTEGER PRIMARY KEY CHECK (seq >= 1),
+	origin   TEXT UNIQUE,
+	envelope BLOB NOT NULL,
+	hash     BLOB NOT NULL,
+	type     TEXT NOT NULL,
+	at       INTEGER NOT NULL
+);
+CREATE TABLE delivery (
+	id        INTEGER PRIMARY KEY CHECK (id = 1),
+	delivered INTEGER NOT NULL CHECK (delivered >= 0)
+);
+INSERT INTO delivery (id, delivered) VALUES (1, 0);`,
+}
+
+// insertRows is how many rows one multi-row INSERT carries; a batch is written with as
+// many of those as fit and single-row INSERTs for the rest. Fewer statements means less
+// database/sql and binding overhead per row.
+const insertRows = 32
+
+// entryColumns is the number of placeholders per row of an INSERT.
+const entryColumns = 6
+
+func insertSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO entries (seq, origin, envelope, hash, type, at) VALUES ")
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?)")
+	}
+	return b.String()
+}
+
+// lookups are the prepared origin lookups, with 1, lookupFew and lookupMany
+// placeholders; unused placeholders are bound to NULL, which matches nothing.
+type lookups struct {
+	one, few, many *sql.Stmt
+}
+
+const (
+	lookupFew  = 8
+	lookupMany = 64
+)
+
+func lookupSQL(n int) string {
+	return "SELECT origin, seq, envelope, hash FROM entries WHERE origin IN (?" + strings.Repeat(",?", n-1) + ")"
+}
+
+// prepare prepares the statements the journal uses on every call.
+func (j *Journal) prepare(ctx context.Context) error {
+	var err error
+	prep := func(db *sql.DB, q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = db.PrepareContext(ctx, q)
+		return s
+	}
+	j.ins = prep(j.wdb, insertSQL(1))
+	if insertRows > 1 {
+		j.insN = prep(j.wdb, insertSQL(insertRows))
+	}
+	j.read = prep(j.rdb, `SELECT seq, envelope FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?`)
+	j.lookup.one = prep(j.rdb, lookupSQL(1))
+	j.lookup.few = prep(j.rdb, lookupSQL(lookupFew))
+	j.lookup.many = prep(j.rdb, lookupSQL(lookupMany))
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	return nil
+}
+
+// recoverHead reads the chain head (last seq and its payload hash) and the delivery
+// cursor, checking that the seqs are exactly 1..last and that the last row is
+// consistent with itself and with site.
+func recoverHead(ctx context.Context, db *sql.DB, site string) (last uint64, hash [32]byte, delivered uint64, err error) {
+	var n, max int64
+	if err := db.QueryRowContext(ctx, `SELECT count(*), coalesce(max(seq), 0) FROM entries`).Scan(&n, &max); err != nil {
+		return 0, hash, 0, fmt.Errorf("read chain head: %w", err)
+	}
+	// seq is a unique integer >= 1, so count == max means exactly 1..max.
+	if n != max {
+		return 0, hash, 0, fmt.Errorf("seqs are not contiguous: %d entries but highest seq %d; the database is damaged, refusing to extend it", n, max)
+	}
+	var d int64
+	if err := db.QueryRowContext(ctx, `SELECT delivered FROM delivery WHERE id = 1`).Scan(&d); err != nil {
+		return 0, hash, 0, fmt.Errorf("read delivery cursor: %w", err)
+	}
+	if d > max {
+		return 0, hash, 0, fmt.Errorf("delivery cursor %d is past the last seq %d; the database is damaged", d, max)
+	}
+	if max == 0 {
+		return 0, event.GenesisHash, 0, nil
+	}
+	var env, h []byte
+	if err := db.QueryRowContext(ctx, `SELECT envelope, hash FROM entries WHERE seq = ?`, max).Scan(&env, &h); err != nil {
+		return 0, hash, 0, fmt.Errorf("read seq %d: %w", max, err)
+	}
+	if len(h) != len(hash) {
+		return 0, hash, 0, fmt.Errorf("seq %d: stored hash is %d bytes, want %d", max, len(h), len(hash))
+	}
+	copy(hash[:], h)
+	e, err := envelope.Decode(env)
+	if err != nil {
+		return 0, hash, 0, fmt.Errorf("seq %d: %w", max, err)
+	}
+	if got := event.Hash(e.Payload); !bytes.Equal(got[:], h) {
+		return 0, hash, 0, fmt.Errorf("seq %d: stored hash does not match its payload", max)
+	}
+	ev, err := event.Parse(e.Payload)
+	if err != nil {
+		return 0, hash, 0, fmt.Errorf("seq %d: %w", max, err)
+	}
+	switch {
+	case ev.Seq != uint64(max):
+		return 0, hash, 0, fmt.Errorf("row seq %d holds event seq %d", max, ev.Seq)
+	case ev.Site() != site:
+		return 0, hash, 0, fmt.Errorf("journal belongs to site %q, not %q", ev.Site(), site)
+	}
+	return uint64(max), hash, uint64(d), nil
+}

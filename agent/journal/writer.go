@@ -1,0 +1,453 @@
+package journal
+
+import (
+	"os"
+	"time"
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/apedge/apedge/envelope"
+	"github.com/apedge/apedge/event"
+)
+
+// The writer is three kinds of goroutine joined by channels:
+//
+//	Append ──reqs──► sequencer ──signQ──► signers (Options.Signers of them)
+//	                     │                     │ chunk.signed
+//	                     └──────orderQ──────► committer ──► answers, Last, Wait
+//
+// The sequencer takes requests in arrival order, a chunk at a time, drops repeated
+// origins, assigns seqs and builds the payloads, each naming the hash of the one
+// before (cheap, and necessarily sequential). Each chunk goes to whichever signer is
+// free and, in order, to the committer. The committer takes every chunk that is
+// waiting (up to MaxBatch drafts), waits until they are signed, commits them in one
+// transaction and answers their callers. So while one transaction commits, the next
+// one's envelopes are being built and signed on every core.
+
+// request is one Append on its way through the writer.
+type request struct {
+	ctx  context.Context
+	d    *event.Draft
+	at   int64         // append time, Unix nanoseconds
+	done chan struct{} // receives once rec or err is final
+
+	payload []byte   // built payload, until signed
+	dupOf   *request // an earlier, built request with the same origin
+	rec     Record
+	err     error
+}
+
+// chunk is the unit of work between the writer's stages.
+type chunk struct {
+	// reqs are the requests the committer answers once the chunk is durable: its rows
+	// and the duplicates of origins still in the pipeline, in arrival order.
+	reqs []*request
+	// rows are the requests given a seq, in seq order.
+	rows []*request
+	// signed receives once every row has its envelope.
+	signed chan struct{}
+}
+
+// chunkMax is the most drafts in one chunk: small enough that the signers share a
+// burst evenly and the committer rarely waits on a half-signed chunk, large enough
+// that channel traffic per draft is small.
+const chunkMax = 16
+
+// newChunk returns an empty chunk, reusing one the committer has finished with.
+func (j *Journal) newChunk() *chunk {
+	select {
+	case c := <-j.free:
+		return c
+	default:
+		return &chunk{
+			reqs:   make([]*request, 0, j.chunkMax),
+			rows:   make([]*request, 0, j.chunkMax),
+			signed: make(chan struct{}, 1),
+		}
+	}
+}
+
+// recycle hands c back for reuse, dropping its references.
+func (j *Journal) recycle(c *chunk) {
+	clear(c.reqs)
+	clear(c.rows)
+	c.reqs, c.rows = c.reqs[:0], c.rows[:0]
+	select {
+	case j.free <- c:
+	default:
+	}
+}
+
+// answer tells r's caller its outcome is final.
+func answer(r *request) { r.done <- struct{}{} }
+
+// sequencer is the writer's first stage: it owns the chain head (seq, prev).
+type sequencer struct {
+	j    *Journal
+	seq  uint64   // last seq handed out
+	prev [32]byte // hash of its payload
+
+	// scratch, reused from one chunk to the next
+	in      []*request
+	hits    map[string]*request // origin -> built request (pending, or earlier in this chunk)
+	found   map[string]Record   // origin -> earlier record found in the database
+	seen    map[string]struct{}
+	unknown []string
+	args    []any
+}
+
+// run turns requests into chunks until Close closes reqs, then closes the queues
+// behind it.
+func (s *sequencer) run() {
+	j := s.j
+	defer close(j.orderQ)
+	defer close(j.signQ)
+	if j.gate != nil {
+		<-j.gate
+	}
+	s.hits = make(map[string]*request)
+	s.found = make(map[string]Record)
+	s.seen = make(map[string]struct{})
+	for {
+		r, ok := <-j.reqs
+		if !ok {
+			return
+		}
+		s.in = append(s.in[:0], r)
+	drain:
+		for len(s.in) < j.chunkMax {
+			select {
+			case r, ok := <-j.reqs:
+				if !ok {
+					break drain // the next receive returns !ok too
+				}
+				s.in = append(s.in, r)
+			default:
+				break drain
+			}
+		}
+		if err := j.failure(); err != nil {
+			// Build nothing on a chain that may have lost its head.
+			for _, r := range s.in {
+				r.err = err
+				answer(r)
+			}
+			continue
+		}
+		c := j.newChunk()
+		s.process(c)
+		clear(s.in)
+		if len(c.reqs) == 0 {
+			j.recycle(c)
+			continue
+		}
+		if len(c.rows) > 0 {
+			j.signQ <- c
+		} else {
+			c.signed <- struct{}{}
+		}
+		j.orderQ <- c
+	}
+}
+
+// process dedupes and builds s.in into c. Requests refused, or found to repeat an
+// origin already in the database, are answered at once.
+func (s *sequencer) process(c *chunk) {
+	j := s.j
+	clear(s.hits)
+	clear(s.found)
+	clear(s.seen)
+	s.unknown = s.unknown[:0]
+
+	// Origins pending in the pipeline are known here; the rest are looked up in the
+	// database in one go. An origin the committer removes from pending after this
+	// check is already committed, so the lookup that follows sees it.
+	hasOrigin := false
+	for _, r := range s.in {
+		if r.d.Origin != "" {
+			hasOrigin = true
+			break
+		}
+	}
+	var lookupErr error
+	if hasOrigin {
+		j.pendMu.Lock()
+		for _, r := range s.in {
+			o := r.d.Origin
+			if o == "" {
+				continue
+			}
+			if p := j.pending[o]; p != nil {
+				s.hits[o] = p
+			} else if _, ok := s.seen[o]; !ok {
+				s.seen[o] = struct{}{}
+				s.unknown = append(s.unknown, o)
+			}
+		}
+		j.pendMu.Unlock()
+		lookupErr = s.lookup(s.unknown)
+	}
+
+	for _, r := range s.in {
+		if err := r.ctx.Err(); err != nil {
+			r.err = fmt.Errorf("journal: append: %w", err)
+			answer(r)
+			continue
+		}
+		o := r.d.Origin
+		if o != "" {
+			if p := s.hits[o]; p != nil {
+				r.dupOf = p // answered once p is durable
+				c.reqs = append(c.reqs, r)
+				continue
+			}
+			if rec, ok := s.found[o]; ok {
+				r.rec = rec
+				answer(r)
+				continue
+			}
+			if lookupErr != nil {
+				r.err = lookupErr
+				answer(r)
+				continue
+			}
+		}
+		next := s.seq + 1
+		payload, err := j.builder.Build(next, s.prev, r.d)
+		if err != nil {
+			r.err = fmt.Errorf("journal: append: %w", err)
+			answer(r)
+			continue
+		}
+		h := event.Hash(payload)
+		r.payload = payload
+		r.rec = Record{Seq: next, ID: event.ID(j.builder.Site, next), Hash: h}
+		s.seq, s.prev = next, h
+		if o != "" {
+			s.hits[o] = r
+		}
+		c.reqs = append(c.reqs, r)
+		c.rows = append(c.rows, r)
+	}
+
+	if hasOrigin {
+		j.pendMu.Lock()
+		for _, r := range c.rows {
+			if o := r.d.Origin; o != "" {
+				j.pending[o] = r
+			}
+		}
+		j.pendMu.Unlock()
+	}
+}
+
+// lookup finds which of origins are already in the database, filling s.found.
+func (s *sequencer) lookup(origins []string) error {
+	for len(origins) > 0 {
+		stmt, n := s.j.lookup.many, lookupMany
+		switch {
+		case len(origins) == 1:
+			stmt, n = s.j.lookup.one, 1
+		case len(origins) <= lookupFew:
+			stmt, n = s.j.lookup.few, lookupFew
+		}
+		k := min(n, len(origins))
+		s.args = s.args[:0]
+		for i := range n {
+			if i < k {
+				s.args = append(s.args, origins[i])
+			} else {
+				s.args = append(s.args, nil)
+			}
+		}
+		// context.Background: a cancellable context costs the driver a goroutine per
+		// statement.
+		if err := s.lookupRows(stmt.QueryContext(context.Background(), s.args...)); err != nil {
+			return fmt.Errorf("journal: append: look up origins: %w", err)
+		}
+		origins = origins[k:]
+	}
+	return nil
+}
+
+func (s *sequencer) lookupRows(rows *sql.Rows, err error) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o string
+		var seq int64
+		var env, h []byte
+		if err := rows.Scan(&o, &seq, &env, &h); err != nil {
+			return err
+		}
+		rec := Record{Seq: uint64(seq), ID: event.ID(s.j.builder.Site, uint64(seq)), Envelope: env, Duplicate: true}
+		copy(rec.Hash[:], h)
+		s.found[o] = rec
+	}
+	return rows.Err()
+}
+
+// signLoop is one signer: it signs whole chunks.
+func (j *Journal) signLoop() {
+	defer j.signWG.Done()
+	for c := range j.signQ {
+		for _, r := range c.rows {
+			r.rec.Envelope = envelope.Sign(j.key, r.payload)
+			r.payload = nil
+		}
+		c.signed <- struct{}{}
+	}
+}
+
+// commitLoop is the writer's last stage: it commits every waiting chunk (up to
+// MaxBatch drafts) in one transaction, then publishes the new Last and answers.
+func (j *Journal) commitLoop() {
+	defer close(j.done)
+	defer func() {
+		if dbgCommits > 0 {
+			st, _ := os.Stat(j.path + "-wal")
+			fmt.Fprintf(os.Stderr, "commits %d rows %d avg batch %.1f avg commit %v wal %d\n", dbgCommits, dbgRows, float64(dbgRows)/float64(dbgCommits), dbgTime/time.Duration(dbgCommits), st.Size())
+		}
+	}()
+	var (
+		carry  *chunk
+		chunks []*chunk
+		rows   []*request
+		args   []any
+	)
+	for {
+		c := carry
+		carry = nil
+		if c == nil {
+			var ok bool
+			if c, ok = <-j.orderQ; !ok {
+				return
+			}
+		}
+		chunks = append(chunks[:0], c)
+		n := len(c.reqs)
+	gather:
+		for n < j.maxBatch {
+			select {
+			case c, ok := <-j.orderQ:
+				if !ok {
+					break gather
+				}
+				if n+len(c.reqs) > j.maxBatch {
+					carry = c
+					break gather
+				}
+				chunks = append(chunks, c)
+				n += len(c.reqs)
+			default:
+				break gather
+			}
+		}
+		rows = rows[:0]
+		for _, c := range chunks {
+			<-c.signed
+			rows = append(rows, c.rows...)
+		}
+
+		err := j.failure()
+		if err == nil && len(rows) > 0 {
+			var werr error
+			t0 := time.Now()
+			args, werr = j.write(rows, args)
+			dbgCommits++
+			dbgRows += len(rows)
+			dbgTime += time.Since(t0)
+			if werr != nil {
+				j.fail(werr)
+				err = j.failure()
+			}
+		}
+		j.pendMu.Lock()
+		for _, r := range rows {
+			if o := r.d.Origin; o != "" && j.pending[o] == r {
+				delete(j.pending, o)
+			}
+		}
+		j.pendMu.Unlock()
+		if err == nil && len(rows) > 0 {
+			j.last.Store(rows[len(rows)-1].rec.Seq)
+			j.wake()
+		}
+		for _, c := range chunks {
+			for _, r := range c.reqs {
+				switch {
+				case err != nil:
+					r.err, r.rec = err, Record{}
+				case r.dupOf != nil:
+					r.rec = r.dupOf.rec
+					r.rec.Envelope = append([]byte(nil), r.rec.Envelope...)
+					r.rec.Duplicate = true
+				}
+				answer(r)
+			}
+			j.recycle(c)
+		}
+		clear(chunks)
+		clear(rows)
+	}
+}
+
+// write commits rows in one transaction, mostly with multi-row INSERTs. It returns
+// args, the argument buffer, for reuse.
+func (j *Journal) write(rows []*request, args []any) (_ []any, err error) {
+	// context.Background: a cancellable context would make database/sql and the
+	// driver watch it with a goroutine per statement.
+	ctx := context.Background()
+	tx, err := j.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return args, fmt.Errorf("journal: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+		clear(args)
+	}()
+	first, last := rows[0].rec.Seq, rows[len(rows)-1].rec.Seq
+	if insertRows > 1 && len(rows) >= insertRows {
+		ins := tx.StmtContext(ctx, j.insN)
+		for len(rows) >= insertRows {
+			args = args[:0]
+			for _, r := range rows[:insertRows] {
+				args = appendRow(args, r)
+			}
+			if _, err := ins.ExecContext(ctx, args...); err != nil {
+				return args, fmt.Errorf("journal: insert seqs %d-%d: %w", rows[0].rec.Seq, rows[insertRows-1].rec.Seq, err)
+			}
+			rows = rows[insertRows:]
+		}
+	}
+	if len(rows) > 0 {
+		ins := tx.StmtContext(ctx, j.ins)
+		for _, r := range rows {
+			args = appendRow(args[:0], r)
+			if _, err := ins.ExecContext(ctx, args...); err != nil {
+				return args, fmt.Errorf("journal: insert seq %d: %w", r.rec.Seq, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return args, fmt.Errorf("journal: commit seqs %d-%d: %w", first, last, err)
+	}
+	return args, nil
+}
+
+// appendRow appends r's INSERT arguments, in entries column order.
+func appendRow(args []any, r *request) []any {
+	var origin any
+	if r.d.Origin != "" {
+		origin = r.d.Origin
+	}
+	return append(args, int64(r.rec.Seq), origin, r.rec.Envelope, r.rec.Hash[:], r.d.Type, r.at)
+}
+
+var dbgCommits, dbgRows int
+var dbgTime time.Duration

@@ -1,0 +1,115 @@
+package central
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/envelope"
+	"github.com/apedge/apedge/mqttclient"
+	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/uplink"
+)
+
+// TrustFromConfig loads the public key of every trusted site.
+func TrustFromConfig(cfg *config.Central) (envelope.TrustStore, error) {
+	t := envelope.TrustStore{}
+	for _, s := range cfg.Trust {
+		p, err := sitekey.LoadPublic(s.PubKey, s.Site)
+		if err != nil {
+			return nil, fmt.Errorf("central: trust %s: %w", s.Site, err)
+		}
+		t.Add(p)
+	}
+	return t, nil
+}
+
+// Server is a receiver connected to the central broker.
+type Server struct {
+	*Receiver
+	client mqtt.Client
+	log    *slog.Logger
+}
+
+// NewServer opens the store and prepares the broker connection described by cfg.
+func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	trust, err := TrustFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{log: log.With("component", "central")}
+	idB := make([]byte, 4)
+	rand.Read(idB)
+	id := cfg.Broker.ClientID + "-" + hex.EncodeToString(idB)
+	offline, _ := json.Marshal(uplink.Status{Status: "offline", ID: id})
+	s.client, err = mqttclient.New(mqttclient.Options{
+		Config: cfg.Broker,
+		// A persistent session: batches published while this receiver restarts wait
+		// at the broker for it.
+		CleanSession: false,
+		Will:         &mqttclient.Will{Topic: uplink.StatusTopic, Payload: offline, Retained: true},
+		OnConnect: func(c mqtt.Client) {
+			tok := c.Subscribe(uplink.EventsFilter, 1, func(_ mqtt.Client, m mqtt.Message) {
+				s.Handle(m.Topic(), m.Payload())
+			})
+			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				s.log.Error("subscribe to site events failed; reconnecting", "err", tok.Error())
+				go c.Disconnect(100)
+				return
+			}
+			// Re-announce where every site stands (retained), then say we are online:
+			// agents resend from the ack straight away.
+			for site, seq := range s.Heads() {
+				c.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, time.Now()))
+			}
+			online, _ := json.Marshal(uplink.Status{Status: "online", ID: id, Time: time.Now().UTC()})
+			c.Publish(uplink.StatusTopic, 1, true, online)
+		},
+		Logger: s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("central: %w", err)
+	}
+	s.Receiver, err = Open(ctx, Options{
+		Path:          cfg.Database,
+		Trust:         trust,
+		Logger:        log,
+		GapAlarmAfter: cfg.GapAlarmAfter,
+		Publish: func(site string, seq uint64) {
+			// Retained, so an agent learns it on every (re)subscribe. Not waited on:
+			// a lost ack is repeated by the next one or by the agent's resend.
+			s.client.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, time.Now()))
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run receives until ctx ends, then closes the store.
+func (s *Server) Run(ctx context.Context) error {
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Receiver.Run(ctx) }()
+	go func() { _ = mqttclient.Connect(ctx, s.client) }()
+	err := <-runErr
+	offline, _ := json.Marshal(uplink.Status{Status: "offline"})
+	if s.client.IsConnectionOpen() {
+		s.client.Publish(uplink.StatusTopic, 1, true, offline).WaitTimeout(2 * time.Second)
+	}
+	s.client.Disconnect(250)
+	if cerr := s.Receiver.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/apedge/apedge/agent"
+	"github.com/apedge/apedge/central"
+	"github.com/apedge/apedge/config"
+	bridge "github.com/apedge/apedge/firmware-bridge"
+	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/verify"
+)
+
+func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("agent", "apedge agent -config FILE [-check-config]", stderr)
+	path := fs.String("config", "", "agent configuration `file` (YAML)")
+	check := fs.Bool("check-config", false, "validate the configuration and exit")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required(fs, "config", *path); err != nil {
+		return err
+	}
+	cfg, err := config.LoadAgent(*path)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: ok\n", *path)
+		return nil
+	}
+	log := newLogger(cfg.Log, stderr)
+	a, err := agent.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	runErr := a.Run(ctx)
+	if err := a.Close(); runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+func cmdBridge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("bridge", "apedge bridge -config FILE [-check-config]", stderr)
+	path := fs.String("config", "", "bridge configuration `file` (YAML)")
+	check := fs.Bool("check-config", false, "validate the configuration and exit")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required(fs, "config", *path); err != nil {
+		return err
+	}
+	cfg, err := config.LoadBridge(*path)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: ok\n", *path)
+		return nil
+	}
+	return bridge.New(cfg, newLogger(cfg.Log, stderr)).Run(ctx)
+}
+
+func cmdCentral(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "export" {
+		return cmdCentralExport(ctx, args[1:], stdout, stderr)
+	}
+	fs := flags("central", "apedge central -config FILE [-check-config]\n       apedge central export -config FILE -site CODE [-o FILE]", stderr)
+	path := fs.String("config", "", "central configuration `file` (YAML)")
+	check := fs.Bool("check-config", false, "validate the configuration and exit")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required(fs, "config", *path); err != nil {
+		return err
+	}
+	cfg, err := config.LoadCentral(*path)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: ok\n", *path)
+		return nil
+	}
+	s, err := central.NewServer(ctx, cfg, newLogger(cfg.Log, stderr))
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}
+
+func cmdCentralExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("central export", "apedge central export -config FILE -site CODE [-o FILE]\n\nWrites the site's stored envelopes, exactly as received, as JSON lines in seq order.", stderr)
+	path := fs.String("config", "", "central configuration `file` (YAML)")
+	site := fs.String("site", "", "site `code` to export")
+	out := fs.String("o", "", "write to `file` instead of standard output")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required(fs, "config", *path); err != nil {
+		return err
+	}
+	if err := required(fs, "site", *site); err != nil {
+		return err
+	}
+	if !sitekey.ValidSiteCode(*site) {
+		return fmt.Errorf("-site %q is not a site code", *site)
+	}
+	cfg, err := config.LoadCentral(*path)
+	if err != nil {
+		return err
+	}
+	w := stdout
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	n, err := central.Export(ctx, cfg.Database, *site, w)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		fmt.Fprintf(stderr, "exported %d events of %s to %s\n", n, *site, *out)
+	}
+	if n == 0 {
+		return fmt.Errorf("no stored events for site %s", *site)
+	}
+	return nil
+}
+
+func cmdKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("keygen", "apedge keygen -site CODE -out DIR\n\nWrites DIR/CODE.key (mode 0600) and DIR/CODE.pub and prints the key id.", stderr)
+	site := fs.String("site", "", "the AP's site `code`")
+	out := fs.String("out", "", "`directory` for the key files")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required(fs, "site", *site); err != nil {
+		return err
+	}
+	if err := required(fs, "out", *out); err != nil {
+		return err
+	}
+	k, err := sitekey.Generate(*site, nil)
+	if err != nil {
+		return err
+	}
+	priv, pub, err := sitekey.Write(*out, k)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "site:        %s\nkey id:      %s\nprivate key: %s (mode 0600; keep it on the site box)\npublic key:  %s (give it to central's trust list)\n", k.Site, k.ID, priv, pub)
+	return nil
+}
+
+func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("verify", "apedge verify -pubkey FILE EXPORT.jsonl\n\nChecks every signature and the hash chain of an export from `apedge central export`;\nfails naming the first bad entry.", stderr)
+	pubPath := fs.String("pubkey", "", "the site's public key `file`")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	if err := required(fs, "pubkey", *pubPath); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "verify: name the export file")
+		return errUsage
+	}
+	pub, err := sitekey.LoadPublic(*pubPath, "")
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	res, err := verify.Export(f, pub)
+	if err != nil {
+		return fmt.Errorf("%s: FAILED: %w", fs.Arg(0), err)
+	}
+	fmt.Fprintf(stdout, "%s: OK: %d events of site %s, seq %d..%d, every signature valid (key %s), chain unbroken\n",
+		fs.Arg(0), res.Count, res.Site, res.FirstSeq, res.LastSeq, pub.ID)
+	return nil
+}

@@ -1,0 +1,239 @@
+// Package config reads and validates the YAML configuration of apedge's processes: one
+// file per process (agent, bridge, central). Unknown fields are errors, every problem
+// names its field and the fix, relative paths are taken from the file's own directory,
+// and secrets come from files of mode 0600, never from the YAML itself.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with a configuration: the field, what is wrong, and how to
+// fix it.
+type Problem struct {
+	Field string
+	What  string
+	Fix   string
+}
+
+func (p Problem) String() string {
+	s := p.Field + ": " + p.What
+	if p.Fix != "" {
+		s += " (" + p.Fix + ")"
+	}
+	return s
+}
+
+// Error lists every problem found in one file.
+type Error struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d problem(s): ", e.File, len(e.Problems))
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// checker collects problems.
+type checker struct{ probs []Problem }
+
+func (c *checker) add(field, what, fix string) {
+	c.probs = append(c.probs, Problem{Field: field, What: what, Fix: fix})
+}
+
+func (c *checker) err(file string) error {
+	if len(c.probs) == 0 {
+		return nil
+	}
+	return &Error{File: file, Problems: c.probs}
+}
+
+// decode reads path strictly into v.
+func decode(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+// resolve makes p relative to dir unless it is empty or absolute.
+func resolve(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// MQTT is a connection to an MQTT broker.
+type MQTT struct {
+	// Broker is the URL: tcp://host:port, or tls://host:port (ssl:// and mqtts:// too).
+	Broker string `yaml:"broker"`
+	// ClientID defaults to one derived from the process and site. Sessions are
+	// persistent where delivery depends on them, so keep it stable per process.
+	ClientID string `yaml:"clientID,omitempty"`
+	// Username, with the password read from PasswordFile (mode 0600).
+	Username     string `yaml:"username,omitempty"`
+	PasswordFile string `yaml:"passwordFile,omitempty"`
+	// TLS configures server verification and a client certificate.
+	TLS *TLS `yaml:"tls,omitempty"`
+}
+
+// TLS names the files of a TLS link: the CA that signs the broker's certificate and this
+// client's certificate and key (key mode 0600).
+type TLS struct {
+	CA         string `yaml:"ca,omitempty"`
+	Cert       string `yaml:"cert,omitempty"`
+	Key        string `yaml:"key,omitempty"`
+	ServerName string `yaml:"serverName,omitempty"`
+}
+
+// Secure reports whether the broker URL uses TLS.
+func (m *MQTT) Secure() bool {
+	u, err := url.Parse(m.Broker)
+	return err == nil && (u.Scheme == "tls" || u.Scheme == "ssl" || u.Scheme == "mqtts")
+}
+
+func (m *MQTT) resolve(dir string) {
+	m.PasswordFile = resolve(dir, m.PasswordFile)
+	if m.TLS != nil {
+		m.TLS.CA = resolve(dir, m.TLS.CA)
+		m.TLS.Cert = resolve(dir, m.TLS.Cert)
+		m.TLS.Key = resolve(dir, m.TLS.Key)
+	}
+}
+
+// check validates m; offBox says whether plain TCP to a non-loopback host is an error
+// (every link that leaves the box must be TLS).
+func (m *MQTT) check(c *checker, field string, offBox bool) {
+	if m.Broker == "" {
+		c.add(field+".broker", "missing", "set it to tcp://127.0.0.1:1883 or tls://host:8883")
+		return
+	}
+	u, err := url.Parse(m.Broker)
+	if err != nil || u.Host == "" {
+		c.add(field+".broker", fmt.Sprintf("%q is not a URL", m.Broker), "write it as tcp://host:port or tls://host:port")
+		return
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt":
+		if offBox && !isLoopback(u.Hostname()) {
+			c.add(field+".broker", "plain TCP to "+u.Hostname()+", which is off this box", "use tls://"+u.Hostname()+":8883 and set "+field+".tls.ca")
+		}
+		if m.TLS != nil {
+			c.add(field+".tls", "set but broker URL is not tls://", "use tls://host:port or remove tls")
+		}
+	case "tls", "ssl", "mqtts":
+	default:
+		c.add(field+".broker", "scheme "+u.Scheme+" not supported", "use tcp:// or tls://")
+	}
+	if u.Port() == "" {
+		c.add(field+".broker", "no port", "add the port, e.g. :1883 or :8883")
+	}
+	if m.PasswordFile != "" {
+		if m.Username == "" {
+			c.add(field+".username", "passwordFile set without username", "set username")
+		}
+		checkSecretFile(c, field+".passwordFile", m.PasswordFile)
+	}
+	if t := m.TLS; t != nil {
+		if t.CA != "" {
+			checkReadable(c, field+".tls.ca", t.CA)
+		}
+		if (t.Cert == "") != (t.Key == "") {
+			c.add(field+".tls", "cert and key must be set together", "set both tls.cert and tls.key, or neither")
+		}
+		if t.Cert != "" {
+			checkReadable(c, field+".tls.cert", t.Cert)
+			checkSecretFile(c, field+".tls.key", t.Key)
+		}
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkReadable(c *checker, field, path string) {
+	if _, err := os.Stat(path); err != nil {
+		c.add(field, err.Error(), "point it at an existing file")
+	}
+}
+
+// checkSecretFile requires path to exist with no group or other permissions.
+func checkSecretFile(c *checker, field, path string) {
+	st, err := os.Stat(path)
+	if err != nil {
+		c.add(field, err.Error(), "point it at an existing file")
+		return
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		c.add(field, fmt.Sprintf("%s has mode %04o", path, st.Mode().Perm()), "chmod 600 "+path)
+	}
+}
+
+// ReadSecret reads a secret from a file that only its owner may read, trimming trailing
+// newlines. The secret itself never appears in an error.
+func ReadSecret(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("config: secret: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("config: secret %s has mode %04o: chmod 600 it", path, st.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("config: secret: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// Log configures log/slog output on stderr.
+type Log struct {
+	Level  string `yaml:"level,omitempty"`  // debug, info (default), warn, error
+	Format string `yaml:"format,omitempty"` // text (default) or json
+}
+
+func (l *Log) check(c *checker) {
+	switch strings.ToLower(l.Level) {
+	case "", "debug", "info", "warn", "error":
+	default:
+		c.add("log.level", fmt.Sprintf("%q unknown", l.Level), "use debug, info, warn or error")
+	}
+	switch l.Format {
+	case "", "text", "json":
+	default:
+		c.add("log.format", fmt.Sprintf("%q unknown", l.Format), "use text or json")
+	}
+}
+
+// Duration is a time.Duration written in YAML as "30s", "5m".
+type Duration = time.Duration
+

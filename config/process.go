@@ -1,0 +1,292 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/apedge/apedge/sitekey"
+)
+
+// Agent is the agent's configuration.
+type Agent struct {
+	// Site is the AP's code, e.g. "MAN1": it names topics, event ids and the key.
+	Site string `yaml:"site"`
+	// Key is the site's private signing key file (mode 0600), from `apedge keygen`.
+	Key string `yaml:"key"`
+	// Database is the SQLite file holding the journal and registers.
+	Database string `yaml:"database"`
+	// Bus is the site MQTT bus shared with the bridge.
+	Bus MQTT `yaml:"bus"`
+	// Central is the central MQTT broker events are forwarded to.
+	Central Forward `yaml:"central"`
+	// Roster lists residents and their credentials (a stand-in until the roster register).
+	Roster []Resident `yaml:"roster,omitempty"`
+	Log    Log        `yaml:"log,omitempty"`
+}
+
+// Forward is the link to central and how events are sent on it.
+type Forward struct {
+	MQTT `yaml:",inline"`
+	// Batch is the most envelopes in one message (default 256).
+	Batch int `yaml:"batch,omitempty"`
+	// Window is the most unacknowledged batches in flight (default 8).
+	Window int `yaml:"window,omitempty"`
+	// ResendAfter rewinds to central's ack when it has not moved for this long
+	// while events are outstanding (default 10s).
+	ResendAfter time.Duration `yaml:"resendAfter,omitempty"`
+}
+
+// Resident is one person on the roster with the credentials that identify them.
+type Resident struct {
+	CRN   string   `yaml:"crn"`
+	NOMS  string   `yaml:"noms,omitempty"`
+	Name  string   `yaml:"name,omitempty"`
+	Cards []string `yaml:"cards,omitempty"`
+}
+
+// LoadAgent reads and validates an agent configuration file.
+func LoadAgent(path string) (*Agent, error) {
+	var a Agent
+	if err := decode(path, &a); err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	a.Key = resolve(dir, a.Key)
+	a.Database = resolve(dir, a.Database)
+	a.Bus.resolve(dir)
+	a.Central.resolve(dir)
+	if a.Bus.ClientID == "" {
+		a.Bus.ClientID = "apedge-agent-" + a.Site
+	}
+	if a.Central.ClientID == "" {
+		a.Central.ClientID = "apedge-agent-" + a.Site + "-uplink"
+	}
+	if a.Central.Batch == 0 {
+		a.Central.Batch = 256
+	}
+	if a.Central.Window == 0 {
+		a.Central.Window = 8
+	}
+	if a.Central.ResendAfter == 0 {
+		a.Central.ResendAfter = 10 * time.Second
+	}
+	var c checker
+	checkSite(&c, a.Site)
+	if a.Key == "" {
+		c.add("key", "missing", "run `apedge keygen -site "+a.Site+" -out keys` and set key: keys/"+a.Site+".key")
+	} else {
+		checkSecretFile(&c, "key", a.Key)
+	}
+	if a.Database == "" {
+		c.add("database", "missing", "set it to a file path such as agent.db")
+	}
+	a.Bus.check(&c, "bus", true)
+	a.Central.check(&c, "central", true)
+	if a.Central.Batch < 1 || a.Central.Batch > 4096 {
+		c.add("central.batch", fmt.Sprintf("%d out of range", a.Central.Batch), "use 1..4096")
+	}
+	if a.Central.Window < 1 || a.Central.Window > 1024 {
+		c.add("central.window", fmt.Sprintf("%d out of range", a.Central.Window), "use 1..1024")
+	}
+	if a.Central.ResendAfter < 100*time.Millisecond {
+		c.add("central.resendAfter", a.Central.ResendAfter.String()+" too short", "use at least 100ms, e.g. 10s")
+	}
+	cards := map[string]string{}
+	for i, r := range a.Roster {
+		f := fmt.Sprintf("roster[%d]", i)
+		if !validCRN(r.CRN) {
+			c.add(f+".crn", fmt.Sprintf("%q is not a CRN", r.CRN), "a CRN is a letter and six digits, e.g. X123456")
+		}
+		if r.NOMS != "" && !validNOMS(r.NOMS) {
+			c.add(f+".noms", fmt.Sprintf("%q is not a NOMS number", r.NOMS), "a NOMS number looks like A1234BC")
+		}
+		for _, card := range r.Cards {
+			if other, dup := cards[card]; dup {
+				c.add(f+".cards", "card "+card+" also belongs to "+other, "give each card to one person")
+			}
+			cards[card] = r.CRN
+		}
+	}
+	a.Log.check(&c)
+	return &a, c.err(path)
+}
+
+// Bridge is the firmware bridge's configuration.
+type Bridge struct {
+	Site string `yaml:"site"`
+	Bus  MQTT   `yaml:"bus"`
+	// Simulate runs simulated devices in the bridge (for the demo and tests).
+	Simulate *Simulate `yaml:"simulate,omitempty"`
+	Log      Log       `yaml:"log,omitempty"`
+}
+
+// Simulate describes the simulated devices a bridge runs.
+type Simulate struct {
+	// Readers are stand-in door readers that produce card reads.
+	Readers []SimReader `yaml:"readers"`
+	// Every is the mean time between reads across all readers (default 2s).
+	Every time.Duration `yaml:"every,omitempty"`
+	// Cards are the card numbers presented, picked at random.
+	Cards []string `yaml:"cards"`
+}
+
+// SimReader is one simulated reader.
+type SimReader struct {
+	ID string `yaml:"id"`
+	// Door is the door the reader is on.
+	Door string `yaml:"door"`
+	// Direction is "entry" for a reader outside the door, "exit" for one inside.
+	Direction string `yaml:"direction"`
+}
+
+// LoadBridge reads and validates a bridge configuration file.
+func LoadBridge(path string) (*Bridge, error) {
+	var b Bridge
+	if err := decode(path, &b); err != nil {
+		return nil, err
+	}
+	b.Bus.resolve(filepath.Dir(path))
+	if b.Bus.ClientID == "" {
+		b.Bus.ClientID = "apedge-bridge-" + b.Site
+	}
+	var c checker
+	checkSite(&c, b.Site)
+	b.Bus.check(&c, "bus", true)
+	if s := b.Simulate; s != nil {
+		if s.Every == 0 {
+			s.Every = 2 * time.Second
+		}
+		if s.Every < time.Millisecond {
+			c.add("simulate.every", s.Every.String()+" too short", "use at least 1ms")
+		}
+		if len(s.Readers) == 0 {
+			c.add("simulate.readers", "empty", "list at least one reader with id, door and direction")
+		}
+		if len(s.Cards) == 0 {
+			c.add("simulate.cards", "empty", "list the card numbers to present")
+		}
+		ids := map[string]bool{}
+		for i, r := range s.Readers {
+			f := fmt.Sprintf("simulate.readers[%d]", i)
+			if !validDeviceID(r.ID) {
+				c.add(f+".id", fmt.Sprintf("%q is not a device id", r.ID), "use letters, digits, '-' and '_'")
+			}
+			if ids[r.ID] {
+				c.add(f+".id", r.ID+" repeated", "give each reader its own id")
+			}
+			ids[r.ID] = true
+			if r.Door == "" {
+				c.add(f+".door", "missing", "name the door the reader is on")
+			}
+			if r.Direction != "entry" && r.Direction != "exit" {
+				c.add(f+".direction", fmt.Sprintf("%q", r.Direction), "use entry (reader outside) or exit (reader inside)")
+			}
+		}
+	}
+	b.Log.check(&c)
+	return &b, c.err(path)
+}
+
+// Central is the central receiver's configuration.
+type Central struct {
+	Database string `yaml:"database"`
+	Broker   MQTT   `yaml:"broker"`
+	// Trust lists every site's public key.
+	Trust []TrustedSite `yaml:"trust"`
+	// GapAlarmAfter is how long a gap in a site's seq may stay open before it is an
+	// alarm (default 30s).
+	GapAlarmAfter time.Duration `yaml:"gapAlarmAfter,omitempty"`
+	Log           Log           `yaml:"log,omitempty"`
+}
+
+// TrustedSite is one site's public key.
+type TrustedSite struct {
+	Site   string `yaml:"site"`
+	PubKey string `yaml:"pubkey"`
+}
+
+// LoadCentral reads and validates a central configuration file.
+func LoadCentral(path string) (*Central, error) {
+	var ce Central
+	if err := decode(path, &ce); err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	ce.Database = resolve(dir, ce.Database)
+	ce.Broker.resolve(dir)
+	if ce.Broker.ClientID == "" {
+		ce.Broker.ClientID = "apedge-central"
+	}
+	if ce.GapAlarmAfter == 0 {
+		ce.GapAlarmAfter = 30 * time.Second
+	}
+	var c checker
+	if ce.Database == "" {
+		c.add("database", "missing", "set it to a file path such as central.db")
+	}
+	ce.Broker.check(&c, "broker", false)
+	if len(ce.Trust) == 0 {
+		c.add("trust", "empty", "list each site with its public key: - {site: MAN1, pubkey: keys/MAN1.pub}")
+	}
+	seen := map[string]bool{}
+	for i := range ce.Trust {
+		t := &ce.Trust[i]
+		f := fmt.Sprintf("trust[%d]", i)
+		t.PubKey = resolve(dir, t.PubKey)
+		checkSite(&c, t.Site)
+		if seen[t.Site] {
+			c.add(f+".site", t.Site+" listed twice", "list each site once")
+		}
+		seen[t.Site] = true
+		if _, err := sitekey.LoadPublic(t.PubKey, t.Site); err != nil {
+			c.add(f+".pubkey", err.Error(), "point it at the site's .pub file from apedge keygen")
+		}
+	}
+	ce.Log.check(&c)
+	return &ce, c.err(path)
+}
+
+func checkSite(c *checker, site string) {
+	if !sitekey.ValidSiteCode(site) {
+		c.add("site", fmt.Sprintf("%q is not a site code", site), "use the AP's code: 1-32 letters, digits or dashes")
+	}
+}
+
+func validCRN(s string) bool {
+	if len(s) != 7 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func validNOMS(s string) bool {
+	if len(s) != 7 {
+		return false
+	}
+	for i, r := range s {
+		letter := r >= 'A' && r <= 'Z'
+		digit := r >= '0' && r <= '9'
+		if (i == 0 || i >= 5) && !letter || i >= 1 && i <= 4 && !digit {
+			return false
+		}
+	}
+	return true
+}
+
+func validDeviceID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,511 @@
+// Package hiltests holds apedge's end-to-end tests: the real apedge binary as separate
+// processes, a real Mosquitto broker started on a free port, real SQLite files, and the
+// site bus driven with the same bytes the bridge publishes.
+package hiltests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/apedge/apedge/agent/journal"
+	"github.com/apedge/apedge/central"
+	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/mqttclient"
+	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/verify"
+)
+
+// apedgeBin is the binary under test, built once by TestMain.
+var apedgeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "apedge-hil-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	apedgeBin = filepath.Join(dir, "apedge")
+	build := exec.Command("go", "build", "-race", "-o", apedgeBin, "../cmd/apedge")
+	if os.Getenv("HIL_NO_RACE") != "" { // benchmarks measure the binary as shipped
+		build = exec.Command("go", "build", "-o", apedgeBin, "../cmd/apedge")
+	}
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "hil-tests: building apedge:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// waitFor polls cond until it holds or the deadline passes; describe says what was
+// expected and what was seen, for the failure message.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	delay := 5 * time.Millisecond
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s (last seen: %s)", timeout, what, seen)
+		}
+		time.Sleep(delay) // polling interval of a deadline-bounded wait
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Mosquitto is a real Mosquitto broker on loopback with persistence in its own folder.
+type Mosquitto struct {
+	t    testing.TB
+	Port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func mosquittoPath(t testing.TB) string {
+	for _, p := range []string{"mosquitto", "/usr/sbin/mosquitto"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	t.Fatal("mosquitto not found: run `make test`, which installs it (scripts/test-deps.sh)")
+	return ""
+}
+
+// startMosquitto starts a broker on a free port; it is stopped at the end of the test.
+func startMosquitto(t testing.TB) *Mosquitto {
+	t.Helper()
+	m := &Mosquitto{t: t, Port: freePort(t), dir: t.TempDir()}
+	conf := fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location %s/
+autosave_interval 1
+max_queued_messages 0
+max_inflight_messages 0
+max_queued_bytes 0
+log_dest file %s/mosquitto.log
+`, m.Port, m.dir, m.dir)
+	if err := os.WriteFile(filepath.Join(m.dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.start()
+	t.Cleanup(m.stop)
+	return m
+}
+
+func (m *Mosquitto) start() {
+	m.t.Helper()
+	m.cmd = exec.Command(mosquittoPath(m.t), "-c", filepath.Join(m.dir, "mosquitto.conf"))
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatal(err)
+	}
+	waitFor(m.t, 20*time.Second, "mosquitto to listen", func() (bool, string) {
+		c, err := net.Dial("tcp", m.Addr())
+		if err != nil {
+			return false, err.Error()
+		}
+		c.Close()
+		return true, ""
+	})
+}
+
+// stop shuts the broker down gracefully (it saves its sessions and retained messages).
+func (m *Mosquitto) stop() {
+	if m.cmd == nil || m.cmd.Process == nil {
+		return
+	}
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	m.cmd.Wait()
+	m.cmd = nil
+}
+
+// Restart stops the broker and starts it again on the same port and persistence file.
+func (m *Mosquitto) Restart() {
+	m.stop()
+	m.start()
+}
+
+// Addr is the broker's host:port; URL its MQTT URL.
+func (m *Mosquitto) Addr() string { return "127.0.0.1:" + strconv.Itoa(m.Port) }
+
+// URL is the broker's MQTT URL.
+func (m *Mosquitto) URL() string { return "tcp://" + m.Addr() }
+
+// Proc is an apedge process.
+type Proc struct {
+	t    testing.TB
+	name string
+	args []string
+	cmd  *exec.Cmd
+	log  string
+	done chan error
+}
+
+// startProc runs `apedge args...` with stderr appended to a log file in dir; the process
+// is stopped at the end of the test.
+func startProc(t testing.TB, dir, name string, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{t: t, name: name, args: args, log: filepath.Join(dir, name+".log")}
+	p.Start()
+	t.Cleanup(func() { p.Stop() })
+	return p
+}
+
+// Start (re)starts the process.
+func (p *Proc) Start() {
+	p.t.Helper()
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = exec.Command(apedgeBin, p.args...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	f.Close()
+	p.done = make(chan error, 1)
+	cmd := p.cmd
+	go func() { p.done <- cmd.Wait() }()
+}
+
+// Kill sends SIGKILL and waits for the process to die.
+func (p *Proc) Kill() {
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	p.cmd = nil
+}
+
+// Stop sends SIGTERM and waits (up to 30s, then SIGKILL); it returns the exit error.
+func (p *Proc) Stop() error {
+	if p.cmd == nil {
+		return nil
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	var err error
+	select {
+	case err = <-p.done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		err = <-p.done
+		err = fmt.Errorf("%s did not stop on SIGTERM within 30s: %v", p.name, err)
+	}
+	p.cmd = nil
+	return err
+}
+
+// Log returns what the process wrote so far.
+func (p *Proc) Log() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
+// Site is one AP's files: key, agent and central configuration.
+type Site struct {
+	Code       string
+	Dir        string
+	Key        *sitekey.Private
+	AgentYAML  string
+	CentralYAM string
+	AgentDB    string
+	CentralDB  string
+	PubPath    string
+}
+
+// siteOptions vary a test site's configuration.
+type siteOptions struct {
+	extraTrust []*sitekey.Private // more sites central trusts
+	gapAlarm   time.Duration
+}
+
+// newSite writes a site's key and configs pointing both bus and central at broker.
+func newSite(t testing.TB, code, brokerURL string, o siteOptions) *Site {
+	t.Helper()
+	dir := t.TempDir()
+	k, err := sitekey.Generate(code, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pub, err := sitekey.Write(filepath.Join(dir, "keys"), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Site{Code: code, Dir: dir, Key: k, PubPath: pub,
+		AgentYAML: filepath.Join(dir, "agent.yaml"), CentralYAM: filepath.Join(dir, "central.yaml"),
+		AgentDB: filepath.Join(dir, "agent.db"), CentralDB: filepath.Join(dir, "central.db")}
+	agentYAML := fmt.Sprintf(`site: %s
+key: keys/%s.key
+database: agent.db
+bus: {broker: %s}
+central: {broker: %s, resendAfter: 1s}
+roster:
+  - {crn: X100001, noms: A1001AA, cards: ["10001"]}
+log: {level: info}
+`, code, code, brokerURL, brokerURL)
+	trust := fmt.Sprintf("  - {site: %s, pubkey: keys/%s.pub}\n", code, code)
+	for _, other := range o.extraTrust {
+		_, p, err := sitekey.Write(filepath.Join(dir, "keys"), other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trust += fmt.Sprintf("  - {site: %s, pubkey: %s}\n", other.Site, p)
+	}
+	gap := o.gapAlarm
+	if gap == 0 {
+		gap = 30 * time.Second
+	}
+	centralYAML := fmt.Sprintf("database: central.db\nbroker: {broker: %s}\ngapAlarmAfter: %s\ntrust:\n%slog: {level: info}\n", brokerURL, gap, trust)
+	for path, body := range map[string]string{s.AgentYAML: agentYAML, s.CentralYAM: centralYAML} {
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := config.LoadAgent(s.AgentYAML); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.LoadCentral(s.CentralYAM); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// journalEntries reads the agent's journal from its database (read-only, so it works
+// while the agent runs or after it was killed).
+func (s *Site) journalEntries(t testing.TB) []journal.Entry {
+	t.Helper()
+	if _, err := os.Stat(s.AgentDB); err != nil {
+		return nil
+	}
+	es, err := journal.ReadAll(context.Background(), s.AgentDB)
+	if err != nil {
+		t.Fatalf("read journal: %v", err)
+	}
+	return es
+}
+
+// stored is how many events central has stored for the site.
+func (s *Site) stored(t testing.TB) int64 {
+	t.Helper()
+	if _, err := os.Stat(s.CentralDB); err != nil {
+		return 0
+	}
+	n, err := central.StoredCount(context.Background(), s.CentralDB, s.Code)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// export returns central's export of the site.
+func (s *Site) export(t testing.TB) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := central.Export(context.Background(), s.CentralDB, s.Code, &buf); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// checkDelivered asserts the core guarantee: central holds exactly the agent's journal,
+// byte for byte, seq 1..N with no holes and nothing twice, and it verifies offline.
+func (s *Site) checkDelivered(t testing.TB) []journal.Entry {
+	t.Helper()
+	entries := s.journalEntries(t)
+	waitFor(t, 120*time.Second, "central to store every journaled event", func() (bool, string) {
+		n := s.stored(t)
+		return n == int64(len(entries)), fmt.Sprintf("central %d, journal %d", n, len(entries))
+	})
+	exp := s.export(t)
+	lines := bytes.Split(bytes.TrimSuffix(exp, []byte("\n")), []byte("\n"))
+	if len(lines) != len(entries) {
+		t.Fatalf("export has %d lines, journal %d entries", len(lines), len(entries))
+	}
+	for i, e := range entries {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("journal entry %d has seq %d: hole or repeat", i, e.Seq)
+		}
+		if !bytes.Equal(lines[i], e.Envelope) {
+			t.Fatalf("seq %d: central's envelope differs from the journal's", e.Seq)
+		}
+	}
+	pub, err := sitekey.LoadPublic(s.PubPath, s.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := verify.Export(bytes.NewReader(exp), pub)
+	if err != nil {
+		t.Fatalf("verify export: %v", err)
+	}
+	if res.Count != len(entries) {
+		t.Fatalf("verify counted %d, want %d", res.Count, len(entries))
+	}
+	return entries
+}
+
+// deviceSeqs maps each card-read's bridge boot and seq, as recorded in the journaled
+// event's evidence, to how many times it was journaled.
+func deviceSeqs(t testing.TB, entries []journal.Entry) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, e := range entries {
+		ev := parseEntry(t, e)
+		if !strings.HasPrefix(ev.Type, event.TypePrefix+"movement.") {
+			continue
+		}
+		var info struct {
+			Reader string `json:"reader"`
+			Device struct {
+				Boot string `json:"boot"`
+				Seq  uint64 `json:"seq"`
+			} `json:"device"`
+		}
+		if err := json.Unmarshal(ev.Data.AdditionalInformation, &info); err != nil {
+			t.Fatalf("seq %d: %v", e.Seq, err)
+		}
+		out[fmt.Sprintf("%s/%s/%d", info.Reader, info.Device.Boot, info.Device.Seq)]++
+	}
+	return out
+}
+
+func parseEntry(t testing.TB, e journal.Entry) *event.Event {
+	t.Helper()
+	var env struct {
+		Payload []byte `json:"payload"`
+	}
+	if err := json.Unmarshal(e.Envelope, &env); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := event.Parse(env.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// busDriver publishes card reads on the site bus exactly as the bridge does, and
+// remembers which ones the broker accepted (those must reach central exactly once).
+type busDriver struct {
+	t      testing.TB
+	pub    *sitebus.Publisher
+	client mqtt.Client
+	reader string
+
+	mu       sync.Mutex
+	accepted map[string]bool
+}
+
+func newBusDriver(t testing.TB, site, brokerURL, reader string) *busDriver {
+	t.Helper()
+	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: brokerURL, ClientID: "hil-bridge-" + reader}, CleanSession: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := mqttclient.Connect(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	boot := fmt.Sprintf("hil%d", time.Now().UnixNano())
+	return &busDriver{t: t, pub: sitebus.NewPublisher(c, site, boot), client: c, reader: reader, accepted: map[string]bool{}}
+}
+
+// read publishes one card read and reports whether the broker accepted it.
+func (d *busDriver) read(ctx context.Context, card string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := d.pub.Publish(ctx, sitebus.ClassReader, d.reader, sitebus.KindEvent, "card-read", sitebus.CardRead{
+		Door: "front", Direction: "entry", Credential: sitebus.Credential{Kind: "card", Number: card, Format: "raw"},
+	})
+	if err != nil {
+		return false
+	}
+	d.mu.Lock()
+	d.accepted[fmt.Sprintf("%s/%s/%d", d.reader, m.Boot, m.Seq)] = true
+	d.mu.Unlock()
+	return true
+}
+
+// run publishes reads every interval until ctx ends; it returns when it has stopped.
+func (d *busDriver) run(ctx context.Context, interval time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(interval)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				d.read(ctx, "10001")
+			}
+		}
+	}()
+	return done
+}
+
+// checkAccepted asserts every read the broker accepted was journaled exactly once.
+func (d *busDriver) checkAccepted(t testing.TB, entries []journal.Entry) {
+	t.Helper()
+	got := deviceSeqs(t, entries)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	missing := 0
+	for k := range d.accepted {
+		if got[k] == 0 {
+			missing++
+			if missing < 5 {
+				t.Errorf("read %s was accepted by the broker but never journaled", k)
+			}
+		}
+	}
+	for k, n := range got {
+		if n > 1 {
+			t.Errorf("read %s journaled %d times", k, n)
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d accepted reads missing", missing, len(d.accepted))
+	}
+}
+
+func (d *busDriver) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.accepted)
+}

@@ -1,0 +1,147 @@
+package hiltests
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// warmUp waits until the agent has subscribed to the site bus and journals reads: from
+// then on, every read the broker accepts is queued for the agent's persistent session.
+func warmUp(t *testing.T, s *Site, d *busDriver) {
+	t.Helper()
+	waitFor(t, 60*time.Second, "the agent to journal a first read", func() (bool, string) {
+		d.read(context.Background(), "10001")
+		n := len(deviceSeqs(t, s.journalEntries(t)))
+		return n > 0, fmt.Sprintf("%d reads journaled", n)
+	})
+}
+
+// TestBacklogWhileCentralDown: 10,000 events journaled while central is down, then
+// central starts: all stored exactly once, in order.
+func TestBacklogWhileCentralDown(t *testing.T) {
+	const n = 10000
+	m := startMosquitto(t)
+	s := newSite(t, "HIL1", m.URL(), siteOptions{})
+	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
+	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	warmUp(t, s, d)
+
+	// Publish from several goroutines, as several readers' traffic would arrive.
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n/8; i++ {
+				if !d.read(context.Background(), "10001") {
+					t.Error("broker refused a read")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, 120*time.Second, "the agent to journal every read", func() (bool, string) {
+		got := len(deviceSeqs(t, s.journalEntries(t)))
+		return got >= d.count(), fmt.Sprintf("%d of %d", got, d.count())
+	})
+	if got := s.stored(t); got != 0 {
+		t.Fatalf("central stored %d events before it ran", got)
+	}
+
+	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
+	entries := s.checkDelivered(t)
+	d.checkAccepted(t, entries)
+	if len(entries) < n {
+		t.Fatalf("journal has %d entries, want at least %d", len(entries), n)
+	}
+	if err := agent.Stop(); err != nil {
+		t.Fatalf("agent did not stop cleanly: %v\n%s", err, agent.Log())
+	}
+}
+
+// TestAgentKilled: the agent is killed with SIGKILL while events flow, then restarted,
+// five times: every event whose append returned reaches central, none twice, no holes,
+// and every read the broker accepted is journaled exactly once.
+func TestAgentKilled(t *testing.T) {
+	m := startMosquitto(t)
+	s := newSite(t, "HIL2", m.URL(), siteOptions{})
+	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
+	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
+	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	warmUp(t, s, d)
+
+	ctx, stop := context.WithCancel(context.Background())
+	done := d.run(ctx, 2*time.Millisecond)
+	for kill := 1; kill <= 5; kill++ {
+		before := len(s.journalEntries(t))
+		waitFor(t, 60*time.Second, "the agent to journal more events", func() (bool, string) {
+			n := len(s.journalEntries(t))
+			return n >= before+200, fmt.Sprintf("%d entries, want %d", n, before+200)
+		})
+		agent.Kill()
+		t.Logf("kill %d: journal had %d entries", kill, len(s.journalEntries(t)))
+		agent.Start()
+	}
+	// Let events flow after the last restart too, then stop the reads.
+	before := len(s.journalEntries(t))
+	waitFor(t, 60*time.Second, "events after the last restart", func() (bool, string) {
+		n := len(s.journalEntries(t))
+		return n >= before+100, fmt.Sprintf("%d", n)
+	})
+	stop()
+	<-done
+	waitFor(t, 60*time.Second, "the agent to journal every accepted read", func() (bool, string) {
+		got := len(deviceSeqs(t, s.journalEntries(t)))
+		return got >= d.count(), fmt.Sprintf("%d of %d", got, d.count())
+	})
+	entries := s.checkDelivered(t)
+	d.checkAccepted(t, entries)
+	started := 0
+	for _, e := range entries {
+		if parseEntry(t, e).Type == "approved-premises.agent.started" {
+			started++
+		}
+	}
+	if started != 6 {
+		t.Errorf("%d agent.started events, want 6 (one per start)", started)
+	}
+}
+
+// TestBrokerRestart: the broker restarts mid-stream, twice: the same guarantees.
+func TestBrokerRestart(t *testing.T) {
+	m := startMosquitto(t)
+	s := newSite(t, "HIL3", m.URL(), siteOptions{})
+	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
+	startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
+	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	warmUp(t, s, d)
+
+	ctx, stop := context.WithCancel(context.Background())
+	done := d.run(ctx, 2*time.Millisecond)
+	for restart := 1; restart <= 2; restart++ {
+		before := len(s.journalEntries(t))
+		waitFor(t, 60*time.Second, "events to flow", func() (bool, string) {
+			n := len(s.journalEntries(t))
+			return n >= before+300, fmt.Sprintf("%d", n)
+		})
+		m.Restart()
+		t.Logf("broker restart %d", restart)
+	}
+	before := len(s.journalEntries(t))
+	waitFor(t, 60*time.Second, "events after the last restart", func() (bool, string) {
+		n := len(s.journalEntries(t))
+		return n >= before+300, fmt.Sprintf("%d", n)
+	})
+	stop()
+	<-done
+	waitFor(t, 60*time.Second, "the agent to journal every accepted read", func() (bool, string) {
+		got := len(deviceSeqs(t, s.journalEntries(t)))
+		return got >= d.count(), fmt.Sprintf("%d of %d", got, d.count())
+	})
+	entries := s.checkDelivered(t)
+	d.checkAccepted(t, entries)
+}

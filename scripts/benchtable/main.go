@@ -1,0 +1,122 @@
+// Command benchtable reads `go test -bench` output on standard input and prints apedge's
+// performance figures as a table, each beside the limit measured in the same run and the
+// target from ../shared/design.md. It exits 1 if a figure misses its target or is missing.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// benchLine matches "BenchmarkName-2   	  123	  456 ns/op	  7.8 unit ..." lines.
+var benchLine = regexp.MustCompile(`^(Benchmark[^\s-]+(?:/[^\s]+)?)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+type row struct {
+	figure, metric string
+	ref, refMetric string // reference benchmark and metric, if the target is a ratio
+	ratio          float64
+	max            float64 // target is an upper bound when set
+	unit           string
+	refText        string
+}
+
+func main() {
+	metrics := map[string]map[string]float64{}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Fprintln(os.Stderr, line)
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		name := m[1]
+		f := strings.Fields(m[2])
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			if metrics[name] == nil {
+				metrics[name] = map[string]float64{}
+			}
+			metrics[name][f[i+1]] = v
+		}
+	}
+	rows := []row{
+		{figure: "journal: signed, durable appends/s", metric: "BenchmarkAppend appends/s", ref: "BenchmarkSignParallel", refMetric: "signs/s", ratio: 0.50, refText: "parallel Ed25519 signs/s"},
+		{figure: "site bus -> central stored+acked p50 (ms) at 200 ev/s", metric: "BenchmarkEndToEnd p50-ms", ref: "BenchmarkEndToEnd", refMetric: "broker-p50-ms", refText: "raw Mosquitto QoS1 round trip p50 (ms)"},
+		{figure: "site bus -> central stored+acked p99 (ms) at 200 ev/s", metric: "BenchmarkEndToEnd p99-ms", ref: "BenchmarkEndToEnd", refMetric: "broker-p99-ms", max: 5, refText: "raw Mosquitto QoS1 round trip p99 (ms)"},
+		{figure: "backlog drained end to end, events/s", metric: "BenchmarkBacklogDrain events/s", ref: "BenchmarkVerifyParallel", refMetric: "verifies/s", ratio: 0.40, refText: "parallel Ed25519 verifies/s"},
+		{figure: "central ingest (verify+dedupe+store+ack), events/s", metric: "BenchmarkIngest events/s", ref: "BenchmarkVerifyParallel", refMetric: "verifies/s", ratio: 0.40, refText: "parallel Ed25519 verifies/s"},
+		{figure: "agent RSS under load (MB)", metric: "BenchmarkAgentRSS rss-MB", max: 60},
+		{figure: "agent peak RSS during the backlog drain (MB)", metric: "BenchmarkBacklogDrain agent-peak-rss-MB", max: 60},
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintln(tw, "figure\tmeasured\treference (same run)\tvalue\tratio\ttarget\tresult\t")
+	fail := false
+	for _, r := range rows {
+		name, metric, _ := strings.Cut(r.metric, " ")
+		v, ok := metrics[name][metric]
+		if !ok {
+			fmt.Fprintf(tw, "%s\t-\t\t\t\t\tMISSING\t\n", r.figure)
+			fail = true
+			continue
+		}
+		refV, refOK := 0.0, false
+		if r.ref != "" {
+			refV, refOK = metrics[r.ref][r.refMetric]
+		}
+		ratio, target, result := "", "", "ok"
+		switch {
+		case r.ratio > 0:
+			target = fmt.Sprintf(">= %.0f%% of reference", r.ratio*100)
+			if !refOK {
+				result, fail = "NO REFERENCE", true
+				break
+			}
+			ratio = fmt.Sprintf("%.0f%%", 100*v/refV)
+			if v < r.ratio*refV {
+				result, fail = "MISSED", true
+			}
+		case r.max > 0:
+			target = fmt.Sprintf("<= %g", r.max)
+			if refOK {
+				ratio = fmt.Sprintf("%.1fx", v/refV)
+			}
+			if v > r.max {
+				result, fail = "MISSED", true
+			}
+		default:
+			target = "reported"
+			if refOK {
+				ratio = fmt.Sprintf("%.1fx", v/refV)
+			}
+		}
+		refCol := ""
+		if refOK {
+			refCol = num(refV)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.figure, num(v), r.refText, refCol, ratio, target, result)
+	}
+	tw.Flush()
+	if fail {
+		os.Exit(1)
+	}
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 1000:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	}
+}

@@ -1,0 +1,236 @@
+// Package sitebus is the site MQTT bus between firmware-bridge and agent: its topic
+// names and its messages (JSON, QoS 1). See ../shared/design.md, "Site bus".
+//
+//	apedge/v1/{site}/bridge/state                 retained bridge online/offline (last will)
+//	apedge/v1/{site}/dev/{class}/{id}/state       retained device status
+//	apedge/v1/{site}/dev/{class}/{id}/event       things that happened
+//	apedge/v1/{site}/dev/{class}/{id}/cmd         agent to bridge
+//	apedge/v1/{site}/dev/{class}/{id}/cmd/result  bridge to agent
+//
+// Every device message carries time (RFC 3339 UTC, the bridge's clock), the bridge's
+// boot id, and a per-device seq that starts at 1 each boot, so the agent can see gaps
+// and duplicates and can make each message's effect idempotent.
+package sitebus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/apedge/apedge/sitekey"
+)
+
+// Device classes.
+const (
+	ClassReader          = "reader"
+	ClassDoor            = "door"
+	ClassBiometric       = "biometric"
+	ClassBWCDock         = "bwc-dock"
+	ClassCamera          = "camera"
+	ClassPATTester       = "pat-tester"
+	ClassSubstanceTester = "substance-tester"
+)
+
+var classes = map[string]bool{ClassReader: true, ClassDoor: true, ClassBiometric: true,
+	ClassBWCDock: true, ClassCamera: true, ClassPATTester: true, ClassSubstanceTester: true}
+
+// Message kinds, the last part of a device topic.
+const (
+	KindState     = "state"
+	KindEvent     = "event"
+	KindCmd       = "cmd"
+	KindCmdResult = "cmd/result"
+)
+
+// MaxMessage bounds a site-bus message; larger ones are refused before parsing.
+const MaxMessage = 64 << 10
+
+// BridgeStateTopic is where the bridge retains its online/offline state.
+func BridgeStateTopic(site string) string { return "apedge/v1/" + site + "/bridge/state" }
+
+// DeviceTopic returns the topic of one device's messages of a kind.
+func DeviceTopic(site, class, id, kind string) string {
+	return "apedge/v1/" + site + "/dev/" + class + "/" + id + "/" + kind
+}
+
+// DeviceFilter matches every device's messages of a kind at site.
+func DeviceFilter(site, kind string) string { return "apedge/v1/" + site + "/dev/+/+/" + kind }
+
+// Topic is a parsed device topic.
+type Topic struct {
+	Site, Class, ID, Kind string
+}
+
+// ParseTopic splits a device topic. It never panics on any input.
+func ParseTopic(t string) (Topic, error) {
+	p := strings.Split(t, "/")
+	if len(p) < 7 || len(p) > 8 || p[0] != "apedge" || p[1] != "v1" || p[3] != "dev" {
+		return Topic{}, fmt.Errorf("sitebus: topic %q is not apedge/v1/{site}/dev/{class}/{id}/{kind}", t)
+	}
+	tp := Topic{Site: p[2], Class: p[4], ID: p[5], Kind: strings.Join(p[6:], "/")}
+	switch {
+	case !sitekey.ValidSiteCode(tp.Site):
+		return Topic{}, fmt.Errorf("sitebus: topic %q: bad site", t)
+	case !classes[tp.Class]:
+		return Topic{}, fmt.Errorf("sitebus: topic %q: unknown class %q", t, tp.Class)
+	case !ValidDeviceID(tp.ID):
+		return Topic{}, fmt.Errorf("sitebus: topic %q: bad device id", t)
+	case tp.Kind != KindState && tp.Kind != KindEvent && tp.Kind != KindCmd && tp.Kind != KindCmdResult:
+		return Topic{}, fmt.Errorf("sitebus: topic %q: unknown kind %q", t, tp.Kind)
+	}
+	return tp, nil
+}
+
+// ValidDeviceID reports whether id can name a device in a topic.
+func ValidDeviceID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Message is one device state or event message.
+type Message struct {
+	Time time.Time `json:"time"`
+	Boot string    `json:"boot"`
+	Seq  uint64    `json:"seq"`
+	// Kind says what happened or what the state is, e.g. "card-read".
+	Kind string          `json:"kind"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// Encode returns the JSON of m.
+func (m *Message) Encode() []byte {
+	b, err := json.Marshal(m)
+	if err != nil { // only RawMessage can fail, and callers build it with json.Marshal
+		panic(fmt.Sprintf("sitebus: encode: %v", err))
+	}
+	return b
+}
+
+// ErrMessage marks a site-bus message that cannot be used.
+var ErrMessage = errors.New("sitebus: bad message")
+
+// Decode parses and checks a device message. It never panics on any input.
+func Decode(b []byte) (*Message, error) {
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("%w: %d bytes", ErrMessage, len(b))
+	}
+	var m Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMessage, err)
+	}
+	switch {
+	case m.Time.IsZero():
+		return nil, fmt.Errorf("%w: no time", ErrMessage)
+	case m.Seq == 0:
+		return nil, fmt.Errorf("%w: seq must start at 1", ErrMessage)
+	case m.Boot == "" || len(m.Boot) > 64:
+		return nil, fmt.Errorf("%w: boot id missing or too long", ErrMessage)
+	case m.Kind == "" || len(m.Kind) > 64:
+		return nil, fmt.Errorf("%w: kind missing or too long", ErrMessage)
+	case len(m.Data) > 0 && m.Data[0] != '{':
+		return nil, fmt.Errorf("%w: data is not an object", ErrMessage)
+	}
+	return &m, nil
+}
+
+// CardRead is the data of a reader's "card-read" event.
+type CardRead struct {
+	// Door is the door the reader is on; Direction is "entry" (reader outside) or
+	// "exit" (reader inside).
+	Door      string `json:"door"`
+	Direction string `json:"direction"`
+	// Credential is what was presented.
+	Credential Credential `json:"credential"`
+}
+
+// Credential is a card or other token as read.
+type Credential struct {
+	Kind   string `json:"kind"`             // "card"
+	Number string `json:"number"`           // the card number
+	Format string `json:"format,omitempty"` // e.g. "wiegand-26", "raw"
+	Bits   int    `json:"bits,omitempty"`
+}
+
+// DecodeCardRead parses and checks a card-read payload.
+func DecodeCardRead(data []byte) (*CardRead, error) {
+	var c CardRead
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%w: card-read: %v", ErrMessage, err)
+	}
+	switch {
+	case c.Door == "" || len(c.Door) > 64:
+		return nil, fmt.Errorf("%w: card-read: door missing", ErrMessage)
+	case c.Direction != "entry" && c.Direction != "exit":
+		return nil, fmt.Errorf("%w: card-read: direction %q", ErrMessage, c.Direction)
+	case c.Credential.Number == "" || len(c.Credential.Number) > 64:
+		return nil, fmt.Errorf("%w: card-read: credential number missing", ErrMessage)
+	}
+	return &c, nil
+}
+
+// BridgeState is the retained bridge status.
+type BridgeState struct {
+	Status string    `json:"status"` // "online" or "offline"
+	Boot   string    `json:"boot,omitempty"`
+	Time   time.Time `json:"time,omitzero"`
+}
+
+// Publisher publishes one bridge's device messages, numbering each device's messages
+// from 1 for this boot.
+type Publisher struct {
+	client mqtt.Client
+	site   string
+	boot   string
+	mu     sync.Mutex
+	seqs   map[string]uint64
+}
+
+// NewPublisher returns a publisher for site's bridge whose boot id is boot.
+func NewPublisher(c mqtt.Client, site, boot string) *Publisher {
+	return &Publisher{client: c, site: site, boot: boot, seqs: map[string]uint64{}}
+}
+
+// Boot returns the publisher's boot id.
+func (p *Publisher) Boot() string { return p.boot }
+
+// Publish sends one device message at QoS 1 and waits for the broker to take it or for
+// ctx. data, if not nil, is encoded as the message's data. Retained is used for state.
+func (p *Publisher) Publish(ctx context.Context, class, id, kind, msgKind string, data any) (*Message, error) {
+	var raw json.RawMessage
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return nil, fmt.Errorf("sitebus: %s/%s: encode data: %w", class, id, err)
+		}
+		raw = b
+	}
+	p.mu.Lock()
+	key := class + "/" + id + "/" + kind
+	p.seqs[key]++
+	m := &Message{Time: time.Now().UTC(), Boot: p.boot, Seq: p.seqs[key], Kind: msgKind, Data: raw}
+	// Publishing under the lock keeps each device's messages in seq order on the wire.
+	tok := p.client.Publish(DeviceTopic(p.site, class, id, kind), 1, kind == KindState, m.Encode())
+	p.mu.Unlock()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return m, fmt.Errorf("sitebus: publish %s/%s seq %d: %w", class, id, m.Seq, err)
+		}
+		return m, nil
+	case <-ctx.Done():
+		return m, fmt.Errorf("sitebus: publish %s/%s seq %d: %w", class, id, m.Seq, ctx.Err())
+	}
+}
