@@ -223,11 +223,18 @@ func (a *Agent) process(ctx context.Context) error {
 		case err := <-ackErr:
 			return err
 		case m := <-a.queue:
+			// Decoding and seq checks run here, in arrival order; appends run
+			// concurrently so that they share the journal's group commits.
+			d := a.prepare(m)
 			p := pending{m: m, done: make(chan error, 1)}
 			select {
 			case acks <- p:
 			case <-ctx.Done():
 				return nil
+			}
+			if d == nil {
+				p.done <- nil
+				continue
 			}
 			select {
 			case sem <- struct{}{}:
@@ -236,15 +243,16 @@ func (a *Agent) process(ctx context.Context) error {
 			}
 			go func() {
 				defer func() { <-sem }()
-				p.done <- a.handle(ctx, m)
+				_, err := a.append(ctx, d)
+				p.done <- err
 			}()
 		}
 	}
 }
 
-// handle turns one bus message into journal entries. It returns an error only when the
-// message's effect could not be made durable; bad messages are counted and dropped.
-func (a *Agent) handle(ctx context.Context, m mqtt.Message) error {
+// prepare turns one bus message into the draft of the event it makes, or nil when it
+// makes none; bad messages are counted, logged and dropped.
+func (a *Agent) prepare(m mqtt.Message) *event.Draft {
 	a.busMsgs.Add(1)
 	if m.Topic() == sitebus.BridgeStateTopic(a.cfg.Site) {
 		var st sitebus.BridgeState
@@ -279,8 +287,7 @@ func (a *Agent) handle(ctx context.Context, m mqtt.Message) error {
 		return nil
 	}
 	d.Origin = fmt.Sprintf("bus:%s/%s/%s/%d", tp.Class, tp.ID, msg.Boot, msg.Seq)
-	_, err = a.append(ctx, d)
-	return err
+	return d
 }
 
 func (a *Agent) append(ctx context.Context, d *event.Draft) (journal.Record, error) {

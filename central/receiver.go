@@ -127,10 +127,16 @@ type Stats struct {
 
 // Alarm is a recorded refusal or gap.
 type Alarm struct {
-	ID     int64
-	Time   time.Time
-	Site   string // "" if the topic named no site
-	Seq    uint64 // 0 if not known
+	// ID orders alarms: it increases with each one recorded.
+	ID int64
+	// Time is when the alarm was raised.
+	Time time.Time
+	// Site is the site of the topic ("" if the topic named none).
+	Site string
+	// Seq is the seq concerned, as far as known (0 if not); for a refused envelope
+	// whose signature did not verify, it is only what the envelope claims.
+	Seq uint64
+	// Reason says what is wrong; Detail says it in words.
 	Reason Reason
 	Detail string
 	// Evidence is the offending envelope exactly as received (for ReasonGap, the

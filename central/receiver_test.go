@@ -459,3 +459,46 @@ func TestHeadHashPersisted(t *testing.T) {
 		t.Fatalf("head after reopen: %d %x", st.head, st.hash)
 	}
 }
+
+// TestStoreFailureAcksNothing makes the store refuse one insert (an SQLite trigger) and
+// checks that the whole transaction is rolled back, nothing is acknowledged, the
+// refusals in it are still alarmed, and a resend after the fault stores everything.
+func TestStoreFailureAcksNothing(t *testing.T) {
+	var acks []ack
+	r, err := Open(context.Background(), Options{
+		Path:    filepath.Join(t.TempDir(), "central.db"),
+		Trust:   testTrust(t),
+		Logger:  quietLogger(),
+		Publish: func(site string, seq uint64) { acks = append(acks, ack{site, seq}) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	abc := makeChain(t, testKey(t, "ABC"), 8)
+	topic := uplink.EventsTopic("ABC")
+	r.processSync(topic, uplink.EncodeBatch(abc[:2]))
+	if _, err := r.db.Exec(`CREATE TRIGGER fault BEFORE INSERT ON events WHEN NEW.seq = 5
+		BEGIN SELECT RAISE(ABORT, 'injected fault'); END`); err != nil {
+		t.Fatal(err)
+	}
+	// 3 and 4 are stored and 7 is held, then the insert of 5 fails; a forged 6 is
+	// refused and 8 is never reached.
+	batch := uplink.EncodeBatch([][]byte{abc[2], abc[3], abc[6], abc[4], tamperSig(t, abc[5]), abc[7]})
+	r.processSync(topic, batch)
+	if len(acks) != 1 || r.Heads()["ABC"] != 2 || r.Stats().HeldNow != 0 || r.Stats().Stored != 2 {
+		t.Fatalf("after a failed transaction: acks %v, heads %v, stats %+v", acks, r.Heads(), r.Stats())
+	}
+	alarms, err := r.Alarms(context.Background(), "ABC")
+	if err != nil || len(alarms) != 1 || alarms[0].Reason != ReasonBadSignature {
+		t.Fatalf("alarms after a failed transaction: %+v, %v", alarms, err)
+	}
+	if _, err := r.db.Exec(`DROP TRIGGER fault`); err != nil {
+		t.Fatal(err)
+	}
+	r.processSync(topic, uplink.EncodeBatch(abc))
+	if r.Heads()["ABC"] != 8 || acks[len(acks)-1] != (ack{"ABC", 8}) {
+		t.Fatalf("after the resend: heads %v, acks %v", r.Heads(), acks)
+	}
+	checkStored(t, r.o.Path, "ABC", abc)
+}

@@ -93,6 +93,7 @@ func (r *Receiver) apply(ctx context.Context, group []*job) {
 		r.storeFailed(ctx, nil, err, group)
 		return
 	}
+	var failed error
 	for _, j := range group {
 		r.n.batches.Add(1)
 		if j.refusal != nil {
@@ -101,19 +102,21 @@ func (r *Receiver) apply(ctx context.Context, group []*job) {
 		}
 		for i := range j.entries {
 			e := &j.entries[i]
-			if e.reason != "" {
+			switch {
+			case e.reason != "":
+				// Refusals the workers decided are recorded even after a failure.
 				t.refuse(j.site, e)
-				continue
-			}
-			if err := t.accept(j.site, e); err != nil {
-				r.storeFailed(ctx, t, err, group)
-				return
+			case failed == nil:
+				failed = t.accept(j.site, e)
 			}
 		}
 	}
-	t.alarmGaps()
-	if err := t.commit(); err != nil {
-		r.storeFailed(ctx, t, err, group)
+	if failed == nil {
+		t.alarmGaps()
+		failed = t.commit()
+	}
+	if failed != nil {
+		r.storeFailed(ctx, t, failed, group)
 		return
 	}
 	t.committed()

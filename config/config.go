@@ -137,6 +137,9 @@ func (m *MQTT) check(c *checker, field string, offBox bool) {
 		c.add(field+".broker", fmt.Sprintf("%q is not a URL", m.Broker), "write it as tcp://host:port or tls://host:port")
 		return
 	}
+	if u.User != nil { // a password here would be in the YAML and in every connection log
+		c.add(field+".broker", "has user credentials in it", "remove them and set "+field+".username and "+field+".passwordFile")
+	}
 	switch u.Scheme {
 	case "tcp", "mqtt":
 		if offBox && !isLoopback(u.Hostname()) {
@@ -236,4 +239,3 @@ func (l *Log) check(c *checker) {
 
 // Duration is a time.Duration written in YAML as "30s", "5m".
 type Duration = time.Duration
-

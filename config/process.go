@@ -72,7 +72,7 @@ func LoadAgent(path string) (*Agent, error) {
 		a.Central.ResendAfter = 10 * time.Second
 	}
 	var c checker
-	checkSite(&c, a.Site)
+	checkSite(&c, "site", a.Site)
 	if a.Key == "" {
 		c.add("key", "missing", "run `apedge keygen -site "+a.Site+" -out keys` and set key: keys/"+a.Site+".key")
 	} else {
@@ -151,7 +151,7 @@ func LoadBridge(path string) (*Bridge, error) {
 		b.Bus.ClientID = "apedge-bridge-" + b.Site
 	}
 	var c checker
-	checkSite(&c, b.Site)
+	checkSite(&c, "site", b.Site)
 	b.Bus.check(&c, "bus", true)
 	if s := b.Simulate; s != nil {
 		if s.Every == 0 {
@@ -234,7 +234,7 @@ func LoadCentral(path string) (*Central, error) {
 		t := &ce.Trust[i]
 		f := fmt.Sprintf("trust[%d]", i)
 		t.PubKey = resolve(dir, t.PubKey)
-		checkSite(&c, t.Site)
+		checkSite(&c, f+".site", t.Site)
 		if seen[t.Site] {
 			c.add(f+".site", t.Site+" listed twice", "list each site once")
 		}
@@ -247,9 +247,9 @@ func LoadCentral(path string) (*Central, error) {
 	return &ce, c.err(path)
 }
 
-func checkSite(c *checker, site string) {
+func checkSite(c *checker, field, site string) {
 	if !sitekey.ValidSiteCode(site) {
-		c.add("site", fmt.Sprintf("%q is not a site code", site), "use the AP's code: 1-32 letters, digits or dashes")
+		c.add(field, fmt.Sprintf("%q is not a site code", site), "use the AP's code: 1-32 letters, digits or dashes")
 	}
 }
 

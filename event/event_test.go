@@ -40,10 +40,13 @@ func mustHash(t testing.TB, s string) [32]byte {
 	return h
 }
 
-var typicalPerson = &event.PersonReference{Identifiers: []event.Identifier{
-	{Type: "CRN", Value: "X123456"},
-	{Type: "NOMS", Value: "A1234BC"},
-}}
+// typicalPerson returns a person named by CRN and NOMS number.
+func typicalPerson() *event.PersonReference {
+	return &event.PersonReference{Identifiers: []event.Identifier{
+		{Type: "CRN", Value: "X123456"},
+		{Type: "NOMS", Value: "A1234BC"},
+	}}
+}
 
 // validPayload is a well-formed event, the one every entry of testdata/bad is a
 // mutation of.
@@ -53,7 +56,7 @@ func validPayload(t testing.TB) []byte {
 		Type:        "movement.entered",
 		OccurredAt:  time.Date(2026, 1, 15, 21, 4, 5, 250_000_000, time.UTC),
 		Description: "X123456 entered by the front door",
-		Person:      typicalPerson,
+		Person:      typicalPerson(),
 		Info:        json.RawMessage(`{"door":"front","reader":"front-in","credential":{"kind":"card"}}`),
 	})
 	if err != nil {
@@ -118,7 +121,7 @@ func TestBuildParseRoundTrip(t *testing.T) {
 				Type:        "movement.entered",
 				OccurredAt:  time.Date(2026, 6, 1, 12, 30, 0, 123_456_789, time.UTC),
 				Description: "entered",
-				Person:      typicalPerson,
+				Person:      typicalPerson(),
 				Info:        json.RawMessage(`{"door":"front","credential":{"kind":"card","number":"0042"}}`),
 			},
 			wantTime: "2026-06-01T12:30:00.123456789Z",
@@ -255,9 +258,9 @@ func TestBuildGolden(t *testing.T) {
 	drafts := []*event.Draft{
 		{Type: "agent.started", OccurredAt: time.Date(2026, 3, 29, 0, 59, 59, 0, time.UTC), Info: json.RawMessage(`{"version":"0.1.0"}`)},
 		{Type: "movement.exited", OccurredAt: time.Date(2026, 3, 29, 1, 0, 0, 500_000_000, time.UTC),
-			Description: "left by the front door", Person: typicalPerson,
+			Description: "left by the front door", Person: typicalPerson(),
 			Info: json.RawMessage(`{"door":"front","reader":"front-out","credential":{"kind":"card"}}`)},
-		{Type: "movement.entered", OccurredAt: time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC), Person: typicalPerson},
+		{Type: "movement.entered", OccurredAt: time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC), Person: typicalPerson()},
 	}
 	var got bytes.Buffer
 	prev := event.GenesisHash
@@ -400,7 +403,7 @@ func TestBuildErrors(t *testing.T) {
 // event Parse would refuse.
 func TestBuildBuilderSite(t *testing.T) {
 	b := &event.Builder{Site: "not a site", Loc: time.UTC}
-	if p, err := b.Build(1, event.GenesisHash, &event.Draft{Type: "agent.started", OccurredAt: time.Now()}); err == nil {
+	if p, err := b.Build(1, event.GenesisHash, &event.Draft{Type: "agent.started", OccurredAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
 		t.Fatalf("Build with an invalid site succeeded: %s", p)
 	}
 }

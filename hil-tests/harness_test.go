@@ -178,7 +178,12 @@ func startProc(t testing.TB, dir, name string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{t: t, name: name, args: args, log: filepath.Join(dir, name+".log")}
 	p.Start()
-	t.Cleanup(func() { p.Stop() })
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("--- %s log (last 60 lines) ---\n%s", name, tail(p.Log(), 60))
+		}
+	})
 	return p
 }
 
@@ -226,6 +231,14 @@ func (p *Proc) Stop() error {
 	}
 	p.cmd = nil
 	return err
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Log returns what the process wrote so far.
@@ -311,6 +324,9 @@ func (s *Site) journalEntries(t testing.TB) []journal.Entry {
 		return nil
 	}
 	es, err := journal.ReadAll(context.Background(), s.AgentDB)
+	if err != nil && strings.Contains(err.Error(), "no such table") {
+		return nil // the agent is still creating its schema
+	}
 	if err != nil {
 		t.Fatalf("read journal: %v", err)
 	}
@@ -345,7 +361,7 @@ func (s *Site) export(t testing.TB) []byte {
 func (s *Site) checkDelivered(t testing.TB) []journal.Entry {
 	t.Helper()
 	entries := s.journalEntries(t)
-	waitFor(t, 120*time.Second, "central to store every journaled event", func() (bool, string) {
+	waitFor(t, 40*time.Second, "central to store every journaled event", func() (bool, string) {
 		n := s.stored(t)
 		return n == int64(len(entries)), fmt.Sprintf("central %d, journal %d", n, len(entries))
 	})

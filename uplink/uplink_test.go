@@ -96,6 +96,22 @@ func TestEncodeBatchExact(t *testing.T) {
 	}
 }
 
+// TestEncodeBatchSize pins EncodeBatch's framing: a sender that bounds a batch by
+// MaxBatchBytes must count 22 bytes plus one comma between envelopes.
+func TestEncodeBatchSize(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 100, uplink.MaxBatchEnvelopes} {
+		e := nEnvs(n)
+		sum := 0
+		for _, b := range e {
+			sum += len(b)
+		}
+		want := 22 + sum + max(n-1, 0)
+		if got := len(uplink.EncodeBatch(e)); got != want {
+			t.Errorf("%d envelopes of %d bytes in all: EncodeBatch is %d bytes, want %d", n, sum, got, want)
+		}
+	}
+}
+
 func TestDecodeBatchCompacts(t *testing.T) {
 	tests := []struct {
 		name, msg string

@@ -4,10 +4,11 @@
 // It reads batches of signed envelopes from the journal from just past central's ack,
 // publishes them at QoS 1 to apedge/v1/central/{site}/events with at most Window batches
 // unacknowledged, and listens on the retained apedge/v1/central/{site}/ack. Nothing is
-// held only in memory: every event it sends is already durable in the journal, and after
-// any restart, reconnect, or a silence from central longer than ResendAfter (backed off
-// with jitter), it rewinds to the ack and sends again. Duplicates are expected on the
-// wire; central stores exactly once.
+// held only in memory: every event it sends is already durable in the journal. After any
+// restart or reconnect, or when central announces it is online, it rewinds to the ack and
+// sends again; after a silence from central longer than ResendAfter (backed off with
+// jitter) it resends the oldest unacknowledged batch, since central holds what came after
+// a hole. Duplicates are expected on the wire; central stores exactly once.
 package forwarder
 
 import (
@@ -51,7 +52,8 @@ type Options struct {
 type Stats struct {
 	Published uint64 // batches published
 	Sent      uint64 // envelopes published, resends included
-	Rewinds   uint64 // times it went back to central's ack
+	Rewinds   uint64 // times it went back to central's ack after a (re)connect
+	Resends   uint64 // oldest batches sent again after central was silent
 	Acked     uint64 // highest seq central acknowledged
 }
 
@@ -69,7 +71,7 @@ type Forwarder struct {
 	centralUp atomic.Bool // central came online: reset the resend back-off
 	gotAck    atomic.Bool
 
-	published, sent, rewinds atomic.Uint64
+	published, sent, rewinds, resends atomic.Uint64
 }
 
 // New returns a Forwarder; Run starts it.
@@ -101,7 +103,7 @@ func New(o Options) (*Forwarder, error) {
 
 // Stats returns the forwarder's counters.
 func (f *Forwarder) Stats() Stats {
-	return Stats{Published: f.published.Load(), Sent: f.sent.Load(), Rewinds: f.rewinds.Load(), Acked: f.ack.Load()}
+	return Stats{Published: f.published.Load(), Sent: f.sent.Load(), Rewinds: f.rewinds.Load(), Resends: f.resends.Load(), Acked: f.ack.Load()}
 }
 
 func (f *Forwarder) signal() {
@@ -258,43 +260,32 @@ func (f *Forwarder) loop(ctx context.Context) error {
 			next = ack + 1
 		}
 		outstanding := next - 1 - ack
-		if outstanding > 0 && time.Since(lastProgress) >= quiet {
-			f.log.Warn("no ack from central; resending from its ack", "ack", ack, "outstanding", outstanding, "waited", quiet.Round(time.Millisecond))
-			f.rewinds.Add(1)
-			next = ack + 1
-			outstanding = 0
+		if outstanding > 0 && time.Since(lastProgress) >= quiet && f.client.IsConnectionOpen() {
+			// Resend only the oldest unacknowledged batch: central holds what came after
+			// a hole and stores it once the hole is filled, so resending the whole window
+			// would only make a slow central slower.
+			f.log.Warn("no ack from central; resending the oldest unacknowledged batch", "from", ack+1, "outstanding", outstanding, "waited", quiet.Round(time.Millisecond))
+			if _, err := f.publish(ctx, ack+1, f.o.Link.Batch); err != nil {
+				return err
+			}
+			f.resends.Add(1)
 			lastProgress = time.Now()
 			quiet = backoff(quiet, 8*f.o.Link.ResendAfter)
+			continue
 		}
 		if next <= last && outstanding < maxInFlight && f.client.IsConnectionOpen() {
 			n := f.o.Link.Batch
 			if room := maxInFlight - outstanding; uint64(n) > room {
 				n = int(room)
 			}
-			entries, err := f.o.Journal.Read(ctx, next, n, uplink.MaxBatchBytes-1024)
+			sent, err := f.publish(ctx, next, n)
 			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("forwarder: read journal from %d: %w", next, err)
+				return err
 			}
-			if len(entries) == 0 || entries[0].Seq != next {
-				return fmt.Errorf("forwarder: journal has no entry %d though last is %d", next, last)
-			}
-			envs := make([][]byte, len(entries))
-			for i, e := range entries {
-				envs[i] = e.Envelope
-			}
-			// The token is not waited on: a completed token proves nothing end to end
-			// and the ack drives everything. paho reports a failed publish through the
-			// connection-lost path, which rewinds.
-			f.client.Publish(uplink.EventsTopic(f.o.Site), 1, false, uplink.EncodeBatch(envs))
-			f.published.Add(1)
-			f.sent.Add(uint64(len(entries)))
 			if outstanding == 0 {
 				lastProgress = time.Now()
 			}
-			next += uint64(len(entries))
+			next += uint64(sent)
 			continue
 		}
 		// Sleep until something changes, or until it is time to resend.
@@ -318,6 +309,31 @@ func (f *Forwarder) loop(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// publish sends up to n journal entries from seq from as one batch and returns how many.
+// The token is not waited on: a completed token proves nothing end to end and central's
+// ack drives everything; a failed publish shows up as a lost connection, which rewinds.
+func (f *Forwarder) publish(ctx context.Context, from uint64, n int) (int, error) {
+	// Leave room for the batch framing: 22 bytes plus a comma per envelope.
+	entries, err := f.o.Journal.Read(ctx, from, n, uplink.MaxBatchBytes-64-n)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("forwarder: read journal from %d: %w", from, err)
+	}
+	if len(entries) == 0 || entries[0].Seq != from {
+		return 0, fmt.Errorf("forwarder: journal has no entry %d though last is %d", from, f.o.Journal.Last())
+	}
+	envs := make([][]byte, len(entries))
+	for i, e := range entries {
+		envs[i] = e.Envelope
+	}
+	f.client.Publish(uplink.EventsTopic(f.o.Site), 1, false, uplink.EncodeBatch(envs))
+	f.published.Add(1)
+	f.sent.Add(uint64(len(entries)))
+	return len(entries), nil
 }
 
 // backoff doubles d up to limit, with ±20% jitter so that many sites do not resend in

@@ -98,12 +98,11 @@ type Journal struct {
 	maxBatch int
 	chunkMax int
 
-	wdb    *sql.DB   // one connection: the writer's transactions and SetDelivered
-	rdb    *sql.DB   // read-only pool: Read and origin lookups
-	ins    *sql.Stmt // on wdb
-	insN   *sql.Stmt // on wdb: insertRows rows at once
-	read   *sql.Stmt // on rdb
-	lookup lookups   // on rdb
+	wdb     *sql.DB     // one connection: the writer's transactions and SetDelivered
+	rdb     *sql.DB     // read-only pool: Read and origin lookups
+	inserts []*sql.Stmt // on wdb: [n-1] inserts n rows; prepared when first needed
+	read    *sql.Stmt   // on rdb
+	lookups []*sql.Stmt // on rdb: [n-1] looks up n origins; prepared when first needed
 
 	// mu guards closed and every send on reqs, so that Close can close reqs.
 	mu     sync.RWMutex
@@ -188,6 +187,8 @@ func open(ctx context.Context, o Options, gate chan struct{}) (_ *Journal, err e
 		done:     make(chan struct{}),
 		notify:   make(chan struct{}),
 		pending:  make(map[string]*request),
+		lookups:  make([]*sql.Stmt, chunkMax),
+		inserts:  make([]*sql.Stmt, maxInsertRows),
 		gate:     gate,
 	}
 	j.wdb, err = sqlitedb.Open(ctx, o.Path, migrations)
@@ -206,6 +207,10 @@ func open(ctx context.Context, o Options, gate chan struct{}) (_ *Journal, err e
 	if err != nil {
 		return nil, fmt.Errorf("journal: %s: %w", o.Path, err)
 	}
+	filter, err := loadOrigins(ctx, j.wdb)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %s: %w", o.Path, err)
+	}
 	j.rdb, err = sqlitedb.OpenReadOnly(ctx, o.Path)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -215,7 +220,7 @@ func open(ctx context.Context, o Options, gate chan struct{}) (_ *Journal, err e
 	}
 	j.last.Store(last)
 	j.delivered.Store(delivered)
-	s := &sequencer{j: j, seq: last, prev: hash}
+	s := &sequencer{j: j, seq: last, prev: hash, filter: filter}
 	go s.run()
 	for range o.Signers {
 		j.signWG.Add(1)
@@ -240,7 +245,8 @@ func (j *Journal) Append(ctx context.Context, d *event.Draft) (Record, error) {
 	if err := j.failure(); err != nil {
 		return Record{}, err
 	}
-	r := &request{ctx: ctx, d: d, at: time.Now().UnixNano(), done: make(chan struct{}, 1)}
+	r := &request{ctx: ctx, d: d, at: time.Now().UnixNano()}
+	r.done.Add(1)
 	j.mu.RLock()
 	if j.closed {
 		j.mu.RUnlock()
@@ -253,8 +259,12 @@ func (j *Journal) Append(ctx context.Context, d *event.Draft) (Record, error) {
 		return Record{}, fmt.Errorf("journal: append: %w", ctx.Err())
 	}
 	j.mu.RUnlock()
-	<-r.done
-	return r.rec, r.err
+	r.done.Wait()
+	if r.err != nil {
+		return Record{}, r.err
+	}
+	r.rec.ID = event.ID(j.builder.Site, r.rec.Seq)
+	return r.rec, nil
 }
 
 // Last returns the highest durable seq, 0 if the journal is empty.
@@ -375,7 +385,8 @@ func (j *Journal) Close() error {
 
 func (j *Journal) closeDBs() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{j.ins, j.insN, j.read, j.lookup.one, j.lookup.few, j.lookup.many} {
+	stmts := append([]*sql.Stmt{j.read}, j.lookups...)
+	for _, s := range append(stmts, j.inserts...) {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

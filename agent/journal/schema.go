@@ -35,10 +35,10 @@ CREATE TABLE delivery (
 INSERT INTO delivery (id, delivered) VALUES (1, 0);`,
 }
 
-// insertRows is how many rows one multi-row INSERT carries; a batch is written with as
-// many of those as fit and single-row INSERTs for the rest. Fewer statements means less
-// database/sql and binding overhead per row.
-const insertRows = 32
+// maxInsertRows is the most rows one INSERT statement carries: a transaction of n rows
+// is written with n/maxInsertRows full statements and one for the rest, each prepared
+// once. Fewer statements means less database/sql and binding overhead per row.
+const maxInsertRows = 64
 
 // entryColumns is the number of placeholders per row of an INSERT.
 const entryColumns = 6
@@ -55,19 +55,36 @@ func insertSQL(rows int) string {
 	return b.String()
 }
 
-// lookups are the prepared origin lookups, with 1, lookupFew and lookupMany
-// placeholders; unused placeholders are bound to NULL, which matches nothing.
-type lookups struct {
-	one, few, many *sql.Stmt
+// insertStmt returns the INSERT of n rows, preparing it on first use. Only the
+// committer calls it, outside a transaction (the writer has one connection).
+func (j *Journal) insertStmt(n int) (*sql.Stmt, error) {
+	if s := j.inserts[n-1]; s != nil {
+		return s, nil
+	}
+	s, err := j.wdb.Prepare(insertSQL(n))
+	if err != nil {
+		return nil, err
+	}
+	j.inserts[n-1] = s
+	return s, nil
 }
-
-const (
-	lookupFew  = 8
-	lookupMany = 64
-)
 
 func lookupSQL(n int) string {
 	return "SELECT origin, seq, envelope, hash FROM entries WHERE origin IN (?" + strings.Repeat(",?", n-1) + ")"
+}
+
+// lookupStmt returns the origin lookup for n origins, preparing it on first use. Only
+// the sequencer calls it.
+func (j *Journal) lookupStmt(n int) (*sql.Stmt, error) {
+	if s := j.lookups[n-1]; s != nil {
+		return s, nil
+	}
+	s, err := j.rdb.Prepare(lookupSQL(n))
+	if err != nil {
+		return nil, err
+	}
+	j.lookups[n-1] = s
+	return s, nil
 }
 
 // prepare prepares the statements the journal uses on every call.
@@ -81,14 +98,8 @@ func (j *Journal) prepare(ctx context.Context) error {
 		s, err = db.PrepareContext(ctx, q)
 		return s
 	}
-	j.ins = prep(j.wdb, insertSQL(1))
-	if insertRows > 1 {
-		j.insN = prep(j.wdb, insertSQL(insertRows))
-	}
+	j.inserts[0] = prep(j.wdb, insertSQL(1))
 	j.read = prep(j.rdb, `SELECT seq, envelope FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?`)
-	j.lookup.one = prep(j.rdb, lookupSQL(1))
-	j.lookup.few = prep(j.rdb, lookupSQL(lookupFew))
-	j.lookup.many = prep(j.rdb, lookupSQL(lookupMany))
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
@@ -143,4 +154,32 @@ func recoverHead(ctx context.Context, db *sql.DB, site string) (last uint64, has
 		return 0, hash, 0, fmt.Errorf("journal belongs to site %q, not %q", ev.Site(), site)
 	}
 	return uint64(max), hash, uint64(d), nil
+}
+
+// loadOrigins returns a filter of every origin in the journal.
+func loadOrigins(ctx context.Context, db *sql.DB) (*originFilter, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(origin) FROM entries`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("count origins: %w", err)
+	}
+	f := newOriginFilter(n)
+	if n == 0 {
+		return f, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT origin FROM entries WHERE origin IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("read origins: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o sql.RawBytes
+		if err := rows.Scan(&o); err != nil {
+			return nil, fmt.Errorf("read origins: %w", err)
+		}
+		f.Add(string(o))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read origins: %w", err)
+	}
+	return f, nil
 }

@@ -1,11 +1,10 @@
 package journal
 
 import (
-	"os"
-	"time"
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 
 	"github.com/apedge/apedge/envelope"
 	"github.com/apedge/apedge/event"
@@ -29,8 +28,8 @@ import (
 type request struct {
 	ctx  context.Context
 	d    *event.Draft
-	at   int64         // append time, Unix nanoseconds
-	done chan struct{} // receives once rec or err is final
+	at   int64          // append time, Unix nanoseconds
+	done sync.WaitGroup // done once rec (but for its ID) or err is final
 
 	payload []byte   // built payload, until signed
 	dupOf   *request // an earlier, built request with the same origin
@@ -80,13 +79,16 @@ func (j *Journal) recycle(c *chunk) {
 }
 
 // answer tells r's caller its outcome is final.
-func answer(r *request) { r.done <- struct{}{} }
+func answer(r *request) { r.done.Done() }
 
 // sequencer is the writer's first stage: it owns the chain head (seq, prev).
 type sequencer struct {
 	j    *Journal
 	seq  uint64   // last seq handed out
 	prev [32]byte // hash of its payload
+
+	// filter holds every origin journaled or in the pipeline.
+	filter *originFilter
 
 	// scratch, reused from one chunk to the next
 	in      []*request
@@ -160,9 +162,10 @@ func (s *sequencer) process(c *chunk) {
 	clear(s.seen)
 	s.unknown = s.unknown[:0]
 
-	// Origins pending in the pipeline are known here; the rest are looked up in the
-	// database in one go. An origin the committer removes from pending after this
-	// check is already committed, so the lookup that follows sees it.
+	// Origins pending in the pipeline are known here. Of the rest, those the filter
+	// has never seen are new, and the others are looked up in the database in one go.
+	// An origin the committer removes from pending after this check is already
+	// committed, so the lookup that follows sees it.
 	hasOrigin := false
 	for _, r := range s.in {
 		if r.d.Origin != "" {
@@ -180,7 +183,7 @@ func (s *sequencer) process(c *chunk) {
 			}
 			if p := j.pending[o]; p != nil {
 				s.hits[o] = p
-			} else if _, ok := s.seen[o]; !ok {
+			} else if _, ok := s.seen[o]; !ok && s.filter.MayContain(o) {
 				s.seen[o] = struct{}{}
 				s.unknown = append(s.unknown, o)
 			}
@@ -222,10 +225,11 @@ func (s *sequencer) process(c *chunk) {
 		}
 		h := event.Hash(payload)
 		r.payload = payload
-		r.rec = Record{Seq: next, ID: event.ID(j.builder.Site, next), Hash: h}
+		r.rec = Record{Seq: next, Hash: h}
 		s.seq, s.prev = next, h
 		if o != "" {
 			s.hits[o] = r
+			s.filter.Add(o)
 		}
 		c.reqs = append(c.reqs, r)
 		c.rows = append(c.rows, r)
@@ -242,31 +246,26 @@ func (s *sequencer) process(c *chunk) {
 	}
 }
 
-// lookup finds which of origins are already in the database, filling s.found.
+// lookup finds which of origins (at most chunkMax of them) are already in the
+// database, filling s.found.
 func (s *sequencer) lookup(origins []string) error {
-	for len(origins) > 0 {
-		stmt, n := s.j.lookup.many, lookupMany
-		switch {
-		case len(origins) == 1:
-			stmt, n = s.j.lookup.one, 1
-		case len(origins) <= lookupFew:
-			stmt, n = s.j.lookup.few, lookupFew
-		}
-		k := min(n, len(origins))
-		s.args = s.args[:0]
-		for i := range n {
-			if i < k {
-				s.args = append(s.args, origins[i])
-			} else {
-				s.args = append(s.args, nil)
-			}
-		}
-		// context.Background: a cancellable context costs the driver a goroutine per
-		// statement.
-		if err := s.lookupRows(stmt.QueryContext(context.Background(), s.args...)); err != nil {
-			return fmt.Errorf("journal: append: look up origins: %w", err)
-		}
-		origins = origins[k:]
+	if len(origins) == 0 {
+		return nil
+	}
+	stmt, err := s.j.lookupStmt(len(origins))
+	if err != nil {
+		return fmt.Errorf("journal: append: look up origins: %w", err)
+	}
+	s.args = s.args[:0]
+	for _, o := range origins {
+		s.args = append(s.args, o)
+	}
+	// context.Background: a cancellable context costs the driver a goroutine per
+	// statement.
+	err = s.lookupRows(stmt.QueryContext(context.Background(), s.args...))
+	clear(s.args)
+	if err != nil {
+		return fmt.Errorf("journal: append: look up origins: %w", err)
 	}
 	return nil
 }
@@ -283,7 +282,7 @@ func (s *sequencer) lookupRows(rows *sql.Rows, err error) error {
 		if err := rows.Scan(&o, &seq, &env, &h); err != nil {
 			return err
 		}
-		rec := Record{Seq: uint64(seq), ID: event.ID(s.j.builder.Site, uint64(seq)), Envelope: env, Duplicate: true}
+		rec := Record{Seq: uint64(seq), Envelope: env, Duplicate: true}
 		copy(rec.Hash[:], h)
 		s.found[o] = rec
 	}
@@ -306,12 +305,6 @@ func (j *Journal) signLoop() {
 // MaxBatch drafts) in one transaction, then publishes the new Last and answers.
 func (j *Journal) commitLoop() {
 	defer close(j.done)
-	defer func() {
-		if dbgCommits > 0 {
-			st, _ := os.Stat(j.path + "-wal")
-			fmt.Fprintf(os.Stderr, "commits %d rows %d avg batch %.1f avg commit %v wal %d\n", dbgCommits, dbgRows, float64(dbgRows)/float64(dbgCommits), dbgTime/time.Duration(dbgCommits), st.Size())
-		}
-	}()
 	var (
 		carry  *chunk
 		chunks []*chunk
@@ -355,12 +348,7 @@ func (j *Journal) commitLoop() {
 		err := j.failure()
 		if err == nil && len(rows) > 0 {
 			var werr error
-			t0 := time.Now()
-			args, werr = j.write(rows, args)
-			dbgCommits++
-			dbgRows += len(rows)
-			dbgTime += time.Since(t0)
-			if werr != nil {
+			if args, werr = j.write(rows, args); werr != nil {
 				j.fail(werr)
 				err = j.failure()
 			}
@@ -395,12 +383,21 @@ func (j *Journal) commitLoop() {
 	}
 }
 
-// write commits rows in one transaction, mostly with multi-row INSERTs. It returns
-// args, the argument buffer, for reuse.
+// write commits rows in one transaction, with multi-row INSERTs. It returns args, the
+// argument buffer, for reuse.
 func (j *Journal) write(rows []*request, args []any) (_ []any, err error) {
 	// context.Background: a cancellable context would make database/sql and the
 	// driver watch it with a goroutine per statement.
 	ctx := context.Background()
+	// Prepare first: inside the transaction the one connection is taken.
+	for _, n := range [2]int{min(len(rows), maxInsertRows), len(rows) % maxInsertRows} {
+		if n == 0 {
+			continue
+		}
+		if _, err := j.insertStmt(n); err != nil {
+			return args, fmt.Errorf("journal: prepare insert of %d rows: %w", n, err)
+		}
+	}
 	tx, err := j.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return args, fmt.Errorf("journal: begin: %w", err)
@@ -412,27 +409,17 @@ func (j *Journal) write(rows []*request, args []any) (_ []any, err error) {
 		clear(args)
 	}()
 	first, last := rows[0].rec.Seq, rows[len(rows)-1].rec.Seq
-	if insertRows > 1 && len(rows) >= insertRows {
-		ins := tx.StmtContext(ctx, j.insN)
-		for len(rows) >= insertRows {
-			args = args[:0]
-			for _, r := range rows[:insertRows] {
-				args = appendRow(args, r)
-			}
-			if _, err := ins.ExecContext(ctx, args...); err != nil {
-				return args, fmt.Errorf("journal: insert seqs %d-%d: %w", rows[0].rec.Seq, rows[insertRows-1].rec.Seq, err)
-			}
-			rows = rows[insertRows:]
+	for len(rows) > 0 {
+		n := min(len(rows), maxInsertRows)
+		ins := tx.StmtContext(ctx, j.inserts[n-1])
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = appendRow(args, r)
 		}
-	}
-	if len(rows) > 0 {
-		ins := tx.StmtContext(ctx, j.ins)
-		for _, r := range rows {
-			args = appendRow(args[:0], r)
-			if _, err := ins.ExecContext(ctx, args...); err != nil {
-				return args, fmt.Errorf("journal: insert seq %d: %w", r.rec.Seq, err)
-			}
+		if _, err := ins.ExecContext(ctx, args...); err != nil {
+			return args, fmt.Errorf("journal: insert seqs %d-%d: %w", rows[0].rec.Seq, rows[n-1].rec.Seq, err)
 		}
+		rows = rows[n:]
 	}
 	if err := tx.Commit(); err != nil {
 		return args, fmt.Errorf("journal: commit seqs %d-%d: %w", first, last, err)
@@ -448,6 +435,3 @@ func appendRow(args []any, r *request) []any {
 	}
 	return append(args, int64(r.rec.Seq), origin, r.rec.Envelope, r.rec.Hash[:], r.d.Type, r.at)
 }
-
-var dbgCommits, dbgRows int
-var dbgTime time.Duration
