@@ -55,6 +55,7 @@ type Agent struct {
 	bus     mqtt.Client
 	cards   map[string]*config.Resident
 	queue   chan mqtt.Message
+	drain   time.Duration // how long a clean stop waits for central's ack
 
 	mu      sync.Mutex
 	lastSeq map[string]devSeq // per device: last seq seen this bridge boot
@@ -91,6 +92,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		cards:   map[string]*config.Resident{},
 		queue:   make(chan mqtt.Message, 1<<16),
 		lastSeq: map[string]devSeq{},
+		drain:   5 * time.Second,
 	}
 	for i := range cfg.Roster {
 		for _, c := range cfg.Roster[i].Cards {
@@ -153,7 +155,8 @@ func (a *Agent) receive(_ mqtt.Client, m mqtt.Message) {
 }
 
 // Run journals agent.started, then processes the site bus and forwards to central until
-// ctx ends or the journal fails.
+// ctx ends or the journal fails. When ctx ends it stops taking device messages and waits
+// up to five seconds for central to acknowledge every journaled event.
 func (a *Agent) Run(ctx context.Context) error {
 	boot := make([]byte, 8)
 	rand.Read(boot)
@@ -161,28 +164,48 @@ func (a *Agent) Run(ctx context.Context) error {
 	if _, err := a.append(ctx, &event.Draft{Type: "agent.started", OccurredAt: time.Now(), Description: "agent started", Info: info}); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg sync.WaitGroup
-	wg.Add(2)
+	fwdCtx, stopFwd := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopFwd(nil)
+	procCtx, stopProc := context.WithCancelCause(ctx)
+	defer stopProc(nil)
+	fail := func(err error) { stopProc(err); stopFwd(err) }
+	fwdDone := make(chan struct{})
+	procDone := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		if err := a.fwd.Run(ctx); err != nil {
-			cancel(err)
+		defer close(fwdDone)
+		if err := a.fwd.Run(fwdCtx); err != nil {
+			fail(err)
 		}
 	}()
 	go func() {
-		defer wg.Done()
-		if err := a.process(ctx); err != nil {
-			cancel(err)
+		defer close(procDone)
+		if err := a.process(procCtx); err != nil {
+			fail(err)
 		}
 	}()
-	go func() { _ = mqttclient.Connect(ctx, a.bus) }()
-	<-ctx.Done()
+	go func() { _ = mqttclient.Connect(procCtx, a.bus) }()
+	<-procCtx.Done()
 	a.bus.Disconnect(250)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	<-procDone
+	// A clean stop takes no more device messages, then gives central a moment to
+	// acknowledge what is journaled; whatever it does not is sent on the next start.
+	deadline := time.NewTimer(a.drain)
+	defer deadline.Stop()
+	for context.Cause(fwdCtx) == nil && a.fwd.Stats().Acked < a.journal.Last() {
+		select {
+		case <-deadline.C:
+			a.log.Info("stopping with events not yet acknowledged by central; they are sent on the next start",
+				"last", a.journal.Last(), "acked", a.fwd.Stats().Acked)
+			stopFwd(nil)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	stopFwd(nil)
+	<-fwdDone
+	for _, c := range []context.Context{procCtx, fwdCtx} {
+		if err := context.Cause(c); err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
 	}
 	return nil
 }

@@ -33,18 +33,22 @@ func signed(t *testing.T, site string, key *sitekey.Private, seq uint64, prev [3
 	return envelope.Sign(key, p)
 }
 
-// alterPayload changes one byte of an envelope's payload and keeps its signature.
+// alterPayload changes one byte of an envelope's payload, keeps its signature, and
+// leaves every other byte of the envelope as it was.
 func alterPayload(t *testing.T, env []byte) []byte {
 	t.Helper()
-	var m map[string]any
+	var m struct {
+		Payload string `json:"payload"`
+	}
 	if err := json.Unmarshal(env, &m); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := base64.StdEncoding.DecodeString(m["payload"].(string))
-	p = []byte(strings.Replace(string(p), `"front"`, `"back!"`, 1))
-	m["payload"] = base64.StdEncoding.EncodeToString(p)
-	out, _ := json.Marshal(m)
-	return out
+	p, _ := base64.StdEncoding.DecodeString(m.Payload)
+	altered := strings.Replace(string(p), `"front"`, `"frond"`, 1)
+	if altered == string(p) {
+		t.Fatal("nothing to alter")
+	}
+	return []byte(strings.Replace(string(env), m.Payload, base64.StdEncoding.EncodeToString([]byte(altered)), 1))
 }
 
 // TestInjectedEnvelopes: forged, replayed, altered and out-of-chain envelopes published

@@ -46,12 +46,19 @@ type chunk struct {
 	rows []*request
 	// signed receives once every row has its envelope.
 	signed chan struct{}
+	// isSigned is the committer's note that it has received from signed.
+	isSigned bool
 }
 
 // chunkMax is the most drafts in one chunk: small enough that the signers share a
 // burst evenly and the committer rarely waits on a half-signed chunk, large enough
 // that channel traffic per draft is small.
 const chunkMax = 16
+
+// minCommitRows is the transaction size below which the committer waits for chunks
+// still being signed rather than commit without them: a commit costs about as much CPU
+// as a dozen rows, so tiny transactions would waste it.
+const minCommitRows = 100000
 
 // newChunk returns an empty chunk, reusing one the committer has finished with.
 func (j *Journal) newChunk() *chunk {
@@ -72,6 +79,7 @@ func (j *Journal) recycle(c *chunk) {
 	clear(c.reqs)
 	clear(c.rows)
 	c.reqs, c.rows = c.reqs[:0], c.rows[:0]
+	c.isSigned = false
 	select {
 	case j.free <- c:
 	default:
@@ -305,49 +313,69 @@ func (j *Journal) signLoop() {
 // MaxBatch drafts) in one transaction, then publishes the new Last and answers.
 func (j *Journal) commitLoop() {
 	defer close(j.done)
+	defer func() {
+		if dbgCommits > 0 {
+			println("commits", dbgCommits, "avg rows", dbgRows/dbgCommits)
+		}
+	}()
 	var (
-		carry  *chunk
-		chunks []*chunk
-		rows   []*request
-		args   []any
+		queue []*chunk // received from orderQ, not yet committed, in order
+		rows  []*request
+		args  []any
 	)
 	for {
-		c := carry
-		carry = nil
-		if c == nil {
-			var ok bool
-			if c, ok = <-j.orderQ; !ok {
+		if len(queue) == 0 {
+			c, ok := <-j.orderQ
+			if !ok {
 				return
 			}
+			queue = append(queue, c)
 		}
-		chunks = append(chunks[:0], c)
-		n := len(c.reqs)
-	gather:
-		for n < j.maxBatch {
+	drain:
+		for {
 			select {
 			case c, ok := <-j.orderQ:
 				if !ok {
-					break gather
+					break drain // the blocking receive above sees it once queue is empty
 				}
-				if n+len(c.reqs) > j.maxBatch {
-					carry = c
-					break gather
-				}
-				chunks = append(chunks, c)
-				n += len(c.reqs)
+				queue = append(queue, c)
 			default:
-				break gather
+				break drain
 			}
 		}
+		// Take the oldest chunk and the signed ones behind it, up to MaxBatch drafts.
+		// Wait for unsigned ones only while the transaction is shorter than
+		// minCommitRows: the rest are signed while this one commits.
+		take, n := 0, 0
 		rows = rows[:0]
-		for _, c := range chunks {
-			<-c.signed
+	choose:
+		for _, c := range queue {
+			if take > 0 && n+len(c.reqs) > j.maxBatch {
+				break
+			}
+			if !c.isSigned {
+				if take > 0 && len(rows) >= minCommitRows {
+					select {
+					case <-c.signed:
+					default:
+						break choose
+					}
+				} else {
+					<-c.signed
+				}
+				c.isSigned = true
+			}
+			take++
+			n += len(c.reqs)
 			rows = append(rows, c.rows...)
 		}
+		chunks := queue[:take]
 
 		err := j.failure()
 		if err == nil && len(rows) > 0 {
 			var werr error
+			dbgCommits++
+			dbgRows += len(rows)
 			if args, werr = j.write(rows, args); werr != nil {
 				j.fail(werr)
 				err = j.failure()
@@ -378,8 +406,9 @@ func (j *Journal) commitLoop() {
 			}
 			j.recycle(c)
 		}
-		clear(chunks)
 		clear(rows)
+		queue = queue[:copy(queue, queue[take:])]
+		clear(queue[len(queue):cap(queue)])
 	}
 }
 
@@ -435,3 +464,5 @@ func appendRow(args []any, r *request) []any {
 	}
 	return append(args, int64(r.rec.Seq), origin, r.rec.Envelope, r.rec.Hash[:], r.d.Type, r.at)
 }
+
+var dbgCommits, dbgRows int

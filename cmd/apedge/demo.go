@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/apedge/apedge/agent"
@@ -106,22 +105,22 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	br := bridge.New(bcfg, log)
 
-	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	start := func(name string, f func() error) {
-		wg.Add(1)
+	start := func(name string, f func() error) <-chan struct{} {
+		done := make(chan struct{})
 		go func() {
-			defer wg.Done()
+			defer close(done)
 			if err := f(); err != nil {
 				errs <- fmt.Errorf("%s: %w", name, err)
 			}
 		}()
+		return done
 	}
-	start("central", func() error { return srv.Run(centralCtx) })
-	start("agent", func() error { return ag.Run(agentCtx) })
+	centralDone := start("central", func() error { return srv.Run(centralCtx) })
+	agentDone := start("agent", func() error { return ag.Run(agentCtx) })
 	bridgeCtx, stopBridge := context.WithCancel(ctx)
 	defer stopBridge()
-	start("bridge", func() error { return br.Run(bridgeCtx) })
+	bridgeDone := start("bridge", func() error { return br.Run(bridgeCtx) })
 
 	abs, _ := filepath.Abs(*dir)
 	fmt.Fprintf(stdout, `apedge demo: site %s is running
@@ -160,16 +159,17 @@ loop:
 	}
 	fmt.Fprintln(stdout, "apedge demo: stopping: bridge, then agent once central has acknowledged every event, then central")
 	stopBridge()
-	deadline := time.Now().Add(10 * time.Second)
-	for runErr == nil && ag.Forwarder().Stats().Acked < ag.Journal().Last() && time.Now().Before(deadline) {
+	<-bridgeDone
+	stopAgent() // the agent waits for central's ack of what it journaled before it returns
+	<-agentDone
+	stopCentral()
+	<-centralDone
+	if runErr == nil {
 		select {
 		case runErr = <-errs:
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
 	}
-	stopAgent()
-	stopCentral()
-	wg.Wait()
 	status()
 	if err := ag.Close(); runErr == nil {
 		runErr = err
