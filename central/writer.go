@@ -90,6 +90,20 @@ func (r *Receiver) begin(ctx context.Context) (*txn, error) {
 func (r *Receiver) apply(ctx context.Context, group []*job) {
 	t, err := r.begin(ctx)
 	if err != nil {
+		// Still count and log what the workers refused; without a transaction the
+		// alarms cannot be recorded.
+		for _, j := range group {
+			if j.refusal != nil {
+				r.n.rejected[j.refusal.reason].Add(1)
+				r.log.Warn("refused (alarm not recorded: store unavailable)", "site", j.site, "reason", string(j.refusal.reason), "detail", j.refusal.detail)
+			}
+			for i := range j.entries {
+				if e := &j.entries[i]; e.reason != "" {
+					r.n.rejected[e.reason].Add(1)
+					r.log.Warn("refused (alarm not recorded: store unavailable)", "site", j.site, "seq", e.seq, "id", e.id, "reason", string(e.reason), "detail", e.detail)
+				}
+			}
+		}
 		r.storeFailed(ctx, nil, err, group)
 		return
 	}

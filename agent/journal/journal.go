@@ -115,6 +115,10 @@ type Journal struct {
 	signWG sync.WaitGroup // the signers
 	done   chan struct{}  // closed when the committer has exited
 
+	// upstream counts the appends handed to the sequencer and not yet passed on to
+	// the committer or answered: drafts on their way.
+	upstream atomic.Int64
+
 	last    atomic.Uint64 // highest durable seq
 	stopped atomic.Bool   // Close has stopped the writer
 
@@ -252,9 +256,11 @@ func (j *Journal) Append(ctx context.Context, d *event.Draft) (Record, error) {
 		j.mu.RUnlock()
 		return Record{}, ErrClosed
 	}
+	j.upstream.Add(1)
 	select {
 	case j.reqs <- r:
 	case <-ctx.Done():
+		j.upstream.Add(-1)
 		j.mu.RUnlock()
 		return Record{}, fmt.Errorf("journal: append: %w", ctx.Err())
 	}

@@ -46,8 +46,6 @@ type chunk struct {
 	rows []*request
 	// signed receives once every row has its envelope.
 	signed chan struct{}
-	// isSigned is the committer's note that it has received from signed.
-	isSigned bool
 }
 
 // chunkMax is the most drafts in one chunk: small enough that the signers share a
@@ -55,10 +53,9 @@ type chunk struct {
 // that channel traffic per draft is small.
 const chunkMax = 16
 
-// minCommitRows is the transaction size below which the committer waits for chunks
-// still being signed rather than commit without them: a commit costs about as much CPU
-// as a dozen rows, so tiny transactions would waste it.
-const minCommitRows = 100000
+// minCommitRows is the transaction size below which the committer waits for more
+// drafts if any are on their way.
+const minCommitRows = 128
 
 // newChunk returns an empty chunk, reusing one the committer has finished with.
 func (j *Journal) newChunk() *chunk {
@@ -79,7 +76,6 @@ func (j *Journal) recycle(c *chunk) {
 	clear(c.reqs)
 	clear(c.rows)
 	c.reqs, c.rows = c.reqs[:0], c.rows[:0]
-	c.isSigned = false
 	select {
 	case j.free <- c:
 	default:
@@ -88,6 +84,12 @@ func (j *Journal) recycle(c *chunk) {
 
 // answer tells r's caller its outcome is final.
 func answer(r *request) { r.done.Done() }
+
+// answerNow answers r from the sequencer, which takes it out of the pipeline.
+func (j *Journal) answerNow(r *request) {
+	j.upstream.Add(-1)
+	answer(r)
+}
 
 // sequencer is the writer's first stage: it owns the chain head (seq, prev).
 type sequencer struct {
@@ -141,7 +143,7 @@ func (s *sequencer) run() {
 			// Build nothing on a chain that may have lost its head.
 			for _, r := range s.in {
 				r.err = err
-				answer(r)
+				j.answerNow(r)
 			}
 			continue
 		}
@@ -203,7 +205,7 @@ func (s *sequencer) process(c *chunk) {
 	for _, r := range s.in {
 		if err := r.ctx.Err(); err != nil {
 			r.err = fmt.Errorf("journal: append: %w", err)
-			answer(r)
+			j.answerNow(r)
 			continue
 		}
 		o := r.d.Origin
@@ -215,12 +217,12 @@ func (s *sequencer) process(c *chunk) {
 			}
 			if rec, ok := s.found[o]; ok {
 				r.rec = rec
-				answer(r)
+				j.answerNow(r)
 				continue
 			}
 			if lookupErr != nil {
 				r.err = lookupErr
-				answer(r)
+				j.answerNow(r)
 				continue
 			}
 		}
@@ -228,7 +230,7 @@ func (s *sequencer) process(c *chunk) {
 		payload, err := j.builder.Build(next, s.prev, r.d)
 		if err != nil {
 			r.err = fmt.Errorf("journal: append: %w", err)
-			answer(r)
+			j.answerNow(r)
 			continue
 		}
 		h := event.Hash(payload)
@@ -324,47 +326,55 @@ func (j *Journal) commitLoop() {
 		args  []any
 	)
 	for {
-		if len(queue) == 0 {
+		// Gather what is waiting. While that would make a small transaction and more
+		// drafts are on their way through the sequencer and signers, wait for them:
+		// a commit costs about as much CPU as a dozen rows, so under load a few
+		// bigger transactions beat many small ones, and with nothing on the way the
+		// wait is nil.
+		queued := 0 // rows in queue
+		for _, c := range queue {
+			queued += len(c.rows)
+		}
+	gather:
+		for {
+		drain:
+			for {
+				select {
+				case c, ok := <-j.orderQ:
+					if !ok {
+						break drain
+					}
+					queue = append(queue, c)
+					queued += len(c.rows)
+					j.upstream.Add(-int64(len(c.reqs)))
+				default:
+					break drain
+				}
+			}
+			if len(queue) > 0 && (queued >= minCommitRows || j.upstream.Load() == 0) {
+				break
+			}
 			c, ok := <-j.orderQ
 			if !ok {
-				return
+				if len(queue) == 0 {
+					return
+				}
+				break gather
 			}
 			queue = append(queue, c)
+			queued += len(c.rows)
+			j.upstream.Add(-int64(len(c.reqs)))
 		}
-	drain:
-		for {
-			select {
-			case c, ok := <-j.orderQ:
-				if !ok {
-					break drain // the blocking receive above sees it once queue is empty
-				}
-				queue = append(queue, c)
-			default:
-				break drain
-			}
-		}
-		// Take the oldest chunk and the signed ones behind it, up to MaxBatch drafts.
-		// Wait for unsigned ones only while the transaction is shorter than
-		// minCommitRows: the rest are signed while this one commits.
+		dbgCommits++
+		dbgRows += queued
+		// Take the oldest chunks, up to MaxBatch drafts, once signed.
 		take, n := 0, 0
 		rows = rows[:0]
-	choose:
 		for _, c := range queue {
 			if take > 0 && n+len(c.reqs) > j.maxBatch {
 				break
 			}
-			if !c.isSigned {
-				if take > 0 && len(rows) >= minCommitRows {
-					select {
-					case <-c.signed:
-					default:
-						break choose
-					}
-				} else {
-					<-c.signed
-				}
-				c.isSigned = true
-			}
+			<-c.signed
 			take++
 			n += len(c.reqs)
 			rows = append(rows, c.rows...)
@@ -374,8 +384,6 @@ func (j *Journal) commitLoop() {
 		err := j.failure()
 		if err == nil && len(rows) > 0 {
 			var werr error
-			dbgCommits++
-			dbgRows += len(rows)
 			if args, werr = j.write(rows, args); werr != nil {
 				j.fail(werr)
 				err = j.failure()
