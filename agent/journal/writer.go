@@ -53,9 +53,9 @@ type chunk struct {
 // that channel traffic per draft is small.
 const chunkMax = 16
 
-// minCommitRows is the transaction size below which the committer waits for more
-// drafts if any are on their way.
-const minCommitRows = 128
+// minCommitRows is the transaction size (or MaxBatch, if smaller) below which the
+// committer waits for more drafts if any are on their way.
+const minCommitRows = 64
 
 // newChunk returns an empty chunk, reusing one the committer has finished with.
 func (j *Journal) newChunk() *chunk {
@@ -315,11 +315,6 @@ func (j *Journal) signLoop() {
 // MaxBatch drafts) in one transaction, then publishes the new Last and answers.
 func (j *Journal) commitLoop() {
 	defer close(j.done)
-	defer func() {
-		if dbgCommits > 0 {
-			println("commits", dbgCommits, "avg rows", dbgRows/dbgCommits)
-		}
-	}()
 	var (
 		queue []*chunk // received from orderQ, not yet committed, in order
 		rows  []*request
@@ -351,7 +346,7 @@ func (j *Journal) commitLoop() {
 					break drain
 				}
 			}
-			if len(queue) > 0 && (queued >= minCommitRows || j.upstream.Load() == 0) {
+			if len(queue) > 0 && (queued >= min(minCommitRows, j.maxBatch) || j.upstream.Load() == 0) {
 				break
 			}
 			c, ok := <-j.orderQ
@@ -365,8 +360,6 @@ func (j *Journal) commitLoop() {
 			queued += len(c.rows)
 			j.upstream.Add(-int64(len(c.reqs)))
 		}
-		dbgCommits++
-		dbgRows += queued
 		// Take the oldest chunks, up to MaxBatch drafts, once signed.
 		take, n := 0, 0
 		rows = rows[:0]
@@ -472,5 +465,3 @@ func appendRow(args []any, r *request) []any {
 	}
 	return append(args, int64(r.rec.Seq), origin, r.rec.Envelope, r.rec.Hash[:], r.d.Type, r.at)
 }
-
-var dbgCommits, dbgRows int

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -84,19 +85,26 @@ func flags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s\n\n", synopsis)
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n", synopsis)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
 // parse parses args, mapping flag errors to errUsage and rejecting stray arguments
-// beyond nargs.
+// beyond nargs. The usage is printed only for -h; any other flag error is one line.
 func parse(fs *flag.FlagSet, args []string, nargs int) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf) // the flag package prints the error and the whole usage
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			out.Write(buf.Bytes())
 			return err
 		}
+		fmt.Fprintf(out, "%s: %s (see apedge %s -h)\n", fs.Name(), oneLine(err.Error()), fs.Name())
 		return errUsage
 	}
 	if fs.NArg() > nargs {

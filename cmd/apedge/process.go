@@ -114,25 +114,28 @@ func cmdCentralExport(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	w := stdout
+	w, f := stdout, (*os.File)(nil)
 	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
+		if f, err = os.Create(*out); err != nil {
 			return err
 		}
-		defer f.Close()
 		w = f
 	}
 	n, err := central.Export(ctx, cfg.Database, *site, w)
-	if err != nil {
+	if err == nil && n == 0 {
+		err = fmt.Errorf("no stored events for site %s", *site)
+	}
+	if f == nil {
 		return err
 	}
-	if *out != "" {
-		fmt.Fprintf(stderr, "exported %d events of %s to %s\n", n, *site, *out)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write %s: %w", *out, cerr)
 	}
-	if n == 0 {
-		return fmt.Errorf("no stored events for site %s", *site)
+	if err != nil {
+		os.Remove(*out) // a partial export must not be left to pass for a whole one
+		return err
 	}
+	fmt.Fprintf(stderr, "exported %d events of %s to %s\n", n, *site, *out)
 	return nil
 }
 

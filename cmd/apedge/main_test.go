@@ -1,0 +1,460 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apedge/apedge/sitekey"
+)
+
+// lockedBuffer collects output that several goroutines may write at once, as they may
+// to the files it stands in for.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// result is what one run of the command did.
+type result struct {
+	args           []string
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("apedge %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+// apedge runs the command in-process, exactly as main does.
+func apedge(t *testing.T, args ...string) result {
+	t.Helper()
+	var stdout, stderr lockedBuffer
+	code := run(args, &stdout, &stderr)
+	return result{args: args, code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// lines splits output into its lines, without the final newline.
+func lines(s string) []string {
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// wantOneLine checks that r failed with code and exactly one line on stderr that starts
+// with prefix and contains every string in contains, and printed nothing on stdout.
+func wantOneLine(t *testing.T, r result, code int, prefix string, contains ...string) {
+	t.Helper()
+	ls := lines(r.stderr)
+	switch {
+	case r.code != code:
+		t.Errorf("exit %d, want %d\n%v", r.code, code, r)
+	case len(ls) != 1:
+		t.Errorf("%d lines on stderr, want 1\n%v", len(ls), r)
+	case !strings.HasPrefix(ls[0], prefix):
+		t.Errorf("stderr %q does not start with %q", ls[0], prefix)
+	case r.stdout != "":
+		t.Errorf("stdout %q, want nothing", r.stdout)
+	}
+	for _, s := range contains {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr %q does not mention %q", strings.TrimSpace(r.stderr), s)
+		}
+	}
+}
+
+// writeFile writes body to dir/name with mode perm and returns its path.
+func writeFile(t *testing.T, dir, name, body string, perm os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, perm); err != nil { // WriteFile's mode is subject to the umask
+		t.Fatal(err)
+	}
+	return p
+}
+
+var keyIDLine = regexp.MustCompile(`(?m)^key id: +([0-9a-f]{64})$`)
+
+// keygen runs `apedge keygen -site site -out dir` and returns the key id it printed.
+func keygen(t *testing.T, site, dir string) string {
+	t.Helper()
+	r := apedge(t, "keygen", "-site", site, "-out", dir)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("keygen failed\n%v", r)
+	}
+	m := keyIDLine.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("keygen printed no key id\n%v", r)
+	}
+	return m[1]
+}
+
+func TestNoArguments(t *testing.T) {
+	r := apedge(t)
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	if !strings.Contains(r.stderr, "Usage: apedge COMMAND") || r.stdout != "" {
+		t.Errorf("want the usage on stderr only\n%v", r)
+	}
+	for _, cmd := range []string{"demo", "agent", "bridge", "central", "keygen", "verify"} {
+		if !regexp.MustCompile(`(?m)^  ` + cmd + ` `).MatchString(r.stderr) {
+			t.Errorf("usage does not list %s\n%v", cmd, r)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"help", "-h", "-help", "--help"} {
+		t.Run(arg, func(t *testing.T) {
+			r := apedge(t, arg)
+			if r.code != 0 || !strings.Contains(r.stdout, "Usage: apedge COMMAND") || r.stderr != "" {
+				t.Errorf("want exit 0 and the usage on stdout\n%v", r)
+			}
+		})
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	for _, arg := range []string{"frobnicate", "Agent", "--config", ""} {
+		t.Run(arg, func(t *testing.T) {
+			r := apedge(t, arg, "-config", "x.yaml")
+			wantOneLine(t, r, 2, "apedge: unknown command ", fmt.Sprintf("%q", arg))
+		})
+	}
+}
+
+func TestSubcommandHelp(t *testing.T) {
+	tests := []struct {
+		args  []string
+		usage string   // the first line
+		flags []string // flags the usage must describe
+	}{
+		{[]string{"demo", "-h"}, "Usage: apedge demo [-dir DIR] [-for DURATION]", []string{"-dir", "-for", "-every", "-v"}},
+		{[]string{"agent", "-h"}, "Usage: apedge agent -config FILE [-check-config]", []string{"-config", "-check-config"}},
+		{[]string{"bridge", "-h"}, "Usage: apedge bridge -config FILE [-check-config]", []string{"-config", "-check-config"}},
+		{[]string{"central", "-h"}, "Usage: apedge central -config FILE [-check-config]", []string{"-config", "-check-config"}},
+		{[]string{"central", "export", "-h"}, "Usage: apedge central export -config FILE -site CODE [-o FILE]", []string{"-config", "-site", "-o"}},
+		{[]string{"keygen", "-h"}, "Usage: apedge keygen -site CODE -out DIR", []string{"-site", "-out"}},
+		{[]string{"verify", "-h"}, "Usage: apedge verify -pubkey FILE EXPORT.jsonl", []string{"-pubkey"}},
+		// -h wins wherever it is, and -help and --help are -h.
+		{[]string{"agent", "-config", "missing.yaml", "-h"}, "Usage: apedge agent -config FILE [-check-config]", nil},
+		{[]string{"keygen", "-help"}, "Usage: apedge keygen -site CODE -out DIR", nil},
+		{[]string{"verify", "--help"}, "Usage: apedge verify -pubkey FILE EXPORT.jsonl", nil},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := apedge(t, tt.args...)
+			if r.code != 0 || r.stdout != "" {
+				t.Errorf("want exit 0 and nothing on stdout\n%v", r)
+			}
+			if first, _, _ := strings.Cut(r.stderr, "\n"); first != tt.usage {
+				t.Errorf("first line of stderr %q, want %q", first, tt.usage)
+			}
+			for _, f := range tt.flags {
+				if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(f) + `\b`).MatchString(r.stderr) {
+					t.Errorf("usage does not describe %s\n%v", f, r)
+				}
+			}
+		})
+	}
+}
+
+// site is a directory with a site key and valid configurations of every process.
+type site struct {
+	dir                      string
+	agent, bridge, central   string // valid configuration files
+	pub, priv                string // the key files of site MAN1
+	export                   string // a real export, for verify
+	missing                  string // a file that does not exist
+	badAgent, badBridge      string // invalid configuration files
+	badCentral, unknownField string
+}
+
+const (
+	agentYAML = `site: MAN1
+key: keys/MAN1.key
+database: agent.db
+bus:
+  broker: tcp://127.0.0.1:1883
+central:
+  broker: tcp://127.0.0.1:1884
+roster:
+  - {crn: X123456, noms: A1234BC, cards: ["40001"]}
+`
+	bridgeYAML = `site: MAN1
+bus:
+  broker: tcp://127.0.0.1:1883
+simulate:
+  every: 2s
+  readers:
+    - {id: front-in, door: front, direction: entry}
+  cards: ["40001"]
+`
+	centralYAML = `database: central.db
+broker:
+  broker: tcp://127.0.0.1:1884
+trust:
+  - {site: MAN1, pubkey: keys/MAN1.pub}
+`
+)
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	dir := t.TempDir()
+	keygen(t, "MAN1", filepath.Join(dir, "keys"))
+	priv, pub := sitekey.Paths(filepath.Join(dir, "keys"), "MAN1")
+	export, err := filepath.Abs(filepath.Join("testdata", "otherdemo", "export.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &site{
+		dir:          dir,
+		agent:        writeFile(t, dir, "agent.yaml", agentYAML, 0o600),
+		bridge:       writeFile(t, dir, "bridge.yaml", bridgeYAML, 0o600),
+		central:      writeFile(t, dir, "central.yaml", centralYAML, 0o600),
+		pub:          pub,
+		priv:         priv,
+		export:       export,
+		missing:      filepath.Join(dir, "missing.yaml"),
+		badAgent:     writeFile(t, dir, "bad-agent.yaml", strings.Replace(agentYAML, "site: MAN1", "site: MAN 1", 1), 0o600),
+		badBridge:    writeFile(t, dir, "bad-bridge.yaml", strings.Replace(bridgeYAML, "direction: entry", "direction: sideways", 1), 0o600),
+		badCentral:   writeFile(t, dir, "bad-central.yaml", strings.Replace(centralYAML, "keys/MAN1.pub", "keys/NOPE.pub", 1), 0o600),
+		unknownField: writeFile(t, dir, "unknown-field.yaml", agentYAML+"colour: blue\n", 0o600),
+	}
+}
+
+// TestBadInput checks that every kind of bad input fails with one line: exit 2 and
+// "NAME: reason" for a usage error, exit 1 and "apedge NAME: reason" for a runtime error.
+func TestBadInput(t *testing.T) {
+	s := newSite(t)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		prefix   string
+		contains []string
+	}{
+		// A required flag missing.
+		{"agent without -config", []string{"agent"}, 2, "agent: -config is required", nil},
+		{"agent -check-config without -config", []string{"agent", "-check-config"}, 2, "agent: -config is required", nil},
+		{"bridge without -config", []string{"bridge"}, 2, "bridge: -config is required", nil},
+		{"central without -config", []string{"central"}, 2, "central: -config is required", nil},
+		{"export without -config", []string{"central", "export", "-site", "MAN1"}, 2, "central export: -config is required", nil},
+		{"export without -site", []string{"central", "export", "-config", s.central}, 2, "central export: -site is required", nil},
+		{"keygen without -site", []string{"keygen", "-out", s.dir}, 2, "keygen: -site is required", nil},
+		{"keygen without -out", []string{"keygen", "-site", "MAN2"}, 2, "keygen: -out is required", nil},
+		{"verify without -pubkey", []string{"verify", s.export}, 2, "verify: -pubkey is required", nil},
+		{"verify without a file", []string{"verify", "-pubkey", s.pub}, 2, "verify: name the export file", nil},
+
+		// Flag errors.
+		{"unknown flag", []string{"agent", "-bogus"}, 2, "agent: ", []string{"-bogus", "apedge agent -h"}},
+		{"unknown flag of export", []string{"central", "export", "-x"}, 2, "central export: ", []string{"-x"}},
+		{"flag without its value", []string{"keygen", "-site"}, 2, "keygen: ", []string{"-site"}},
+		{"bad duration", []string{"demo", "-for", "soon"}, 2, "demo: ", []string{"-for", `"soon"`}},
+		{"negative duration", []string{"demo", "-for", "-1s"}, 2, "demo: ", []string{"-for"}},
+		{"zero interval", []string{"demo", "-every", "0s"}, 2, "demo: ", []string{"-every"}},
+		{"bad bool", []string{"bridge", "-check-config=maybe", "-config", s.bridge}, 2, "bridge: ", []string{"-check-config"}},
+
+		// Stray arguments.
+		{"demo extra", []string{"demo", "now"}, 2, `demo: unexpected argument "now"`, nil},
+		{"agent extra", []string{"agent", "-config", s.agent, "-check-config", "extra"}, 2, `agent: unexpected argument "extra"`, nil},
+		{"bridge extra", []string{"bridge", "-config", s.bridge, "extra"}, 2, `bridge: unexpected argument "extra"`, nil},
+		{"central extra", []string{"central", "-config", s.central, "extra"}, 2, `central: unexpected argument "extra"`, nil},
+		{"central export late", []string{"central", "-config", s.central, "export"}, 2, `central: unexpected argument "export"`, nil},
+		{"export extra", []string{"central", "export", "-config", s.central, "-site", "MAN1", "extra"}, 2, `central export: unexpected argument "extra"`, nil},
+		{"keygen extra", []string{"keygen", "-site", "MAN2", "-out", s.dir, "extra"}, 2, `keygen: unexpected argument "extra"`, nil},
+		{"verify two files", []string{"verify", "-pubkey", s.pub, s.export, s.export}, 2, "verify: unexpected argument ", nil},
+
+		// Configuration files missing or invalid.
+		{"agent config missing", []string{"agent", "-config", s.missing}, 1, "apedge agent: ", []string{s.missing, "no such file"}},
+		{"bridge config missing", []string{"bridge", "-config", s.missing, "-check-config"}, 1, "apedge bridge: ", []string{s.missing, "no such file"}},
+		{"central config missing", []string{"central", "-config", s.missing}, 1, "apedge central: ", []string{s.missing, "no such file"}},
+		{"export config missing", []string{"central", "export", "-config", s.missing, "-site", "MAN1"}, 1, "apedge central: ", []string{s.missing}},
+		{"agent config invalid", []string{"agent", "-config", s.badAgent}, 1, "apedge agent: ", []string{s.badAgent, `site: "MAN 1" is not a site code`}},
+		{"agent config unknown field", []string{"agent", "-config", s.unknownField}, 1, "apedge agent: ", []string{"colour"}},
+		{"bridge config invalid", []string{"bridge", "-config", s.badBridge}, 1, "apedge bridge: ", []string{"simulate.readers[0].direction"}},
+		{"central config invalid", []string{"central", "-config", s.badCentral}, 1, "apedge central: ", []string{"trust[0].pubkey"}},
+		{"config is not YAML of a config", []string{"agent", "-config", s.pub}, 1, "apedge agent: ", []string{s.pub}},
+		{"config is a directory", []string{"central", "-config", s.dir}, 1, "apedge central: ", nil},
+
+		// Keys.
+		{"keygen bad site code", []string{"keygen", "-site", "MAN 1", "-out", s.dir}, 1, "apedge keygen: ", []string{`"MAN 1"`}},
+		{"keygen site code too long", []string{"keygen", "-site", strings.Repeat("A", 33), "-out", s.dir}, 1, "apedge keygen: ", nil},
+		{"keygen site code with a slash", []string{"keygen", "-site", "../MAN1", "-out", s.dir}, 1, "apedge keygen: ", nil},
+		{"keygen over an existing key", []string{"keygen", "-site", "MAN1", "-out", filepath.Dir(s.priv)}, 1, "apedge keygen: ", []string{s.priv, "exists"}},
+		{"verify pubkey missing", []string{"verify", "-pubkey", s.missing, s.export}, 1, "apedge verify: ", []string{s.missing, "no such file"}},
+		{"verify pubkey not a key", []string{"verify", "-pubkey", s.agent, s.export}, 1, "apedge verify: ", []string{s.agent, "PUBLIC KEY"}},
+		{"verify private key as pubkey", []string{"verify", "-pubkey", s.priv, s.export}, 1, "apedge verify: ", []string{"PUBLIC KEY"}},
+		{"verify export missing", []string{"verify", "-pubkey", s.pub, s.missing}, 1, "apedge verify: ", []string{s.missing, "no such file"}},
+		{"export bad site code", []string{"central", "export", "-config", s.central, "-site", "MAN 1"}, 1, "apedge central: ", []string{`"MAN 1"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantOneLine(t, apedge(t, tt.args...), tt.code, tt.prefix, tt.contains...)
+		})
+	}
+	// Nothing above may have made a key or a database.
+	for _, name := range []string{"agent.db", "central.db", "keys/MAN2.key", "keys/MAN2.pub"} {
+		if _, err := os.Stat(filepath.Join(s.dir, name)); err == nil {
+			t.Errorf("bad input made %s", name)
+		}
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "etc", "apedge", "keys") // made by keygen
+	r := apedge(t, "keygen", "-site", "MAN1", "-out", dir)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("keygen failed\n%v", r)
+	}
+	privPath, pubPath := sitekey.Paths(dir, "MAN1")
+	for _, want := range []string{"site:        MAN1\n", privPath, pubPath, "0600"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout does not mention %q\n%v", want, r)
+		}
+	}
+	st, err := os.Stat(privPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %04o, want 0600", privPath, st.Mode().Perm())
+	}
+	pub, err := sitekey.LoadPublic(pubPath, "MAN1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := keyIDLine.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no key id printed\n%v", r)
+	}
+	if id := sitekey.KeyID(pub.Key); m[1] != id {
+		t.Errorf("printed key id %s, want sitekey.KeyID of %s = %s", m[1], pubPath, id)
+	}
+	priv, err := sitekey.LoadPrivate(privPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if priv.Site != "MAN1" || !priv.Public().Key.Equal(pub.Key) {
+		t.Errorf("%s and %s are not halves of one MAN1 key", privPath, pubPath)
+	}
+
+	// A second key for the same site in the same directory is refused, and both files
+	// are left as they were.
+	before := map[string][]byte{}
+	for _, p := range []string{privPath, pubPath} {
+		before[p], _ = os.ReadFile(p)
+	}
+	wantOneLine(t, apedge(t, "keygen", "-site", "MAN1", "-out", dir), 1, "apedge keygen: ", privPath, "exists")
+	for p, b := range before {
+		if after, _ := os.ReadFile(p); !bytes.Equal(after, b) {
+			t.Errorf("refused keygen changed %s", p)
+		}
+	}
+
+	// Another site's key goes beside it, with its own id.
+	if other := keygen(t, "MAN2", dir); other == m[1] {
+		t.Errorf("MAN2 has the same key id as MAN1")
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	s := newSite(t)
+	insecure := writeFile(t, s.dir, "keys/insecure.key", mustRead(t, s.priv), 0o644)
+	_, otherPub := sitekey.Paths(filepath.Join(s.dir, "keys"), "MAN2")
+	keygen(t, "MAN2", filepath.Join(s.dir, "keys"))
+	replace := func(body, old, new string) string {
+		t.Helper()
+		if !strings.Contains(body, old) {
+			t.Fatalf("%q not in %q", old, body)
+		}
+		return strings.Replace(body, old, new, 1)
+	}
+	tests := []struct {
+		name  string
+		cmd   string
+		body  string
+		field string // "" for a valid file; else what the one-line problem must say
+	}{
+		{"agent valid", "agent", agentYAML, ""},
+		{"agent valid json logs", "agent", agentYAML + "log: {level: debug, format: json}\n", ""},
+		{"agent site", "agent", replace(agentYAML, "site: MAN1", "site: MAN/1"), `site: "MAN/1" is not a site code`},
+		{"agent key missing", "agent", replace(agentYAML, "key: keys/MAN1.key\n", ""), "key: missing"},
+		{"agent key not there", "agent", replace(agentYAML, "keys/MAN1.key", "keys/NOPE.key"), "key: "},
+		{"agent key readable by others", "agent", replace(agentYAML, "keys/MAN1.key", insecure), "key: " + insecure + " has mode 0644"},
+		{"agent database", "agent", replace(agentYAML, "database: agent.db\n", ""), "database: missing"},
+		{"agent central off the box in plain TCP", "agent", replace(agentYAML, "tcp://127.0.0.1:1884", "tcp://central.example.org:1883"), "central.broker: plain TCP"},
+		{"agent bus without port", "agent", replace(agentYAML, "tcp://127.0.0.1:1883", "tcp://127.0.0.1"), "bus.broker: no port"},
+		{"agent roster crn", "agent", replace(agentYAML, "X123456", "123456"), "roster[0].crn"},
+		{"agent unknown field", "agent", agentYAML + "colour: blue\n", "colour"},
+		{"agent log level", "agent", agentYAML + "log: {level: loud}\n", "log.level"},
+
+		{"bridge valid", "bridge", bridgeYAML, ""},
+		{"bridge site", "bridge", replace(bridgeYAML, "site: MAN1", `site: ""`), "site: "},
+		{"bridge broker", "bridge", replace(bridgeYAML, "tcp://127.0.0.1:1883", "http://127.0.0.1:1883"), "bus.broker: scheme http"},
+		{"bridge reader direction", "bridge", replace(bridgeYAML, "direction: entry", "direction: in"), "simulate.readers[0].direction"},
+		{"bridge no cards", "bridge", replace(bridgeYAML, `cards: ["40001"]`, "cards: []"), "simulate.cards: empty"},
+		{"bridge not YAML", "bridge", "site: [MAN1\n", "bridge.yaml"},
+
+		{"central valid", "central", centralYAML, ""},
+		{"central trust empty", "central", replace(centralYAML, "trust:\n  - {site: MAN1, pubkey: keys/MAN1.pub}\n", "trust: []\n"), "trust: empty"},
+		{"central pubkey missing", "central", replace(centralYAML, "keys/MAN1.pub", "keys/NOPE.pub"), "trust[0].pubkey"},
+		{"central pubkey of another site", "central", replace(centralYAML, "keys/MAN1.pub", otherPub), `trust[0].pubkey: sitekey: ` + otherPub + `: key is for site "MAN2", not "MAN1"`},
+		{"central site twice", "central", centralYAML + "  - {site: MAN1, pubkey: keys/MAN1.pub}\n", "trust[1].site: MAN1 listed twice"},
+		{"central database", "central", replace(centralYAML, "database: central.db\n", ""), "database: missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, s.dir, tt.cmd+".yaml", tt.body, 0o600)
+			r := apedge(t, tt.cmd, "-config", path, "-check-config")
+			if tt.field == "" {
+				if r.code != 0 || r.stdout != path+": ok\n" || r.stderr != "" {
+					t.Errorf("want exit 0 and %q on stdout\n%v", path+": ok", r)
+				}
+				return
+			}
+			wantOneLine(t, r, 1, "apedge "+tt.cmd+": ", tt.field)
+		})
+	}
+	// Checking a configuration starts nothing and makes no database.
+	for _, name := range []string{"agent.db", "central.db"} {
+		if _, err := os.Stat(filepath.Join(s.dir, name)); err == nil {
+			t.Errorf("-check-config made %s", name)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

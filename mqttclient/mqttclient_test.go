@@ -1,0 +1,720 @@
+package mqttclient_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/apedge/apedge/broker"
+	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/mqttclient"
+)
+
+// timeout bounds every wait for something that should happen; refuseWait is how long a
+// client is given to (wrongly) connect where the broker must refuse it.
+const (
+	timeout    = 20 * time.Second
+	refuseWait = 1500 * time.Millisecond
+)
+
+// testWriter passes log output to the test until the test's cleanups have run, and drops
+// whatever background goroutines write after that.
+type testWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Output().Write(p)
+	}
+	return len(p), nil
+}
+
+// testLogger logs warnings and errors to the test's output.
+func testLogger(t testing.TB) *slog.Logger {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		case <-tick.C:
+		}
+	}
+}
+
+func startBroker(t *testing.T) *broker.Broker {
+	t.Helper()
+	b, err := broker.Start(t.Context(), "127.0.0.1:0", testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// newClient makes a client with mqttclient.New and disconnects it at the end of the test.
+func newClient(t *testing.T, o mqttclient.Options) mqtt.Client {
+	t.Helper()
+	if o.Logger == nil {
+		o.Logger = testLogger(t)
+	}
+	c, err := mqttclient.New(o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	return c
+}
+
+// connectClient makes a client and waits for it to connect.
+func connectClient(t *testing.T, o mqttclient.Options) mqtt.Client {
+	t.Helper()
+	c := newClient(t, o)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	if err := mqttclient.Connect(ctx, c); err != nil {
+		t.Fatalf("Connect %s: %v", o.Config.Broker, err)
+	}
+	return c
+}
+
+func wait(t *testing.T, tok mqtt.Token, what string) {
+	t.Helper()
+	if err := mqttclient.WaitTimeout(t.Context(), tok, timeout); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func receive(t *testing.T, msgs <-chan mqtt.Message, what string) mqtt.Message {
+	t.Helper()
+	select {
+	case m := <-msgs:
+		return m
+	case <-time.After(timeout):
+		t.Fatalf("%s: nothing received in %v", what, timeout)
+		return nil
+	}
+}
+
+// refused checks that c, told to connect, is still not connected after refuseWait.
+func refused(t *testing.T, c mqtt.Client) {
+	t.Helper()
+	err := mqttclient.WaitTimeout(t.Context(), c.Connect(), refuseWait)
+	if !errors.Is(err, mqttclient.ErrTimeout) {
+		t.Fatalf("Connect = %v, want it still retrying (ErrTimeout) after %v", err, refuseWait)
+	}
+	if c.IsConnected() {
+		t.Fatal("client is connected")
+	}
+}
+
+// writeFile writes content to dir/name with exactly mode perm.
+func writeFile(t *testing.T, dir, name string, content []byte, perm fs.FileMode) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, content, perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestConnect(t *testing.T) {
+	b := startBroker(t)
+	var connects atomic.Int32
+	c := connectClient(t, mqttclient.Options{
+		Config:       config.MQTT{Broker: b.URL(), ClientID: "c1"},
+		CleanSession: true,
+		OnConnect:    func(mqtt.Client) { connects.Add(1) },
+	})
+	if !c.IsConnectionOpen() {
+		t.Error("connected client reports no open connection")
+	}
+	waitFor(t, "OnConnect", func() bool { return connects.Load() == 1 })
+	r := c.OptionsReader()
+	if got := r.ClientID(); got != "c1" {
+		t.Errorf("client id %q, want c1", got)
+	}
+	if !r.AutoReconnect() || !r.ConnectRetry() || !r.Order() {
+		t.Errorf("AutoReconnect %v ConnectRetry %v Order %v, want all true", r.AutoReconnect(), r.ConnectRetry(), r.Order())
+	}
+	if !r.CleanSession() {
+		t.Error("CleanSession not passed on")
+	}
+	wait(t, c.Publish("apedge/test", 1, false, "x"), "publish")
+}
+
+func TestConnectCanceled(t *testing.T) {
+	addr := closedAddr(t)
+	c := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: "tcp://" + addr, ClientID: "c1"}})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := mqttclient.Connect(ctx, c); !errors.Is(err, context.Canceled) {
+		t.Errorf("Connect with nothing listening and a canceled context = %v, want context.Canceled", err)
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestOnConnectAfterBrokerRestart shows that a subscription made in OnConnect survives
+// the broker going away and coming back with no memory of it.
+func TestOnConnectAfterBrokerRestart(t *testing.T) {
+	b1, err := broker.Start(t.Context(), "127.0.0.1:0", testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := b1.Addr()
+	msgs := make(chan mqtt.Message, 16)
+	connects := make(chan int, 4)
+	lost := make(chan error, 4)
+	var n atomic.Int32
+	newClient(t, mqttclient.Options{
+		Config:       config.MQTT{Broker: b1.URL(), ClientID: "sub"},
+		CleanSession: true,
+		OnConnect: func(c mqtt.Client) {
+			tok := c.Subscribe("apedge/test/t", 1, func(_ mqtt.Client, m mqtt.Message) { msgs <- m })
+			if !tok.WaitTimeout(timeout) || tok.Error() != nil {
+				t.Errorf("subscribe in OnConnect: %v", tok.Error())
+			}
+			connects <- int(n.Add(1))
+		},
+		OnLost: func(err error) { lost <- err },
+	}).Connect()
+	select {
+	case <-connects:
+	case <-time.After(timeout):
+		t.Fatal("no first connect")
+	}
+	pub1 := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b1.URL(), ClientID: "pub1"}, CleanSession: true})
+	wait(t, pub1.Publish("apedge/test/t", 1, false, "before"), "publish before")
+	if m := receive(t, msgs, "before restart"); string(m.Payload()) != "before" {
+		t.Fatalf("got %q, want before", m.Payload())
+	}
+
+	b1.Close()
+	select {
+	case <-lost:
+	case <-time.After(timeout):
+		t.Fatal("OnLost not called after the broker closed")
+	}
+	b2, err := broker.Start(t.Context(), addr, testLogger(t))
+	if err != nil {
+		t.Fatalf("restart on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { b2.Close() })
+	select {
+	case got := <-connects:
+		if got != 2 {
+			t.Fatalf("connect number %d, want 2", got)
+		}
+	case <-time.After(timeout):
+		t.Fatal("OnConnect did not run again after the broker came back")
+	}
+	// The new broker knows nothing of the old subscription: only OnConnect made it.
+	pub2 := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b2.URL(), ClientID: "pub2"}, CleanSession: true})
+	wait(t, pub2.Publish("apedge/test/t", 1, false, "after"), "publish after")
+	for {
+		m := receive(t, msgs, "after restart")
+		if string(m.Payload()) == "after" {
+			break
+		}
+		if string(m.Payload()) != "before" { // the old broker may have redelivered it
+			t.Fatalf("got %q, want after", m.Payload())
+		}
+	}
+}
+
+func TestWaitTimeout(t *testing.T) {
+	b := startBroker(t)
+	connected := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "ok"}, CleanSession: true})
+	// Connecting where nothing listens never completes: the client retries forever.
+	pending := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: "tcp://" + closedAddr(t), ClientID: "pending"}}).Connect()
+	// Publishing on a client never told to connect fails at once.
+	idle := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "idle"}})
+
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		tok     mqtt.Token
+		d       time.Duration
+		want    error // nil, ErrTimeout, context.Canceled, or errAny
+		minWait time.Duration
+	}{
+		{"completes", t.Context(), connected.Publish("apedge/test", 1, false, "x"), timeout, nil, 0},
+		{"times out", t.Context(), pending, 50 * time.Millisecond, mqttclient.ErrTimeout, 50 * time.Millisecond},
+		{"context canceled is not a timeout", canceled, pending, timeout, context.Canceled, 0},
+		{"token error", t.Context(), idle.Publish("apedge/test", 1, false, "x"), timeout, errAny, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			err := mqttclient.WaitTimeout(tc.ctx, tc.tok, tc.d)
+			elapsed := time.Since(start)
+			switch tc.want {
+			case nil:
+				if err != nil {
+					t.Errorf("WaitTimeout = %v, want nil", err)
+				}
+			case errAny:
+				if err == nil || errors.Is(err, mqttclient.ErrTimeout) || errors.Is(err, context.Canceled) {
+					t.Errorf("WaitTimeout = %v, want the token's own error", err)
+				}
+			default:
+				if !errors.Is(err, tc.want) {
+					t.Errorf("WaitTimeout = %v, want %v", err, tc.want)
+				}
+				if tc.want != mqttclient.ErrTimeout && errors.Is(err, mqttclient.ErrTimeout) {
+					t.Errorf("WaitTimeout = %v, which is not a timeout", err)
+				}
+			}
+			if elapsed < tc.minWait {
+				t.Errorf("WaitTimeout returned after %v, want at least %v", elapsed, tc.minWait)
+			}
+			if elapsed >= timeout {
+				t.Errorf("WaitTimeout took %v", elapsed)
+			}
+		})
+	}
+}
+
+var errAny = errors.New("any error but a timeout or cancellation")
+
+// authHook is a broker authenticator that records what each client presented and,
+// if user is set, admits only user with password.
+type authHook struct {
+	mochi.HookBase
+	user, password string
+
+	mu   sync.Mutex
+	seen map[string][]string // client id -> "username:password" of each attempt
+}
+
+func (h *authHook) ID() string { return "test-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
+}
+
+func (h *authHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.seen == nil {
+		h.seen = map[string][]string{}
+	}
+	h.seen[cl.ID] = append(h.seen[cl.ID], string(pk.Connect.Username)+":"+string(pk.Connect.Password))
+	return h.user == "" || string(pk.Connect.Username) == h.user && string(pk.Connect.Password) == h.password
+}
+
+func (h *authHook) OnACLCheck(*mochi.Client, string, bool) bool { return true }
+
+// attempts returns what client id presented, one entry per connection attempt that
+// reached MQTT (past TLS).
+func (h *authHook) attempts(id string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.seen[id]...)
+}
+
+// startMochi runs a mochi broker with hook on a free loopback port, over TLS if tc is
+// not nil, and returns its address.
+func startMochi(t *testing.T, tc *tls.Config, hook mochi.Hook) string {
+	t.Helper()
+	srv := mochi.New(&mochi.Options{Logger: testLogger(t)})
+	if err := srv.AddHook(hook, nil); err != nil {
+		t.Fatal(err)
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0", TLSConfig: tc})
+	if err := srv.AddListener(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return l.Address()
+}
+
+func TestPasswordFile(t *testing.T) {
+	const user, password = "site-MAN1", "s3cret-Pa55word"
+	hook := &authHook{user: user, password: password}
+	url := "tcp://" + startMochi(t, nil, hook)
+	dir := t.TempDir()
+
+	t.Run("0600 file is used", func(t *testing.T) {
+		pw := writeFile(t, dir, "good", []byte(password+"\n"), 0o600)
+		connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "good", Username: user, PasswordFile: pw}, CleanSession: true})
+		if got, want := hook.attempts("good"), []string{user + ":" + password}; len(got) != 1 || got[0] != want[0] {
+			t.Errorf("broker saw %q, want %q", got, want)
+		}
+	})
+	t.Run("wrong password is refused by the broker", func(t *testing.T) {
+		pw := writeFile(t, dir, "wrong", []byte("not-the-password\n"), 0o600)
+		c := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "wrong", Username: user, PasswordFile: pw}, CleanSession: true})
+		refused(t, c)
+		if got := hook.attempts("wrong"); len(got) == 0 || got[0] != user+":not-the-password" {
+			t.Errorf("broker saw %q, want attempts with the file's password", got)
+		}
+	})
+	for _, perm := range []fs.FileMode{0o644, 0o640, 0o604, 0o660} {
+		t.Run(perm.String(), func(t *testing.T) {
+			pw := writeFile(t, t.TempDir(), "pw", []byte(password+"\n"), perm)
+			c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "open", Username: user, PasswordFile: pw}})
+			if err == nil {
+				c.Disconnect(0)
+				t.Fatalf("New with a password file of mode %v succeeded", perm)
+			}
+			if strings.Contains(err.Error(), password) || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error shows the password: %v", err)
+			}
+			if !strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "chmod 600") {
+				t.Errorf("error %q does not say how to fix %s", err, pw)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		_, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "x", Username: user, PasswordFile: filepath.Join(dir, "none")}})
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("New with a missing password file = %v, want fs.ErrNotExist", err)
+		}
+	})
+}
+
+// pki is a test CA with a server certificate for 127.0.0.1 and a client certificate.
+type pki struct {
+	caPEM      []byte
+	pool       *x509.CertPool
+	server     tls.Certificate
+	clientCert []byte // PEM
+	clientKey  []byte // PEM
+}
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+var serial atomic.Int64
+
+func issue(t *testing.T, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
+	t.Helper()
+	tmpl.SerialNumber = big.NewInt(serial.Add(1))
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = time.Now().Add(time.Hour)
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func certPEM(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+func keyPEM(t *testing.T, k *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+func newPKI(t *testing.T, name string) *pki {
+	t.Helper()
+	caKey := newKey(t)
+	ca := issue(t, &x509.Certificate{
+		Subject:               pkix.Name{CommonName: name + " test CA"},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}, nil, &caKey.PublicKey, caKey)
+	srvKey := newKey(t)
+	srv := issue(t, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "broker"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:    []string{"localhost"},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, ca, &srvKey.PublicKey, caKey)
+	cliKey := newKey(t)
+	cli := issue(t, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "apedge-agent-MAN1"},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, ca, &cliKey.PublicKey, caKey)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return &pki{
+		caPEM:      certPEM(ca),
+		pool:       pool,
+		server:     tls.Certificate{Certificate: [][]byte{srv.Raw}, PrivateKey: srvKey},
+		clientCert: certPEM(cli),
+		clientKey:  keyPEM(t, cliKey),
+	}
+}
+
+func TestTLS(t *testing.T) {
+	site := newPKI(t, "site")
+	other := newPKI(t, "other")
+	hook := new(authHook)
+	addr := startMochi(t, &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{site.server},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    site.pool,
+	}, hook)
+	url := "tls://" + addr
+	dir := t.TempDir()
+	ca := writeFile(t, dir, "ca.pem", site.caPEM, 0o644)
+	cert := writeFile(t, dir, "client.pem", site.clientCert, 0o644)
+	key := writeFile(t, dir, "client.key", site.clientKey, 0o600)
+	otherCA := writeFile(t, dir, "other-ca.pem", other.caPEM, 0o644)
+	otherCert := writeFile(t, dir, "other-client.pem", other.clientCert, 0o644)
+	otherKey := writeFile(t, dir, "other-client.key", other.clientKey, 0o600)
+
+	t.Run("client certificate", func(t *testing.T) {
+		msgs := make(chan mqtt.Message, 1)
+		c := connectClient(t, mqttclient.Options{
+			Config:       config.MQTT{Broker: url, ClientID: "tls-ok", TLS: &config.TLS{CA: ca, Cert: cert, Key: key}},
+			CleanSession: true,
+		})
+		if len(hook.attempts("tls-ok")) != 1 {
+			t.Errorf("broker saw %d MQTT connects, want 1", len(hook.attempts("tls-ok")))
+		}
+		wait(t, c.Subscribe("apedge/tls", 1, func(_ mqtt.Client, m mqtt.Message) { msgs <- m }), "subscribe")
+		wait(t, c.Publish("apedge/tls", 1, false, "over tls"), "publish")
+		if m := receive(t, msgs, "message over TLS"); string(m.Payload()) != "over tls" {
+			t.Errorf("got %q", m.Payload())
+		}
+	})
+	refusals := []struct {
+		name string
+		tls  *config.TLS
+	}{
+		{"no client certificate", &config.TLS{CA: ca}},
+		{"client certificate from another CA", &config.TLS{CA: ca, Cert: otherCert, Key: otherKey}},
+		{"server certificate from an untrusted CA", &config.TLS{CA: otherCA, Cert: cert, Key: key}},
+	}
+	for i, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "tls-refused-" + string(rune('a'+i))
+			c := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: id, TLS: tc.tls}, CleanSession: true})
+			refused(t, c)
+			if n := len(hook.attempts(id)); n != 0 {
+				t.Errorf("broker saw %d MQTT connects from %s, want none past TLS", n, id)
+			}
+		})
+	}
+
+	bad := []struct {
+		name string
+		tls  *config.TLS
+		want string // in the error
+	}{
+		{"key readable by others", &config.TLS{CA: ca, Cert: cert, Key: writeFile(t, dir, "open.key", site.clientKey, 0o644)}, "chmod 600"},
+		{"CA file with no certificate", &config.TLS{CA: writeFile(t, dir, "empty.pem", []byte("not a certificate\n"), 0o644)}, "no certificates"},
+		{"CA file missing", &config.TLS{CA: filepath.Join(dir, "none.pem")}, "no such file"},
+		{"key does not match cert", &config.TLS{CA: ca, Cert: cert, Key: otherKey}, "private key does not match"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "bad", TLS: tc.tls}})
+			if err == nil {
+				c.Disconnect(0)
+				t.Fatal("New succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New = %v, want an error saying %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "PRIVATE KEY") {
+				t.Errorf("error shows the key: %v", err)
+			}
+		})
+	}
+}
+
+// proxy forwards TCP connections to a broker until cut, so that a test can make a
+// client vanish without an MQTT DISCONNECT.
+type proxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln}
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+	t.Cleanup(p.cut)
+	return p
+}
+
+// cut stops accepting and drops every connection.
+func (p *proxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+func TestWill(t *testing.T) {
+	b := startBroker(t)
+	watcher := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "watcher"}, CleanSession: true})
+	live := make(chan mqtt.Message, 4)
+	wait(t, watcher.Subscribe("apedge/test/state", 1, func(_ mqtt.Client, m mqtt.Message) { live <- m }), "subscribe")
+
+	p := startProxy(t, b.Addr())
+	connectClient(t, mqttclient.Options{
+		Config:       config.MQTT{Broker: "tcp://" + p.ln.Addr().String(), ClientID: "bridge"},
+		CleanSession: true,
+		Will:         &mqttclient.Will{Topic: "apedge/test/state", Payload: []byte("offline"), Retained: true},
+	})
+	p.cut() // the client vanishes without a DISCONNECT
+	if m := receive(t, live, "the will"); string(m.Payload()) != "offline" || m.Qos() != 1 {
+		t.Fatalf("will %q qos %d, want offline at QoS 1", m.Payload(), m.Qos())
+	}
+	// The will is retained: a subscriber that comes after it still gets it.
+	late := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "late"}, CleanSession: true})
+	retained := make(chan mqtt.Message, 4)
+	wait(t, late.Subscribe("apedge/test/state", 1, func(_ mqtt.Client, m mqtt.Message) { retained <- m }), "subscribe late")
+	if m := receive(t, retained, "the retained will"); string(m.Payload()) != "offline" || !m.Retained() {
+		t.Fatalf("late subscriber got %q retained %v, want the retained will", m.Payload(), m.Retained())
+	}
+}
+
+// TestPersistentSession shows what the agent relies on: with CleanSession false and
+// AutoAckDisabled, a QoS 1 message that was not acknowledged, and one published while
+// the client was away, both reach the client when it comes back with the same id.
+func TestPersistentSession(t *testing.T) {
+	b := startBroker(t)
+	pub := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "pub"}, CleanSession: true})
+	session := func(msgs chan<- mqtt.Message) mqtt.Client {
+		subscribed := make(chan struct{})
+		c := connectClient(t, mqttclient.Options{
+			Config:          config.MQTT{Broker: b.URL(), ClientID: "agent"},
+			AutoAckDisabled: true,
+			OnConnect: func(c mqtt.Client) {
+				tok := c.Subscribe("apedge/test/#", 1, func(_ mqtt.Client, m mqtt.Message) { msgs <- m })
+				if !tok.WaitTimeout(timeout) || tok.Error() != nil {
+					t.Errorf("subscribe: %v", tok.Error())
+				}
+				close(subscribed)
+			},
+		})
+		select {
+		case <-subscribed:
+		case <-time.After(timeout):
+			t.Fatal("OnConnect did not subscribe")
+		}
+		return c
+	}
+	first := make(chan mqtt.Message, 16)
+	c1 := session(first)
+	// Received, but never acknowledged.
+	wait(t, pub.Publish("apedge/test/a", 1, false, "unacked"), "publish unacked")
+	if m := receive(t, first, "unacked"); string(m.Payload()) != "unacked" {
+		t.Fatalf("got %q", m.Payload())
+	}
+	c1.Disconnect(0)
+	wait(t, pub.Publish("apedge/test/a", 1, false, "while away"), "publish while away")
+
+	second := make(chan mqtt.Message, 16)
+	session(second)
+	got := map[string]bool{}
+	for !got["unacked"] || !got["while away"] {
+		m := receive(t, second, "redelivery")
+		got[string(m.Payload())] = true
+		m.Ack()
+	}
+}
