@@ -16,7 +16,6 @@ import (
 	"github.com/apedge/apedge/envelope"
 	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/uplink"
-	"github.com/apedge/apedge/verify"
 )
 
 // badCase is one file of testdata/bad: a message the receiver must refuse, sent after
@@ -87,7 +86,7 @@ func genBad(t testing.TB) map[string]badCase {
 		"malformed-event-not-event":  {"signed payload that is not an event", topic, ReasonMalformed, batch(envelope.Sign(abcKey, []byte(`{"hello":"world"}`)))},
 		"malformed-event-id":         {"signed event whose id does not match its seq", topic, ReasonMalformed, batch(badID)},
 		"unknown-key":                {"seq 4 signed by a key not in the trust store", topic, ReasonUnknownKey, batch(envelope.Sign(rogue, env4.Payload))},
-		"bad-signature-payload":      {"seq 4 changed after signing", topic, ReasonBadSignature, batch(verify.Canonical(&altered))},
+		"bad-signature-payload":      {"seq 4 changed after signing", topic, ReasonBadSignature, batch(envelope.Encode(&altered))},
 		"bad-signature-sig":          {"seq 4 with a bit of its signature flipped", topic, ReasonBadSignature, batch(tamperSig(t, abc[3]))},
 		"wrong-site-key":             {"XYZ's event signed by XYZ's key on ABC's topic", topic, ReasonWrongSite, batch(makeChain(t, xyzKey, 1)[0])},
 		"wrong-site-event":           {"XYZ's event signed by ABC's key", topic, ReasonWrongSite, batch(envelope.Sign(abcKey, xyzEvent))},

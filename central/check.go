@@ -11,7 +11,6 @@ import (
 	"github.com/apedge/apedge/envelope"
 	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/uplink"
-	"github.com/apedge/apedge/verify"
 )
 
 // job is one message on its way through the pipeline.
@@ -96,7 +95,7 @@ func (r *Receiver) check(site string, e *entry) {
 		e.reason, e.detail = reason, detail
 		e.id, e.seq = claimed(env.Payload)
 	}
-	if !bytes.Equal(e.raw, verify.Canonical(env)) {
+	if !bytes.Equal(e.raw, envelope.Encode(env)) {
 		refuse(ReasonMalformed, "envelope is not canonically encoded")
 		return
 	}

@@ -165,7 +165,7 @@ func tamperSig(t testing.TB, env []byte) []byte {
 		t.Fatal(err)
 	}
 	d.Signatures[0].Sig[10] ^= 1
-	return verify.Canonical(d)
+	return envelope.Encode(d)
 }
 
 func TestRestartKeepsHeadsAndDedupe(t *testing.T) {

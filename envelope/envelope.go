@@ -32,21 +32,60 @@ var (
 	ErrBadSignature = errors.New("bad signature")
 )
 
-// Sign returns the compact JSON DSSE envelope of payload signed by k.
+// Sign returns the compact JSON DSSE envelope of payload signed by k, in the one
+// encoding Encode gives.
 func Sign(k *sitekey.Private, payload []byte) []byte {
 	sig := ed25519.Sign(k.Key, dsse.PAE(PayloadType, payload))
+	return Encode(&Envelope{PayloadType: PayloadType, Payload: payload, Signatures: []Signature{{KeyID: k.ID, Sig: sig}}})
+}
+
+// Encode returns the one encoding of e that apedge signs, stores and exports: the
+// compact JSON layout (payloadType, payload, signatures with keyid
+// then sig), with standard padded base64 and every signature in order. An envelope
+// whose bytes differ from the Encode form of its decoding was re-encoded or altered
+// outside the signed payload.
+func Encode(e *Envelope) []byte {
 	b64 := base64.StdEncoding
-	out := make([]byte, 0, 96+len(PayloadType)+b64.EncodedLen(len(payload))+len(k.ID)+b64.EncodedLen(len(sig)))
-	// Every string written here is base64, hex or the constant payload type, so none
-	// needs JSON escaping; the result is what encoding/json would produce.
-	out = append(out, `{"payloadType":"`+PayloadType+`","payload":"`...)
-	out = b64.AppendEncode(out, payload)
-	out = append(out, `","signatures":[{"keyid":"`...)
-	out = append(out, k.ID...)
-	out = append(out, `","sig":"`...)
-	out = b64.AppendEncode(out, sig)
-	out = append(out, `"}]}`...)
-	return out
+	n := 64 + len(e.PayloadType) + b64.EncodedLen(len(e.Payload))
+	for _, s := range e.Signatures {
+		n += 32 + len(s.KeyID) + b64.EncodedLen(len(s.Sig))
+	}
+	out := make([]byte, 0, n)
+	out = append(out, `{"payloadType":`...)
+	out = appendString(out, e.PayloadType)
+	out = append(out, `,"payload":"`...)
+	out = b64.AppendEncode(out, e.Payload)
+	out = append(out, `","signatures":[`...)
+	for i, s := range e.Signatures {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `{"keyid":`...)
+		out = appendString(out, s.KeyID)
+		out = append(out, `,"sig":"`...)
+		out = b64.AppendEncode(out, s.Sig)
+		out = append(out, `"}`...)
+	}
+	return append(out, `]}`...)
+}
+
+// appendString appends s as a JSON string: as is when it needs no escaping (key ids are
+// hex), else as encoding/json writes it.
+func appendString(out []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		out = append(out, '"')
+		out = append(out, s...)
+		return append(out, '"')
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(out, q...)
 }
 
 // Envelope is a decoded DSSE envelope.

@@ -13,7 +13,6 @@ package verify
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -32,7 +31,7 @@ var (
 	// ErrEmpty is returned for an export with no envelopes in it.
 	ErrEmpty = errors.New("verify: export holds no events")
 	// ErrNotCanonical marks an envelope whose bytes are not the one encoding apedge
-	// writes (see Canonical): it was re-encoded or altered outside the signed payload.
+	// writes (see envelope.Encode): it was re-encoded or altered outside the signed payload.
 	ErrNotCanonical = errors.New("envelope is not canonically encoded")
 	// ErrBlankLine marks a blank line followed by more envelopes.
 	ErrBlankLine = errors.New("blank line inside the export")
@@ -156,7 +155,7 @@ func checkLine(b []byte, pub *sitekey.Public) (*event.Event, [32]byte, *LineErro
 	}
 	le := &LineError{}
 	le.ID, le.Seq = claimed(env.Payload)
-	if !bytes.Equal(b, Canonical(env)) {
+	if !bytes.Equal(b, envelope.Encode(env)) {
 		le.Err = ErrNotCanonical
 		return nil, [32]byte{}, le
 	}
@@ -212,53 +211,4 @@ func claimed(payload []byte) (id string, seq uint64) {
 		p.ID = p.ID[:64] + "..."
 	}
 	return p.ID, p.Seq
-}
-
-// Canonical returns the one encoding of e that apedge signs, stores and exports: the
-// compact JSON layout envelope.Sign writes (payloadType, payload, signatures with keyid
-// then sig), with standard padded base64 and every signature in order. An envelope
-// whose bytes differ from the Canonical form of its decoding was re-encoded or altered
-// outside the signed payload.
-func Canonical(e *envelope.Envelope) []byte {
-	b64 := base64.StdEncoding
-	n := 64 + len(e.PayloadType) + b64.EncodedLen(len(e.Payload))
-	for _, s := range e.Signatures {
-		n += 32 + len(s.KeyID) + b64.EncodedLen(len(s.Sig))
-	}
-	out := make([]byte, 0, n)
-	out = append(out, `{"payloadType":`...)
-	out = appendString(out, e.PayloadType)
-	out = append(out, `,"payload":"`...)
-	out = b64.AppendEncode(out, e.Payload)
-	out = append(out, `","signatures":[`...)
-	for i, s := range e.Signatures {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, `{"keyid":`...)
-		out = appendString(out, s.KeyID)
-		out = append(out, `,"sig":"`...)
-		out = b64.AppendEncode(out, s.Sig)
-		out = append(out, `"}`...)
-	}
-	return append(out, `]}`...)
-}
-
-// appendString appends s as a JSON string: as is when it needs no escaping (key ids are
-// hex), else as encoding/json writes it.
-func appendString(out []byte, s string) []byte {
-	plain := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		out = append(out, '"')
-		out = append(out, s...)
-		return append(out, '"')
-	}
-	q, _ := json.Marshal(s) // a string always marshals
-	return append(out, q...)
 }

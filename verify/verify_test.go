@@ -137,13 +137,13 @@ func TestExportRefuses(t *testing.T) {
 		{"payload changed", edit(envs[:20], func(l [][]byte) [][]byte {
 			d := decoded(l[16])
 			d.Payload = bytes.Replace(d.Payload, []byte("front"), []byte("frOnt"), 1)
-			l[16] = Canonical(d)
+			l[16] = envelope.Encode(d)
 			return l
 		}), pub, "line 17 (ABC-17): bad signature", envelope.ErrBadSignature},
 		{"signature changed", edit(envs[:3], func(l [][]byte) [][]byte {
 			d := decoded(l[1])
 			d.Signatures[0].Sig[0] ^= 0x80
-			l[1] = Canonical(d)
+			l[1] = envelope.Encode(d)
 			return l
 		}), pub, "line 2 (ABC-2): bad signature", envelope.ErrBadSignature},
 		{"removed from the middle", edit(envs[:20], func(l [][]byte) [][]byte {
@@ -275,7 +275,7 @@ func writeGolden(t *testing.T, key *sitekey.Private, envs [][]byte) {
 	d, _ := envelope.Decode(envs[3])
 	d.Payload = bytes.Replace(d.Payload, []byte(`"door":"front"`), []byte(`"door":"back"`), 1)
 	bad := map[string][]byte{
-		"tampered-payload": join(envs[0], envs[1], envs[2], Canonical(d), envs[4]),
+		"tampered-payload": join(envs[0], envs[1], envs[2], envelope.Encode(d), envs[4]),
 		"removed-event":    join(envs[0], envs[1], envs[3], envs[4]),
 		"reordered":        join(envs[0], envs[2], envs[1], envs[3], envs[4]),
 		"duplicated":       join(envs[0], envs[1], envs[1], envs[2]),
