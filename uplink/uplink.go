@@ -9,7 +9,6 @@
 package uplink
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,8 +73,9 @@ func EncodeBatch(envs [][]byte) []byte {
 // ErrBatch marks a batch message that cannot be read at all.
 var ErrBatch = errors.New("uplink: bad batch")
 
-// DecodeBatch parses a batch message. Each returned envelope holds the bytes exactly as
-// received (insignificant whitespace removed). It never panics on any input.
+// DecodeBatch parses a batch message. Each returned envelope holds its bytes exactly as
+// received; central then refuses any that are not in envelope.Encode's one encoding. It
+// never panics on any input.
 func DecodeBatch(msg []byte) ([][]byte, error) {
 	if len(msg) > MaxBatchBytes {
 		return nil, fmt.Errorf("%w: %d bytes exceeds %d", ErrBatch, len(msg), MaxBatchBytes)
@@ -92,11 +92,7 @@ func DecodeBatch(msg []byte) ([][]byte, error) {
 	}
 	out := make([][]byte, len(b.Envelopes))
 	for i, raw := range b.Envelopes {
-		var c bytes.Buffer
-		if err := json.Compact(&c, raw); err != nil {
-			return nil, fmt.Errorf("%w: envelope %d: %v", ErrBatch, i, err)
-		}
-		out[i] = c.Bytes()
+		out[i] = raw
 	}
 	return out, nil
 }
