@@ -109,6 +109,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		CleanSession:    false, // the broker keeps our QoS 1 messages while we are away
 		AutoAckDisabled: true,  // ack each message once its event is durable
 		OnConnect:       a.subscribe,
+		DefaultHandler:  a.receive, // what the session kept arrives before subscribe
 		Logger:          a.log,
 	})
 	if err != nil {
@@ -238,7 +239,13 @@ func (a *Agent) process(ctx context.Context) error {
 		}
 		ackErr <- nil
 	}()
-	defer func() { close(acks) }()
+	var inflight sync.WaitGroup
+	defer func() {
+		// Every append started is finished before process returns, so that a clean
+		// stop's wait for central's ack covers all of them.
+		inflight.Wait()
+		close(acks)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -264,9 +271,13 @@ func (a *Agent) process(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			}
+			inflight.Add(1)
 			go func() {
+				defer inflight.Done()
 				defer func() { <-sem }()
-				_, err := a.append(ctx, d)
+				// Not cancelled with ctx: a message taken from the bus is journaled
+				// (the journal is local and quick) before a clean stop goes on.
+				_, err := a.append(context.WithoutCancel(ctx), d)
 				p.done <- err
 			}()
 		}

@@ -52,16 +52,18 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 	rand.Read(idB)
 	id := cfg.Broker.ClientID + "-" + hex.EncodeToString(idB)
 	offline, _ := json.Marshal(uplink.Status{Status: "offline", ID: id})
+	handle := func(_ mqtt.Client, m mqtt.Message) { s.Handle(m.Topic(), m.Payload()) }
 	s.client, err = mqttclient.New(mqttclient.Options{
 		Config: cfg.Broker,
 		// A persistent session: batches published while this receiver restarts wait
 		// at the broker for it.
 		CleanSession: false,
 		Will:         &mqttclient.Will{Topic: uplink.StatusTopic, Payload: offline, Retained: true},
+		// Batches the broker kept for this session arrive straight after connecting,
+		// before OnConnect subscribes again: the default handler takes them.
+		DefaultHandler: handle,
 		OnConnect: func(c mqtt.Client) {
-			tok := c.Subscribe(uplink.EventsFilter, 1, func(_ mqtt.Client, m mqtt.Message) {
-				s.Handle(m.Topic(), m.Payload())
-			})
+			tok := c.Subscribe(uplink.EventsFilter, 1, handle)
 			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 				s.log.Error("subscribe to site events failed; reconnecting", "err", tok.Error())
 				go c.Disconnect(100)

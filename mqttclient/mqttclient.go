@@ -46,6 +46,11 @@ type Options struct {
 	// OnConnect runs after every connect and reconnect, e.g. to subscribe. It runs on
 	// its own goroutine and may block briefly.
 	OnConnect func(mqtt.Client)
+	// DefaultHandler receives messages that match no subscription made on this client
+	// yet. With CleanSession false the broker sends what it kept for the session as
+	// soon as the client connects, before OnConnect has subscribed again, and paho
+	// drops a message it has no handler for without acknowledging it.
+	DefaultHandler mqtt.MessageHandler
 	// OnLost runs when the connection drops.
 	OnLost func(error)
 	Logger *slog.Logger
@@ -88,6 +93,9 @@ func New(o Options) (mqtt.Client, error) {
 			return nil, fmt.Errorf("mqttclient: %s: %w", c.Broker, err)
 		}
 		opts.SetTLSConfig(tc)
+	}
+	if o.DefaultHandler != nil {
+		opts.SetDefaultPublishHandler(o.DefaultHandler)
 	}
 	if w := o.Will; w != nil {
 		opts.SetBinaryWill(w.Topic, w.Payload, 1, w.Retained)

@@ -290,10 +290,11 @@ func (f *Forwarder) loop(ctx context.Context) error {
 		}
 		// Sleep until something changes, or until it is time to resend.
 		wait := time.Hour
-		if outstanding > 0 {
+		switch {
+		case !f.client.IsConnectionOpen() && (outstanding > 0 || next <= last):
+			wait = jitter(100 * time.Millisecond) // not connected: poll the link
+		case outstanding > 0:
 			wait = max(quiet-time.Since(lastProgress), time.Millisecond)
-		} else if next <= last {
-			wait = jitter(100 * time.Millisecond) // not connected yet: poll the link
 		}
 		timer.Reset(wait)
 		select {

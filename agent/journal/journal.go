@@ -269,8 +269,10 @@ func (j *Journal) Append(ctx context.Context, d *event.Draft) (Record, error) {
 	if r.err != nil {
 		return Record{}, r.err
 	}
-	r.rec.ID = event.ID(j.builder.Site, r.rec.Seq)
-	return r.rec, nil
+	// r.rec is shared with later duplicates of r's origin: give the caller a copy.
+	rec := r.rec
+	rec.ID = event.ID(j.builder.Site, rec.Seq)
+	return rec, nil
 }
 
 // Last returns the highest durable seq, 0 if the journal is empty.

@@ -49,6 +49,10 @@ func (s *Site) Run(ctx context.Context, emit func(context.Context, Read) error) 
 			return nil
 		case <-t.C:
 		}
+		// select picks at random when both are ready: never read after ctx has ended.
+		if ctx.Err() != nil {
+			return nil
+		}
 		rd := s.Readers[r.IntN(len(s.Readers))]
 		card := s.Cards[r.IntN(len(s.Cards))]
 		err := emit(ctx, Read{Reader: rd, Data: sitebus.CardRead{
