@@ -43,7 +43,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 	rand.Read(bootB)
 	boot := hex.EncodeToString(bootB)
 	offline, _ := json.Marshal(sitebus.BridgeState{Status: "offline", Boot: boot})
+	var pub *sitebus.Publisher
 	c, err := mqttclient.New(mqttclient.Options{
+		OnLost: func(error) {
+			if pub != nil {
+				pub.ConnectionLost()
+			}
+		},
 		Config:       b.cfg.Bus,
 		CleanSession: true,
 		Will:         &mqttclient.Will{Topic: sitebus.BridgeStateTopic(b.cfg.Site), Payload: offline, Retained: true},
@@ -66,7 +72,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		return fmt.Errorf("bridge: publish state: %w", err)
 	}
 	b.log.Info("bridge online", "boot", boot, "broker", b.cfg.Bus.Broker)
-	pub := sitebus.NewPublisher(c, b.cfg.Site, boot)
+	pub = sitebus.NewPublisher(c, b.cfg.Site, boot)
 	if s := b.cfg.Simulate; s != nil {
 		site := &standin.Site{Cards: s.Cards, Every: s.Every}
 		for _, r := range s.Readers {

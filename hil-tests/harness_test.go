@@ -360,8 +360,9 @@ func (s *Site) export(t testing.TB) []byte {
 // byte for byte, seq 1..N with no holes and nothing twice, and it verifies offline.
 func (s *Site) checkDelivered(t testing.TB) []journal.Entry {
 	t.Helper()
-	entries := s.journalEntries(t)
-	waitFor(t, 40*time.Second, "central to store every journaled event", func() (bool, string) {
+	var entries []journal.Entry
+	waitFor(t, 120*time.Second, "central to store every journaled event", func() (bool, string) {
+		entries = s.journalEntries(t)
 		n := s.stored(t)
 		return n == int64(len(entries)), fmt.Sprintf("central %d, journal %d", n, len(entries))
 	})
@@ -446,18 +447,21 @@ type busDriver struct {
 
 func newBusDriver(t testing.TB, site, brokerURL, reader string) *busDriver {
 	t.Helper()
-	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: brokerURL, ClientID: "hil-bridge-" + reader}, CleanSession: true})
+	d := &busDriver{t: t, reader: reader, accepted: map[string]bool{}}
+	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: brokerURL, ClientID: "hil-bridge-" + reader}, CleanSession: true,
+		OnLost: func(error) { d.pub.ConnectionLost() }}) // as the bridge does
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.client = c
+	d.pub = sitebus.NewPublisher(c, site, fmt.Sprintf("hil%d", time.Now().UnixNano()))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := mqttclient.Connect(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
-	boot := fmt.Sprintf("hil%d", time.Now().UnixNano())
-	return &busDriver{t: t, pub: sitebus.NewPublisher(c, site, boot), client: c, reader: reader, accepted: map[string]bool{}}
+	return d
 }
 
 // read publishes one card read and reports whether the broker accepted it.
@@ -498,6 +502,15 @@ func (d *busDriver) run(ctx context.Context, interval time.Duration) <-chan stru
 // checkAccepted asserts every read the broker accepted was journaled exactly once.
 func (d *busDriver) checkAccepted(t testing.TB, entries []journal.Entry) {
 	t.Helper()
+	if lost := d.lostAccepted(t, entries); lost > 0 {
+		t.Fatalf("%d of %d accepted reads missing", lost, d.count())
+	}
+}
+
+// lostAccepted checks that no read was journaled twice and returns how many reads the
+// broker accepted that were never journaled.
+func (d *busDriver) lostAccepted(t testing.TB, entries []journal.Entry) int {
+	t.Helper()
 	got := deviceSeqs(t, entries)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -506,7 +519,7 @@ func (d *busDriver) checkAccepted(t testing.TB, entries []journal.Entry) {
 		if got[k] == 0 {
 			missing++
 			if missing < 5 {
-				t.Errorf("read %s was accepted by the broker but never journaled", k)
+				t.Logf("read %s was accepted by the broker but never journaled", k)
 			}
 		}
 	}
@@ -515,9 +528,7 @@ func (d *busDriver) checkAccepted(t testing.TB, entries []journal.Entry) {
 			t.Errorf("read %s journaled %d times", k, n)
 		}
 	}
-	if missing > 0 {
-		t.Fatalf("%d of %d accepted reads missing", missing, len(d.accepted))
-	}
+	return missing
 }
 
 func (d *busDriver) count() int {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -190,10 +191,18 @@ type BridgeState struct {
 
 // Publisher publishes one bridge's device messages, numbering each device's messages
 // from 1 for this boot.
+//
+// A paho publish token can complete without error across a reconnect although the
+// broker never acknowledged the message (paho v1 completes a stored message's old token
+// when it resends it with a new one). So Publish counts a message as taken only when its
+// token completed with no connection loss in between, and otherwise sends the same bytes
+// again: the agent journals a given (device, boot, seq) once, so a repeat is harmless.
+// The owner reports connection losses with ConnectionLost (mqttclient.Options.OnLost).
 type Publisher struct {
 	client mqtt.Client
 	site   string
 	boot   string
+	lost   atomic.Uint64 // connection losses so far
 	mu     sync.Mutex
 	seqs   map[string]uint64
 }
@@ -206,8 +215,13 @@ func NewPublisher(c mqtt.Client, site, boot string) *Publisher {
 // Boot returns the publisher's boot id.
 func (p *Publisher) Boot() string { return p.boot }
 
-// Publish sends one device message at QoS 1 and waits for the broker to take it or for
-// ctx. data, if not nil, is encoded as the message's data. Retained is used for state.
+// ConnectionLost tells the publisher its client lost its connection: publishes in
+// flight are then sent again.
+func (p *Publisher) ConnectionLost() { p.lost.Add(1) }
+
+// Publish sends one device message at QoS 1 and waits until the broker has taken it or
+// ctx ends, resending it after a lost connection. data, if not nil, is encoded as the
+// message's data. State messages are retained.
 func (p *Publisher) Publish(ctx context.Context, class, id, kind, msgKind string, data any) (*Message, error) {
 	var raw json.RawMessage
 	if data != nil {
@@ -217,20 +231,37 @@ func (p *Publisher) Publish(ctx context.Context, class, id, kind, msgKind string
 		}
 		raw = b
 	}
+	topic := DeviceTopic(p.site, class, id, kind)
 	p.mu.Lock()
 	key := class + "/" + id + "/" + kind
 	p.seqs[key]++
 	m := &Message{Time: time.Now().UTC(), Boot: p.boot, Seq: p.seqs[key], Kind: msgKind, Data: raw}
+	body := m.Encode()
 	// Publishing under the lock keeps each device's messages in seq order on the wire.
-	tok := p.client.Publish(DeviceTopic(p.site, class, id, kind), 1, kind == KindState, m.Encode())
+	epoch := p.lost.Load()
+	tok := p.client.Publish(topic, 1, kind == KindState, body)
 	p.mu.Unlock()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return m, fmt.Errorf("sitebus: publish %s/%s seq %d: %w", class, id, m.Seq, err)
+	retry := 50 * time.Millisecond
+	for {
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return m, fmt.Errorf("sitebus: publish %s/%s seq %d: %w", class, id, m.Seq, ctx.Err())
 		}
-		return m, nil
-	case <-ctx.Done():
-		return m, fmt.Errorf("sitebus: publish %s/%s seq %d: %w", class, id, m.Seq, ctx.Err())
+		if tok.Error() == nil && p.lost.Load() == epoch {
+			return m, nil
+		}
+		// Not known to be taken: wait for the link, then send the same bytes again.
+		select {
+		case <-time.After(retry):
+		case <-ctx.Done():
+			return m, fmt.Errorf("sitebus: publish %s/%s seq %d: %w", class, id, m.Seq, ctx.Err())
+		}
+		retry = min(2*retry, 2*time.Second)
+		if !p.client.IsConnectionOpen() {
+			continue
+		}
+		epoch = p.lost.Load()
+		tok = p.client.Publish(topic, 1, kind == KindState, body)
 	}
 }

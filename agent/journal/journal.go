@@ -3,21 +3,22 @@
 // DSSE envelope with the site key, and committed to SQLite (WAL, synchronous=FULL)
 // before the caller is told it was accepted.
 //
-// One writer appends with group commit, in two pipelined stages. The first collects
-// every pending Append (up to Options.MaxBatch), drops repeated origins, assigns seqs
-// and builds the payloads in order (each payload names the hash of the one before it),
-// then signs the batch in parallel. The second commits the batch in one transaction and
-// only then answers the callers. While batch N commits, batch N+1 is being built and
-// signed, so Ed25519 and fsync overlap.
+// One writer appends with group commit, pipelined: a sequencer goroutine takes pending
+// appends in arrival order, drops repeated origins, assigns seqs and builds the
+// payloads (each names the hash of the one before, so this part is sequential); a pool
+// of signers signs them in parallel; a committer writes every waiting event (up to
+// Options.MaxBatch) in one transaction and only then answers the callers. While one
+// transaction commits, the next one's events are being built and signed, so Ed25519
+// and SQLite overlap.
 //
 // Seqs start at 1 and never skip or repeat, across restarts and crashes: a seq is only
-// ever built on a payload that is in the database or in a batch ahead of it in the
-// pipeline, and if a commit fails the journal refuses every later append (ErrFailed)
-// rather than hand out seqs chained to a batch that may not exist; the process is
-// expected to restart, and Open recovers the chain head from the database.
+// ever built on a payload that is in the database or ahead of it in the pipeline, and
+// if a commit fails the journal refuses every later append (ErrFailed) rather than
+// hand out seqs chained to events that may not exist; the process is expected to
+// restart, and Open recovers the chain head from the database.
 //
-// Reads (Read, and the origin lookups of the writer) use a separate read-only pool, so
-// WAL lets them run while the writer commits.
+// Reads (Read, and the writer's origin lookups) use a separate read-only pool, so WAL
+// lets them run while the writer commits.
 package journal
 
 import (
@@ -60,7 +61,7 @@ type Options struct {
 	// MaxBatch is the largest number of drafts committed in one transaction; zero
 	// means DefaultMaxBatch.
 	MaxBatch int
-	// Signers is the number of goroutines that sign a batch in parallel; zero means
+	// Signers is the number of goroutines that sign in parallel; zero means
 	// runtime.GOMAXPROCS(0).
 	Signers int
 }
@@ -71,7 +72,8 @@ type Record struct {
 	Seq uint64
 	// ID is the event id, "{site}-{seq}".
 	ID string
-	// Envelope is the signed DSSE envelope JSON, exactly as stored.
+	// Envelope is the signed DSSE envelope JSON, exactly as stored. It must not be
+	// modified: duplicates of its origin are copied from it.
 	Envelope []byte
 	// Hash is the SHA-256 of the payload: what the next event's prevhash names.
 	Hash [32]byte
@@ -98,11 +100,12 @@ type Journal struct {
 	maxBatch int
 	chunkMax int
 
-	wdb     *sql.DB     // one connection: the writer's transactions and SetDelivered
-	rdb     *sql.DB     // read-only pool: Read and origin lookups
-	inserts []*sql.Stmt // on wdb: [n-1] inserts n rows; prepared when first needed
-	read    *sql.Stmt   // on rdb
-	lookups []*sql.Stmt // on rdb: [n-1] looks up n origins; prepared when first needed
+	wdb     *sql.DB                // one connection: the writer's transactions and SetDelivered
+	rdb     *sql.DB                // read-only pool: Read and origin lookups
+	inserts [insertSizes]*sql.Stmt // on wdb: [k] inserts 1<<k rows
+	w       writer                 // the committer's transaction state
+	read    *sql.Stmt              // on rdb
+	lookups []*sql.Stmt            // on rdb: [n-1] looks up n origins; prepared when first needed
 
 	// mu guards closed and every send on reqs, so that Close can close reqs.
 	mu     sync.RWMutex
@@ -118,12 +121,12 @@ type Journal struct {
 	// upstream counts the appends handed to the sequencer and not yet passed on to
 	// the committer or answered: drafts on their way.
 	upstream atomic.Int64
+	nudge    chan struct{} // cap 1: upstream fell to 0 without a chunk for the committer
 
 	last    atomic.Uint64 // highest durable seq
 	stopped atomic.Bool   // Close has stopped the writer
 
-	failMu  sync.Mutex
-	failErr error
+	failed atomic.Pointer[error] // set once, by the first failed commit
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced whenever last advances, on failure and on close
@@ -189,10 +192,10 @@ func open(ctx context.Context, o Options, gate chan struct{}) (_ *Journal, err e
 		orderQ:   make(chan *chunk, depth),
 		free:     make(chan *chunk, 2*depth),
 		done:     make(chan struct{}),
+		nudge:    make(chan struct{}, 1),
 		notify:   make(chan struct{}),
 		pending:  make(map[string]*request),
 		lookups:  make([]*sql.Stmt, chunkMax),
-		inserts:  make([]*sql.Stmt, maxInsertRows),
 		gate:     gate,
 	}
 	j.wdb, err = sqlitedb.Open(ctx, o.Path, migrations)
@@ -224,6 +227,7 @@ func open(ctx context.Context, o Options, gate chan struct{}) (_ *Journal, err e
 	}
 	j.last.Store(last)
 	j.delivered.Store(delivered)
+	j.w.j = j
 	s := &sequencer{j: j, seq: last, prev: hash, filter: filter}
 	go s.run()
 	for range o.Signers {
@@ -260,7 +264,7 @@ func (j *Journal) Append(ctx context.Context, d *event.Draft) (Record, error) {
 	select {
 	case j.reqs <- r:
 	case <-ctx.Done():
-		j.upstream.Add(-1)
+		j.leave()
 		j.mu.RUnlock()
 		return Record{}, fmt.Errorf("journal: append: %w", ctx.Err())
 	}
@@ -394,7 +398,7 @@ func (j *Journal) Close() error {
 func (j *Journal) closeDBs() error {
 	var errs []error
 	stmts := append([]*sql.Stmt{j.read}, j.lookups...)
-	for _, s := range append(stmts, j.inserts...) {
+	for _, s := range append(stmts, j.inserts[:]...) {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -412,20 +416,16 @@ func (j *Journal) closeDBs() error {
 
 // failure returns the error every append gets after a failed commit, or nil.
 func (j *Journal) failure() error {
-	j.failMu.Lock()
-	defer j.failMu.Unlock()
-	return j.failErr
+	if p := j.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // fail records the first commit failure and wakes Wait callers.
 func (j *Journal) fail(err error) {
-	j.failMu.Lock()
-	first := j.failErr == nil
-	if first {
-		j.failErr = fmt.Errorf("%w: %w", ErrFailed, err)
-	}
-	j.failMu.Unlock()
-	if first {
+	f := fmt.Errorf("%w: %w", ErrFailed, err)
+	if j.failed.CompareAndSwap(nil, &f) {
 		j.log.Error("journal commit failed; refusing further appends until restart", "path", j.path, "last", j.last.Load(), "err", err)
 		j.wake()
 	}

@@ -587,3 +587,57 @@ func TestOpenRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestReadWhileAppending follows the journal as the forwarder does, Wait then Read,
+// while appenders run: every entry arrives once, in order, chained.
+func TestReadWhileAppending(t *testing.T) {
+	key := testKey(t)
+	j := openTest(t, key, "", Options{MaxBatch: 16})
+	const goroutines, each = 8, 60
+	const total = goroutines * each
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				tryAppend(t, j, typicalDraft(uint64(g*each+i)))
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := key.Public()
+	prevSeq, prevHash := uint64(0), event.GenesisHash
+	for prevSeq < total {
+		if _, err := j.Wait(ctx, prevSeq); err != nil {
+			t.Fatalf("Wait(%d): %v", prevSeq, err)
+		}
+		es, err := j.Read(ctx, prevSeq+1, 7, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) == 0 {
+			t.Fatalf("Wait said there is more than %d, Read found nothing", prevSeq)
+		}
+		for _, e := range es {
+			env, err := envelope.Decode(e.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := env.Verify(pub); err != nil {
+				t.Fatal(err)
+			}
+			ev, err := event.Parse(env.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ev.Follows(prevSeq, prevHash); err != nil {
+				t.Fatal(err)
+			}
+			prevSeq, prevHash = ev.Seq, event.Hash(env.Payload)
+		}
+	}
+	wg.Wait()
+	if got := j.Last(); got != total {
+		t.Fatalf("Last() = %d, want %d", got, total)
+	}
+}

@@ -16,9 +16,9 @@ import (
 //
 // entries holds one row per event: seq is the rowid; origin, when set, is unique (NULLs
 // are distinct in SQLite); envelope is the signed DSSE envelope exactly as handed out;
-// hash is the SHA-256 of its payload, so that the chain head is recovered without
-// decoding; at is the append time in Unix nanoseconds. delivery is the one-row delivery
-// cursor.
+// hash is the SHA-256 of its payload (what the next event's prevhash names), so that
+// chaining and the Merkle log need not decode envelopes; type is the draft's short type;
+// at is the append time in Unix nanoseconds. delivery is the one-row delivery cursor.
 var migrations = []string{
 	`CREATE TABLE entries (
 	seq      INTEGER PRIMARY KEY CHECK (seq >= 1),
@@ -35,13 +35,13 @@ CREATE TABLE delivery (
 INSERT INTO delivery (id, delivered) VALUES (1, 0);`,
 }
 
-// maxInsertRows is the most rows one INSERT statement carries: a transaction of n rows
-// is written with n/maxInsertRows full statements and one for the rest, each prepared
-// once. Fewer statements means less database/sql and binding overhead per row.
-const maxInsertRows = 64
-
-// entryColumns is the number of placeholders per row of an INSERT.
-const entryColumns = 6
+// maxInsertRows is the most rows one INSERT statement carries. A run of rows is
+// inserted with statements of power-of-two sizes up to it, all prepared at Open, so
+// that per-statement overhead is paid once per up to maxInsertRows rows.
+const (
+	maxInsertRows = 1 << (insertSizes - 1)
+	insertSizes   = 7 // 1, 2, 4, ... 64 rows
+)
 
 func insertSQL(rows int) string {
 	var b strings.Builder
@@ -53,20 +53,6 @@ func insertSQL(rows int) string {
 		b.WriteString("(?,?,?,?,?,?)")
 	}
 	return b.String()
-}
-
-// insertStmt returns the INSERT of n rows, preparing it on first use. Only the
-// committer calls it, outside a transaction (the writer has one connection).
-func (j *Journal) insertStmt(n int) (*sql.Stmt, error) {
-	if s := j.inserts[n-1]; s != nil {
-		return s, nil
-	}
-	s, err := j.wdb.Prepare(insertSQL(n))
-	if err != nil {
-		return nil, err
-	}
-	j.inserts[n-1] = s
-	return s, nil
 }
 
 func lookupSQL(n int) string {
@@ -98,7 +84,9 @@ func (j *Journal) prepare(ctx context.Context) error {
 		s, err = db.PrepareContext(ctx, q)
 		return s
 	}
-	j.inserts[0] = prep(j.wdb, insertSQL(1))
+	for k := range j.inserts {
+		j.inserts[k] = prep(j.wdb, insertSQL(1<<k))
+	}
 	j.read = prep(j.rdb, `SELECT seq, envelope FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?`)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
 	"sync"
 
 	"github.com/apedge/apedge/envelope"
@@ -20,9 +21,9 @@ import (
 // origins, assigns seqs and builds the payloads, each naming the hash of the one
 // before (cheap, and necessarily sequential). Each chunk goes to whichever signer is
 // free and, in order, to the committer. The committer takes every chunk that is
-// waiting (up to MaxBatch drafts), waits until they are signed, commits them in one
-// transaction and answers their callers. So while one transaction commits, the next
-// one's envelopes are being built and signed on every core.
+// waiting (up to MaxBatch drafts), inserts their rows in one transaction as their
+// signatures arrive, commits, and answers their callers. So while one transaction
+// commits, the next one's envelopes are being built and signed on every core.
 
 // request is one Append on its way through the writer.
 type request struct {
@@ -46,15 +47,19 @@ type chunk struct {
 	rows []*request
 	// signed receives once every row has its envelope.
 	signed chan struct{}
+	// isSigned is the committer's note that it has received from signed.
+	isSigned bool
 }
 
 // chunkMax is the most drafts in one chunk: small enough that the signers share a
 // burst evenly and the committer rarely waits on a half-signed chunk, large enough
 // that channel traffic per draft is small.
-const chunkMax = 16
+const chunkMax = 8
 
 // minCommitRows is the transaction size (or MaxBatch, if smaller) below which the
-// committer waits for more drafts if any are on their way.
+// committer waits for more drafts if any are on their way. A commit costs about as
+// much CPU as a dozen rows (WAL frames, fsync, checkpoint), so under load a few
+// bigger transactions beat many small ones; with nothing on the way it never waits.
 const minCommitRows = 64
 
 // newChunk returns an empty chunk, reusing one the committer has finished with.
@@ -76,6 +81,7 @@ func (j *Journal) recycle(c *chunk) {
 	clear(c.reqs)
 	clear(c.rows)
 	c.reqs, c.rows = c.reqs[:0], c.rows[:0]
+	c.isSigned = false
 	select {
 	case j.free <- c:
 	default:
@@ -87,8 +93,19 @@ func answer(r *request) { r.done.Done() }
 
 // answerNow answers r from the sequencer, which takes it out of the pipeline.
 func (j *Journal) answerNow(r *request) {
-	j.upstream.Add(-1)
+	j.leave()
 	answer(r)
+}
+
+// leave takes one draft out of upstream without passing it to the committer, and
+// nudges the committer if it was the last, in case it is waiting for more.
+func (j *Journal) leave() {
+	if j.upstream.Add(-1) == 0 {
+		select {
+		case j.nudge <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // sequencer is the writer's first stage: it owns the chain head (seq, prev).
@@ -318,14 +335,11 @@ func (j *Journal) commitLoop() {
 	var (
 		queue []*chunk // received from orderQ, not yet committed, in order
 		rows  []*request
-		args  []any
 	)
 	for {
-		// Gather what is waiting. While that would make a small transaction and more
-		// drafts are on their way through the sequencer and signers, wait for them:
-		// a commit costs about as much CPU as a dozen rows, so under load a few
-		// bigger transactions beat many small ones, and with nothing on the way the
-		// wait is nil.
+		// Gather what is waiting and, while that would make a small transaction and
+		// more drafts are on their way through the sequencer and signers, wait for
+		// them (minCommitRows).
 		queued := 0 // rows in queue
 		for _, c := range queue {
 			queued += len(c.rows)
@@ -349,7 +363,13 @@ func (j *Journal) commitLoop() {
 			if len(queue) > 0 && (queued >= min(minCommitRows, j.maxBatch) || j.upstream.Load() == 0) {
 				break
 			}
-			c, ok := <-j.orderQ
+			var c *chunk
+			ok := true
+			select {
+			case c, ok = <-j.orderQ:
+			case <-j.nudge:
+				continue // the sequencer answered the last drafts on their way itself
+			}
 			if !ok {
 				if len(queue) == 0 {
 					return
@@ -360,14 +380,14 @@ func (j *Journal) commitLoop() {
 			queued += len(c.rows)
 			j.upstream.Add(-int64(len(c.reqs)))
 		}
-		// Take the oldest chunks, up to MaxBatch drafts, once signed.
+		// Take the oldest chunks, up to MaxBatch drafts. Their rows are inserted as
+		// their signatures arrive, so the transaction's work overlaps the signing.
 		take, n := 0, 0
 		rows = rows[:0]
 		for _, c := range queue {
 			if take > 0 && n+len(c.reqs) > j.maxBatch {
 				break
 			}
-			<-c.signed
 			take++
 			n += len(c.reqs)
 			rows = append(rows, c.rows...)
@@ -376,10 +396,16 @@ func (j *Journal) commitLoop() {
 
 		err := j.failure()
 		if err == nil && len(rows) > 0 {
-			var werr error
-			if args, werr = j.write(rows, args); werr != nil {
+			if werr := j.write(chunks, len(rows)); werr != nil {
 				j.fail(werr)
 				err = j.failure()
+			}
+		}
+		for _, c := range chunks {
+			// Never hand back a chunk a signer may still be writing to; after write
+			// this is already done.
+			if !c.isSigned {
+				<-c.signed
 			}
 		}
 		j.pendMu.Lock()
@@ -413,48 +439,90 @@ func (j *Journal) commitLoop() {
 	}
 }
 
-// write commits rows in one transaction, with multi-row INSERTs. It returns args, the
-// argument buffer, for reuse.
-func (j *Journal) write(rows []*request, args []any) (_ []any, err error) {
+// write commits the rows of chunks, nrows of them, in one transaction. It inserts
+// each run of signed rows while later chunks are still being signed, with multi-row
+// INSERTs of power-of-two sizes.
+func (j *Journal) write(chunks []*chunk, nrows int) (err error) {
 	// context.Background: a cancellable context would make database/sql and the
 	// driver watch it with a goroutine per statement.
 	ctx := context.Background()
-	// Prepare first: inside the transaction the one connection is taken.
-	for _, n := range [2]int{min(len(rows), maxInsertRows), len(rows) % maxInsertRows} {
-		if n == 0 {
-			continue
-		}
-		if _, err := j.insertStmt(n); err != nil {
-			return args, fmt.Errorf("journal: prepare insert of %d rows: %w", n, err)
-		}
-	}
 	tx, err := j.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return args, fmt.Errorf("journal: begin: %w", err)
+		return fmt.Errorf("journal: begin: %w", err)
 	}
+	w := &j.w
+	w.tx = tx
 	defer func() {
 		if err != nil {
 			tx.Rollback()
 		}
-		clear(args)
+		clear(w.stmts[:])
+		clear(w.args)
+		clear(w.rows)
+		w.tx, w.rows = nil, w.rows[:0]
 	}()
-	first, last := rows[0].rec.Seq, rows[len(rows)-1].rec.Seq
-	for len(rows) > 0 {
-		n := min(len(rows), maxInsertRows)
-		ins := tx.StmtContext(ctx, j.inserts[n-1])
-		args = args[:0]
-		for _, r := range rows[:n] {
-			args = appendRow(args, r)
+	var first, last uint64
+	for _, c := range chunks {
+		if len(c.rows) == 0 {
+			<-c.signed
+			c.isSigned = true
+			continue
 		}
-		if _, err := ins.ExecContext(ctx, args...); err != nil {
-			return args, fmt.Errorf("journal: insert seqs %d-%d: %w", rows[0].rec.Seq, rows[n-1].rec.Seq, err)
+		if first == 0 {
+			first = c.rows[0].rec.Seq
+		}
+		last = c.rows[len(c.rows)-1].rec.Seq
+		select {
+		case <-c.signed:
+		default:
+			// Insert what is signed while this chunk is being signed.
+			if err := w.flush(ctx); err != nil {
+				return err
+			}
+			<-c.signed
+		}
+		c.isSigned = true
+		w.rows = append(w.rows, c.rows...)
+	}
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("journal: commit seqs %d-%d (%d rows): %w", first, last, nrows, err)
+	}
+	return nil
+}
+
+// writer is the committer's state within one transaction.
+type writer struct {
+	j     *Journal
+	tx    *sql.Tx
+	stmts [insertSizes]*sql.Stmt // the transaction's INSERT statements, by log2 of rows
+	rows  []*request             // signed, not yet inserted
+	args  []any
+}
+
+// flush inserts w.rows.
+func (w *writer) flush(ctx context.Context) error {
+	rows := w.rows
+	for len(rows) > 0 {
+		k := bits.Len(uint(min(len(rows), maxInsertRows))) - 1
+		n := 1 << k
+		if w.stmts[k] == nil {
+			w.stmts[k] = w.tx.StmtContext(ctx, w.j.inserts[k])
+		}
+		w.args = w.args[:0]
+		for _, r := range rows[:n] {
+			w.args = appendRow(w.args, r)
+		}
+		if _, err := w.stmts[k].ExecContext(ctx, w.args...); err != nil {
+			return fmt.Errorf("journal: insert seqs %d-%d: %w", rows[0].rec.Seq, rows[n-1].rec.Seq, err)
 		}
 		rows = rows[n:]
 	}
-	if err := tx.Commit(); err != nil {
-		return args, fmt.Errorf("journal: commit seqs %d-%d: %w", first, last, err)
-	}
-	return args, nil
+	clear(w.rows)
+	w.rows = w.rows[:0]
+	return nil
 }
 
 // appendRow appends r's INSERT arguments, in entries column order.
