@@ -16,6 +16,7 @@ import (
 
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/broker"
+	"github.com/apedge/apedge/broker/brokertest"
 	"github.com/apedge/apedge/central"
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/envelope"
@@ -29,54 +30,6 @@ const (
 	site    = "MAN1"
 	timeout = 30 * time.Second
 )
-
-// testWriter passes log output to the test until the test's cleanups have run, and drops
-// whatever background goroutines write after that.
-type testWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Output().Write(p)
-	}
-	return len(p), nil
-}
-
-// testLogger logs warnings and errors to the test's output.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-// waitFor polls cond until it holds, failing the test after timeout with what was seen.
-func waitFor(t testing.TB, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s (last seen: %s)", timeout, what, seen)
-		case <-tick.C:
-		}
-	}
-}
 
 const agentYAML = `site: %s
 key: keys/%s.key
@@ -109,12 +62,8 @@ type apSite struct {
 
 func newSite(t *testing.T) *apSite {
 	t.Helper()
-	s := &apSite{t: t, log: testLogger(t), dir: t.TempDir()}
+	s := &apSite{t: t, log: brokertest.Logger(t), dir: t.TempDir(), broker: brokertest.Start(t)}
 	var err error
-	if s.broker, err = broker.Start(t.Context(), "127.0.0.1:0", s.log); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.broker.Close() })
 	if s.key, err = sitekey.Generate(site, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -129,26 +78,10 @@ func newSite(t *testing.T) *apSite {
 	if s.cfg, err = config.LoadAgent(path); err != nil {
 		t.Fatal(err)
 	}
-	s.bus = s.client("bridge")
+	s.bus = brokertest.Client(t, s.broker.URL(), "bridge")
 	// The bridge's retained state: the agent receives it as soon as it has subscribed.
 	s.publish(sitebus.BridgeStateTopic(site), true, []byte(`{"status":"online","boot":"boot-a"}`))
 	return s
-}
-
-// client returns a connected client on the broker, disconnected at the end of the test.
-func (s *apSite) client(id string) mqtt.Client {
-	s.t.Helper()
-	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: s.broker.URL(), ClientID: id}, CleanSession: true, Logger: s.log})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { c.Disconnect(0) })
-	ctx, cancel := context.WithTimeout(s.t.Context(), timeout)
-	defer cancel()
-	if err := mqttclient.Connect(ctx, c); err != nil {
-		s.t.Fatal(err)
-	}
-	return c
 }
 
 // publish puts raw bytes on the site bus as a bridge would, at QoS 1.
@@ -165,19 +98,11 @@ func (s *apSite) publish(topic string, retained bool, payload []byte) {
 // connection before then would lose the message with its old connection.
 func (s *apSite) fence() {
 	s.t.Helper()
-	got := make(chan struct{}, 1)
-	w := s.client("fence-watcher")
+	w := brokertest.Client(s.t, s.broker.URL(), "fence-watcher")
 	defer w.Disconnect(0)
-	tok := w.Subscribe("apedge/test/fence", 1, func(mqtt.Client, mqtt.Message) { got <- struct{}{} })
-	if err := mqttclient.WaitTimeout(s.t.Context(), tok, timeout); err != nil {
-		s.t.Fatal(err)
-	}
+	got := brokertest.Subscribe(s.t, w, "apedge/test/fence")
 	s.publish("apedge/test/fence", false, []byte("fence"))
-	select {
-	case <-got:
-	case <-time.After(timeout):
-		s.t.Fatal("fence not received")
-	}
+	brokertest.Receive(s.t, timeout, "fence", got)
 }
 
 // startCentral runs the reference central server on the broker, trusting the site key.
@@ -244,7 +169,7 @@ func (s *apSite) startAgent() (a *agent.Agent, stop func() error, done <-chan er
 // subscribed to the site bus.
 func subscribed(t *testing.T, a *agent.Agent) {
 	t.Helper()
-	waitFor(t, "the agent to subscribe", func() (bool, string) {
+	brokertest.WaitFor(t, timeout, "the agent to subscribe", func() (bool, string) {
 		return a.Stats().BusMessages >= 1, fmt.Sprintf("%+v", a.Stats())
 	})
 }
@@ -253,7 +178,7 @@ func subscribed(t *testing.T, a *agent.Agent) {
 // malformed messages.
 func journaled(t *testing.T, a *agent.Agent, n, dups, bad uint64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d events journaled, %d duplicates, %d bad messages", n, dups, bad), func() (bool, string) {
+	brokertest.WaitFor(t, timeout, fmt.Sprintf("%d events journaled, %d duplicates, %d bad messages", n, dups, bad), func() (bool, string) {
 		st := a.Stats()
 		return st.Journaled == n && st.Duplicates == dups && st.BadMessages == bad, fmt.Sprintf("%+v", st)
 	})

@@ -2,61 +2,23 @@ package broker_test
 
 import (
 	"errors"
-	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/broker"
+	"github.com/apedge/apedge/broker/brokertest"
 )
 
 const timeout = 10 * time.Second
 
-// testWriter passes log output to the test until the test's cleanups have run, and drops
-// whatever background goroutines write after that.
-type testWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Output().Write(p)
-	}
-	return len(p), nil
-}
-
-// testLogger logs warnings and errors to the test's output.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-// start starts a broker on a free loopback port and closes it at the end of the test.
-func start(t *testing.T) *broker.Broker {
-	t.Helper()
-	b, err := broker.Start(t.Context(), "127.0.0.1:0", testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
 // connect returns a connected paho client that does not reconnect, disconnected at the
-// end of the test. lost, if not nil, is called when the connection drops.
+// end of the test. lost, if not nil, is called when the connection drops. It is a plain
+// paho client, not brokertest.Client's (mqttclient's, which reconnects): the broker is
+// tested on its own, with clients that stay down once it has closed.
 func connect(t *testing.T, url, id string, lost func(error)) mqtt.Client {
 	t.Helper()
 	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).
@@ -80,27 +42,8 @@ func waitToken(t *testing.T, tok mqtt.Token, what string) {
 	}
 }
 
-// subscribe subscribes c to filter at QoS 1 and returns the channel its messages go to.
-func subscribe(t *testing.T, c mqtt.Client, filter string) <-chan mqtt.Message {
-	t.Helper()
-	msgs := make(chan mqtt.Message, 64)
-	waitToken(t, c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { msgs <- m }), "subscribe "+filter)
-	return msgs
-}
-
-func receive(t *testing.T, msgs <-chan mqtt.Message, what string) mqtt.Message {
-	t.Helper()
-	select {
-	case m := <-msgs:
-		return m
-	case <-time.After(timeout):
-		t.Fatalf("%s: nothing received in %v", what, timeout)
-		return nil
-	}
-}
-
 func TestStartAddr(t *testing.T) {
-	b := start(t)
+	b := brokertest.Start(t)
 	host, port, err := net.SplitHostPort(b.Addr())
 	if err != nil {
 		t.Fatalf("Addr() = %q: %v", b.Addr(), err)
@@ -119,9 +62,9 @@ func TestStartAddr(t *testing.T) {
 }
 
 func TestPublishQoS1(t *testing.T) {
-	b := start(t)
+	b := brokertest.Start(t)
 	sub := connect(t, b.URL(), "sub", nil)
-	msgs := subscribe(t, sub, "apedge/test/+")
+	msgs := brokertest.Subscribe(t, sub, "apedge/test/+")
 	pub := connect(t, b.URL(), "pub", nil)
 
 	payloads := []string{"one", "two", "three"}
@@ -129,7 +72,7 @@ func TestPublishQoS1(t *testing.T) {
 		waitToken(t, pub.Publish("apedge/test/a", 1, false, p), "publish "+p)
 	}
 	for _, want := range payloads {
-		m := receive(t, msgs, "message "+want)
+		m := brokertest.Receive(t, timeout, "message "+want, msgs)
 		if m.Topic() != "apedge/test/a" || string(m.Payload()) != want || m.Qos() != 1 || m.Retained() {
 			t.Errorf("received topic %q payload %q qos %d retained %v, want apedge/test/a %q qos 1 not retained",
 				m.Topic(), m.Payload(), m.Qos(), m.Retained(), want)
@@ -138,7 +81,7 @@ func TestPublishQoS1(t *testing.T) {
 }
 
 func TestRetained(t *testing.T) {
-	b := start(t)
+	b := brokertest.Start(t)
 	pub := connect(t, b.URL(), "pub", nil)
 	waitToken(t, pub.Publish("apedge/test/state", 1, true, "first"), "publish first")
 	waitToken(t, pub.Publish("apedge/test/state", 1, true, "online"), "publish online")
@@ -149,9 +92,9 @@ func TestRetained(t *testing.T) {
 	// subscriber this quick may also see a live copy of one of the messages above; a
 	// live copy is not flagged as retained.)
 	late := connect(t, b.URL(), "late", nil)
-	msgs := subscribe(t, late, "apedge/test/#")
+	msgs := brokertest.Subscribe(t, late, "apedge/test/#")
 	for {
-		m := receive(t, msgs, "retained state")
+		m := brokertest.Receive(t, timeout, "retained state", msgs)
 		if !m.Retained() {
 			continue
 		}
@@ -178,7 +121,7 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.addr, func(t *testing.T) {
-			b, err := broker.Start(t.Context(), tc.addr, testLogger(t))
+			b, err := broker.Start(t.Context(), tc.addr, brokertest.Logger(t))
 			if err == nil {
 				b.Close()
 				t.Fatalf("Start(%q) listens on %s, want it refused", tc.addr, b.Addr())
@@ -193,7 +136,7 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 func TestStartLoopbackNames(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "localhost:0"} {
 		t.Run(addr, func(t *testing.T) {
-			b, err := broker.Start(t.Context(), addr, testLogger(t))
+			b, err := broker.Start(t.Context(), addr, brokertest.Logger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,7 +156,7 @@ func TestStartPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	b, err := broker.Start(t.Context(), ln.Addr().String(), testLogger(t))
+	b, err := broker.Start(t.Context(), ln.Addr().String(), brokertest.Logger(t))
 	if err == nil {
 		b.Close()
 		t.Fatalf("Start on %s, which is in use, succeeded", ln.Addr())
@@ -221,7 +164,7 @@ func TestStartPortInUse(t *testing.T) {
 }
 
 func TestCloseDisconnectsClients(t *testing.T) {
-	b, err := broker.Start(t.Context(), "127.0.0.1:0", testLogger(t))
+	b, err := broker.Start(t.Context(), "127.0.0.1:0", brokertest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -14,7 +13,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/broker"
+	"github.com/apedge/apedge/broker/brokertest"
 	"github.com/apedge/apedge/config"
 	bridge "github.com/apedge/apedge/firmware-bridge"
 	"github.com/apedge/apedge/mqttclient"
@@ -25,60 +24,6 @@ const (
 	site    = "MAN1"
 	timeout = 20 * time.Second
 )
-
-// testWriter passes log output to the test until the test's cleanups have run, and drops
-// whatever background goroutines write after that.
-type testWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Output().Write(p)
-	}
-	return len(p), nil
-}
-
-// testLogger logs warnings and errors to the test's output.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		case <-tick.C:
-		}
-	}
-}
-
-func startBroker(t *testing.T) *broker.Broker {
-	t.Helper()
-	b, err := broker.Start(t.Context(), "127.0.0.1:0", testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
 
 // recorder is a site-bus subscriber that keeps every message it receives.
 type recorder struct {
@@ -96,22 +41,13 @@ func (r *recorder) all() []mqtt.Message {
 func record(t *testing.T, url, id string) *recorder {
 	t.Helper()
 	r := new(recorder)
-	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: id}, CleanSession: true, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Disconnect(0) })
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	if err := mqttclient.Connect(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	c := brokertest.Client(t, url, id)
 	tok := c.Subscribe("apedge/v1/"+site+"/#", 1, func(_ mqtt.Client, m mqtt.Message) {
 		r.mu.Lock()
 		r.msgs = append(r.msgs, m)
 		r.mu.Unlock()
 	})
-	if err := mqttclient.WaitTimeout(ctx, tok, timeout); err != nil {
+	if err := mqttclient.WaitTimeout(t.Context(), tok, timeout); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -190,16 +126,16 @@ func run(t *testing.T, b *bridge.Bridge) (stop func() error) {
 
 func TestRunSimulated(t *testing.T) {
 	const reads = 100
-	brk := startBroker(t)
+	brk := brokertest.Start(t)
 	cfg := simConfig(brk.URL())
 	bus := record(t, brk.URL(), "watcher")
-	b := bridge.New(cfg, testLogger(t))
+	b := bridge.New(cfg, brokertest.Logger(t))
 	stop := run(t, b)
 
 	// Online, with a boot id.
-	waitFor(t, "bridge online", func() bool {
+	brokertest.WaitFor(t, timeout, "bridge online", func() (bool, string) {
 		st, _, ok := bus.bridgeState(t)
-		return ok && st.Status == "online"
+		return ok && st.Status == "online", ""
 	})
 	online, _, _ := bus.bridgeState(t)
 	if raw, err := hex.DecodeString(online.Boot); err != nil || len(raw) != 8 {
@@ -210,12 +146,12 @@ func TestRunSimulated(t *testing.T) {
 	}
 
 	// Card reads flow, numbered per reader.
-	waitFor(t, "card reads", func() bool {
+	brokertest.WaitFor(t, timeout, "card reads", func() (bool, string) {
 		n := 0
 		for _, ms := range bus.cardReads(t) {
 			n += len(ms)
 		}
-		return n >= reads
+		return n >= reads, ""
 	})
 	if err := stop(); err != nil {
 		t.Fatalf("Run = %v, want nil after cancel", err)
@@ -223,14 +159,14 @@ func TestRunSimulated(t *testing.T) {
 
 	// Each reader's state was published, retained, before its reads.
 	late := record(t, brk.URL(), "late")
-	waitFor(t, "retained reader states and bridge state", func() bool {
+	brokertest.WaitFor(t, timeout, "retained reader states and bridge state", func() (bool, string) {
 		n := 0
 		for _, m := range late.all() {
 			if m.Retained() {
 				n++
 			}
 		}
-		return n >= 3
+		return n >= 3, ""
 	})
 	states := map[string]*sitebus.Message{}
 	for _, m := range late.all() {
@@ -279,7 +215,7 @@ func TestRunSimulated(t *testing.T) {
 	if b.Published() == 0 {
 		t.Errorf("Published() = 0, but the watcher saw at least %d reads", reads)
 	}
-	waitFor(t, "every published read", func() bool { return countReads() >= b.Published() })
+	brokertest.WaitFor(t, timeout, "every published read", func() (bool, string) { return countReads() >= b.Published(), "" })
 
 	byReader := bus.cardReads(t)
 	total := 0
@@ -319,22 +255,22 @@ func TestRunSimulated(t *testing.T) {
 // TestRunNoDevices: with nothing to simulate the bridge only says it is online, and
 // offline when it stops.
 func TestRunNoDevices(t *testing.T) {
-	brk := startBroker(t)
+	brk := brokertest.Start(t)
 	cfg := simConfig(brk.URL())
 	cfg.Simulate = nil
 	bus := record(t, brk.URL(), "watcher")
 	b := bridge.New(cfg, nil)
 	stop := run(t, b)
-	waitFor(t, "bridge online", func() bool {
+	brokertest.WaitFor(t, timeout, "bridge online", func() (bool, string) {
 		st, _, ok := bus.bridgeState(t)
-		return ok && st.Status == "online"
+		return ok && st.Status == "online", ""
 	})
 	if err := stop(); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	waitFor(t, "bridge offline", func() bool {
+	brokertest.WaitFor(t, timeout, "bridge offline", func() (bool, string) {
 		st, _, ok := bus.bridgeState(t)
-		return ok && st.Status == "offline"
+		return ok && st.Status == "offline", ""
 	})
 	for _, m := range bus.all() {
 		if m.Topic() != sitebus.BridgeStateTopic(site) {
@@ -353,7 +289,7 @@ func TestRunConnectFails(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	b := bridge.New(simConfig("tcp://"+addr), testLogger(t))
+	b := bridge.New(simConfig("tcp://"+addr), brokertest.Logger(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	err = b.Run(ctx)

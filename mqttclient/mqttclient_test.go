@@ -12,7 +12,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -29,6 +28,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/apedge/apedge/broker"
+	"github.com/apedge/apedge/broker/brokertest"
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/mqttclient"
 )
@@ -40,86 +40,6 @@ const (
 	refuseWait = 1500 * time.Millisecond
 )
 
-// testWriter passes log output to the test until the test's cleanups have run, and drops
-// whatever background goroutines write after that.
-type testWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Output().Write(p)
-	}
-	return len(p), nil
-}
-
-// testLogger logs warnings and errors to the test's output.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		case <-tick.C:
-		}
-	}
-}
-
-func startBroker(t *testing.T) *broker.Broker {
-	t.Helper()
-	b, err := broker.Start(t.Context(), "127.0.0.1:0", testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
-// newClient makes a client with mqttclient.New and disconnects it at the end of the test.
-func newClient(t *testing.T, o mqttclient.Options) mqtt.Client {
-	t.Helper()
-	if o.Logger == nil {
-		o.Logger = testLogger(t)
-	}
-	c, err := mqttclient.New(o)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { c.Disconnect(0) })
-	return c
-}
-
-// connectClient makes a client and waits for it to connect.
-func connectClient(t *testing.T, o mqttclient.Options) mqtt.Client {
-	t.Helper()
-	c := newClient(t, o)
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	if err := mqttclient.Connect(ctx, c); err != nil {
-		t.Fatalf("Connect %s: %v", o.Config.Broker, err)
-	}
-	return c
-}
-
 func wait(t *testing.T, tok mqtt.Token, what string) {
 	t.Helper()
 	if err := mqttclient.WaitTimeout(t.Context(), tok, timeout); err != nil {
@@ -127,15 +47,17 @@ func wait(t *testing.T, tok mqtt.Token, what string) {
 	}
 }
 
-func receive(t *testing.T, msgs <-chan mqtt.Message, what string) mqtt.Message {
-	t.Helper()
-	select {
-	case m := <-msgs:
-		return m
-	case <-time.After(timeout):
-		t.Fatalf("%s: nothing received in %v", what, timeout)
-		return nil
-	}
+// persistent keeps the client's session at the broker: CleanSession false.
+func persistent(o *mqttclient.Options) { o.CleanSession = false }
+
+// login has the client log in as user with the password in the file pw.
+func login(user, pw string) brokertest.Option {
+	return func(o *mqttclient.Options) { o.Config.Username, o.Config.PasswordFile = user, pw }
+}
+
+// withTLS has the client connect with tc.
+func withTLS(tc *config.TLS) brokertest.Option {
+	return func(o *mqttclient.Options) { o.Config.TLS = tc }
 }
 
 // refused checks that c, told to connect, is still not connected after refuseWait.
@@ -164,17 +86,15 @@ func writeFile(t *testing.T, dir, name string, content []byte, perm fs.FileMode)
 }
 
 func TestConnect(t *testing.T) {
-	b := startBroker(t)
+	b := brokertest.Start(t)
 	var connects atomic.Int32
-	c := connectClient(t, mqttclient.Options{
-		Config:       config.MQTT{Broker: b.URL(), ClientID: "c1"},
-		CleanSession: true,
-		OnConnect:    func(mqtt.Client) { connects.Add(1) },
+	c := brokertest.Client(t, b.URL(), "c1", func(o *mqttclient.Options) {
+		o.OnConnect = func(mqtt.Client) { connects.Add(1) }
 	})
 	if !c.IsConnectionOpen() {
 		t.Error("connected client reports no open connection")
 	}
-	waitFor(t, "OnConnect", func() bool { return connects.Load() == 1 })
+	brokertest.WaitFor(t, timeout, "OnConnect", func() (bool, string) { return connects.Load() == 1, "" })
 	r := c.OptionsReader()
 	if got := r.ClientID(); got != "c1" {
 		t.Errorf("client id %q, want c1", got)
@@ -190,7 +110,7 @@ func TestConnect(t *testing.T) {
 
 func TestConnectCanceled(t *testing.T) {
 	addr := closedAddr(t)
-	c := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: "tcp://" + addr, ClientID: "c1"}})
+	c := brokertest.NewClient(t, "tcp://"+addr, "c1", persistent)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if err := mqttclient.Connect(ctx, c); !errors.Is(err, context.Canceled) {
@@ -213,7 +133,7 @@ func closedAddr(t *testing.T) string {
 // TestOnConnectAfterBrokerRestart shows that a subscription made in OnConnect survives
 // the broker going away and coming back with no memory of it.
 func TestOnConnectAfterBrokerRestart(t *testing.T) {
-	b1, err := broker.Start(t.Context(), "127.0.0.1:0", testLogger(t))
+	b1, err := broker.Start(t.Context(), "127.0.0.1:0", brokertest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,26 +142,24 @@ func TestOnConnectAfterBrokerRestart(t *testing.T) {
 	connects := make(chan int, 4)
 	lost := make(chan error, 4)
 	var n atomic.Int32
-	newClient(t, mqttclient.Options{
-		Config:       config.MQTT{Broker: b1.URL(), ClientID: "sub"},
-		CleanSession: true,
-		OnConnect: func(c mqtt.Client) {
+	brokertest.NewClient(t, b1.URL(), "sub", func(o *mqttclient.Options) {
+		o.OnConnect = func(c mqtt.Client) {
 			tok := c.Subscribe("apedge/test/t", 1, func(_ mqtt.Client, m mqtt.Message) { msgs <- m })
 			if !tok.WaitTimeout(timeout) || tok.Error() != nil {
 				t.Errorf("subscribe in OnConnect: %v", tok.Error())
 			}
 			connects <- int(n.Add(1))
-		},
-		OnLost: func(err error) { lost <- err },
+		}
+		o.OnLost = func(err error) { lost <- err }
 	}).Connect()
 	select {
 	case <-connects:
 	case <-time.After(timeout):
 		t.Fatal("no first connect")
 	}
-	pub1 := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b1.URL(), ClientID: "pub1"}, CleanSession: true})
+	pub1 := brokertest.Client(t, b1.URL(), "pub1")
 	wait(t, pub1.Publish("apedge/test/t", 1, false, "before"), "publish before")
-	if m := receive(t, msgs, "before restart"); string(m.Payload()) != "before" {
+	if m := brokertest.Receive(t, timeout, "before restart", msgs); string(m.Payload()) != "before" {
 		t.Fatalf("got %q, want before", m.Payload())
 	}
 
@@ -252,7 +170,7 @@ func TestOnConnectAfterBrokerRestart(t *testing.T) {
 	case <-time.After(timeout):
 		t.Fatal("OnLost not called after the broker closed")
 	}
-	b2, err := broker.Start(t.Context(), addr, testLogger(t))
+	b2, err := broker.Start(t.Context(), addr, brokertest.Logger(t))
 	if err != nil {
 		t.Fatalf("restart on %s: %v", addr, err)
 	}
@@ -267,10 +185,10 @@ func TestOnConnectAfterBrokerRestart(t *testing.T) {
 		t.Fatal("OnConnect did not run again after the broker came back")
 	}
 	// The new broker knows nothing of the old subscription: only OnConnect made it.
-	pub2 := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b2.URL(), ClientID: "pub2"}, CleanSession: true})
+	pub2 := brokertest.Client(t, b2.URL(), "pub2")
 	wait(t, pub2.Publish("apedge/test/t", 1, false, "after"), "publish after")
 	for {
-		m := receive(t, msgs, "after restart")
+		m := brokertest.Receive(t, timeout, "after restart", msgs)
 		if string(m.Payload()) == "after" {
 			break
 		}
@@ -281,12 +199,12 @@ func TestOnConnectAfterBrokerRestart(t *testing.T) {
 }
 
 func TestWaitTimeout(t *testing.T) {
-	b := startBroker(t)
-	connected := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "ok"}, CleanSession: true})
+	b := brokertest.Start(t)
+	connected := brokertest.Client(t, b.URL(), "ok")
 	// Connecting where nothing listens never completes: the client retries forever.
-	pending := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: "tcp://" + closedAddr(t), ClientID: "pending"}}).Connect()
+	pending := brokertest.NewClient(t, "tcp://"+closedAddr(t), "pending", persistent).Connect()
 	// Publishing on a client never told to connect fails at once.
-	idle := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "idle"}})
+	idle := brokertest.NewClient(t, b.URL(), "idle", persistent)
 
 	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -377,7 +295,7 @@ func (h *authHook) attempts(id string) []string {
 // not nil, and returns its address.
 func startMochi(t *testing.T, tc *tls.Config, hook mochi.Hook) string {
 	t.Helper()
-	srv := mochi.New(&mochi.Options{Logger: testLogger(t)})
+	srv := mochi.New(&mochi.Options{Logger: brokertest.Logger(t)})
 	if err := srv.AddHook(hook, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -400,14 +318,14 @@ func TestPasswordFile(t *testing.T) {
 
 	t.Run("0600 file is used", func(t *testing.T) {
 		pw := writeFile(t, dir, "good", []byte(password+"\n"), 0o600)
-		connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "good", Username: user, PasswordFile: pw}, CleanSession: true})
+		brokertest.Client(t, url, "good", login(user, pw))
 		if got, want := hook.attempts("good"), []string{user + ":" + password}; len(got) != 1 || got[0] != want[0] {
 			t.Errorf("broker saw %q, want %q", got, want)
 		}
 	})
 	t.Run("wrong password is refused by the broker", func(t *testing.T) {
 		pw := writeFile(t, dir, "wrong", []byte("not-the-password\n"), 0o600)
-		c := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "wrong", Username: user, PasswordFile: pw}, CleanSession: true})
+		c := brokertest.NewClient(t, url, "wrong", login(user, pw))
 		refused(t, c)
 		if got := hook.attempts("wrong"); len(got) == 0 || got[0] != user+":not-the-password" {
 			t.Errorf("broker saw %q, want attempts with the file's password", got)
@@ -543,17 +461,13 @@ func TestTLS(t *testing.T) {
 	otherKey := writeFile(t, dir, "other-client.key", other.clientKey, 0o600)
 
 	t.Run("client certificate", func(t *testing.T) {
-		msgs := make(chan mqtt.Message, 1)
-		c := connectClient(t, mqttclient.Options{
-			Config:       config.MQTT{Broker: url, ClientID: "tls-ok", TLS: &config.TLS{CA: ca, Cert: cert, Key: key}},
-			CleanSession: true,
-		})
+		c := brokertest.Client(t, url, "tls-ok", withTLS(&config.TLS{CA: ca, Cert: cert, Key: key}))
 		if len(hook.attempts("tls-ok")) != 1 {
 			t.Errorf("broker saw %d MQTT connects, want 1", len(hook.attempts("tls-ok")))
 		}
-		wait(t, c.Subscribe("apedge/tls", 1, func(_ mqtt.Client, m mqtt.Message) { msgs <- m }), "subscribe")
+		msgs := brokertest.Subscribe(t, c, "apedge/tls")
 		wait(t, c.Publish("apedge/tls", 1, false, "over tls"), "publish")
-		if m := receive(t, msgs, "message over TLS"); string(m.Payload()) != "over tls" {
+		if m := brokertest.Receive(t, timeout, "message over TLS", msgs); string(m.Payload()) != "over tls" {
 			t.Errorf("got %q", m.Payload())
 		}
 	})
@@ -569,7 +483,7 @@ func TestTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			id := "tls-refused-" + string(rune('a'+i))
-			c := newClient(t, mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: id, TLS: tc.tls}, CleanSession: true})
+			c := brokertest.NewClient(t, url, id, withTLS(tc.tls))
 			refused(t, c)
 			if n := len(hook.attempts(id)); n != 0 {
 				t.Errorf("broker saw %d MQTT connects from %s, want none past TLS", n, id)
@@ -652,26 +566,20 @@ func (p *proxy) cut() {
 }
 
 func TestWill(t *testing.T) {
-	b := startBroker(t)
-	watcher := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "watcher"}, CleanSession: true})
-	live := make(chan mqtt.Message, 4)
-	wait(t, watcher.Subscribe("apedge/test/state", 1, func(_ mqtt.Client, m mqtt.Message) { live <- m }), "subscribe")
+	b := brokertest.Start(t)
+	live := brokertest.Subscribe(t, brokertest.Client(t, b.URL(), "watcher"), "apedge/test/state")
 
 	p := startProxy(t, b.Addr())
-	connectClient(t, mqttclient.Options{
-		Config:       config.MQTT{Broker: "tcp://" + p.ln.Addr().String(), ClientID: "bridge"},
-		CleanSession: true,
-		Will:         &mqttclient.Will{Topic: "apedge/test/state", Payload: []byte("offline"), Retained: true},
+	brokertest.Client(t, "tcp://"+p.ln.Addr().String(), "bridge", func(o *mqttclient.Options) {
+		o.Will = &mqttclient.Will{Topic: "apedge/test/state", Payload: []byte("offline"), Retained: true}
 	})
 	p.cut() // the client vanishes without a DISCONNECT
-	if m := receive(t, live, "the will"); string(m.Payload()) != "offline" || m.Qos() != 1 {
+	if m := brokertest.Receive(t, timeout, "the will", live); string(m.Payload()) != "offline" || m.Qos() != 1 {
 		t.Fatalf("will %q qos %d, want offline at QoS 1", m.Payload(), m.Qos())
 	}
 	// The will is retained: a subscriber that comes after it still gets it.
-	late := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "late"}, CleanSession: true})
-	retained := make(chan mqtt.Message, 4)
-	wait(t, late.Subscribe("apedge/test/state", 1, func(_ mqtt.Client, m mqtt.Message) { retained <- m }), "subscribe late")
-	if m := receive(t, retained, "the retained will"); string(m.Payload()) != "offline" || !m.Retained() {
+	retained := brokertest.Subscribe(t, brokertest.Client(t, b.URL(), "late"), "apedge/test/state")
+	if m := brokertest.Receive(t, timeout, "the retained will", retained); string(m.Payload()) != "offline" || !m.Retained() {
 		t.Fatalf("late subscriber got %q retained %v, want the retained will", m.Payload(), m.Retained())
 	}
 }
@@ -682,20 +590,19 @@ func TestWill(t *testing.T) {
 // arrive as soon as it connects, before OnConnect could subscribe again, so they reach
 // it through DefaultHandler: the second session here makes no subscription at all.
 func TestPersistentSession(t *testing.T) {
-	b := startBroker(t)
-	pub := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "pub"}, CleanSession: true})
+	b := brokertest.Start(t)
+	pub := brokertest.Client(t, b.URL(), "pub")
 	first := make(chan mqtt.Message, 16)
 	subscribed := make(chan struct{})
-	c1 := connectClient(t, mqttclient.Options{
-		Config:          config.MQTT{Broker: b.URL(), ClientID: "agent"},
-		AutoAckDisabled: true,
-		OnConnect: func(c mqtt.Client) {
+	c1 := brokertest.Client(t, b.URL(), "agent", persistent, func(o *mqttclient.Options) {
+		o.AutoAckDisabled = true
+		o.OnConnect = func(c mqtt.Client) {
 			tok := c.Subscribe("apedge/test/#", 1, func(_ mqtt.Client, m mqtt.Message) { first <- m })
 			if !tok.WaitTimeout(timeout) || tok.Error() != nil {
 				t.Errorf("subscribe: %v", tok.Error())
 			}
 			close(subscribed)
-		},
+		}
 	})
 	select {
 	case <-subscribed:
@@ -704,7 +611,7 @@ func TestPersistentSession(t *testing.T) {
 	}
 	// Received, but never acknowledged.
 	wait(t, pub.Publish("apedge/test/a", 1, false, "unacked"), "publish unacked")
-	if m := receive(t, first, "unacked"); string(m.Payload()) != "unacked" {
+	if m := brokertest.Receive(t, timeout, "unacked", first); string(m.Payload()) != "unacked" {
 		t.Fatalf("got %q", m.Payload())
 	}
 	c1.Disconnect(0)
@@ -713,21 +620,18 @@ func TestPersistentSession(t *testing.T) {
 	// client's publishes in order: once a later one has reached a watcher, "while away"
 	// is queued for the session (else the next connect could take the session over
 	// first and the message would be queued on the old connection, and lost).
-	fence := make(chan mqtt.Message, 1)
-	watcher := connectClient(t, mqttclient.Options{Config: config.MQTT{Broker: b.URL(), ClientID: "watcher"}, CleanSession: true})
-	wait(t, watcher.Subscribe("apedge/fence", 1, func(_ mqtt.Client, m mqtt.Message) { fence <- m }), "subscribe fence")
+	fence := brokertest.Subscribe(t, brokertest.Client(t, b.URL(), "watcher"), "apedge/fence")
 	wait(t, pub.Publish("apedge/fence", 1, false, "fence"), "publish fence")
-	receive(t, fence, "fence")
+	brokertest.Receive(t, timeout, "fence", fence)
 
 	second := make(chan mqtt.Message, 16)
-	connectClient(t, mqttclient.Options{
-		Config:          config.MQTT{Broker: b.URL(), ClientID: "agent"},
-		AutoAckDisabled: true,
-		DefaultHandler:  func(_ mqtt.Client, m mqtt.Message) { second <- m },
+	brokertest.Client(t, b.URL(), "agent", persistent, func(o *mqttclient.Options) {
+		o.AutoAckDisabled = true
+		o.DefaultHandler = func(_ mqtt.Client, m mqtt.Message) { second <- m }
 	})
 	got := map[string]bool{}
 	for !got["unacked"] || !got["while away"] {
-		m := receive(t, second, "redelivery")
+		m := brokertest.Receive(t, timeout, "redelivery", second)
 		got[string(m.Payload())] = true
 		m.Ack()
 	}

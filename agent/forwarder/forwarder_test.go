@@ -16,6 +16,7 @@ import (
 	"github.com/apedge/apedge/agent/forwarder"
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/broker"
+	"github.com/apedge/apedge/broker/brokertest"
 	"github.com/apedge/apedge/central"
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/envelope"
@@ -29,54 +30,6 @@ const (
 	site    = "MAN1"
 	timeout = 30 * time.Second
 )
-
-// testWriter passes log output to the test until the test's cleanups have run, and drops
-// whatever background goroutines write after that.
-type testWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Output().Write(p)
-	}
-	return len(p), nil
-}
-
-// testLogger logs warnings and errors to the test's output.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-// waitFor polls cond until it holds, failing the test after timeout with what was seen.
-func waitFor(t testing.TB, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s (last seen: %s)", timeout, what, seen)
-		case <-tick.C:
-		}
-	}
-}
 
 // env is one site: an embedded broker, the site key and a journal.
 type env struct {
@@ -92,12 +45,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, log: testLogger(t), dir: t.TempDir()}
+	e := &env{t: t, log: brokertest.Logger(t), dir: t.TempDir(), broker: brokertest.Start(t)}
 	var err error
-	if e.broker, err = broker.Start(t.Context(), "127.0.0.1:0", e.log); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.broker.Close() })
 	if e.key, err = sitekey.Generate(site, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -210,14 +159,7 @@ func (e *env) startCentral() (*central.Server, func() error) {
 // of it only by resending.
 func (e *env) startQuietCentral() *central.Receiver {
 	e.t.Helper()
-	c, err := mqttclient.New(mqttclient.Options{
-		Config:       config.MQTT{Broker: e.broker.URL(), ClientID: "quiet-central"},
-		CleanSession: true,
-		Logger:       e.log,
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	c := brokertest.Client(e.t, e.broker.URL(), "quiet-central")
 	trust := envelope.TrustStore{}
 	trust.Add(e.key.Public())
 	r, err := central.Open(context.Background(), central.Options{
@@ -239,13 +181,8 @@ func (e *env) startQuietCentral() *central.Receiver {
 		}
 		return err
 	})
-	ctx, cancel := context.WithTimeout(e.t.Context(), timeout)
-	defer cancel()
-	if err := mqttclient.Connect(ctx, c); err != nil {
-		e.t.Fatal(err)
-	}
 	tok := c.Subscribe(uplink.EventsFilter, 1, func(_ mqtt.Client, m mqtt.Message) { r.Handle(m.Topic(), m.Payload()) })
-	if err := mqttclient.WaitTimeout(ctx, tok, timeout); err != nil {
+	if err := mqttclient.WaitTimeout(e.t.Context(), tok, timeout); err != nil {
 		e.t.Fatal(err)
 	}
 	return r
@@ -255,7 +192,7 @@ func (e *env) startQuietCentral() *central.Receiver {
 // cursor has followed it.
 func delivered(t *testing.T, e *env, f *forwarder.Forwarder, want uint64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("delivery of %d events", want), func() (bool, string) {
+	brokertest.WaitFor(t, timeout, fmt.Sprintf("delivery of %d events", want), func() (bool, string) {
 		s := f.Stats()
 		return s.Acked == want && e.j.Delivered() == want, fmt.Sprintf("journal delivered %d, forwarder %+v", e.j.Delivered(), s)
 	})
@@ -325,7 +262,7 @@ func TestBacklog(t *testing.T) {
 	link := e.link(32, 4, time.Minute)
 	f, _ := e.startForwarder(link)
 	window := uint64(link.Batch * link.Window)
-	waitFor(t, "a window sent to nobody", func() (bool, string) {
+	brokertest.WaitFor(t, timeout, "a window sent to nobody", func() (bool, string) {
 		return f.Stats().Sent >= window, fmt.Sprintf("%+v", f.Stats())
 	})
 	if s := f.Stats(); s.Sent != window || s.Acked != 0 || e.j.Delivered() != 0 {
@@ -377,7 +314,7 @@ func TestResendAfterSilence(t *testing.T) {
 	link := e.link(16, 4, 200*time.Millisecond)
 	f, _ := e.startForwarder(link)
 	window := uint64(link.Batch * link.Window)
-	waitFor(t, "a window sent to nobody", func() (bool, string) {
+	brokertest.WaitFor(t, timeout, "a window sent to nobody", func() (bool, string) {
 		return f.Stats().Sent >= window, fmt.Sprintf("%+v", f.Stats())
 	})
 
@@ -402,14 +339,8 @@ func TestIgnoresBadAcks(t *testing.T) {
 	const n = 100
 	e := newEnv(t)
 	e.append(n)
-	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: e.broker.URL(), ClientID: "forger"}, CleanSession: true, Logger: e.log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := brokertest.Client(t, e.broker.URL(), "forger")
 	defer c.Disconnect(0)
-	if err := mqttclient.Connect(t.Context(), c); err != nil {
-		t.Fatal(err)
-	}
 	for _, bad := range [][]byte{
 		uplink.EncodeAck("LDS2", 5000, time.Now()), // another site's ack on this site's topic
 		[]byte(`{"v":2,"site":"MAN1","seq":5000}`),
@@ -422,7 +353,7 @@ func TestIgnoresBadAcks(t *testing.T) {
 	}
 	link := e.link(16, 4, time.Minute)
 	f, _ := e.startForwarder(link)
-	waitFor(t, "a window sent", func() (bool, string) {
+	brokertest.WaitFor(t, timeout, "a window sent", func() (bool, string) {
 		return f.Stats().Sent >= uint64(link.Batch*link.Window), fmt.Sprintf("%+v", f.Stats())
 	})
 	if s := f.Stats(); s.Acked != 0 || e.j.Delivered() != 0 {
