@@ -114,6 +114,7 @@ autosave_interval 1
 max_queued_messages 0
 max_inflight_messages 0
 max_queued_bytes 0
+set_tcp_nodelay true
 log_dest file %s/mosquitto.log
 `, m.Port, m.dir, m.dir)
 	if err := os.WriteFile(filepath.Join(m.dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
