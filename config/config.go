@@ -25,6 +25,7 @@ type Problem struct {
 	Fix   string
 }
 
+// String gives the problem as "field: what (fix)".
 func (p Problem) String() string {
 	s := p.Field + ": " + p.What
 	if p.Fix != "" {
@@ -39,6 +40,7 @@ type Error struct {
 	Problems []Problem
 }
 
+// Error lists the file and each of its problems on one line.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d problem(s): ", e.File, len(e.Problems))
