@@ -31,7 +31,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/sitekey"
@@ -72,8 +71,9 @@ type Record struct {
 	Seq uint64
 	// ID is the event id, "{site}-{seq}".
 	ID string
-	// Envelope is the signed DSSE envelope JSON, exactly as stored. It must not be
-	// modified: duplicates of its origin are copied from it.
+	// Envelope is the signed DSSE envelope JSON, exactly as Read returns it (rebuilt
+	// from the stored payload and signature). It must not be modified: duplicates of
+	// its origin are copied from it.
 	Envelope []byte
 	// Hash is the SHA-256 of the payload: what the next event's prevhash names.
 	Hash [32]byte
@@ -86,7 +86,8 @@ type Record struct {
 type Entry struct {
 	// Seq is the event's seq.
 	Seq uint64
-	// Envelope is the signed DSSE envelope JSON, exactly as stored.
+	// Envelope is the signed DSSE envelope JSON, byte for byte the one Append
+	// returned.
 	Envelope []byte
 }
 
@@ -96,6 +97,8 @@ type Journal struct {
 	key     *sitekey.Private
 	builder *event.Builder
 	path    string
+	keyRow  int64  // key's row in the keys table
+	keys    keyIDs // every row of keys; only Open adds to it
 
 	maxBatch int
 	chunkMax int
@@ -218,6 +221,12 @@ func open(ctx context.Context, o Options, gate chan struct{}) (_ *Journal, err e
 	if err != nil {
 		return nil, fmt.Errorf("journal: %s: %w", o.Path, err)
 	}
+	if j.keyRow, err = registerKey(ctx, j.wdb, o.Key.ID); err != nil {
+		return nil, fmt.Errorf("journal: %s: %w", o.Path, err)
+	}
+	if j.keys, err = loadKeys(ctx, j.wdb); err != nil {
+		return nil, fmt.Errorf("journal: %s: %w", o.Path, err)
+	}
 	j.rdb, err = sqlitedb.OpenReadOnly(ctx, o.Path)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -253,7 +262,7 @@ func (j *Journal) Append(ctx context.Context, d *event.Draft) (Record, error) {
 	if err := j.failure(); err != nil {
 		return Record{}, err
 	}
-	r := &request{ctx: ctx, d: d, at: time.Now().UnixNano()}
+	r := &request{ctx: ctx, d: d}
 	r.done.Add(1)
 	j.mu.RLock()
 	if j.closed {
@@ -329,19 +338,23 @@ func (j *Journal) Read(ctx context.Context, from uint64, maxN, maxBytes int) ([]
 	var out []Entry
 	total := 0
 	for rows.Next() {
-		var seq int64
-		var env sql.RawBytes
-		if err := rows.Scan(&seq, &env); err != nil {
+		var seq, key int64
+		var payload, sig sql.RawBytes
+		if err := rows.Scan(&seq, &payload, &sig, &key); err != nil {
 			return nil, fmt.Errorf("journal: read from %d: %w", from, err)
 		}
 		if want := from + uint64(len(out)); uint64(seq) != want {
 			return nil, fmt.Errorf("journal: read from %d: found seq %d where %d belongs: database damaged", from, seq, want)
 		}
+		env, err := j.keys.envelope(uint64(seq), payload, sig, key)
+		if err != nil {
+			return nil, fmt.Errorf("journal: read from %d: %w", from, err)
+		}
 		if maxBytes > 0 && len(out) > 0 && total+len(env) > maxBytes {
 			break
 		}
 		total += len(env)
-		out = append(out, Entry{Seq: uint64(seq), Envelope: append([]byte(nil), env...)})
+		out = append(out, Entry{Seq: uint64(seq), Envelope: env})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("journal: read from %d: %w", from, err)

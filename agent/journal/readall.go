@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/apedge/apedge/sqlitedb"
@@ -16,18 +17,27 @@ func ReadAll(ctx context.Context, path string) ([]Entry, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT seq, envelope FROM entries ORDER BY seq`)
+	keys, err := loadKeys(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("journal: read %s: %w", path, err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT seq, payload, sig, key FROM entries ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("journal: read %s: %w", path, err)
 	}
 	defer rows.Close()
 	var out []Entry
 	for rows.Next() {
-		var e Entry
-		if err := rows.Scan(&e.Seq, &e.Envelope); err != nil {
+		var seq, key int64
+		var payload, sig sql.RawBytes
+		if err := rows.Scan(&seq, &payload, &sig, &key); err != nil {
 			return nil, fmt.Errorf("journal: read %s: %w", path, err)
 		}
-		out = append(out, e)
+		env, err := keys.envelope(uint64(seq), payload, sig, key)
+		if err != nil {
+			return nil, fmt.Errorf("journal: read %s: %w", path, err)
+		}
+		out = append(out, Entry{Seq: uint64(seq), Envelope: env})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("journal: read %s: %w", path, err)

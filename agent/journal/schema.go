@@ -3,8 +3,10 @@ package journal
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/apedge/apedge/envelope"
@@ -15,18 +17,24 @@ import (
 // old ones.
 //
 // entries holds one row per event: seq is the rowid; origin, when set, is unique (NULLs
-// are distinct in SQLite); envelope is the signed DSSE envelope exactly as handed out;
-// hash is the SHA-256 of its payload (what the next event's prevhash names), so that
-// chaining and the Merkle log need not decode envelopes; type is the draft's short type;
-// at is the append time in Unix nanoseconds. delivery is the one-row delivery cursor.
+// are distinct in SQLite); payload is the exact signed payload, sig the raw 64-byte
+// Ed25519 signature over its DSSE PAE and key the signing key's row in keys, from which
+// the envelope handed out is rebuilt byte for byte (see encodeEnvelope); hash is the SHA-256 of the payload (what the next
+// event's prevhash names), so that chaining and the Merkle log need not hash payloads.
+// keys names the site keys the entries were signed with, by key id; delivery is the
+// one-row delivery cursor.
 var migrations = []string{
-	`CREATE TABLE entries (
-	seq      INTEGER PRIMARY KEY CHECK (seq >= 1),
-	origin   TEXT UNIQUE,
-	envelope BLOB NOT NULL,
-	hash     BLOB NOT NULL,
-	type     TEXT NOT NULL,
-	at       INTEGER NOT NULL
+	`CREATE TABLE keys (
+	id    INTEGER PRIMARY KEY,
+	keyid TEXT NOT NULL UNIQUE
+);
+CREATE TABLE entries (
+	seq     INTEGER PRIMARY KEY CHECK (seq >= 1),
+	origin  TEXT UNIQUE,
+	payload BLOB NOT NULL,
+	sig     BLOB NOT NULL,
+	key     INTEGER NOT NULL REFERENCES keys (id),
+	hash    BLOB NOT NULL
 );
 CREATE TABLE delivery (
 	id        INTEGER PRIMARY KEY CHECK (id = 1),
@@ -45,7 +53,7 @@ const (
 
 func insertSQL(rows int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO entries (seq, origin, envelope, hash, type, at) VALUES ")
+	b.WriteString("INSERT INTO entries (seq, origin, payload, sig, key, hash) VALUES ")
 	for i := range rows {
 		if i > 0 {
 			b.WriteByte(',')
@@ -56,7 +64,7 @@ func insertSQL(rows int) string {
 }
 
 func lookupSQL(n int) string {
-	return "SELECT origin, seq, envelope, hash FROM entries WHERE origin IN (?" + strings.Repeat(",?", n-1) + ")"
+	return "SELECT origin, seq, payload, sig, key, hash FROM entries WHERE origin IN (?" + strings.Repeat(",?", n-1) + ")"
 }
 
 // lookupStmt returns the origin lookup for n origins, preparing it on first use. Only
@@ -87,7 +95,7 @@ func (j *Journal) prepare(ctx context.Context) error {
 	for k := range j.inserts {
 		j.inserts[k] = prep(j.wdb, insertSQL(1<<k))
 	}
-	j.read = prep(j.rdb, `SELECT seq, envelope FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?`)
+	j.read = prep(j.rdb, `SELECT seq, payload, sig, key FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?`)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
@@ -116,22 +124,21 @@ func recoverHead(ctx context.Context, db *sql.DB, site string) (last uint64, has
 	if max == 0 {
 		return 0, event.GenesisHash, 0, nil
 	}
-	var env, h []byte
-	if err := db.QueryRowContext(ctx, `SELECT envelope, hash FROM entries WHERE seq = ?`, max).Scan(&env, &h); err != nil {
+	var payload, sig, h []byte
+	if err := db.QueryRowContext(ctx, `SELECT payload, sig, hash FROM entries WHERE seq = ?`, max).Scan(&payload, &sig, &h); err != nil {
 		return 0, hash, 0, fmt.Errorf("read seq %d: %w", max, err)
 	}
 	if len(h) != len(hash) {
 		return 0, hash, 0, fmt.Errorf("seq %d: stored hash is %d bytes, want %d", max, len(h), len(hash))
 	}
-	copy(hash[:], h)
-	e, err := envelope.Decode(env)
-	if err != nil {
-		return 0, hash, 0, fmt.Errorf("seq %d: %w", max, err)
+	if len(sig) != ed25519.SignatureSize {
+		return 0, hash, 0, fmt.Errorf("seq %d: stored signature is %d bytes, want %d", max, len(sig), ed25519.SignatureSize)
 	}
-	if got := event.Hash(e.Payload); !bytes.Equal(got[:], h) {
+	copy(hash[:], h)
+	if got := event.Hash(payload); !bytes.Equal(got[:], h) {
 		return 0, hash, 0, fmt.Errorf("seq %d: stored hash does not match its payload", max)
 	}
-	ev, err := event.Parse(e.Payload)
+	ev, err := event.Parse(payload)
 	if err != nil {
 		return 0, hash, 0, fmt.Errorf("seq %d: %w", max, err)
 	}
@@ -170,4 +177,73 @@ func loadOrigins(ctx context.Context, db *sql.DB) (*originFilter, error) {
 		return nil, fmt.Errorf("read origins: %w", err)
 	}
 	return f, nil
+}
+
+// encodeEnvelope returns the DSSE envelope of payload with the signature sig by the key
+// keyID: byte for byte what envelope.Sign returned when the event was signed.
+func encodeEnvelope(keyID string, payload, sig []byte) []byte {
+	return envelope.Encode(&envelope.Envelope{
+		PayloadType: envelope.PayloadType,
+		Payload:     payload,
+		Signatures:  []envelope.Signature{{KeyID: keyID, Sig: sig}},
+	})
+}
+
+// keyIDs maps the rows of keys to their key ids.
+type keyIDs map[int64]string
+
+// loadKeys reads the keys table.
+func loadKeys(ctx context.Context, db *sql.DB) (keyIDs, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, keyid FROM keys`)
+	if err != nil {
+		return nil, fmt.Errorf("read keys: %w", err)
+	}
+	defer rows.Close()
+	keys := keyIDs{}
+	for rows.Next() {
+		var id int64
+		var keyID string
+		if err := rows.Scan(&id, &keyID); err != nil {
+			return nil, fmt.Errorf("read keys: %w", err)
+		}
+		keys[id] = keyID
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read keys: %w", err)
+	}
+	return keys, nil
+}
+
+// registerKey adds keyID to keys if it is not there and returns its row.
+func registerKey(ctx context.Context, db *sql.DB, keyID string) (int64, error) {
+	if _, err := db.ExecContext(ctx, `INSERT OR IGNORE INTO keys (keyid) VALUES (?)`, keyID); err != nil {
+		return 0, fmt.Errorf("register key %s: %w", keyID, err)
+	}
+	var id int64
+	if err := db.QueryRowContext(ctx, `SELECT id FROM keys WHERE keyid = ?`, keyID).Scan(&id); err != nil {
+		return 0, fmt.Errorf("register key %s: %w", keyID, err)
+	}
+	return id, nil
+}
+
+// envelope rebuilds the envelope of a row whose signing key is row key.
+func (k keyIDs) envelope(seq uint64, payload, sig []byte, key int64) ([]byte, error) {
+	keyID, ok := k[key]
+	if !ok {
+		return nil, fmt.Errorf("seq %d names key %d, which is not in the database: database damaged", seq, key)
+	}
+	return encodeEnvelope(keyID, payload, sig), nil
+}
+
+// appendPAE appends the DSSE pre-authentication encoding of payload, with apedge's
+// payloadType, to buf: the bytes dsse.PAE returns, without its allocation.
+func appendPAE(buf, payload []byte) []byte {
+	buf = append(buf, "DSSEv1 "...)
+	buf = strconv.AppendInt(buf, int64(len(envelope.PayloadType)), 10)
+	buf = append(buf, ' ')
+	buf = append(buf, envelope.PayloadType...)
+	buf = append(buf, ' ')
+	buf = strconv.AppendInt(buf, int64(len(payload)), 10)
+	buf = append(buf, ' ')
+	return append(buf, payload...)
 }

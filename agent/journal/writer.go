@@ -2,12 +2,12 @@ package journal
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"fmt"
 	"math/bits"
 	"sync"
 
-	"github.com/apedge/apedge/envelope"
 	"github.com/apedge/apedge/event"
 )
 
@@ -29,10 +29,10 @@ import (
 type request struct {
 	ctx  context.Context
 	d    *event.Draft
-	at   int64          // append time, Unix nanoseconds
 	done sync.WaitGroup // done once rec (but for its ID) or err is final
 
-	payload []byte   // built payload, until signed
+	payload []byte   // built payload
+	sig     []byte   // its signature, once signed
 	dupOf   *request // an earlier, built request with the same origin
 	rec     Record
 	err     error
@@ -304,9 +304,13 @@ func (s *sequencer) lookupRows(rows *sql.Rows, err error) error {
 	defer rows.Close()
 	for rows.Next() {
 		var o string
-		var seq int64
-		var env, h []byte
-		if err := rows.Scan(&o, &seq, &env, &h); err != nil {
+		var seq, key int64
+		var payload, sig, h sql.RawBytes
+		if err := rows.Scan(&o, &seq, &payload, &sig, &key, &h); err != nil {
+			return err
+		}
+		env, err := s.j.keys.envelope(uint64(seq), payload, sig, key)
+		if err != nil {
 			return err
 		}
 		rec := Record{Seq: uint64(seq), Envelope: env, Duplicate: true}
@@ -319,10 +323,12 @@ func (s *sequencer) lookupRows(rows *sql.Rows, err error) error {
 // signLoop is one signer: it signs whole chunks.
 func (j *Journal) signLoop() {
 	defer j.signWG.Done()
+	var pae []byte
 	for c := range j.signQ {
 		for _, r := range c.rows {
-			r.rec.Envelope = envelope.Sign(j.key, r.payload)
-			r.payload = nil
+			pae = appendPAE(pae[:0], r.payload)
+			r.sig = ed25519.Sign(j.key.Key, pae)
+			r.rec.Envelope = encodeEnvelope(j.key.ID, r.payload, r.sig)
 		}
 		c.signed <- struct{}{}
 	}
@@ -513,7 +519,7 @@ func (w *writer) flush(ctx context.Context) error {
 		}
 		w.args = w.args[:0]
 		for _, r := range rows[:n] {
-			w.args = appendRow(w.args, r)
+			w.args = w.j.appendRow(w.args, r)
 		}
 		if _, err := w.stmts[k].ExecContext(ctx, w.args...); err != nil {
 			return fmt.Errorf("journal: insert seqs %d-%d: %w", rows[0].rec.Seq, rows[n-1].rec.Seq, err)
@@ -526,10 +532,10 @@ func (w *writer) flush(ctx context.Context) error {
 }
 
 // appendRow appends r's INSERT arguments, in entries column order.
-func appendRow(args []any, r *request) []any {
+func (j *Journal) appendRow(args []any, r *request) []any {
 	var origin any
 	if r.d.Origin != "" {
 		origin = r.d.Origin
 	}
-	return append(args, int64(r.rec.Seq), origin, r.rec.Envelope, r.rec.Hash[:], r.d.Type, r.at)
+	return append(args, int64(r.rec.Seq), origin, r.payload, r.sig, j.keyRow, r.rec.Hash[:])
 }
