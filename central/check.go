@@ -2,7 +2,6 @@ package central
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -93,7 +92,7 @@ func (r *Receiver) check(site string, e *entry) {
 	}
 	refuse := func(reason Reason, detail string) {
 		e.reason, e.detail = reason, detail
-		e.id, e.seq = claimed(env.Payload)
+		e.id, e.seq = event.Claimed(env.Payload)
 	}
 	if !bytes.Equal(e.raw, envelope.Encode(env)) {
 		refuse(ReasonMalformed, "envelope is not canonically encoded")
@@ -122,20 +121,4 @@ func (r *Receiver) check(site string, e *entry) {
 	}
 	e.ev, e.seq, e.id, e.source = ev, ev.Seq, ev.ID, ev.Source
 	e.hash = event.Hash(env.Payload)
-}
-
-// claimed returns the id and seq a payload claims, as far as they can be read, without
-// checking anything: to name a refused envelope in its alarm.
-func claimed(payload []byte) (id string, seq uint64) {
-	var p struct {
-		ID  string `json:"id"`
-		Seq uint64 `json:"seq"`
-	}
-	if json.Unmarshal(payload, &p) != nil {
-		return "", 0
-	}
-	if len(p.ID) > 64 { // an attacker's id is not worth repeating at length
-		p.ID = p.ID[:64] + "..."
-	}
-	return p.ID, p.Seq
 }

@@ -295,3 +295,20 @@ func (e *Event) Follows(prevSeq uint64, prevHash [32]byte) error {
 	}
 	return nil
 }
+
+// Claimed returns the id and seq a payload claims, as far as they can be read, without
+// checking anything: to name a refused or broken entry in an alarm or an error. An
+// overlong id is cut short; an attacker's id is not worth repeating at length.
+func Claimed(payload []byte) (id string, seq uint64) {
+	var p struct {
+		ID  string `json:"id"`
+		Seq uint64 `json:"seq"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return "", 0
+	}
+	if len(p.ID) > 64 {
+		p.ID = p.ID[:64] + "..."
+	}
+	return p.ID, p.Seq
+}

@@ -14,7 +14,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -154,7 +153,7 @@ func checkLine(b []byte, pub *sitekey.Public) (*event.Event, [32]byte, *LineErro
 		return nil, [32]byte{}, &LineError{Err: err}
 	}
 	le := &LineError{}
-	le.ID, le.Seq = claimed(env.Payload)
+	le.ID, le.Seq = event.Claimed(env.Payload)
 	if !bytes.Equal(b, envelope.Encode(env)) {
 		le.Err = ErrNotCanonical
 		return nil, [32]byte{}, le
@@ -195,20 +194,4 @@ func splitLines(data []byte, atEOF bool) (advance int, token []byte, err error) 
 		return len(data), data, nil
 	}
 	return 0, nil, nil
-}
-
-// claimed returns the id and seq a payload claims, as far as they can be read, without
-// checking anything: for naming an entry in an error.
-func claimed(payload []byte) (id string, seq uint64) {
-	var p struct {
-		ID  string `json:"id"`
-		Seq uint64 `json:"seq"`
-	}
-	if json.Unmarshal(payload, &p) != nil {
-		return "", 0
-	}
-	if len(p.ID) > 64 { // an attacker's id is not worth repeating at length
-		p.ID = p.ID[:64] + "..."
-	}
-	return p.ID, p.Seq
 }
