@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,6 +164,17 @@ type Credential struct {
 	Number string `json:"number"`           // the card number
 	Format string `json:"format,omitempty"` // e.g. "wiegand-26", "raw"
 	Bits   int    `json:"bits,omitempty"`
+	// Facility is the facility code of a card format that has one (Wiegand 26 and 34).
+	Facility uint32 `json:"facility,omitempty"`
+}
+
+// ID is the credential as access lists and rosters name it: "facility:number" for
+// formats with a facility code (wiegand-26, wiegand-34), otherwise the number.
+func (c Credential) ID() string {
+	if c.Format == "wiegand-26" || c.Format == "wiegand-34" {
+		return strconv.FormatUint(uint64(c.Facility), 10) + ":" + c.Number
+	}
+	return c.Number
 }
 
 // DecodeCardRead parses and checks a card-read payload.
