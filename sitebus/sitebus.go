@@ -156,6 +156,12 @@ type CardRead struct {
 	Direction string `json:"direction"`
 	// Credential is what was presented.
 	Credential Credential `json:"credential"`
+	// Granted says the bridge let the credential through; Reason says why not
+	// (not-listed, not-this-door, no-list). ListVersion is the credential list the
+	// decision was taken with.
+	Granted     bool   `json:"granted"`
+	Reason      string `json:"reason,omitempty"`
+	ListVersion uint64 `json:"listVersion,omitempty"`
 }
 
 // Credential is a card or other token as read.
@@ -235,6 +241,12 @@ func (p *Publisher) ConnectionLost() { p.lost.Add(1) }
 // ctx ends, resending it after a lost connection. data, if not nil, is encoded as the
 // message's data. State messages are retained.
 func (p *Publisher) Publish(ctx context.Context, class, id, kind, msgKind string, data any) (*Message, error) {
+	return p.PublishAt(ctx, time.Now(), class, id, kind, msgKind, data)
+}
+
+// PublishAt is Publish for something that happened at at, earlier than now: a door
+// event kept while the bus was down carries the time it happened.
+func (p *Publisher) PublishAt(ctx context.Context, at time.Time, class, id, kind, msgKind string, data any) (*Message, error) {
 	var raw json.RawMessage
 	if data != nil {
 		b, err := json.Marshal(data)
@@ -247,7 +259,7 @@ func (p *Publisher) Publish(ctx context.Context, class, id, kind, msgKind string
 	p.mu.Lock()
 	key := class + "/" + id + "/" + kind
 	p.seqs[key]++
-	m := &Message{Time: time.Now().UTC(), Boot: p.boot, Seq: p.seqs[key], Kind: msgKind, Data: raw}
+	m := &Message{Time: at.UTC(), Boot: p.boot, Seq: p.seqs[key], Kind: msgKind, Data: raw}
 	body := m.Encode()
 	// Publishing under the lock keeps each device's messages in seq order on the wire.
 	epoch := p.lost.Load()
@@ -276,4 +288,116 @@ func (p *Publisher) Publish(ctx context.Context, class, id, kind, msgKind string
 		epoch = p.lost.Load()
 		tok = p.client.Publish(topic, 1, kind == KindState, body)
 	}
+}
+
+// CredentialsTopic is where the agent publishes, retained, the credential list the
+// bridge grants access by. The bridge keeps the last one it had, so that doors keep
+// working while the agent or the bus is down.
+func CredentialsTopic(site string) string { return "apedge/v1/" + site + "/bridge/credentials" }
+
+// CredentialList is the access list the bridge decides card reads by.
+type CredentialList struct {
+	// Version increases with every change; the bridge reports which version each
+	// decision was taken with.
+	Version uint64    `json:"version"`
+	Time    time.Time `json:"time"`
+	// Credentials are the credentials that open doors.
+	Credentials []Allowed `json:"credentials"`
+}
+
+// Allowed is one credential that opens doors.
+type Allowed struct {
+	// ID is the credential's Credential.ID, e.g. "12:3456".
+	ID string `json:"id"`
+	// Doors lists the doors it opens; empty means every door.
+	Doors []string `json:"doors,omitempty"`
+}
+
+// MaxCredentials bounds a credential list (a large AP has a few hundred cards).
+const MaxCredentials = 100000
+
+// DecodeCredentialList parses and checks a credential list. It never panics.
+func DecodeCredentialList(b []byte) (*CredentialList, error) {
+	if len(b) > 16<<20 {
+		return nil, fmt.Errorf("%w: credential list of %d bytes", ErrMessage, len(b))
+	}
+	var l CredentialList
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("%w: credential list: %v", ErrMessage, err)
+	}
+	if l.Version == 0 {
+		return nil, fmt.Errorf("%w: credential list: no version", ErrMessage)
+	}
+	if len(l.Credentials) > MaxCredentials {
+		return nil, fmt.Errorf("%w: credential list: %d credentials, at most %d", ErrMessage, len(l.Credentials), MaxCredentials)
+	}
+	for i, c := range l.Credentials {
+		if c.ID == "" || len(c.ID) > 128 {
+			return nil, fmt.Errorf("%w: credential list: credential %d has no id", ErrMessage, i)
+		}
+	}
+	return &l, nil
+}
+
+// Command actions.
+const (
+	// ActionUnlock unlocks a door for a moment (class door).
+	ActionUnlock = "unlock"
+	// ActionIndicate shows a grant or deny pattern on a reader's LED and buzzer
+	// (class reader).
+	ActionIndicate = "indicate"
+)
+
+// Command is a message on a device's cmd topic, agent to bridge.
+type Command struct {
+	// ID correlates the command with its result.
+	ID     string `json:"id"`
+	Action string `json:"action"`
+	// Deadline is when the command stops being worth carrying out; the bridge answers
+	// "expired" instead.
+	Deadline time.Time `json:"deadline"`
+	// By names the staff member who asked, for the audit trail.
+	By string `json:"by,omitempty"`
+	// For is how long an unlock lasts, in milliseconds (0: the door's own time).
+	ForMs int64 `json:"forMs,omitempty"`
+	// Pattern is "grant" or "deny" for ActionIndicate.
+	Pattern string `json:"pattern,omitempty"`
+}
+
+// DecodeCommand parses and checks a command. It never panics.
+func DecodeCommand(b []byte) (*Command, error) {
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("%w: command of %d bytes", ErrMessage, len(b))
+	}
+	var c Command
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%w: command: %v", ErrMessage, err)
+	}
+	switch {
+	case c.ID == "" || len(c.ID) > 64:
+		return nil, fmt.Errorf("%w: command: id missing or too long", ErrMessage)
+	case c.Deadline.IsZero():
+		return nil, fmt.Errorf("%w: command %s: no deadline", ErrMessage, c.ID)
+	case c.Action != ActionUnlock && c.Action != ActionIndicate:
+		return nil, fmt.Errorf("%w: command %s: unknown action %q", ErrMessage, c.ID, c.Action)
+	case c.ForMs < 0 || c.ForMs > 3600_000:
+		return nil, fmt.Errorf("%w: command %s: forMs %d out of range 0..3600000", ErrMessage, c.ID, c.ForMs)
+	case c.Action == ActionIndicate && c.Pattern != "grant" && c.Pattern != "deny":
+		return nil, fmt.Errorf("%w: command %s: pattern %q, want grant or deny", ErrMessage, c.ID, c.Pattern)
+	}
+	return &c, nil
+}
+
+// Result statuses.
+const (
+	ResultDone    = "done"
+	ResultFailed  = "failed"
+	ResultExpired = "expired"
+)
+
+// Result is the data of a cmd/result message: what became of a command.
+type Result struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
 }

@@ -380,7 +380,7 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-// TestBadCorpus checks that every file in testdata/bad/{topic,message,cardread} is
+// TestBadCorpus checks that every file in testdata/bad/{topic,message,cardread,command,credentials} is
 // refused. A topic file holds one topic, with no newline.
 func TestBadCorpus(t *testing.T) {
 	decoders := []struct {
@@ -390,6 +390,8 @@ func TestBadCorpus(t *testing.T) {
 		{"topic", func(b []byte) (any, error) { return sitebus.ParseTopic(string(b)) }},
 		{"message", func(b []byte) (any, error) { return sitebus.Decode(b) }},
 		{"cardread", func(b []byte) (any, error) { return sitebus.DecodeCardRead(b) }},
+		{"command", func(b []byte) (any, error) { return sitebus.DecodeCommand(b) }},
+		{"credentials", func(b []byte) (any, error) { return sitebus.DecodeCredentialList(b) }},
 	}
 	for _, d := range decoders {
 		for _, f := range badFiles(t, d.kind) {
@@ -502,4 +504,58 @@ func FuzzDecodeCardRead(f *testing.F) {
 			t.Fatalf("DecodeCardRead(Marshal(c)) = %+v, %v, want %+v", again, err, c)
 		}
 	})
+}
+
+func FuzzDecodeCommand(f *testing.F) {
+	f.Add([]byte(`{"id":"c1","action":"unlock","deadline":"2026-11-22T23:00:00Z","by":"staff-1","forMs":5000}`))
+	f.Add([]byte(`{"id":"c2","action":"indicate","deadline":"2026-11-22T23:00:00Z","pattern":"deny"}`))
+	for _, p := range badFiles(f, "command") {
+		f.Add(readFile(f, p))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := sitebus.DecodeCommand(data)
+		if err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("error %v is not ErrMessage", err)
+			}
+			return
+		}
+		if c.ID == "" || c.Deadline.IsZero() || c.ForMs < 0 {
+			t.Fatalf("accepted %+v", c)
+		}
+	})
+}
+
+func FuzzDecodeCredentialList(f *testing.F) {
+	f.Add([]byte(`{"version":1,"time":"2026-11-22T23:00:00Z","credentials":[{"id":"12:3456"},{"id":"7:1","doors":["front"]}]}`))
+	for _, p := range badFiles(f, "credentials") {
+		f.Add(readFile(f, p))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l, err := sitebus.DecodeCredentialList(data)
+		if err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("error %v is not ErrMessage", err)
+			}
+			return
+		}
+		if l.Version == 0 {
+			t.Fatalf("accepted %+v", l)
+		}
+		for _, c := range l.Credentials {
+			if c.ID == "" {
+				t.Fatalf("accepted an empty id in %+v", l)
+			}
+		}
+	})
+}
+
+func TestDecodeCommandValid(t *testing.T) {
+	c, err := sitebus.DecodeCommand([]byte(`{"id":"c1","action":"unlock","deadline":"2026-11-22T23:00:00Z","by":"staff-1","forMs":5000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != "c1" || c.Action != sitebus.ActionUnlock || c.By != "staff-1" || c.ForMs != 5000 || !c.Deadline.Equal(time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC)) {
+		t.Errorf("DecodeCommand = %+v", c)
+	}
 }
