@@ -57,8 +57,12 @@ type Agent struct {
 	queue   chan mqtt.Message
 	drain   time.Duration // how long a clean stop waits for central's ack
 
+	// listVersion numbers the credential list given to the bridge.
+	listVersion uint64
+
 	mu      sync.Mutex
-	lastSeq map[string]devSeq // per device: last seq seen this bridge boot
+	lastSeq map[string]devSeq                 // per device: last seq seen this bridge boot
+	waiting map[string]chan<- sitebus.Result // commands awaiting their result, by id
 
 	busMsgs, bad, dups, gaps, journaled, overflow, unknownCards atomic.Uint64
 }
@@ -92,7 +96,10 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		cards:   map[string]*config.Resident{},
 		queue:   make(chan mqtt.Message, 1<<16),
 		lastSeq: map[string]devSeq{},
+		waiting: map[string]chan<- sitebus.Result{},
 		drain:   5 * time.Second,
+		// Each start gives the bridge a newer list than any before it.
+		listVersion: uint64(time.Now().UnixMilli()),
 	}
 	for i := range cfg.Roster {
 		for _, c := range cfg.Roster[i].Cards {
@@ -134,9 +141,11 @@ func (a *Agent) Forwarder() *forwarder.Forwarder { return a.fwd }
 func (a *Agent) subscribe(c mqtt.Client) {
 	subs := map[string]byte{
 		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindEvent): 1,
-		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindState): 1,
-		sitebus.BridgeStateTopic(a.cfg.Site):                1,
+		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindState):     1,
+		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindCmdResult): 1,
+		sitebus.BridgeStateTopic(a.cfg.Site):                    1,
 	}
+	a.publishCredentials(c)
 	tok := c.SubscribeMultiple(subs, a.receive)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		a.log.Error("site bus subscribe failed; reconnecting", "err", tok.Error())
@@ -308,6 +317,10 @@ func (a *Agent) prepare(m mqtt.Message) *event.Draft {
 		return nil
 	}
 	a.checkSeq(tp, msg)
+	if tp.Kind == sitebus.KindCmdResult {
+		a.result(msg.Data)
+		return nil
+	}
 	if tp.Kind != sitebus.KindEvent {
 		a.log.Debug("device state", "class", tp.Class, "id", tp.ID, "kind", msg.Kind)
 		return nil
@@ -367,6 +380,12 @@ func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, e
 		if err != nil {
 			return nil, err
 		}
+		if !cr.Granted {
+			// Refused at the door: nobody passed. Kept in the bridge's log and the
+			// reader's event, not a movement.
+			a.log.Info("card refused", "reader", tp.ID, "door", cr.Door, "reason", cr.Reason)
+			return nil, nil
+		}
 		typ := "movement.entered"
 		if cr.Direction == "exit" {
 			typ = "movement.exited"
@@ -376,11 +395,12 @@ func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, e
 			"door":       cr.Door,
 			"reader":     tp.ID,
 			"direction":  cr.Direction,
-			"credential": map[string]any{"kind": cr.Credential.Kind, "number": cr.Credential.Number, "format": cr.Credential.Format},
+			"credential": map[string]any{"kind": cr.Credential.Kind, "id": cr.Credential.ID(), "format": cr.Credential.Format},
+			"listVersion": cr.ListVersion,
 			"basis":      "card-read",
 			"device":     map[string]any{"boot": m.Boot, "seq": m.Seq, "time": m.Time},
 		}
-		if r := a.cards[cr.Credential.Number]; r != nil {
+		if r := a.cards[cr.Credential.ID()]; r != nil {
 			ids := []event.Identifier{{Type: "CRN", Value: r.CRN}}
 			if r.NOMS != "" {
 				ids = append(ids, event.Identifier{Type: "NOMS", Value: r.NOMS})
@@ -396,6 +416,12 @@ func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, e
 		}
 		d.Info = b
 		return d, nil
+	case tp.Class == sitebus.ClassDoor || tp.Class == sitebus.ClassReader:
+		d, err := a.translateDoor(tp, m)
+		if d == nil && err == nil {
+			a.log.Debug("device event with no domain meaning", "class", tp.Class, "id", tp.ID, "kind", m.Kind)
+		}
+		return d, err
 	default:
 		a.log.Debug("device event with no domain meaning yet", "class", tp.Class, "id", tp.ID, "kind", m.Kind)
 		return nil, nil

@@ -42,8 +42,8 @@ central:
   window: 8
   resendAfter: 1s
 roster:
-  - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["10001", "10011"]}
-  - {crn: X100002, name: Resident Two, cards: ["10002"]}
+  - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["12:10001", "12:10011"]}
+  - {crn: X100002, name: Resident Two, cards: ["12:10002"]}
 `
 
 // apSite is one AP: an embedded broker shared by the site bus and the uplink, the
@@ -223,7 +223,7 @@ type info struct {
 	Attributed *bool  `json:"attributed"`
 	Credential struct {
 		Kind   string `json:"kind"`
-		Number string `json:"number"`
+		ID     string `json:"id"`
 		Format string `json:"format"`
 	} `json:"credential"`
 	Device struct {
@@ -235,7 +235,7 @@ type info struct {
 
 func cardRead(door, direction, number string) sitebus.CardRead {
 	return sitebus.CardRead{Door: door, Direction: direction,
-		Credential: sitebus.Credential{Kind: "card", Number: number, Format: "wiegand-26", Bits: 26}}
+		Credential: sitebus.Credential{Kind: "card", Number: number, Format: "wiegand-26", Bits: 26, Facility: 12}, Granted: true}
 }
 
 func TestMovementEvents(t *testing.T) {
@@ -266,7 +266,7 @@ func TestMovementEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sent[tc.read.Credential.Number] = m
+		sent[tc.read.Credential.ID()] = m
 	}
 	journaled(t, a, uint64(1+len(tests)), 0, 0)
 	if err := stop(); err != nil {
@@ -297,10 +297,10 @@ func TestMovementEvents(t *testing.T) {
 		if err := json.Unmarshal(ev.Data.AdditionalInformation, &in); err != nil {
 			t.Fatalf("seq %d: %v", ev.Seq, err)
 		}
-		byCard[in.Credential.Number] = ev
+		byCard[in.Credential.ID] = ev
 	}
 	for _, tc := range tests {
-		num := tc.read.Credential.Number
+		num := tc.read.Credential.ID()
 		ev := byCard[num]
 		if ev == nil {
 			t.Errorf("no event for card %s", num)
@@ -381,7 +381,7 @@ func TestBadMessages(t *testing.T) {
 		}
 		return m.Encode()
 	}
-	goodRead := `{"door":"front","direction":"entry","credential":{"kind":"card","number":"10001"}}`
+	goodRead := `{"door":"front","direction":"entry","credential":{"kind":"card","number":"10001"},"granted":true}`
 	reader := func(id, kind string) string { return sitebus.DeviceTopic(site, sitebus.ClassReader, id, kind) }
 	bad := []struct {
 		name    string

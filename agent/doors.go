@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/sitebus"
+)
+
+// credentialList is the access list the agent gives the bridge: every card on the
+// roster opens every door (per-door rules arrive with the roster register).
+func (a *Agent) credentialList() *sitebus.CredentialList {
+	l := &sitebus.CredentialList{Version: a.listVersion, Time: time.Now().UTC(), Credentials: []sitebus.Allowed{}}
+	for id := range a.cards {
+		l.Credentials = append(l.Credentials, sitebus.Allowed{ID: id})
+	}
+	return l
+}
+
+// publishCredentials sends the credential list, retained, so that a bridge that starts
+// later gets it too.
+func (a *Agent) publishCredentials(c mqtt.Client) {
+	b, err := json.Marshal(a.credentialList())
+	if err != nil {
+		a.log.Error("credential list", "err", err)
+		return
+	}
+	tok := c.Publish(sitebus.CredentialsTopic(a.cfg.Site), 1, true, b)
+	go func() {
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			a.log.Error("credential list not published", "err", tok.Error())
+		}
+	}()
+}
+
+// ErrNoAnswer is returned by UnlockDoor when the bridge did not answer by the deadline.
+var ErrNoAnswer = errors.New("agent: no answer from the bridge")
+
+// UnlockDoor orders a momentary unlock of door on behalf of staff member by, for the
+// door's own unlock time when d is 0, and waits for the bridge's answer until ctx ends
+// or 10 seconds pass. Whatever the outcome, the order and its result are journaled as
+// door.unlock-ordered, signed and sent to central: a staff action is always audited.
+func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.Duration) (sitebus.Result, error) {
+	if !sitebus.ValidDeviceID(door) {
+		return sitebus.Result{}, fmt.Errorf("agent: unlock: %q is not a door id", door)
+	}
+	if by == "" {
+		return sitebus.Result{}, fmt.Errorf("agent: unlock %s: no staff member named", door)
+	}
+	idb := make([]byte, 8)
+	rand.Read(idb)
+	ordered := time.Now()
+	cmd := sitebus.Command{ID: hex.EncodeToString(idb), Action: sitebus.ActionUnlock, Deadline: ordered.Add(10 * time.Second).UTC(),
+		By: by, ForMs: d.Milliseconds()}
+	ch := make(chan sitebus.Result, 1)
+	a.mu.Lock()
+	a.waiting[cmd.ID] = ch
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.waiting, cmd.ID)
+		a.mu.Unlock()
+	}()
+	body, _ := json.Marshal(cmd)
+	var res sitebus.Result
+	var err error
+	wctx, cancel := context.WithDeadline(ctx, cmd.Deadline)
+	defer cancel()
+	tok := a.bus.Publish(sitebus.DeviceTopic(a.cfg.Site, sitebus.ClassDoor, door, sitebus.KindCmd), 1, false, body)
+	select {
+	case <-tok.Done():
+		err = tok.Error()
+	case <-wctx.Done():
+		err = wctx.Err()
+	}
+	if err == nil {
+		select {
+		case res = <-ch:
+		case <-wctx.Done():
+			err = ErrNoAnswer
+		}
+	}
+	status := res.Status
+	if err != nil {
+		status = "no-answer"
+	}
+	info, _ := json.Marshal(map[string]any{"door": door, "by": by, "reason": reason, "forMs": d.Milliseconds(),
+		"command": cmd.ID, "result": status, "error": res.Error, "orderedAt": ordered.UTC()})
+	if _, jerr := a.append(context.WithoutCancel(ctx), &event.Draft{Type: "door.unlock-ordered", OccurredAt: ordered,
+		Description: "staff ordered a momentary unlock", Info: info}); jerr != nil {
+		return res, jerr
+	}
+	if err != nil {
+		return res, fmt.Errorf("agent: unlock %s: %w", door, err)
+	}
+	if res.Status != sitebus.ResultDone {
+		return res, fmt.Errorf("agent: unlock %s: %s: %s", door, res.Status, res.Error)
+	}
+	return res, nil
+}
+
+// result hands a command result to whoever waits for it.
+func (a *Agent) result(data []byte) {
+	var r sitebus.Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		a.log.Warn("bad command result", "err", err)
+		return
+	}
+	a.mu.Lock()
+	ch := a.waiting[r.ID]
+	a.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- r:
+		default:
+		}
+	}
+}
+
+// doorEvents maps door and reader events from the bridge to domain events.
+var doorEvents = map[string]struct{ typ, desc string }{
+	sitebus.ClassDoor + "/forced":                  {"door.forced", "door opened while locked, with no exit request"},
+	sitebus.ClassDoor + "/held-open":               {"door.held-open", "door open past its limit"},
+	sitebus.ClassDoor + "/tailgate":                {"door.tailgate", "door opened again on one unlock: a passage without a credential"},
+	sitebus.ClassReader + "/offline":               {"reader.offline", "reader stopped answering"},
+	sitebus.ClassReader + "/online":                {"reader.online", "reader answering"},
+	sitebus.ClassReader + "/tamper":                {"door.tampered", "reader tamper switch"},
+	sitebus.ClassReader + "/secure-channel-failed": {"reader.secure-channel-failed", "reader secure channel could not be opened"},
+}
+
+// translateDoor turns a door or reader event into its domain event, or nil.
+func (a *Agent) translateDoor(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, error) {
+	de, ok := doorEvents[tp.Class+"/"+m.Kind]
+	if !ok {
+		return nil, nil
+	}
+	info := map[string]any{"device": map[string]any{"class": tp.Class, "id": tp.ID, "boot": m.Boot, "seq": m.Seq, "time": m.Time}}
+	if tp.Class == sitebus.ClassDoor {
+		info["door"] = tp.ID
+	} else {
+		info["reader"] = tp.ID
+	}
+	if len(m.Data) > 0 {
+		info["detail"] = m.Data
+	}
+	if tp.Class == sitebus.ClassReader && m.Kind == "tamper" {
+		var t struct {
+			Tamper bool `json:"tamper"`
+		}
+		if err := json.Unmarshal(m.Data, &t); err != nil {
+			return nil, err
+		}
+		if !t.Tamper {
+			return nil, nil // tamper cleared: shown as the reader's state, not an event
+		}
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return nil, err
+	}
+	return &event.Draft{Type: de.typ, OccurredAt: m.Time, Description: de.desc, Info: b}, nil
+}
