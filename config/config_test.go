@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -402,8 +403,29 @@ func TestLoadMissingOrMalformedFile(t *testing.T) {
 }
 
 const minimalBridge = `site: MAN1
+stateDir: state
 bus:
   broker: tcp://127.0.0.1:1883
+`
+
+// siteBridge is a bridge with one OSDP line of two readers on one door.
+const siteBridge = minimalBridge + `osdp:
+  - port: /dev/ttyUSB0
+    baud: 115200
+    readers:
+      - {id: front-in, address: 1, scbkFile: front-in.scbk}
+      - {id: front-out, address: 2, insecure: true}
+doors:
+  - id: front
+    entryReader: front-in
+    exitReader: front-out
+    contact: {pin: GPIO17}
+    exitButton: {pin: GPIO27, activeHigh: true}
+    lock: {pin: GPIO22, mode: fail-safe}
+    unlockFor: 7s
+  - id: side
+    wiegand: {reader: side-in, direction: entry, d0: GPIO5, d1: GPIO6}
+    lock: {pin: GPIO23, mode: fail-secure}
 `
 
 func TestLoadBridge(t *testing.T) {
@@ -412,53 +434,88 @@ func TestLoadBridge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Site != "MAN1" || b.Bus.ClientID != "apedge-bridge-MAN1" || b.Simulate != nil {
+	if b.Site != "MAN1" || b.Bus.ClientID != "apedge-bridge-MAN1" || b.Simulate != nil || b.StateDir != filepath.Join(dir, "state") {
 		t.Errorf("LoadBridge = %+v", b)
 	}
 
-	writeFile(t, dir, "bus.pass", "p", 0o600)
-	b, err = config.LoadBridge(writeFile(t, dir, "sim.yaml", minimalBridge+`  username: bridge
-  passwordFile: bus.pass
+	writeFile(t, dir, "front-in.scbk", "000102030405060708090a0b0c0d0e0f", 0o600)
+	b, err = config.LoadBridge(writeFile(t, dir, "site.yaml", siteBridge, 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := b.OSDP[0]
+	if bus.Baud != 115200 || bus.ReplyTimeout != 200*time.Millisecond || bus.OfflineAfter != 3 ||
+		bus.Readers[0].SCBKFile != filepath.Join(dir, "front-in.scbk") || !bus.Readers[1].Insecure {
+		t.Errorf("osdp[0] = %+v", bus)
+	}
+	front, side := b.Doors[0], b.Doors[1]
+	if front.UnlockFor != 7*time.Second || front.HeldOpenAfter != 30*time.Second || front.Contact.ActiveHigh || !front.ExitButton.ActiveHigh {
+		t.Errorf("doors[0] = %+v", front)
+	}
+	if side.EntryReader != "side-in" || side.ExitReader != "" {
+		t.Errorf("doors[1] = %+v, want its Wiegand reader as the entry reader", side)
+	}
+	places := b.Readers()
+	want := map[string]config.ReaderPlace{"front-in": {"front", "entry"}, "front-out": {"front", "exit"}, "side-in": {"side", "entry"}}
+	if !reflect.DeepEqual(places, want) {
+		t.Errorf("Readers() = %v, want %v", places, want)
+	}
+
+	b, err = config.LoadBridge(writeFile(t, dir, "sim.yaml", minimalBridge+`osdp:
+  - port: simulated
+    readers: [{id: front-in, address: 1, insecure: true}]
+doors:
+  - {id: front, entryReader: front-in}
 simulate:
-  readers:
-    - {id: front-in, door: front, direction: entry}
-    - {id: front-out, door: front, direction: exit}
-  cards: ["0042"]
+  cards: ["12:3456"]
 `, 0o644))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Bus.PasswordFile != filepath.Join(dir, "bus.pass") {
-		t.Errorf("bus.passwordFile = %q, want it resolved against the file's directory", b.Bus.PasswordFile)
-	}
-	if b.Simulate == nil || b.Simulate.Every != 2*time.Second || len(b.Simulate.Readers) != 2 || b.Simulate.Readers[1].Direction != "exit" {
-		t.Errorf("simulate = %+v, want two readers every 2s", b.Simulate)
+	if b.Simulate == nil || b.Simulate.Every != 2*time.Second || b.Simulate.Incidents != 0.05 || b.OSDP[0].Baud != 9600 {
+		t.Errorf("simulate = %+v, osdp = %+v", b.Simulate, b.OSDP)
 	}
 }
 
 func TestLoadBridgeInvalid(t *testing.T) {
-	const sim = "simulate:\n  readers:\n    - {id: r1, door: front, direction: entry}\n  cards: [\"0042\"]\n"
+	dir := t.TempDir()
+	writeFile(t, dir, "front-in.scbk", "000102030405060708090a0b0c0d0e0f", 0o600)
+	writeFile(t, dir, "open.scbk", "000102030405060708090a0b0c0d0e0f", 0o644)
+	const sim = "simulate:\n  cards: [\"12:3456\"]\n"
 	tests := []struct {
 		name       string
 		yaml       string
 		wantFields []string
 	}{
 		{"site", strings.Replace(minimalBridge, "MAN1", "MAN_1", 1), []string{"site"}},
-		{"bus.broker missing", "site: MAN1\n", []string{"bus.broker"}},
+		{"bus.broker missing", "site: MAN1\nstateDir: s\n", []string{"bus.broker"}},
 		{"bus.broker off the box", strings.Replace(minimalBridge, "127.0.0.1", "bus.example.org", 1), []string{"bus.broker"}},
-		{"simulate.readers[0].direction", minimalBridge + strings.Replace(sim, "entry", "in", 1), []string{"simulate.readers[0].direction"}},
-		{"simulate.readers[0].direction missing", minimalBridge + strings.Replace(sim, ", direction: entry", "", 1), []string{"simulate.readers[0].direction"}},
-		{"simulate.readers[0].door", minimalBridge + strings.Replace(sim, ", door: front", "", 1), []string{"simulate.readers[0].door"}},
-		{"simulate.readers[0].id", minimalBridge + strings.Replace(sim, "id: r1", "id: r/1", 1), []string{"simulate.readers[0].id"}},
-		{"simulate.readers[1].id repeated", minimalBridge + strings.Replace(sim, "  cards", "    - {id: r1, door: back, direction: exit}\n  cards", 1), []string{"simulate.readers[1].id"}},
-		{"simulate.readers empty", minimalBridge + "simulate:\n  readers: []\n  cards: [\"0042\"]\n", []string{"simulate.readers"}},
-		{"simulate.cards empty", minimalBridge + strings.Replace(sim, "  cards: [\"0042\"]\n", "", 1), []string{"simulate.cards"}},
-		{"simulate.every", minimalBridge + sim + "  every: 10us\n", []string{"simulate.every"}},
+		{"stateDir", strings.Replace(minimalBridge, "stateDir: state\n", "", 1), []string{"stateDir"}},
+		{"baud", strings.Replace(siteBridge, "115200", "115201", 1), []string{"osdp[0].baud"}},
+		{"address range", strings.Replace(siteBridge, "address: 2", "address: 127", 1), []string{"osdp[0].readers[1].address"}},
+		{"address twice", strings.Replace(siteBridge, "address: 2", "address: 1", 1), []string{"osdp[0].readers[1].address"}},
+		{"no key and not insecure", strings.Replace(siteBridge, ", insecure: true", "", 1), []string{"osdp[0].readers[1].scbkFile"}},
+		{"key and insecure", strings.Replace(siteBridge, ", insecure: true", ", insecure: true, scbkFile: front-in.scbk", 1), []string{"osdp[0].readers[1].insecure"}},
+		{"key readable by others", strings.Replace(siteBridge, "scbkFile: front-in.scbk", "scbkFile: open.scbk", 1), []string{"osdp[0].readers[0].scbkFile"}},
+		{"install without key", strings.Replace(siteBridge, ", insecure: true", ", insecure: true, install: true", 1), []string{"osdp[0].readers[1].install"}},
+		{"reader id twice", strings.Replace(siteBridge, "reader: side-in", "reader: front-in", 1), []string{"doors[1].wiegand.reader", "doors[1].entryReader"}},
+		{"unknown entry reader", strings.Replace(siteBridge, "entryReader: front-in", "entryReader: back-in", 1), []string{"doors[0].entryReader"}},
+		{"reader on two doors", strings.Replace(siteBridge, "reader: side-in, direction: entry", "reader: side-in, direction: exit", 1) + "  - {id: back, entryReader: front-in}\n", []string{"doors[2].entryReader"}},
+		{"lock mode", strings.Replace(siteBridge, "fail-secure", "fail-open", 1), []string{"doors[1].lock.mode"}},
+		{"lock pin", strings.Replace(siteBridge, "{pin: GPIO22, mode", "{mode", 1), []string{"doors[0].lock.pin"}},
+		{"wiegand direction", strings.Replace(siteBridge, "direction: entry", "direction: in", 1), []string{"doors[1].wiegand.direction"}},
+		{"unlockFor", strings.Replace(siteBridge, "unlockFor: 7s", "unlockFor: 1h", 1), []string{"doors[0].unlockFor"}},
+		{"door id twice", strings.Replace(siteBridge, "id: side", "id: front", 1), []string{"doors[1].id"}},
+		{"simulated port without simulate", minimalBridge + "osdp:\n  - port: simulated\n    readers: [{id: r1, address: 1, insecure: true}]\n", []string{"osdp[0].port"}},
+		{"simulate.cards empty", minimalBridge + "doors: [{id: front}]\nsimulate:\n  every: 1s\n", []string{"simulate.cards"}},
+		{"simulate.cards format", minimalBridge + "doors: [{id: front}]\n" + strings.Replace(sim, "12:3456", "0042", 1), []string{"simulate.cards[0]"}},
+		{"simulate without doors", minimalBridge + sim, []string{"doors"}},
+		{"simulate.every", minimalBridge + "doors: [{id: front}]\n" + sim + "  every: 10us\n", []string{"simulate.every"}},
 		{"log.level", minimalBridge + "log:\n  level: trace\n", []string{"log.level"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, t.TempDir(), "bridge.yaml", tc.yaml, 0o644)
+			path := writeFile(t, dir, "bridge.yaml", tc.yaml, 0o644)
 			_, err := config.LoadBridge(path)
 			ce := configError(t, err)
 			if got := fields(ce); !slices.Equal(got, tc.wantFields) {
