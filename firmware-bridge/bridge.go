@@ -1,6 +1,13 @@
-// Package bridge is firmware-bridge: the only process that talks to devices. It
-// publishes normalised device telemetry on the site MQTT bus (package sitebus) and holds
-// no site policy. Its retained bridge/state says online, and its last will says offline.
+// Package bridge is firmware-bridge: the only process that talks to devices. It runs
+// the doors (OSDP readers on RS-485, door contacts, exit buttons, lock relays and
+// Wiegand readers on GPIO) and publishes normalised device telemetry on the site MQTT
+// bus (package sitebus).
+//
+// The bridge decides card reads itself, from the last credential list the agent
+// published, so that doors keep working while the agent or the bus is down; what
+// happened meanwhile is kept in order and published, with the time it happened, once
+// the bus is back. It holds no other site policy. Its retained bridge/state says
+// online, and its last will says offline.
 package bridge
 
 import (
@@ -10,20 +17,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/devices/standin"
+	"github.com/apedge/apedge/devices/osdp"
+	"github.com/apedge/apedge/devices/wiegand"
 	"github.com/apedge/apedge/mqttclient"
 	"github.com/apedge/apedge/sitebus"
 )
 
 // Bridge is a running firmware bridge.
 type Bridge struct {
-	cfg       *config.Bridge
-	log       *slog.Logger
-	published atomic.Uint64
+	cfg    *config.Bridge
+	log    *slog.Logger
+	access *access
+	out    *outbox
+
+	mu    sync.Mutex
+	doors map[string]*doorRun
+	rds   *readers
+	sim   *Sim
+	ready chan struct{}
 }
 
 // New returns a bridge for cfg.
@@ -31,24 +48,52 @@ func New(cfg *config.Bridge, log *slog.Logger) *Bridge {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Bridge{cfg: cfg, log: log.With("component", "bridge", "site", cfg.Site)}
+	return &Bridge{cfg: cfg, log: log.With("component", "bridge", "site", cfg.Site), ready: make(chan struct{})}
 }
 
 // Published is how many device messages the broker has taken from this bridge.
-func (b *Bridge) Published() uint64 { return b.published.Load() }
+func (b *Bridge) Published() uint64 {
+	if b.out == nil {
+		return 0
+	}
+	return b.out.published.Load()
+}
+
+// Ready is closed once the bridge's devices are running.
+func (b *Bridge) Ready() <-chan struct{} { return b.ready }
 
 // Run connects to the site bus and runs the configured devices until ctx ends.
 func (b *Bridge) Run(ctx context.Context) error {
+	acc, err := loadAccess(b.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	b.access = acc
+	if v := acc.version(); v > 0 {
+		b.log.Info("credential list kept from before", "version", v)
+	}
+	logInsecure(b.log, b.cfg)
+
 	bootB := make([]byte, 8)
 	rand.Read(bootB)
 	boot := hex.EncodeToString(bootB)
 	offline, _ := json.Marshal(sitebus.BridgeState{Status: "offline", Boot: boot})
 	var pub *sitebus.Publisher
+	var pubMu sync.Mutex
+	cmdFilter := sitebus.DeviceFilter(b.cfg.Site, sitebus.KindCmd)
 	c, err := mqttclient.New(mqttclient.Options{
 		OnLost: func(error) {
+			pubMu.Lock()
+			defer pubMu.Unlock()
 			if pub != nil {
 				pub.ConnectionLost()
 			}
+		},
+		OnConnect: func(c mqtt.Client) {
+			online, _ := json.Marshal(sitebus.BridgeState{Status: "online", Boot: boot, Time: time.Now().UTC()})
+			c.Publish(sitebus.BridgeStateTopic(b.cfg.Site), 1, true, online)
+			c.Subscribe(sitebus.CredentialsTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) { b.onCredentials(m.Payload()) })
+			c.Subscribe(cmdFilter, 1, func(_ mqtt.Client, m mqtt.Message) { b.onCommand(ctx, m.Topic(), m.Payload()) })
 		},
 		Config:       b.cfg.Bus,
 		CleanSession: true,
@@ -58,45 +103,192 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
-	if err := mqttclient.Connect(ctx, c); err != nil {
-		return fmt.Errorf("bridge: connect %s: %w", b.cfg.Bus.Broker, err)
+	pubMu.Lock()
+	pub = sitebus.NewPublisher(c, b.cfg.Site, boot)
+	pubMu.Unlock()
+	b.out = newOutbox(pub, b.log)
+
+	// The devices start before the bus is up: doors work without it.
+	devCtx, stopDevices := context.WithCancel(ctx)
+	defer stopDevices()
+	var wg sync.WaitGroup
+	if err := b.startDevices(devCtx, &wg); err != nil {
+		return err
 	}
-	defer func() {
-		// A clean stop says offline itself; the will covers an unclean one.
+	close(b.ready)
+
+	// Connecting retries in the background; messages wait in the outbox meanwhile.
+	// The outbox starts once connected: paho drops what was published while a
+	// clean session was connecting, and its tokens never complete.
+	outCtx, stopOut := context.WithCancel(context.WithoutCancel(ctx))
+	outDone := make(chan struct{})
+	go func() {
+		defer close(outDone)
+		if err := mqttclient.Connect(ctx, c); err != nil {
+			return
+		}
+		b.out.run(outCtx, 2*time.Second)
+	}()
+	b.log.Info("bridge running", "boot", boot, "broker", b.cfg.Bus.Broker, "doors", len(b.doors), "readers", len(b.rds.by))
+
+	<-ctx.Done()
+	stopDevices()
+	wg.Wait()
+	stopOut() // the outbox lingers to send what the devices said last
+	<-outDone
+	// A clean stop says offline itself; the will covers an unclean one.
+	if c.IsConnectionOpen() {
 		tok := c.Publish(sitebus.BridgeStateTopic(b.cfg.Site), 1, true, offline)
 		tok.WaitTimeout(2 * time.Second)
-		c.Disconnect(250)
-	}()
-	online, _ := json.Marshal(sitebus.BridgeState{Status: "online", Boot: boot, Time: time.Now().UTC()})
-	if err := mqttclient.Wait(ctx, c.Publish(sitebus.BridgeStateTopic(b.cfg.Site), 1, true, online)); err != nil {
-		return fmt.Errorf("bridge: publish state: %w", err)
 	}
-	b.log.Info("bridge online", "boot", boot, "broker", b.cfg.Bus.Broker)
-	pub = sitebus.NewPublisher(c, b.cfg.Site, boot)
-	if s := b.cfg.Simulate; s != nil {
-		site := &standin.Site{Cards: s.Cards, Every: s.Every}
-		for _, r := range s.Readers {
-			site.Readers = append(site.Readers, standin.Reader{ID: r.ID, Door: r.Door, Direction: r.Direction})
-			if _, err := pub.Publish(ctx, sitebus.ClassReader, r.ID, sitebus.KindState, "status", map[string]any{"online": true, "simulated": true}); err != nil {
-				return fmt.Errorf("bridge: %w", err)
+	c.Disconnect(250)
+	return nil
+}
+
+// startDevices opens and runs every door and reader.
+func (b *Bridge) startDevices(ctx context.Context, wg *sync.WaitGroup) error {
+	b.doors = map[string]*doorRun{}
+	b.rds = &readers{b: b, by: map[string]*reader{}}
+	places := b.cfg.Readers()
+	simulated := b.cfg.Simulate != nil
+	if simulated {
+		b.sim = newSimSite(b.cfg.Simulate, b.log)
+	}
+	for _, dc := range b.cfg.Doors {
+		io, simDoor, err := openDoorIO(dc, simulated)
+		if err != nil {
+			b.sim.close()
+			return err
+		}
+		d := newDoorRun(dc, io, b.out, b.log)
+		b.doors[dc.ID] = d
+		if simDoor != nil {
+			b.sim.addDoor(dc, simDoor)
+		}
+		wg.Go(func() { d.run(ctx) })
+		if w := dc.Wiegand; w != nil {
+			r := &reader{id: w.Reader, place: places[w.Reader], door: d, state: readerState{
+				Online: true, Interface: "wiegand", Door: dc.ID, Direction: w.Direction, Simulated: simulated}}
+			b.rds.by[r.id] = r
+			b.rds.update(r, time.Now(), func(*readerState) {})
+			if simDoor != nil {
+				b.sim.addWiegand(r.id, simDoor)
+			}
+			wg.Go(func() {
+				err := io.Wiegand.Run(ctx, func(c wiegand.Card, err error) {
+					if err != nil {
+						b.log.Warn("bad wiegand read", "reader", r.id, "err", err)
+						b.rds.event(r, time.Now(), "bad-read", map[string]any{"reason": err.Error()})
+						return
+					}
+					b.rds.cardRead(ctx, r, time.Now(), c)
+				})
+				if err != nil && ctx.Err() == nil {
+					b.log.Error("wiegand reader stopped", "reader", r.id, "err", err)
+				}
+			})
+		}
+	}
+	for i, bus := range b.cfg.OSDP {
+		if err := b.startOSDP(ctx, wg, i, bus, places); err != nil {
+			b.sim.close()
+			return err
+		}
+	}
+	if b.sim != nil {
+		wg.Go(func() { b.sim.run(ctx, b) })
+	}
+	return nil
+}
+
+// startOSDP opens one RS-485 line and runs its panel.
+func (b *Bridge) startOSDP(ctx context.Context, wg *sync.WaitGroup, i int, bus config.OSDPBus, places map[string]config.ReaderPlace) error {
+	port := bus.Port
+	if port == config.SimulatedPort {
+		p, err := b.sim.addBus(ctx, wg, bus)
+		if err != nil {
+			return fmt.Errorf("bridge: osdp[%d]: %w", i, err)
+		}
+		port = p
+	}
+	line, err := osdp.OpenSerial(port, bus.Baud)
+	if err != nil {
+		return fmt.Errorf("bridge: osdp[%d]: %w", i, err)
+	}
+	pcfg := osdp.PanelConfig{Port: line, ReplyTimeout: bus.ReplyTimeout, OfflineAfter: bus.OfflineAfter,
+		Logger: b.log.With("osdp", port)}
+	byAddr := map[int]*reader{}
+	var rs []*reader
+	for _, rc := range bus.Readers {
+		pd := osdp.PDConfig{Address: rc.Address, Install: rc.Install}
+		secure := "off"
+		if rc.SCBKFile != "" {
+			key, err := readSCBK(rc.SCBKFile)
+			if err != nil {
+				line.Close()
+				return fmt.Errorf("bridge: reader %s: %w", rc.ID, err)
+			}
+			pd.SCBK = key
+			secure = "on"
+			if rc.Install {
+				secure = "install"
 			}
 		}
-		return site.Run(ctx, func(ctx context.Context, rd standin.Read) error {
-			m, err := pub.Publish(ctx, sitebus.ClassReader, rd.Reader.ID, sitebus.KindEvent, "card-read", rd.Data)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				// The broker did not take it: a real reader's read would be lost the
-				// same way, so log it and go on rather than stop the bridge.
-				b.log.Warn("card read not published", "reader", rd.Reader.ID, "err", err)
-				return nil
-			}
-			b.published.Add(1)
-			b.log.Debug("card read", "reader", rd.Reader.ID, "seq", m.Seq)
-			return nil
-		})
+		pcfg.PDs = append(pcfg.PDs, pd)
+		pl := places[rc.ID]
+		r := &reader{id: rc.ID, place: pl, door: b.doors[pl.Door], addr: rc.Address, secure: secure,
+			state: readerState{Interface: "osdp", Door: pl.Door, Direction: pl.Direction, Address: rc.Address,
+				SecureChannel: secure, Simulated: bus.Port == config.SimulatedPort}}
+		byAddr[rc.Address] = r
+		b.rds.by[rc.ID] = r
+		rs = append(rs, r)
 	}
-	<-ctx.Done()
+	panel, err := osdp.NewPanel(pcfg)
+	if err != nil {
+		line.Close()
+		return fmt.Errorf("bridge: osdp[%d]: %w", i, err)
+	}
+	for _, r := range rs {
+		r.panel = panel
+		b.rds.update(r, time.Now(), func(*readerState) {})
+	}
+	wg.Go(func() {
+		defer line.Close()
+		err := panel.Run(ctx, func(ev osdp.Event) { b.rds.onOSDP(ctx, byAddr, ev) })
+		if err != nil && ctx.Err() == nil {
+			b.log.Error("osdp line stopped", "port", port, "err", err)
+		}
+	})
 	return nil
+}
+
+// readSCBK reads a secure channel base key file: 32 hex digits, mode 0600.
+func readSCBK(path string) ([]byte, error) {
+	s, err := config.ReadSecret(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := hex.DecodeString(s)
+	if err != nil || len(key) != 16 {
+		return nil, fmt.Errorf("secure channel key %s: want 32 hex digits (16 bytes)", path)
+	}
+	return key, nil
+}
+
+// onCredentials takes a credential list from the agent.
+func (b *Bridge) onCredentials(raw []byte) {
+	changed, err := b.access.update(raw)
+	switch {
+	case err != nil:
+		b.log.Error("credential list refused; keeping the one held", "version", b.access.version(), "err", err)
+	case changed:
+		b.log.Info("credential list updated", "version", b.access.version())
+	}
+}
+
+// door returns the running door id, or nil.
+func (b *Bridge) door(id string) *doorRun {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.doors[id]
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
+	"fmt"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +19,8 @@ import (
 
 	"github.com/apedge/apedge/broker/brokertest"
 	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/devices/osdp"
+	"github.com/apedge/apedge/devices/wiegand"
 	bridge "github.com/apedge/apedge/firmware-bridge"
 	"github.com/apedge/apedge/mqttclient"
 	"github.com/apedge/apedge/sitebus"
@@ -53,51 +59,106 @@ func record(t *testing.T, url, id string) *recorder {
 	return r
 }
 
-// bridgeState returns the last bridge state r received, and whether it was retained.
-func (r *recorder) bridgeState(t *testing.T) (st sitebus.BridgeState, retained, ok bool) {
-	t.Helper()
-	for _, m := range slices.Backward(r.all()) {
-		if m.Topic() == sitebus.BridgeStateTopic(site) {
-			if err := json.Unmarshal(m.Payload(), &st); err != nil {
-				t.Fatalf("bridge state %s: %v", m.Payload(), err)
-			}
-			return st, m.Retained(), true
-		}
-	}
-	return st, false, false
+// busMsg is a decoded device message.
+type busMsg struct {
+	*sitebus.Message
+	Retained bool
 }
 
-// cardReads returns the card-read events r received, decoded, by reader id.
-func (r *recorder) cardReads(t *testing.T) map[string][]*sitebus.Message {
+// device returns the messages r received on one device topic, decoded, in order.
+func (r *recorder) device(t *testing.T, class, id, kind string) []busMsg {
 	t.Helper()
-	out := map[string][]*sitebus.Message{}
+	var out []busMsg
 	for _, m := range r.all() {
 		tp, err := sitebus.ParseTopic(m.Topic())
-		if err != nil || tp.Kind != sitebus.KindEvent {
+		if err != nil || tp.Class != class || tp.ID != id || tp.Kind != kind {
 			continue
 		}
 		msg, err := sitebus.Decode(m.Payload())
 		if err != nil {
 			t.Fatalf("%s: %v", m.Topic(), err)
 		}
-		out[tp.ID] = append(out[tp.ID], msg)
+		out = append(out, busMsg{msg, m.Retained()})
 	}
 	return out
 }
 
-func simConfig(url string) *config.Bridge {
-	return &config.Bridge{
-		Site: site,
-		Bus:  config.MQTT{Broker: url, ClientID: "apedge-bridge-" + site},
-		Simulate: &config.Simulate{
-			Readers: []config.SimReader{
-				{ID: "front-in", Door: "front", Direction: "entry"},
-				{ID: "front-out", Door: "front", Direction: "exit"},
-			},
-			Cards: []string{"10001", "10002", "10003"},
-			Every: time.Millisecond,
-		},
+// kinds lists the kinds of msgs.
+func kinds(msgs []busMsg) []string {
+	var k []string
+	for _, m := range msgs {
+		k = append(k, m.Kind)
 	}
+	return k
+}
+
+// waitEvents waits until device class/id has published the event kinds want, in
+// order, after the first skip events of those kinds, and returns those events. Events
+// of other kinds are left out.
+func (r *recorder) waitEvents(t *testing.T, class, id string, skip int, want ...string) []busMsg {
+	t.Helper()
+	var got []busMsg
+	brokertest.WaitFor(t, timeout, fmt.Sprintf("%s %s events %v", class, id, want), func() (bool, string) {
+		got = nil
+		for _, m := range r.device(t, class, id, sitebus.KindEvent) {
+			if slices.Contains(want, m.Kind) {
+				got = append(got, m)
+			}
+		}
+		if len(got) < skip {
+			return false, fmt.Sprint(kinds(got))
+		}
+		got = got[skip:]
+		return len(got) >= len(want), fmt.Sprint(kinds(got))
+	})
+	if k := kinds(got[:len(want)]); !slices.Equal(k, want) {
+		t.Fatalf("%s %s events %v, want %v", class, id, kinds(got), want)
+	}
+	return got[:len(want)]
+}
+
+// siteYAML is a site with two OSDP readers (one secure, one in clear) on the front
+// door and a Wiegand reader on the side door.
+const siteYAML = `site: MAN1
+stateDir: state
+bus:
+  broker: %s
+osdp:
+  - port: simulated
+    baud: 115200
+    readers:
+      - {id: front-in, address: 1, scbkFile: front-in.scbk}
+      - {id: front-out, address: 2, insecure: true}
+doors:
+  - id: front
+    entryReader: front-in
+    exitReader: front-out
+    lock: {mode: fail-safe}
+    unlockFor: 2s
+    heldOpenAfter: 1s
+  - id: side
+    wiegand: {reader: side-in, direction: entry}
+    lock: {mode: fail-secure}
+simulate:
+  quiet: true
+`
+
+// newConfig writes a site's files in a new directory and loads its configuration.
+func newConfig(t *testing.T, url string) *config.Bridge {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "front-in.scbk"), []byte("00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "bridge.yaml")
+	if err := os.WriteFile(path, fmt.Appendf(nil, siteYAML, url), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadBridge(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // run starts b and returns a function that stops it and returns Run's result.
@@ -121,179 +182,418 @@ func run(t *testing.T, b *bridge.Bridge) (stop func() error) {
 		return err
 	}
 	t.Cleanup(func() { stop() })
+	select {
+	case <-b.Ready():
+	case err := <-done:
+		t.Fatalf("Run = %v before ready", err)
+	case <-time.After(timeout):
+		t.Fatal("bridge not ready")
+	}
 	return stop
 }
 
-func TestRunSimulated(t *testing.T) {
-	const reads = 100
+// credentials is the list an agent would publish: card 12:10001 opens every door,
+// 12:10002 only the side door.
+func credentials(version uint64) []byte {
+	b, _ := json.Marshal(sitebus.CredentialList{Version: version, Time: time.Now().UTC(), Credentials: []sitebus.Allowed{
+		{ID: "12:10001"}, {ID: "12:10002", Doors: []string{"side"}},
+	}})
+	return b
+}
+
+func card(t *testing.T, fc uint8, cn uint16) wiegand.Card {
+	t.Helper()
+	c, err := wiegand.Decode(wiegand.Encode26(fc, cn), 26)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// harness is a running bridge on a simulated site, a broker, and a recorder of the bus.
+type harness struct {
+	cfg *config.Bridge
+	b   *bridge.Bridge
+	sim *bridge.Sim
+	bus *recorder
+	agt mqtt.Client // stands where the agent would
+}
+
+func start(t *testing.T) *harness {
+	t.Helper()
 	brk := brokertest.Start(t)
-	cfg := simConfig(brk.URL())
-	bus := record(t, brk.URL(), "watcher")
-	b := bridge.New(cfg, brokertest.Logger(t))
-	stop := run(t, b)
-
-	// Online, with a boot id.
-	brokertest.WaitFor(t, timeout, "bridge online", func() (bool, string) {
-		st, _, ok := bus.bridgeState(t)
-		return ok && st.Status == "online", ""
+	h := &harness{cfg: newConfig(t, brk.URL()), bus: record(t, brk.URL(), "watcher"), agt: brokertest.Client(t, brk.URL(), "agent")}
+	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.CredentialsTopic(site), 1, true, credentials(1)), timeout); err != nil {
+		t.Fatal(err)
+	}
+	h.b = bridge.New(h.cfg, brokertest.Logger(t))
+	run(t, h.b)
+	h.sim = h.b.Sim()
+	h.waitOnline(t, "front-in", true)
+	h.waitOnline(t, "front-out", false)
+	brokertest.WaitFor(t, timeout, "credential list kept", func() (bool, string) {
+		_, err := os.Stat(filepath.Join(h.cfg.StateDir, "credentials.json"))
+		return err == nil, fmt.Sprint(err)
 	})
-	online, _, _ := bus.bridgeState(t)
-	if raw, err := hex.DecodeString(online.Boot); err != nil || len(raw) != 8 {
-		t.Errorf("boot id %q, want 16 hex digits", online.Boot)
-	}
-	if online.Time.IsZero() || time.Since(online.Time) > time.Minute {
-		t.Errorf("online state time %v, want now", online.Time)
-	}
+	return h
+}
 
-	// Card reads flow, numbered per reader.
-	brokertest.WaitFor(t, timeout, "card reads", func() (bool, string) {
-		n := 0
-		for _, ms := range bus.cardReads(t) {
-			n += len(ms)
+// waitOnline waits for reader id's state to say online (and secure, if asked).
+func (h *harness) waitOnline(t *testing.T, id string, secure bool) {
+	t.Helper()
+	brokertest.WaitFor(t, timeout, id+" online", func() (bool, string) {
+		st := h.bus.device(t, sitebus.ClassReader, id, sitebus.KindState)
+		if len(st) == 0 {
+			return false, "no state"
 		}
-		return n >= reads, ""
+		var s struct{ Online, Secure bool }
+		json.Unmarshal(st[len(st)-1].Data, &s)
+		return s.Online && s.Secure == secure, string(st[len(st)-1].Data)
 	})
-	if err := stop(); err != nil {
-		t.Fatalf("Run = %v, want nil after cancel", err)
-	}
+}
 
-	// Each reader's state was published, retained, before its reads.
-	late := record(t, brk.URL(), "late")
-	brokertest.WaitFor(t, timeout, "retained reader states and bridge state", func() (bool, string) {
-		n := 0
-		for _, m := range late.all() {
-			if m.Retained() {
-				n++
-			}
-		}
-		return n >= 3, ""
+// lockReleased waits until door id's lock relay lets the door open.
+func (h *harness) waitLock(t *testing.T, id string, energised bool) {
+	t.Helper()
+	brokertest.WaitFor(t, timeout, fmt.Sprintf("%s lock energised=%v", id, energised), func() (bool, string) {
+		return h.sim.Door(id).LockEnergised() == energised, ""
 	})
-	states := map[string]*sitebus.Message{}
-	for _, m := range late.all() {
-		tp, err := sitebus.ParseTopic(m.Topic())
-		if err != nil || !m.Retained() {
-			continue // the bridge state, or a late live copy
-		}
-		if tp.Kind != sitebus.KindState || tp.Class != sitebus.ClassReader {
-			t.Errorf("retained %s, want only reader states", m.Topic())
-			continue
-		}
-		msg, err := sitebus.Decode(m.Payload())
-		if err != nil {
-			t.Fatal(err)
-		}
-		states[tp.ID] = msg
-	}
-	for _, r := range cfg.Simulate.Readers {
-		st := states[r.ID]
-		if st == nil {
-			t.Errorf("no retained state for reader %s", r.ID)
-			continue
-		}
-		var data struct{ Online, Simulated bool }
-		if err := json.Unmarshal(st.Data, &data); err != nil || !data.Online || !data.Simulated {
-			t.Errorf("reader %s state %s, want online and simulated", r.ID, st.Data)
-		}
-		if st.Boot != online.Boot || st.Seq != 1 || st.Kind != "status" {
-			t.Errorf("reader %s state: boot %q seq %d kind %q, want boot %q seq 1 status", r.ID, st.Boot, st.Seq, st.Kind, online.Boot)
-		}
-	}
+}
 
-	// After a clean stop the retained state says offline, for the same boot.
-	st, retained, ok := late.bridgeState(t)
-	if !ok || st.Status != "offline" || st.Boot != online.Boot || !retained {
-		t.Errorf("bridge state after stop: %+v (found %v, retained %v), want offline for boot %s", st, ok, retained, online.Boot)
+func decodeCardRead(t *testing.T, m busMsg) *sitebus.CardRead {
+	t.Helper()
+	cr, err := sitebus.DecodeCardRead(m.Data)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return cr
+}
 
-	// Published counts what the broker took: the watcher gets at least that many.
-	countReads := func() (n uint64) {
-		for _, ms := range bus.cardReads(t) {
-			n += uint64(len(ms))
-		}
-		return n
+func TestAuthorisedEntry(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	front := h.sim.Door("front")
+	if !front.LockEnergised() {
+		t.Fatal("fail-safe lock not energised (locked) at rest")
 	}
-	if b.Published() == 0 {
-		t.Errorf("Published() = 0, but the watcher saw at least %d reads", reads)
+	h.sim.Present("front-in", card(t, 12, 10001))
+	read := h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "card-read")[0]
+	cr := decodeCardRead(t, read)
+	if !cr.Granted || cr.Door != "front" || cr.Direction != "entry" || cr.Credential.ID() != "12:10001" || cr.ListVersion != 1 {
+		t.Errorf("card read %+v, want 12:10001 granted at front entry by list 1", cr)
 	}
-	brokertest.WaitFor(t, timeout, "every published read", func() (bool, string) { return countReads() >= b.Published(), "" })
-
-	byReader := bus.cardReads(t)
-	total := 0
-	for id, ms := range byReader {
-		var r *config.SimReader
-		for i := range cfg.Simulate.Readers {
-			if cfg.Simulate.Readers[i].ID == id {
-				r = &cfg.Simulate.Readers[i]
-			}
-		}
-		if r == nil {
-			t.Errorf("reads from reader %q, which is not configured", id)
-			continue
-		}
-		for i, m := range ms {
-			total++
-			if m.Seq != uint64(i+1) {
-				t.Fatalf("reader %s: message %d has seq %d, want %d", id, i, m.Seq, i+1)
-			}
-			if m.Boot != online.Boot || m.Kind != "card-read" {
-				t.Errorf("reader %s seq %d: boot %q kind %q, want boot %q card-read", id, m.Seq, m.Boot, m.Kind, online.Boot)
-			}
-			cr, err := sitebus.DecodeCardRead(m.Data)
-			if err != nil {
-				t.Fatalf("reader %s seq %d: %v", id, m.Seq, err)
-			}
-			if cr.Door != r.Door || cr.Direction != r.Direction || !slices.Contains(cfg.Simulate.Cards, cr.Credential.Number) {
-				t.Errorf("reader %s seq %d: %+v, want door %s, %s, one of the cards %v", id, m.Seq, cr, r.Door, r.Direction, cfg.Simulate.Cards)
-			}
-		}
+	h.waitLock(t, "front", false)
+	front.Open()
+	ev := h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "unlocked", "opened")
+	var opened struct {
+		Authorised bool
+		Reason     string
+		Credential string
+		Reader     string
+		Passages   int
 	}
-	if len(byReader) != len(cfg.Simulate.Readers) {
-		t.Errorf("reads from %d readers, want all %d", len(byReader), len(cfg.Simulate.Readers))
+	json.Unmarshal(ev[1].Data, &opened)
+	if !opened.Authorised || opened.Reason != "credential" || opened.Credential != "12:10001" || opened.Reader != "front-in" || opened.Passages != 1 {
+		t.Errorf("opened %s", ev[1].Data)
+	}
+	front.Shut()
+	h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "closed", "locked")
+	h.waitLock(t, "front", true)
+	// The reader showed the grant pattern.
+	brokertest.WaitFor(t, timeout, "green LED", func() (bool, string) {
+		led := h.sim.Reader("front-in").LED()
+		return led.Count > 0 && led.Last.Temporary.OnColor == osdp.ColorGreen, fmt.Sprintf("%+v", led)
+	})
+	// Times come from the bridge's clock and follow each other.
+	if !ev[0].Time.Before(ev[1].Time) && !ev[0].Time.Equal(ev[1].Time) {
+		t.Errorf("unlocked at %v after opened at %v", ev[0].Time, ev[1].Time)
 	}
 }
 
-// TestRunNoDevices: with nothing to simulate the bridge only says it is online, and
-// offline when it stops.
-func TestRunNoDevices(t *testing.T) {
-	brk := brokertest.Start(t)
-	cfg := simConfig(brk.URL())
-	cfg.Simulate = nil
-	bus := record(t, brk.URL(), "watcher")
-	b := bridge.New(cfg, nil)
-	stop := run(t, b)
-	brokertest.WaitFor(t, timeout, "bridge online", func() (bool, string) {
-		st, _, ok := bus.bridgeState(t)
-		return ok && st.Status == "online", ""
-	})
-	if err := stop(); err != nil {
-		t.Fatalf("Run = %v", err)
+func TestRefused(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	tests := []struct {
+		card   wiegand.Card
+		reason string
+	}{
+		{card(t, 99, 1), "not-listed"},
+		{card(t, 12, 10002), "not-this-door"},
 	}
-	brokertest.WaitFor(t, timeout, "bridge offline", func() (bool, string) {
-		st, _, ok := bus.bridgeState(t)
-		return ok && st.Status == "offline", ""
-	})
-	for _, m := range bus.all() {
-		if m.Topic() != sitebus.BridgeStateTopic(site) {
-			t.Errorf("published on %s with no devices", m.Topic())
+	for i, tc := range tests {
+		h.sim.Present("front-in", tc.card)
+		cr := decodeCardRead(t, h.bus.waitEvents(t, sitebus.ClassReader, "front-in", i, "card-read")[0])
+		if cr.Granted || cr.Reason != tc.reason {
+			t.Errorf("card %s: granted %v reason %q, want refused %q", tc.card.Credential().ID(), cr.Granted, cr.Reason, tc.reason)
 		}
 	}
-	if b.Published() != 0 {
-		t.Errorf("Published() = %d, want 0", b.Published())
+	brokertest.WaitFor(t, timeout, "red LED", func() (bool, string) {
+		led := h.sim.Reader("front-in").LED()
+		return led.Count >= 2 && led.Last.Temporary.OnColor == osdp.ColorRed, fmt.Sprintf("%+v", led)
+	})
+	if got := h.bus.device(t, sitebus.ClassDoor, "front", sitebus.KindEvent); len(got) != 0 {
+		t.Errorf("door events %v after refused cards, want none", kinds(got))
+	}
+	if !h.sim.Door("front").LockEnergised() {
+		t.Error("lock released for a refused card")
 	}
 }
 
-func TestRunConnectFails(t *testing.T) {
+func TestForcedAndHeldOpen(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	front := h.sim.Door("front")
+	front.Open()
+	h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "forced", "held-open")
+	front.Shut()
+	ev := h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "closed", "held-open-ended")
+	var closed struct{ Authorised bool }
+	json.Unmarshal(ev[0].Data, &closed)
+	if closed.Authorised {
+		t.Errorf("closed after forced: %s, want not authorised", ev[0].Data)
+	}
+	st := h.bus.device(t, sitebus.ClassDoor, "front", sitebus.KindState)
+	var s struct{ Locked, Open, Forced, HeldOpen bool }
+	json.Unmarshal(st[len(st)-1].Data, &s)
+	if !s.Locked || s.Open || s.Forced || s.HeldOpen {
+		t.Errorf("door state after closing %s, want locked and closed", st[len(st)-1].Data)
+	}
+}
+
+func TestExitButtonAndTailgate(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	front := h.sim.Door("front")
+	front.PressExit()
+	h.waitLock(t, "front", false)
+	front.ReleaseExit()
+	front.Open()
+	h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "unlocked", "opened")
+	front.Shut()
+	h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "closed")
+	front.Open() // a second person on the same unlock
+	ev := h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "unlocked", "opened", "closed", "tailgate")
+	var u struct{ Reason string }
+	json.Unmarshal(ev[0].Data, &u)
+	if u.Reason != "exit-button" {
+		t.Errorf("unlocked %s, want by the exit button", ev[0].Data)
+	}
+	var tg struct{ Passages int }
+	json.Unmarshal(ev[3].Data, &tg)
+	if tg.Passages != 2 {
+		t.Errorf("tailgate %s, want 2 passages", ev[3].Data)
+	}
+	front.Shut()
+}
+
+func TestWiegandDoor(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	side := h.sim.Door("side")
+	if side.LockEnergised() {
+		t.Fatal("fail-secure lock energised at rest")
+	}
+	h.sim.Present("side-in", card(t, 12, 10002))
+	cr := decodeCardRead(t, h.bus.waitEvents(t, sitebus.ClassReader, "side-in", 0, "card-read")[0])
+	if !cr.Granted || cr.Door != "side" || cr.Credential.Format != wiegand.Format26 || cr.Credential.Facility != 12 || cr.Credential.Number != "10002" {
+		t.Errorf("card read %+v", cr)
+	}
+	h.waitLock(t, "side", true) // fail-secure: energised to unlock
+	h.bus.waitEvents(t, sitebus.ClassDoor, "side", 0, "unlocked")
+}
+
+func command(t *testing.T, h *harness, class, id string, cmd sitebus.Command) sitebus.Result {
+	t.Helper()
+	b, _ := json.Marshal(cmd)
+	skip := len(h.bus.device(t, class, id, sitebus.KindCmdResult))
+	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.DeviceTopic(site, class, id, sitebus.KindCmd), 1, false, b), timeout); err != nil {
+		t.Fatal(err)
+	}
+	var res sitebus.Result
+	brokertest.WaitFor(t, timeout, "result of "+cmd.ID, func() (bool, string) {
+		rs := h.bus.device(t, class, id, sitebus.KindCmdResult)
+		if len(rs) <= skip {
+			return false, ""
+		}
+		json.Unmarshal(rs[skip].Data, &res)
+		return true, ""
+	})
+	if res.ID != cmd.ID {
+		t.Fatalf("result %+v, want one for %s", res, cmd.ID)
+	}
+	return res
+}
+
+func TestCommands(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	soon := time.Now().Add(time.Minute)
+	res := command(t, h, sitebus.ClassDoor, "front", sitebus.Command{ID: "c1", Action: sitebus.ActionUnlock, Deadline: soon, By: "staff-7", ForMs: 3000})
+	if res.Status != sitebus.ResultDone {
+		t.Errorf("unlock: %+v", res)
+	}
+	ev := h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "unlocked")
+	var u struct {
+		Reason, By string
+		Until      time.Time
+	}
+	json.Unmarshal(ev[0].Data, &u)
+	if u.Reason != "command" || u.By != "staff-7" || u.Until.Sub(ev[0].Time).Round(time.Second) != 3*time.Second {
+		t.Errorf("unlocked %s at %v, want by command of staff-7 for 3s", ev[0].Data, ev[0].Time)
+	}
+	h.waitLock(t, "front", false)
+
+	res = command(t, h, sitebus.ClassDoor, "front", sitebus.Command{ID: "c2", Action: sitebus.ActionUnlock, Deadline: time.Now().Add(-time.Second), By: "staff-7"})
+	if res.Status != sitebus.ResultExpired {
+		t.Errorf("late unlock: %+v, want expired", res)
+	}
+	res = command(t, h, sitebus.ClassDoor, "back", sitebus.Command{ID: "c3", Action: sitebus.ActionUnlock, Deadline: soon})
+	if res.Status != sitebus.ResultFailed || !strings.Contains(res.Error, "no door back") {
+		t.Errorf("unlock of no door: %+v", res)
+	}
+	res = command(t, h, sitebus.ClassReader, "front-out", sitebus.Command{ID: "c4", Action: sitebus.ActionIndicate, Deadline: soon, Pattern: "deny"})
+	if res.Status != sitebus.ResultDone {
+		t.Errorf("indicate: %+v", res)
+	}
+	if led := h.sim.Reader("front-out").LED(); led.Last.Temporary.OnColor != osdp.ColorRed {
+		t.Errorf("front-out LED %+v after deny, want red", led)
+	}
+	res = command(t, h, sitebus.ClassReader, "side-in", sitebus.Command{ID: "c5", Action: sitebus.ActionIndicate, Deadline: soon, Pattern: "grant"})
+	if res.Status != sitebus.ResultFailed {
+		t.Errorf("indicate on a Wiegand reader: %+v, want failed", res)
+	}
+}
+
+func TestReaderOfflineAndBack(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	r := h.sim.Reader("front-in")
+	r.PowerOff(true)
+	h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "offline")
+	r.Reboot()
+	r.PowerOff(false)
+	h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 1, "online")
+	h.waitOnline(t, "front-in", true) // secure channel again, with nobody's help
+	h.sim.Present("front-in", card(t, 12, 10001))
+	h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "card-read")
+}
+
+func TestInsecureReaderSaysSo(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	st := h.bus.device(t, sitebus.ClassReader, "front-out", sitebus.KindState)
+	var s struct {
+		SecureChannel string
+		Secure        bool
+	}
+	json.Unmarshal(st[len(st)-1].Data, &s)
+	if s.SecureChannel != "off" || s.Secure {
+		t.Errorf("front-out state %s, want secureChannel off", st[len(st)-1].Data)
+	}
+	info, err := os.Stat(filepath.Join(h.cfg.StateDir, "credentials.json"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("kept credential list: %v, mode %v; want 0600", err, info.Mode())
+	}
+}
+
+// gate is a TCP front for a broker that refuses every connection until opened: the
+// site bus "down" as the bridge sees it.
+type gate struct {
+	addr string
+	open chan struct{}
+}
+
+func newGate(t *testing.T, backend string) *gate {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	b := bridge.New(simConfig("tcp://"+addr), brokertest.Logger(t))
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	err = b.Run(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Run with no broker = %v, want the connect to end with the context", err)
+	t.Cleanup(func() { ln.Close() })
+	g := &gate{addr: ln.Addr().String(), open: make(chan struct{})}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case <-g.open:
+			default:
+				c.Close()
+				continue
+			}
+			b, err := net.Dial("tcp", strings.TrimPrefix(backend, "tcp://"))
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(b, c); b.Close() }()
+			go func() { io.Copy(c, b); c.Close() }()
+		}
+	}()
+	return g
+}
+
+// TestDoorsWorkWithoutBus: a bridge that starts with the bus down still opens doors
+// from the credential list it kept, and reports what happened, in order and with the
+// times it happened, once the bus is back.
+func TestDoorsWorkWithoutBus(t *testing.T) {
+	t.Parallel()
+	brk := brokertest.Start(t)
+	bus := record(t, brk.URL(), "watcher")
+	g := newGate(t, brk.URL())
+	cfg := newConfig(t, "tcp://"+g.addr)
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.StateDir, "credentials.json"), credentials(5), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := bridge.New(cfg, brokertest.Logger(t))
+	run(t, b)
+	sim := b.Sim()
+	front := sim.Door("front")
+	brokertest.WaitFor(t, timeout, "front-in secure", func() (bool, string) { return sim.Reader("front-in").Secure(), "" })
+	presented := time.Now()
+	sim.Present("front-in", card(t, 12, 10001))
+	brokertest.WaitFor(t, timeout, "lock released with the bus down", func() (bool, string) { return !front.LockEnergised(), "" })
+	front.Open()
+	brokertest.WaitFor(t, timeout, "lock back on after the unlock time", func() (bool, string) { return front.LockEnergised(), "" })
+	front.Shut()
+	sim.Present("front-in", card(t, 99, 99)) // refused, also with the bus down
+	brokertest.WaitFor(t, timeout, "red LED", func() (bool, string) {
+		return sim.Reader("front-in").LED().Last.Temporary.OnColor == osdp.ColorRed, ""
+	})
+	if b.Published() != 0 {
+		t.Fatalf("published %d with the bus down", b.Published())
+	}
+	reopened := time.Now()
+	close(g.open)
+
+	reads := bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "card-read", "card-read")
+	first, second := decodeCardRead(t, reads[0]), decodeCardRead(t, reads[1])
+	if !first.Granted || first.ListVersion != 5 || second.Granted || second.Reason != "not-listed" {
+		t.Errorf("reads %+v then %+v, want granted by the kept list 5, then refused", first, second)
+	}
+	ev := bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "unlocked", "opened", "locked", "closed")
+	for _, m := range append(reads, ev...) {
+		if m.Time.Before(presented.Add(-time.Second)) || !m.Time.Before(reopened) {
+			t.Errorf("%s at %v: want the time it happened, between %v and %v", m.Kind, m.Time, presented, reopened)
+		}
+	}
+	for i := 1; i < len(ev); i++ {
+		if ev[i].Seq <= ev[i-1].Seq || ev[i].Time.Before(ev[i-1].Time) {
+			t.Errorf("door event %s seq %d at %v after %s seq %d at %v", ev[i].Kind, ev[i].Seq, ev[i].Time, ev[i-1].Kind, ev[i-1].Seq, ev[i-1].Time)
+		}
+	}
+}
+
+func TestHexKeyFile(t *testing.T) {
+	// The simulated reader and the bridge share the key from the file.
+	h := start(t)
+	key := h.sim.Reader("front-in").Key()
+	if hex.EncodeToString(key) != "00112233445566778899aabbccddeeff" {
+		t.Errorf("reader key %x, want the configured one", key)
 	}
 }
