@@ -61,7 +61,7 @@ type Agent struct {
 	listVersion uint64
 
 	mu      sync.Mutex
-	lastSeq map[string]devSeq                 // per device: last seq seen this bridge boot
+	lastSeq map[string]devSeq                // per device: last seq seen this bridge boot
 	waiting map[string]chan<- sitebus.Result // commands awaiting their result, by id
 
 	busMsgs, bad, dups, gaps, journaled, overflow, unknownCards atomic.Uint64
@@ -140,7 +140,7 @@ func (a *Agent) Forwarder() *forwarder.Forwarder { return a.fwd }
 
 func (a *Agent) subscribe(c mqtt.Client) {
 	subs := map[string]byte{
-		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindEvent): 1,
+		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindEvent):     1,
 		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindState):     1,
 		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindCmdResult): 1,
 		sitebus.BridgeStateTopic(a.cfg.Site):                    1,
@@ -392,13 +392,13 @@ func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, e
 		}
 		d := &event.Draft{Type: typ, OccurredAt: m.Time}
 		info := map[string]any{
-			"door":       cr.Door,
-			"reader":     tp.ID,
-			"direction":  cr.Direction,
-			"credential": map[string]any{"kind": cr.Credential.Kind, "id": cr.Credential.ID(), "format": cr.Credential.Format},
+			"door":        cr.Door,
+			"reader":      tp.ID,
+			"direction":   cr.Direction,
+			"credential":  map[string]any{"kind": cr.Credential.Kind, "id": cr.Credential.ID(), "format": cr.Credential.Format},
 			"listVersion": cr.ListVersion,
-			"basis":      "card-read",
-			"device":     map[string]any{"boot": m.Boot, "seq": m.Seq, "time": m.Time},
+			"basis":       "card-read",
+			"device":      map[string]any{"boot": m.Boot, "seq": m.Seq, "time": m.Time},
 		}
 		if r := a.cards[cr.Credential.ID()]; r != nil {
 			ids := []event.Identifier{{Type: "CRN", Value: r.CRN}}

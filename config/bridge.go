@@ -39,6 +39,9 @@ type OSDPBus struct {
 	ReplyTimeout time.Duration `yaml:"replyTimeout,omitempty"`
 	// OfflineAfter is how many missed replies in a row make a reader offline (default 3).
 	OfflineAfter int `yaml:"offlineAfter,omitempty"`
+	// PollInterval is the least time between polls of one reader (default 50ms): the
+	// longest a card read waits to be collected.
+	PollInterval time.Duration `yaml:"pollInterval,omitempty"`
 	// Readers are the readers (PDs) on the line.
 	Readers []OSDPReader `yaml:"readers"`
 }
@@ -186,6 +189,9 @@ func LoadBridge(path string) (*Bridge, error) {
 		if bus.OfflineAfter == 0 {
 			bus.OfflineAfter = 3
 		}
+		if bus.PollInterval == 0 {
+			bus.PollInterval = 50 * time.Millisecond
+		}
 		switch {
 		case bus.Port == "":
 			c.add(f+".port", "missing", "name the serial device, e.g. /dev/ttyUSB0")
@@ -197,6 +203,9 @@ func LoadBridge(path string) (*Bridge, error) {
 		}
 		if bus.ReplyTimeout < 10*time.Millisecond || bus.ReplyTimeout > 5*time.Second {
 			c.add(f+".replyTimeout", bus.ReplyTimeout.String(), "use 10ms to 5s; OSDP says 200ms")
+		}
+		if bus.PollInterval < time.Millisecond || bus.PollInterval > 5*time.Second {
+			c.add(f+".pollInterval", bus.PollInterval.String(), "use 1ms to 5s; 50ms is usual")
 		}
 		if bus.OfflineAfter < 1 || bus.OfflineAfter > 100 {
 			c.add(f+".offlineAfter", fmt.Sprint(bus.OfflineAfter), "use 1 to 100; 3 is usual")

@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -218,6 +219,20 @@ func ReadSecret(path string) (string, error) {
 		return "", fmt.Errorf("config: secret: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// ReadHexKey reads a key of size bytes written as hex digits in a secret file (mode
+// 0600), such as an OSDP secure channel base key.
+func ReadHexKey(path string, size int) ([]byte, error) {
+	s, err := ReadSecret(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(key) != size {
+		return nil, fmt.Errorf("config: key %s: want %d hex digits (%d bytes)", path, 2*size, size)
+	}
+	return key, nil
 }
 
 // Log configures log/slog output on stderr.

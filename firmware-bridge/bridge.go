@@ -215,7 +215,7 @@ func (b *Bridge) startOSDP(ctx context.Context, wg *sync.WaitGroup, i int, bus c
 	if err != nil {
 		return fmt.Errorf("bridge: osdp[%d]: %w", i, err)
 	}
-	pcfg := osdp.PanelConfig{Port: line, ReplyTimeout: bus.ReplyTimeout, OfflineAfter: bus.OfflineAfter,
+	pcfg := osdp.PanelConfig{Port: line, ReplyTimeout: bus.ReplyTimeout, OfflineAfter: bus.OfflineAfter, PollInterval: bus.PollInterval,
 		Logger: b.log.With("osdp", port)}
 	byAddr := map[int]*reader{}
 	var rs []*reader
@@ -223,7 +223,7 @@ func (b *Bridge) startOSDP(ctx context.Context, wg *sync.WaitGroup, i int, bus c
 		pd := osdp.PDConfig{Address: rc.Address, Install: rc.Install}
 		secure := "off"
 		if rc.SCBKFile != "" {
-			key, err := readSCBK(rc.SCBKFile)
+			key, err := config.ReadHexKey(rc.SCBKFile, osdp.KeyLen)
 			if err != nil {
 				line.Close()
 				return fmt.Errorf("bridge: reader %s: %w", rc.ID, err)
@@ -260,19 +260,6 @@ func (b *Bridge) startOSDP(ctx context.Context, wg *sync.WaitGroup, i int, bus c
 		}
 	})
 	return nil
-}
-
-// readSCBK reads a secure channel base key file: 32 hex digits, mode 0600.
-func readSCBK(path string) ([]byte, error) {
-	s, err := config.ReadSecret(path)
-	if err != nil {
-		return nil, err
-	}
-	key, err := hex.DecodeString(s)
-	if err != nil || len(key) != 16 {
-		return nil, fmt.Errorf("secure channel key %s: want 32 hex digits (16 bytes)", path)
-	}
-	return key, nil
 }
 
 // onCredentials takes a credential list from the agent.

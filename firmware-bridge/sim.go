@@ -91,7 +91,7 @@ func (s *Sim) addBus(ctx context.Context, wg *sync.WaitGroup, bus config.OSDPBus
 	for _, rc := range bus.Readers {
 		cfg := osdp.ReaderConfig{Address: rc.Address, AcceptDefaultKey: rc.Install}
 		if rc.SCBKFile != "" && !rc.Install {
-			key, err := readSCBK(rc.SCBKFile)
+			key, err := config.ReadHexKey(rc.SCBKFile, osdp.KeyLen)
 			if err != nil {
 				ptmx.Close()
 				tty.Close()

@@ -30,6 +30,7 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
             apedge central export -config central.yaml -site CODE [-o FILE]
   keygen    make a site signing key:       apedge keygen -site CODE -out DIR
   verify    check an export offline:       apedge verify -pubkey FILE EXPORT.jsonl
+  sim       a simulated OSDP reader:       apedge sim osdp-pd -pty -addr 1
 `
 
 func main() {
@@ -53,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"central": cmdCentral,
 		"keygen":  cmdKeygen,
 		"verify":  cmdVerify,
+		"sim":     cmdSim,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 )
 
 func TestLockPolarity(t *testing.T) {
@@ -51,7 +52,7 @@ func TestLockPolarity(t *testing.T) {
 }
 
 func TestRelayActiveLow(t *testing.T) {
-	p := newSimPin("relay-active-low", 1, nil)
+	p := &gpiotest.Pin{N: "relay-active-low"}
 	l, err := NewRelayLock(p, FailSafe, true)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +72,7 @@ func TestNewLockErrors(t *testing.T) {
 	if _, err := NewLock(nil, FailSafe); err == nil {
 		t.Error("nil pin accepted")
 	}
-	if _, err := NewLock(newSimPin("bad-mode", 1, nil), LockMode(7)); err == nil {
+	if _, err := NewLock(&gpiotest.Pin{N: "bad-mode"}, LockMode(7)); err == nil {
 		t.Error("invalid mode accepted")
 	}
 }

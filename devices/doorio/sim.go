@@ -3,15 +3,13 @@ package doorio
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
-	"periph.io/x/conn/v3/physic"
-	"periph.io/x/conn/v3/pin"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 )
 
 // Timing of the simulated hardware.
@@ -42,22 +40,24 @@ const (
 //
 // A new SimDoor is shut, its exit button released and its lock relay off.
 //
-// The pins are modelled on periph's gpiotest.Pin (a level, a pull, an edge
-// channel), with switch semantics added: configuring a pull-up does not lift a
-// line that the switch holds to ground. periph's gpiotest itself is not used
-// because it needs a module (github.com/jonboulle/clockwork) that this module
-// does not require.
+// The pins are periph's fake pins, gpiotest.Pin, driven as periph intends: a
+// change of level is written to the pin's level (L) and offered as an edge on its
+// EdgesChan, which WaitForEdge takes (setting L to the edge's level, as
+// gpiotest does). The lock and the D0/D1 lines are plain *gpiotest.Pin values;
+// the contact and the exit button are simSwitch values, which embed
+// *gpiotest.Pin and add only what a switch to ground needs.
 type SimDoor struct {
 	// PulseWidth, PulseInterval and FrameSilence set SendWiegand's timing;
 	// zero means SimPulseWidth, SimPulseInterval and SimFrameSilence. Set them
 	// before use.
 	PulseWidth, PulseInterval, FrameSilence time.Duration
 
-	pins                        Pins
-	contact, exit, lock, d0, d1 *simPin
-	done                        chan struct{}
-	closeOnce                   sync.Once
-	closeErr                    error
+	pins          Pins
+	contact, exit *simSwitch
+	lock, d0, d1  *gpiotest.Pin
+	done          chan struct{}
+	closeOnce     sync.Once
+	closeErr      error
 
 	sendMu    sync.Mutex // serialises SendWiegand
 	lastFrame time.Time
@@ -65,6 +65,27 @@ type SimDoor struct {
 
 // simPinNumbers numbers simulated pins uniquely within the process.
 var simPinNumbers atomic.Int64
+
+// simEdgeBuffer is the EdgesChan capacity of the contact and exit pins.
+const simEdgeBuffer = 16
+
+// newSimPin returns a gpiotest.Pin named name at level l, with edges offered on
+// edges.
+func newSimPin(name string, l gpio.Level, edges chan gpio.Level) *gpiotest.Pin {
+	p := &gpiotest.Pin{
+		N:         name,
+		Num:       int(simPinNumbers.Add(1)),
+		Fn:        string(gpio.IN),
+		L:         l,
+		EdgesChan: edges,
+	}
+	// gpiotest.Pin.WaitForEdge sets a nil Clock to the real clock on its first
+	// call, without locking. Make that first call here, before the pin is
+	// shared, so that readers in different goroutines (successive Runs, say)
+	// never race on it. The channel is new and empty, so this only sets Clock.
+	p.WaitForEdge(0)
+	return p
+}
 
 // NewSimDoor registers the simulated pins prefix+"-contact", prefix+"-exit",
 // prefix+"-lock", prefix+"-d0" and prefix+"-d1" in gpioreg and returns the Pins
@@ -82,23 +103,24 @@ func NewSimDoor(prefix string) (*SimDoor, Pins, error) {
 		D1:      prefix + "-d1",
 	}
 	s := &SimDoor{pins: pins, done: make(chan struct{})}
-	s.contact = newSimPin(pins.Contact, 16, s.done)
-	s.exit = newSimPin(pins.Exit, 16, s.done)
-	s.lock = newSimPin(pins.Lock, 16, s.done)
-	s.d0 = newSimPin(pins.D0, 0, s.done)
-	s.d1 = newSimPin(pins.D1, 0, s.done)
-	s.contact.grounded = true // shut
+	s.contact = newSimSwitch(pins.Contact, true) // shut
+	s.exit = newSimSwitch(pins.Exit, false)      // released
+	s.lock = newSimPin(pins.Lock, gpio.Low, nil) // relay off
+	// The Wiegand lines are unbuffered: SendWiegand hands each pulse's edge to
+	// a WaitForEdge call, so that none is lost or reordered.
+	s.d0 = newSimPin(pins.D0, gpio.High, make(chan gpio.Level))
+	s.d1 = newSimPin(pins.D1, gpio.High, make(chan gpio.Level))
 
-	all := s.all()
+	all := []gpio.PinIO{s.contact, s.exit, s.lock, s.d0, s.d1}
 	for _, p := range all {
-		if gpioreg.ByName(p.name) != nil {
-			return nil, Pins{}, fmt.Errorf("doorio: sim door %q: pin %q already registered", prefix, p.name)
+		if gpioreg.ByName(p.Name()) != nil {
+			return nil, Pins{}, fmt.Errorf("doorio: sim door %q: pin %q already registered", prefix, p.Name())
 		}
 	}
 	for i, p := range all {
 		if err := gpioreg.Register(p); err != nil {
 			for _, q := range all[:i] {
-				_ = gpioreg.Unregister(q.name)
+				_ = gpioreg.Unregister(q.Name())
 			}
 			return nil, Pins{}, fmt.Errorf("doorio: sim door %q: %w", prefix, err)
 		}
@@ -106,26 +128,24 @@ func NewSimDoor(prefix string) (*SimDoor, Pins, error) {
 	return s, pins, nil
 }
 
-func (s *SimDoor) all() []*simPin { return []*simPin{s.contact, s.exit, s.lock, s.d0, s.d1} }
-
 // Pins returns the names of the door's pins.
 func (s *SimDoor) Pins() Pins { return s.pins }
 
 // Open opens the door: the contact switch opens and its pin goes High.
-func (s *SimDoor) Open() { s.contact.drive(false) }
+func (s *SimDoor) Open() { s.contact.set(false) }
 
 // Shut shuts the door: the contact switch closes and its pin goes Low. (Close is
 // taken by io.Closer.)
-func (s *SimDoor) Shut() { s.contact.drive(true) }
+func (s *SimDoor) Shut() { s.contact.set(true) }
 
 // IsOpen reports whether the simulated door is open.
-func (s *SimDoor) IsOpen() bool { return !s.contact.isGrounded() }
+func (s *SimDoor) IsOpen() bool { return !s.contact.isClosed() }
 
 // PressExit presses the exit button: its pin goes Low.
-func (s *SimDoor) PressExit() { s.exit.drive(true) }
+func (s *SimDoor) PressExit() { s.exit.set(true) }
 
 // ReleaseExit releases the exit button: its pin goes back High.
-func (s *SimDoor) ReleaseExit() { s.exit.drive(false) }
+func (s *SimDoor) ReleaseExit() { s.exit.set(false) }
 
 // Bounce makes the contact chatter: it toggles n times, a millisecond apart, far
 // quicker than any debounce. An odd n leaves the door in the other state (Bounce
@@ -136,25 +156,22 @@ func (s *SimDoor) Bounce(n int) {
 		if i > 0 && !s.sleep(simChatter) {
 			return
 		}
-		s.contact.drive(!s.contact.isGrounded())
+		s.contact.toggle()
 	}
 }
 
-// LockEnergised reports whether the lock pin is an output driven High.
-func (s *SimDoor) LockEnergised() bool {
-	s.lock.mu.Lock()
-	defer s.lock.mu.Unlock()
-	return s.lock.out && s.lock.level == gpio.High
-}
+// LockEnergised reports whether the lock pin is driven High.
+func (s *SimDoor) LockEnergised() bool { return s.lock.Read() == gpio.High }
 
 // SendWiegand sends the first nbits bits of raw (most significant first, as
 // wiegand.Encode26 packs them; at most len(raw)*8) as a reader does: a pulse
 // of PulseWidth on D0 for a 0 or D1 for a 1, one every PulseInterval. It first
 // waits until the lines have been quiet for FrameSilence, so calls back to back
-// send separate frames. It returns once the frame is sent. Each edge is handed
-// to a pin's WaitForEdge in order, so a reader sees the bits in order even on a
-// loaded machine; with no one waiting on the lines for 5 s, or once the door is
-// closed, the rest of the frame is dropped. Calls are serialised.
+// send separate frames. It returns once the frame is sent. Each pulse's falling
+// edge is handed to a pin's WaitForEdge in order, so a reader sees the bits in
+// order even on a loaded machine; with no one waiting on the lines for 5 s, or
+// once the door is closed, the rest of the frame is dropped. Calls are
+// serialised.
 func (s *SimDoor) SendWiegand(raw []byte, nbits int) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
@@ -171,12 +188,7 @@ func (s *SimDoor) SendWiegand(raw []byte, nbits int) {
 			p = s.d1
 		}
 		start := time.Now()
-		if !p.drive(true) {
-			p.release()
-			return
-		}
-		if !s.sleep(width) || !p.drive(false) {
-			p.release()
+		if !s.pulse(p, width) {
 			return
 		}
 		if !s.sleep(period - time.Since(start)) {
@@ -185,14 +197,34 @@ func (s *SimDoor) SendWiegand(raw []byte, nbits int) {
 	}
 }
 
+// pulse pulls a Wiegand line Low for width: it hands the falling edge to a
+// WaitForEdge call on the line, then lets the line back up. (Readers configure
+// only falling edges, and gpiotest.Pin does not filter edges by kind, so the
+// rising edge is not offered.) It returns false if the edge was not taken
+// within simEdgeWait, or the door was closed.
+func (s *SimDoor) pulse(p *gpiotest.Pin, width time.Duration) bool {
+	setLevel(p, gpio.Low)
+	defer setLevel(p, gpio.High)
+	t := time.NewTimer(simEdgeWait)
+	defer t.Stop()
+	select {
+	case p.EdgesChan <- gpio.Low:
+	case <-s.done:
+		return false
+	case <-t.C:
+		return false
+	}
+	return s.sleep(width)
+}
+
 // Close unregisters the door's pins and stops any SendWiegand. It is safe to call
 // more than once.
 func (s *SimDoor) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		var errs []error
-		for _, p := range s.all() {
-			if err := gpioreg.Unregister(p.name); err != nil {
+		for _, name := range []string{s.pins.Contact, s.pins.Exit, s.pins.Lock, s.pins.D0, s.pins.D1} {
+			if err := gpioreg.Unregister(name); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -230,196 +262,102 @@ func cmp0(v, def time.Duration) time.Duration {
 	return v
 }
 
-// simPin is a simulated GPIO line implementing gpio.PinIO. Outside it, a switch
-// (or a reader's open-collector output) may hold it to ground; otherwise it
-// reads as its pull makes it (High unless pulled down). Each change of level is
-// offered as an edge: on a buffered line (an input read by level) an edge that
-// finds the buffer full is dropped, as edges coalesce in a kernel, since one is
-// already pending; on an unbuffered line (a Wiegand line, read by edges alone)
-// the edge is handed to a WaitForEdge call directly.
-type simPin struct {
-	name    string
-	num     int
-	edges   chan gpio.Level
-	handoff bool
-	done    <-chan struct{}
-
-	mu       sync.Mutex
-	pull     gpio.Pull
-	edge     gpio.Edge
-	out      bool
-	grounded bool
-	level    gpio.Level
+// setLevel sets p's level, as the hardware outside the pin drives it.
+func setLevel(p *gpiotest.Pin, l gpio.Level) {
+	p.Lock()
+	defer p.Unlock()
+	p.L = l
 }
 
-func newSimPin(name string, buffer int, done <-chan struct{}) *simPin {
-	return &simPin{
-		name:    name,
-		num:     int(simPinNumbers.Add(1)),
-		edges:   make(chan gpio.Level, buffer),
-		handoff: buffer == 0,
-		done:    done,
-		level:   gpio.High,
+// simSwitch is a gpiotest.Pin wired to a switch to ground, as a door contact or
+// an exit button is: while the switch is closed the line reads Low whatever its
+// pull; while it is open the line reads as pulled (High unless pulled down).
+//
+// It embeds *gpiotest.Pin and overrides only In, because gpiotest.Pin.In sets
+// the level from the pull alone (High for a pull-up), which would lift a line
+// that the closed switch holds to ground: a door shut when OpenDoor configures
+// its contact would then read as open. Read, WaitForEdge, Out and the rest are
+// gpiotest's own; set changes the level and offers the edge on EdgesChan.
+type simSwitch struct {
+	*gpiotest.Pin
+
+	mu     sync.Mutex // serialises set and In, so levels and edges stay in order
+	closed bool
+}
+
+func newSimSwitch(name string, closed bool) *simSwitch {
+	l := gpio.High
+	if closed {
+		l = gpio.Low
 	}
+	return &simSwitch{Pin: newSimPin(name, l, make(chan gpio.Level, simEdgeBuffer)), closed: closed}
 }
 
-// levelLocked is the level the line settles at as an input.
-func (p *simPin) levelLocked() gpio.Level {
-	if p.grounded || p.pull == gpio.PullDown {
+// levelLocked is the level the line settles at with the switch closed or open.
+// The caller holds the pin's lock.
+func (s *simSwitch) levelLocked(closed bool) gpio.Level {
+	if closed || s.P == gpio.PullDown {
 		return gpio.Low
 	}
 	return gpio.High
 }
 
-func (p *simPin) isGrounded() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.grounded
-}
-
-// drive closes (grounded) or opens the external switch and offers the edge, if
-// the level changed. It returns false if a synchronous edge was not taken.
-func (p *simPin) drive(grounded bool) bool {
-	p.mu.Lock()
-	p.grounded = grounded
-	if p.out {
-		p.mu.Unlock()
-		return true
+// In implements gpio.PinIn: gpiotest.Pin.In (which sets the pull, drops
+// pending edges and sets the level the pull gives), then the closed switch
+// holds the line Low.
+func (s *simSwitch) In(pull gpio.Pull, edge gpio.Edge) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.Pin.In(pull, edge); err != nil {
+		return err
 	}
-	old := p.level
-	p.level = p.levelLocked()
-	l := p.level
-	p.mu.Unlock()
-	if l == old {
-		return true
+	if s.closed {
+		setLevel(s.Pin, gpio.Low)
 	}
-	if !p.handoff {
-		select {
-		case p.edges <- l:
-		default:
-		}
-		return true
-	}
-	t := time.NewTimer(simEdgeWait)
-	defer t.Stop()
-	select {
-	case p.edges <- l:
-		return true
-	case <-p.done:
-	case <-t.C:
-	}
-	return false
-}
-
-// release opens the external switch without offering an edge.
-func (p *simPin) release() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.grounded = false
-	if !p.out {
-		p.level = p.levelLocked()
-	}
-}
-
-// String implements conn.Resource.
-func (p *simPin) String() string { return p.name + "(" + strconv.Itoa(p.num) + ")" }
-
-// Halt implements conn.Resource.
-func (p *simPin) Halt() error { return nil }
-
-// Name implements pin.Pin.
-func (p *simPin) Name() string { return p.name }
-
-// Number implements pin.Pin.
-func (p *simPin) Number() int { return p.num }
-
-// Function implements pin.Pin.
-func (p *simPin) Function() string { return string(p.Func()) }
-
-// Func returns the pin's function, gpio.IN or gpio.OUT.
-func (p *simPin) Func() pin.Func {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.out {
-		return gpio.OUT
-	}
-	return gpio.IN
-}
-
-// In implements gpio.PinIn. It drops pending edges.
-func (p *simPin) In(pull gpio.Pull, edge gpio.Edge) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.out = false
-	if pull != gpio.PullNoChange {
-		p.pull = pull
-	}
-	p.edge = edge
-	p.level = p.levelLocked()
-	for {
-		select {
-		case <-p.edges:
-		default:
-			return nil
-		}
-	}
-}
-
-// Read implements gpio.PinIn.
-func (p *simPin) Read() gpio.Level {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.level
-}
-
-// WaitForEdge implements gpio.PinIn: it waits for an edge of the kind set by In;
-// a negative timeout waits for ever.
-func (p *simPin) WaitForEdge(timeout time.Duration) bool {
-	var expired <-chan time.Time
-	if timeout >= 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expired = t.C
-	}
-	for {
-		select {
-		case l := <-p.edges:
-			p.mu.Lock()
-			e := p.edge
-			p.mu.Unlock()
-			if e != gpio.RisingEdge && e != gpio.FallingEdge ||
-				e == gpio.RisingEdge && l == gpio.High ||
-				e == gpio.FallingEdge && l == gpio.Low {
-				return true
-			}
-		case <-expired:
-			return false
-		}
-	}
-}
-
-// Pull implements gpio.PinIn.
-func (p *simPin) Pull() gpio.Pull {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.pull
-}
-
-// DefaultPull implements gpio.PinIn.
-func (p *simPin) DefaultPull() gpio.Pull { return gpio.Float }
-
-// Out implements gpio.PinOut.
-func (p *simPin) Out(l gpio.Level) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.out = true
-	p.level = l
 	return nil
 }
 
-// PWM implements gpio.PinOut; simulated pins have none.
-func (p *simPin) PWM(gpio.Duty, physic.Frequency) error {
-	return fmt.Errorf("doorio: sim pin %s: PWM not supported", p.name)
+func (s *simSwitch) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
-var _ gpio.PinIO = (*simPin)(nil)
+// set closes or opens the switch. If that changes the line's level, it sets the
+// level and offers the edge on EdgesChan. An edge that finds EdgesChan full
+// displaces the oldest one there: WaitForEdge sets the level to the edge it
+// takes, so the newest edge must be the last one taken.
+func (s *simSwitch) set(closed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setLocked(closed)
+}
+
+// toggle flips the switch.
+func (s *simSwitch) toggle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setLocked(!s.closed)
+}
+
+func (s *simSwitch) setLocked(closed bool) {
+	s.Pin.Lock()
+	old, l := s.levelLocked(s.closed), s.levelLocked(closed)
+	s.closed = closed
+	s.L = l
+	s.Pin.Unlock()
+	if l == old {
+		return
+	}
+	for {
+		select {
+		case s.EdgesChan <- l:
+			return
+		default:
+		}
+		select {
+		case <-s.EdgesChan:
+		default:
+		}
+	}
+}

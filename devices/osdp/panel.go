@@ -19,6 +19,10 @@ import (
 const (
 	DefaultReplyTimeout = 200 * time.Millisecond
 	DefaultOfflineAfter = 3
+	// DefaultPollInterval is the least time between polls of one PD, as libosdp's
+	// control panel does (OSDP_PD_POLL_TIMEOUT_MS, 50 ms): a card read waits at most
+	// that long, and the bus is not kept busy for nothing.
+	DefaultPollInterval = 50 * time.Millisecond
 )
 
 // Errors the panel returns; test with errors.Is.
@@ -44,7 +48,11 @@ type PanelConfig struct {
 	PDs          []PDConfig
 	ReplyTimeout time.Duration // default 200ms (the spec's reply timeout)
 	OfflineAfter int           // missed replies in a row before a PD is offline; default 3
-	Logger       *slog.Logger  // default: discard
+	// PollInterval is the least time between polls of one PD (default
+	// DefaultPollInterval); a negative value polls as fast as the line allows.
+	// Commands from Send go out at once, whatever the interval.
+	PollInterval time.Duration
+	Logger       *slog.Logger // default: discard
 }
 
 // EventKind says what an Event reports.
@@ -162,6 +170,7 @@ type pdState struct {
 	sc        *session
 	missed    int
 	nextProbe time.Time
+	nextPoll  time.Time // no POLL before this
 	queue     chan *request
 
 	haveLocal bool
@@ -177,6 +186,7 @@ type Panel struct {
 	mu      sync.Mutex
 	st      counters
 	running atomic.Bool
+	wake    chan struct{} // a command was queued
 }
 
 // NewPanel checks cfg and returns a panel; Run starts it.
@@ -193,10 +203,13 @@ func NewPanel(cfg PanelConfig) (*Panel, error) {
 	if cfg.OfflineAfter <= 0 {
 		cfg.OfflineAfter = DefaultOfflineAfter
 	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Panel{cfg: cfg, log: cfg.Logger, byAddr: make(map[int]*pdState)}
+	p := &Panel{cfg: cfg, log: cfg.Logger, byAddr: make(map[int]*pdState), wake: make(chan struct{}, 1)}
 	for _, c := range cfg.PDs {
 		switch {
 		case c.Address < 0 || c.Address > 0x7E:
@@ -255,6 +268,10 @@ func (p *Panel) Send(ctx context.Context, addr int, cmd Command) (Reply, error) 
 		return nil, fmt.Errorf("osdp: pd %d: %w", addr, ctx.Err())
 	}
 	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	select {
 	case r := <-req.done:
 		return r.reply, r.err
 	case <-ctx.Done():
@@ -294,11 +311,21 @@ func (p *Panel) Run(ctx context.Context, h func(Event)) error {
 				busy = true
 			}
 		}
-		if !busy { // every PD is offline and waiting for its next probe
+		if !busy { // every PD was polled lately or is offline awaiting its next probe
+			wait := 10 * time.Millisecond
+			now := time.Now()
+			for _, d := range p.pds {
+				if d.online && !d.needInit {
+					wait = min(wait, max(d.nextPoll.Sub(now), 0))
+				}
+			}
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
-			case <-time.After(10 * time.Millisecond):
+			case <-p.wake:
+			case <-t.C:
 			}
+			t.Stop()
 		}
 	}
 }
@@ -368,6 +395,11 @@ func (r *runner) turn(ctx context.Context, d *pdState) (sent bool) {
 		req.done <- result{rep, err}
 		return true
 	default:
+	}
+	if now := time.Now(); now.Before(d.nextPoll) {
+		return false
+	} else if iv := r.p.cfg.PollInterval; iv > 0 {
+		d.nextPoll = now.Add(iv)
 	}
 	r.exchange(ctx, d, PollCommand{})
 	return true

@@ -72,7 +72,7 @@ type bus struct {
 	stop    func()
 }
 
-func newBus(t testing.TB, baud int, pds []PDConfig, readers []*Reader, hook func(Event)) *bus {
+func newBus(t testing.TB, baud int, pds []PDConfig, readers []*Reader, hook func(Event), opts ...func(*PanelConfig)) *bus {
 	t.Helper()
 	master, slave, err := pty.Open()
 	if err != nil {
@@ -86,7 +86,11 @@ func newBus(t testing.TB, baud int, pds []PDConfig, readers []*Reader, hook func
 	if baud > 0 {
 		panelPort, busPort = Paced(port, baud), Paced(master, baud)
 	}
-	p, err := NewPanel(PanelConfig{Port: panelPort, PDs: pds, Logger: discardLogger()})
+	cfg := PanelConfig{Port: panelPort, PDs: pds, Logger: discardLogger()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p, err := NewPanel(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
