@@ -147,8 +147,9 @@ func (rs *readers) onOSDP(ctx context.Context, byAddr map[int]*reader, ev osdp.E
 		rs.event(r, at, "online", nil)
 		rs.b.log.Info("reader online", "reader", r.id, "secure", st.Secure)
 	case osdp.EventOffline:
+		missed := r.panel.Status(ev.Addr).Missed
 		rs.update(r, at, func(s *readerState) { s.Online, s.Secure, s.LastError = false, false, errText() })
-		rs.event(r, at, "offline", map[string]any{"reason": errText()})
+		rs.event(r, at, "offline", map[string]any{"reason": errText(), "missedReplies": missed})
 		rs.b.log.Warn("reader offline", "reader", r.id, "err", ev.Err)
 	case osdp.EventTamper:
 		rs.update(r, at, func(s *readerState) { s.Tamper = ev.Tamper })

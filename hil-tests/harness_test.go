@@ -287,7 +287,7 @@ database: agent.db
 bus: {broker: %s}
 central: {broker: %s, resendAfter: 1s}
 roster:
-  - {crn: X100001, noms: A1001AA, cards: ["10001"]}
+  - {crn: X100001, noms: A1001AA, cards: ["10001", "12:10001"]}
 log: {level: info}
 `, code, code, brokerURL, brokerURL)
 	trust := fmt.Sprintf("  - {site: %s, pubkey: keys/%s.pub}\n", code, code)
@@ -470,7 +470,7 @@ func (d *busDriver) read(ctx context.Context, card string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	m, err := d.pub.Publish(ctx, sitebus.ClassReader, d.reader, sitebus.KindEvent, "card-read", sitebus.CardRead{
-		Door: "front", Direction: "entry", Credential: sitebus.Credential{Kind: "card", Number: card, Format: "raw"},
+		Door: "front", Direction: "entry", Credential: sitebus.Credential{Kind: "card", Number: card, Format: "raw"}, Granted: true,
 	})
 	if err != nil {
 		return false

@@ -148,7 +148,7 @@ Ctrl-C stops everything cleanly.
 	status := func() {
 		n, _ := central.StoredCount(context.Background(), ccfg.Database, demoSite)
 		j := ag.Journal()
-		fmt.Fprintf(stdout, "%s  reads published %d | agent journal last seq %d | central acked %d | central stored %d events\n",
+		fmt.Fprintf(stdout, "%s  bus messages published %d | agent journal last seq %d | central acked %d | central stored %d events\n",
 			time.Now().Format("15:04:05"), br.Published(), j.Last(), ag.Forwarder().Stats().Acked, n)
 	}
 	tick := time.NewTicker(5 * time.Second)
