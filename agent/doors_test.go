@@ -1,0 +1,206 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/apedge/apedge/agent"
+	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/devices/wiegand"
+	bridge "github.com/apedge/apedge/firmware-bridge"
+	"github.com/apedge/apedge/sitebus"
+)
+
+// startBridge runs a real bridge on the site's bus with one simulated door, front,
+// whose readers are OSDP readers on a pseudo-terminal; nobody uses it unless the test
+// does.
+func (s *apSite) startBridge() *bridge.Bridge {
+	s.t.Helper()
+	path := filepath.Join(s.dir, "bridge.yaml")
+	yaml := fmt.Sprintf(`site: %s
+stateDir: bridge-state
+bus: {broker: %s}
+osdp:
+  - port: simulated
+    baud: 115200
+    readers:
+      - {id: front-in, address: 1, insecure: true}
+      - {id: front-out, address: 2, insecure: true}
+doors:
+  - {id: front, entryReader: front-in, exitReader: front-out, lock: {mode: fail-safe}, heldOpenAfter: 1s}
+simulate: {quiet: true}
+`, site, s.broker.URL())
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	cfg, err := config.LoadBridge(path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	b := bridge.New(cfg, s.log)
+	start(s.t, "bridge", b.Run)
+	select {
+	case <-b.Ready():
+	case <-time.After(timeout):
+		s.t.Fatal("bridge not ready")
+	}
+	return b
+}
+
+// types lists the event types of the journal after seq 1 (agent.started).
+func (s *apSite) types(a *agent.Agent) []string {
+	var out []string
+	for _, ev := range s.events(a)[1:] {
+		out = append(out, ev.Type[len("approved-premises."):])
+	}
+	return out
+}
+
+// waitTypes waits until the journal holds events of every type in want.
+func (s *apSite) waitTypes(a *agent.Agent, want ...string) {
+	s.t.Helper()
+	s.waitFor(fmt.Sprint("journal types ", want), func() (bool, string) {
+		got := s.types(a)
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				return false, fmt.Sprint(got)
+			}
+		}
+		return true, ""
+	})
+}
+
+func (s *apSite) waitFor(what string, cond func() (bool, string)) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out waiting for %s (last seen: %s)", what, seen)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval of a deadline-bounded wait
+	}
+}
+
+// TestDoorEventsThroughTheBridge runs the agent with a real bridge over simulated
+// OSDP readers and door pins: the agent's credential list lets a resident in, the
+// movement is attributed, and a forced, held door becomes signed door events.
+func TestDoorEventsThroughTheBridge(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.startCentral()
+	a, _, _ := s.startAgent()
+	b := s.startBridge()
+	sim := b.Sim()
+	s.waitTypes(a, "reader.online")
+	s.waitFor("the bridge to keep the agent's credential list", func() (bool, string) {
+		_, err := os.Stat(filepath.Join(s.dir, "bridge-state", "credentials.json"))
+		return err == nil, fmt.Sprint(err)
+	})
+
+	card, _ := wiegand.Decode(wiegand.Encode26(12, 10002), 26)
+	sim.Present("front-in", card)
+	s.waitTypes(a, "movement.entered")
+	stranger, _ := wiegand.Decode(wiegand.Encode26(99, 1), 26)
+	sim.Present("front-out", stranger) // refused: no movement
+	s.waitFor("front-out's refusal on the bus", func() (bool, string) {
+		return a.Stats().BusMessages > 8, fmt.Sprint(a.Stats())
+	})
+
+	// Forced, then held open (1s).
+	front := sim.Door("front")
+	s.waitFor("the door relocked", func() (bool, string) { return front.LockEnergised(), "" })
+	front.Open()
+	s.waitTypes(a, "door.forced", "door.held-open")
+	front.Shut()
+
+	var movements int
+	for _, ev := range s.events(a) {
+		switch ev.Type {
+		case "approved-premises.movement.entered", "approved-premises.movement.exited":
+			movements++
+			if p := ev.Data.PersonReference; p == nil || p.Identifiers[0].Value != "X100002" {
+				t.Errorf("movement %s attributed to %+v, want X100002", ev.ID, p)
+			}
+		case "approved-premises.door.forced":
+			var info struct{ Door string }
+			json.Unmarshal(ev.Data.AdditionalInformation, &info)
+			if info.Door != "front" {
+				t.Errorf("door.forced %s", ev.Data.AdditionalInformation)
+			}
+		}
+	}
+	if movements != 1 {
+		t.Errorf("%d movements, want 1 (the refused card is none): %v", movements, s.types(a))
+	}
+}
+
+// TestUnlockDoor: a staff member's momentary unlock reaches the door through the
+// bridge and is journaled, with who asked and why, whatever the outcome.
+func TestUnlockDoor(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.startCentral()
+	a, _, _ := s.startAgent()
+	b := s.startBridge()
+	s.waitTypes(a, "reader.online")
+
+	res, err := a.UnlockDoor(t.Context(), "front", "staff-7", "delivery", 3*time.Second)
+	if err != nil || res.Status != sitebus.ResultDone {
+		t.Fatalf("UnlockDoor = %+v, %v", res, err)
+	}
+	front := b.Sim().Door("front")
+	s.waitFor("the lock released", func() (bool, string) { return !front.LockEnergised(), "" })
+
+	_, err = a.UnlockDoor(t.Context(), "cellar", "staff-7", "", 0)
+	if err == nil {
+		t.Error("unlock of a door the bridge has not: no error")
+	}
+	if _, err := a.UnlockDoor(t.Context(), "front", "", "", 0); err == nil {
+		t.Error("unlock by nobody: no error")
+	}
+
+	var audited []map[string]any
+	for _, ev := range s.events(a) {
+		if ev.Type == "approved-premises.door.unlock-ordered" {
+			var info map[string]any
+			json.Unmarshal(ev.Data.AdditionalInformation, &info)
+			audited = append(audited, info)
+		}
+	}
+	if len(audited) != 2 {
+		t.Fatalf("%d unlock orders journaled, want 2 (the one by nobody is refused before it is sent): %v", len(audited), audited)
+	}
+	if got := audited[0]; got["door"] != "front" || got["by"] != "staff-7" || got["reason"] != "delivery" || got["result"] != "done" || got["forMs"] != 3000.0 {
+		t.Errorf("audit of the unlock: %v", got)
+	}
+	if got := audited[1]; got["door"] != "cellar" || got["result"] != "failed" {
+		t.Errorf("audit of the failed unlock: %v", got)
+	}
+}
+
+// TestUnlockDoorNoBridge: with no bridge to answer, the order is still journaled as
+// unanswered.
+func TestUnlockDoorNoBridge(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	a, _, _ := s.startAgent()
+	subscribed(t, a)
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	_, err := a.UnlockDoor(ctx, "front", "staff-7", "test", 0)
+	if !errors.Is(err, agent.ErrNoAnswer) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UnlockDoor with no bridge = %v, want no answer", err)
+	}
+	s.waitTypes(a, "door.unlock-ordered")
+}
