@@ -306,6 +306,14 @@ func LoadBridge(path string) (*Bridge, error) {
 			onDoor[side.id] = f
 		}
 	}
+	for i, bus := range b.OSDP {
+		for j, r := range bus.Readers {
+			if _, ok := onDoor[r.ID]; !ok && validDeviceID(r.ID) {
+				c.add(fmt.Sprintf("osdp[%d].readers[%d].id", i, j), r.ID+" is on no door",
+					"name it as a door's entryReader or exitReader: a read means nothing without its door")
+			}
+		}
+	}
 	if s := b.Simulate; s != nil {
 		if s.Every == 0 {
 			s.Every = 2 * time.Second

@@ -14,7 +14,7 @@ import (
 )
 
 // benchLine matches "BenchmarkName-2   	  123	  456 ns/op	  7.8 unit ..." lines.
-var benchLine = regexp.MustCompile(`^(Benchmark[^\s-]+(?:/[^\s]+)?)(?:-\d+)?\s+\d+\s+(.*)$`)
+var benchLine = regexp.MustCompile(`^(Benchmark[^\s/-]+(?:/\S+?)?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
 type row struct {
 	figure, metric string
@@ -56,6 +56,11 @@ func main() {
 		{figure: "the same, timed from starting central's process", metric: "BenchmarkBacklogDrain with-startup-events/s", ref: "BenchmarkVerifyParallel", refMetric: "verifies/s", pct: true, refText: "parallel Ed25519 verifies/s"},
 		{figure: "central ingest (verify+dedupe+store+ack), events/s", metric: "BenchmarkIngest events/s", ref: "BenchmarkVerifyParallel", refMetric: "verifies/s", ratio: 0.40, refText: "parallel Ed25519 verifies/s"},
 		{figure: "agent RSS under load (MB)", metric: "BenchmarkAgentRSS rss-MB", max: 60},
+		{figure: "OSDP poll per reader, 8 readers at 9600 baud (ms)", metric: "BenchmarkPollCycle/baud=9600 ms/reader", ref: "BenchmarkPollCycle/baud=9600", refMetric: "wire-ms/reader", refText: "wire time of its bytes (ms)"},
+		{figure: "OSDP poll per reader, 8 readers at 115200 baud (ms)", metric: "BenchmarkPollCycle/baud=115200 ms/reader", ref: "BenchmarkPollCycle/baud=115200", refMetric: "wire-ms/reader", refText: "wire time of its bytes (ms)"},
+		{figure: "card read -> site bus p50 (ms), 8 secure readers at 115200", metric: "BenchmarkCardToBus p50-ms", ref: "BenchmarkCardToBus", refMetric: "poll-interval-ms", refText: "poll interval (ms)"},
+		{figure: "card read -> site bus p99 (ms), 8 secure readers at 115200", metric: "BenchmarkCardToBus p99-ms", ref: "BenchmarkCardToBus", refMetric: "poll-interval-ms", refText: "poll interval (ms)"},
+		{figure: "bridge RSS, 16 doors, 32 secure OSDP readers (MB)", metric: "BenchmarkBridgeRSS rss-MB", max: 60},
 		{figure: "agent peak RSS during the backlog drain (MB)", metric: "BenchmarkBacklogDrain agent-peak-rss-MB", max: 60},
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
