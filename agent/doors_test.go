@@ -57,7 +57,11 @@ simulate: {quiet: true}
 // types lists the event types of the journal after seq 1 (agent.started).
 func (s *apSite) types(a *agent.Agent) []string {
 	var out []string
-	for _, ev := range s.events(a)[1:] {
+	evs := s.events(a)
+	if len(evs) < 2 {
+		return nil
+	}
+	for _, ev := range evs[1:] {
 		out = append(out, ev.Type[len("approved-premises."):])
 	}
 	return out

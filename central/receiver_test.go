@@ -203,7 +203,7 @@ func TestGapHeldThenFilled(t *testing.T) {
 	h.waitHead("ABC", 2)
 	h.send("ABC", abc[6:9]...) // 7-9: gap 3..6
 	h.send("ABC", abc[4])      // 5: inside the gap
-	h.waitStats("held", func(s Stats) bool { return s.HeldNow == 4 })
+	h.waitStats("held", func(s Stats) bool { return s.HeldNow == 4 && s.Held == 4 })
 	if s := h.r.Stats(); s.Gaps != 1 || s.Held != 4 {
 		t.Fatalf("stats with a gap: %+v", s)
 	}

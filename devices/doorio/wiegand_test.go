@@ -258,20 +258,7 @@ func FuzzWiegandFrame(f *testing.F) {
 	f.Add(append(seed(wiegand.Encode26(5, 6), 26), 0xff, 0x01), uint16(3))
 	f.Add([]byte{}, uint16(1))
 	f.Fuzz(func(t *testing.T, data []byte, gapMs uint16) {
-		// Each byte is a bit (its low bit) and the wait before it in
-		// milliseconds (the rest).
-		a := WiegandAssembler{Gap: time.Duration(gapMs) * time.Millisecond}
-		at := time.Unix(0, 0)
-		var frames []WiegandFrame
-		for _, b := range data {
-			at = at.Add(time.Duration(b>>1) * time.Millisecond)
-			if fr, ok := a.Add(int(b&1), at); ok {
-				frames = append(frames, fr)
-			}
-		}
-		if fr, ok := a.Flush(at.Add(a.gap())); ok {
-			frames = append(frames, fr)
-		}
+		frames, a := assembleFuzzFrames(data, gapMs)
 		if a.Pending() != 0 {
 			t.Fatalf("%d bits pending after a flush past the gap", a.Pending())
 		}
@@ -304,4 +291,23 @@ func FuzzWiegandFrame(f *testing.F) {
 			t.Fatalf("frames hold %d bits, fed %d", total, len(data))
 		}
 	})
+}
+
+// assembleFuzzFrames feeds FuzzWiegandFrame's input to an assembler with a gap
+// of gapMs milliseconds (zero: FrameGap), then flushes it. Each byte of data is a
+// bit (its low bit) and the wait before it in milliseconds (the rest).
+func assembleFuzzFrames(data []byte, gapMs uint16) ([]WiegandFrame, *WiegandAssembler) {
+	a := &WiegandAssembler{Gap: time.Duration(gapMs) * time.Millisecond}
+	at := time.Unix(0, 0)
+	var frames []WiegandFrame
+	for _, b := range data {
+		at = at.Add(time.Duration(b>>1) * time.Millisecond)
+		if fr, ok := a.Add(int(b&1), at); ok {
+			frames = append(frames, fr)
+		}
+	}
+	if fr, ok := a.Flush(at.Add(a.gap())); ok {
+		frames = append(frames, fr)
+	}
+	return frames, a
 }

@@ -302,8 +302,8 @@ func FuzzCardData(f *testing.F) {
 // FuzzSecureChannel: checking and decrypting arbitrary frames inside a session
 // never panics and never accepts a frame whose MAC was not made with the keys.
 func FuzzSecureChannel(f *testing.F) {
-	keys, _ := deriveKeys(DefaultSCBK(), [8]byte{1, 2, 3, 4, 5, 6, 7, 8})
-	seed := newSession(keys, [16]byte{9})
+	keys := fuzzSCKeys()
+	seed := newSession(keys, fuzzSCRMACI())
 	fr := &Frame{Addr: 1, SQN: 1, CRC: true, Code: CmdLED, Data: make([]byte, 14)}
 	seed.sealCommand(fr)
 	b, _ := fr.Encode()
@@ -314,9 +314,9 @@ func FuzzSecureChannel(f *testing.F) {
 		if err != nil {
 			return
 		}
-		pd := newSession(keys, [16]byte{9})
+		pd := newSession(keys, fuzzSCRMACI())
 		_ = pd.openCommand(fr)
-		cp := newSession(keys, [16]byte{9})
+		cp := newSession(keys, fuzzSCRMACI())
 		_ = cp.openReply(fr)
 		_, _ = cp.decryptData([16]byte{}, fr.Data)
 	})

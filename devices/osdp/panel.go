@@ -664,6 +664,12 @@ func (r *runner) absorb(d *pdState, rep Reply) {
 		}
 		r.emit(Event{Addr: d.addr, Kind: EventCard, Card: &c})
 	case FormattedCard:
+		if len(v.Chars) == 0 {
+			err := fmt.Errorf("osdp: pd %d: FMT card data with no characters", d.addr)
+			r.p.log.Warn("osdp: card misread", "pd", d.addr, "err", err)
+			r.emit(Event{Addr: d.addr, Kind: EventCard, Err: err})
+			return
+		}
 		c := wiegand.Card{Format: wiegand.FormatRaw, Bits: 8 * len(v.Chars), Raw: slices.Clone(v.Chars)}
 		r.emit(Event{Addr: d.addr, Kind: EventCard, Card: &c})
 	case KeypadData:
