@@ -205,16 +205,21 @@ bus:
 central:
   broker: tcp://127.0.0.1:1884
 roster:
-  - {crn: X123456, noms: A1234BC, cards: ["40001"]}
+  - {crn: X123456, noms: A1234BC, cards: ["12:40001"]}
 `
 	bridgeYAML = `site: MAN1
+stateDir: bridge-state
 bus:
   broker: tcp://127.0.0.1:1883
+osdp:
+  - port: simulated
+    readers:
+      - {id: front-in, address: 1, insecure: true}
+doors:
+  - {id: front, entryReader: front-in, wiegand: {reader: side-in, direction: entry}}
 simulate:
   every: 2s
-  readers:
-    - {id: front-in, door: front, direction: entry}
-  cards: ["40001"]
+  cards: ["12:40001"]
 `
 	centralYAML = `database: central.db
 broker:
@@ -291,6 +296,17 @@ func TestBadInput(t *testing.T) {
 		{"keygen extra", []string{"keygen", "-site", "MAN2", "-out", s.dir, "extra"}, 2, `keygen: unexpected argument "extra"`, nil},
 		{"verify two files", []string{"verify", "-pubkey", s.pub, s.export, s.export}, 2, "verify: unexpected argument ", nil},
 
+		// The simulator.
+		{"sim no device", []string{"sim"}, 2, "apedge sim: say which device", nil},
+		{"sim unknown device", []string{"sim", "toaster"}, 2, "apedge sim: say which device", nil},
+		{"sim no line", []string{"sim", "osdp-pd", "-addr", "1"}, 2, "sim osdp-pd: give -tty PATH or -pty", nil},
+		{"sim both lines", []string{"sim", "osdp-pd", "-pty", "-tty", "/dev/null", "-addr", "1"}, 2, "sim osdp-pd: give -tty PATH or -pty", nil},
+		{"sim no address", []string{"sim", "osdp-pd", "-pty"}, 2, "sim osdp-pd: -addr is required", nil},
+		{"sim bad address", []string{"sim", "osdp-pd", "-pty", "-addr", "1,127"}, 2, `sim osdp-pd: -addr "127"`, nil},
+		{"sim address twice", []string{"sim", "osdp-pd", "-pty", "-addr", "3,3"}, 2, `sim osdp-pd: -addr "3"`, nil},
+		{"sim key missing", []string{"sim", "osdp-pd", "-pty", "-addr", "1", "-scbk", s.missing}, 1, "apedge sim: ", []string{"no such file"}},
+		{"sim tty missing", []string{"sim", "osdp-pd", "-tty", s.missing, "-addr", "1"}, 1, "apedge sim: ", []string{s.missing}},
+
 		// Configuration files missing or invalid.
 		{"agent config missing", []string{"agent", "-config", s.missing}, 1, "apedge agent: ", []string{s.missing, "no such file"}},
 		{"bridge config missing", []string{"bridge", "-config", s.missing, "-check-config"}, 1, "apedge bridge: ", []string{s.missing, "no such file"}},
@@ -298,7 +314,7 @@ func TestBadInput(t *testing.T) {
 		{"export config missing", []string{"central", "export", "-config", s.missing, "-site", "MAN1"}, 1, "apedge central: ", []string{s.missing}},
 		{"agent config invalid", []string{"agent", "-config", s.badAgent}, 1, "apedge agent: ", []string{s.badAgent, `site: "MAN 1" is not a site code`}},
 		{"agent config unknown field", []string{"agent", "-config", s.unknownField}, 1, "apedge agent: ", []string{"colour"}},
-		{"bridge config invalid", []string{"bridge", "-config", s.badBridge}, 1, "apedge bridge: ", []string{"simulate.readers[0].direction"}},
+		{"bridge config invalid", []string{"bridge", "-config", s.badBridge}, 1, "apedge bridge: ", []string{"doors[0].wiegand.direction"}},
 		{"central config invalid", []string{"central", "-config", s.badCentral}, 1, "apedge central: ", []string{"trust[0].pubkey"}},
 		{"config is not YAML of a config", []string{"agent", "-config", s.pub}, 1, "apedge agent: ", []string{s.pub}},
 		{"config is a directory", []string{"central", "-config", s.dir}, 1, "apedge central: ", nil},
@@ -418,8 +434,10 @@ func TestCheckConfig(t *testing.T) {
 		{"bridge valid", "bridge", bridgeYAML, ""},
 		{"bridge site", "bridge", replace(bridgeYAML, "site: MAN1", `site: ""`), "site: "},
 		{"bridge broker", "bridge", replace(bridgeYAML, "tcp://127.0.0.1:1883", "http://127.0.0.1:1883"), "bus.broker: scheme http"},
-		{"bridge reader direction", "bridge", replace(bridgeYAML, "direction: entry", "direction: in"), "simulate.readers[0].direction"},
-		{"bridge no cards", "bridge", replace(bridgeYAML, `cards: ["40001"]`, "cards: []"), "simulate.cards: empty"},
+		{"bridge reader direction", "bridge", replace(bridgeYAML, "direction: entry", "direction: in"), "doors[0].wiegand.direction"},
+		{"bridge no cards", "bridge", replace(bridgeYAML, `cards: ["12:40001"]`, "cards: []"), "simulate.cards: empty"},
+		{"bridge reader address", "bridge", replace(bridgeYAML, "address: 1", "address: 200"), "osdp[0].readers[0].address"},
+		{"bridge reader without key", "bridge", replace(bridgeYAML, ", insecure: true", ""), "osdp[0].readers[0].scbkFile: missing"},
 		{"bridge not YAML", "bridge", "site: [MAN1\n", "bridge.yaml"},
 
 		{"central valid", "central", centralYAML, ""},
