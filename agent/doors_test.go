@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent"
+	"github.com/apedge/apedge/broker/brokertest"
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/wiegand"
 	bridge "github.com/apedge/apedge/firmware-bridge"
@@ -83,17 +84,7 @@ func (s *apSite) waitTypes(a *agent.Agent, want ...string) {
 
 func (s *apSite) waitFor(what string, cond func() (bool, string)) {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out waiting for %s (last seen: %s)", what, seen)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval of a deadline-bounded wait
-	}
+	brokertest.WaitFor(s.t, timeout, what, cond)
 }
 
 // TestDoorEventsThroughTheBridge runs the agent with a real bridge over simulated
