@@ -597,3 +597,38 @@ func TestHexKeyFile(t *testing.T) {
 		t.Errorf("reader key %x, want the configured one", key)
 	}
 }
+
+// TestTamperKeypadAndBadReads: a reader's tamper switch is an event and part of its
+// state; keys pressed are reported by count, never by value (they may be a PIN); a
+// garbled reply is retried, not lost.
+func TestTamperKeypadAndBadReads(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	r := h.sim.Reader("front-in")
+	r.SetTamper(true)
+	ev := h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "tamper")
+	if string(ev[0].Data) != `{"tamper":true}` {
+		t.Errorf("tamper event %s", ev[0].Data)
+	}
+	brokertest.WaitFor(t, timeout, "tamper in the reader's state", func() (bool, string) {
+		st := h.bus.device(t, sitebus.ClassReader, "front-in", sitebus.KindState)
+		var s struct{ Tamper bool }
+		json.Unmarshal(st[len(st)-1].Data, &s)
+		return s.Tamper, string(st[len(st)-1].Data)
+	})
+	r.SetTamper(false)
+	h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 1, "tamper")
+
+	r.Keypad("4711")
+	ev = h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "keypad")
+	if string(ev[0].Data) != `{"keys":4}` || strings.Contains(string(ev[0].Data), "4711") {
+		t.Errorf("keypad event %s, want the count of keys only", ev[0].Data)
+	}
+
+	r.SetFaults(osdp.Faults{GarbleNext: 2})
+	h.sim.Present("front-in", card(t, 12, 10001))
+	cr := decodeCardRead(t, h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "card-read")[0])
+	if cr.Credential.ID() != "12:10001" || !cr.Granted {
+		t.Errorf("card read through garbled replies: %+v", cr)
+	}
+}
