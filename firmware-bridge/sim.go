@@ -149,7 +149,6 @@ func (s *Sim) present(id string, c wiegand.Card) bool {
 // run sends simulated people through the doors until ctx ends.
 func (s *Sim) run(ctx context.Context, b *Bridge) {
 	defer s.close()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var cards []wiegand.Card
 	for _, id := range s.cfg.Cards {
 		var fc uint8
@@ -158,25 +157,33 @@ func (s *Sim) run(ctx context.Context, b *Bridge) {
 		c, _ := wiegand.Decode(wiegand.Encode26(fc, cn), 26)
 		cards = append(cards, c)
 	}
-	if s.cfg.Quiet {
+	if s.cfg.Quiet || len(s.doors) == 0 {
 		<-ctx.Done()
 		return
 	}
-	for {
-		wait := time.Duration(rng.ExpFloat64() * float64(s.cfg.Every))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		if len(s.doors) == 0 {
-			continue
-		}
-		d := s.doors[rng.IntN(len(s.doors))]
-		card := cards[rng.IntN(len(cards))]
-		incident := rng.Float64() < s.cfg.Incidents
-		s.visit(ctx, b, rng, d, card, incident)
+	// People come to each door on their own, so that a visit to one door (a few
+	// seconds) does not hold up the others; together they arrive every Every.
+	var wg sync.WaitGroup
+	for i, d := range s.doors {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
+			every := s.cfg.Every * time.Duration(len(s.doors))
+			for {
+				wait := time.Duration(rng.ExpFloat64() * float64(every))
+				if sleep(ctx, wait); ctx.Err() != nil {
+					return
+				}
+				card := cards[rng.IntN(len(cards))]
+				s.visit(ctx, b, rng, d, card, rng.Float64() < s.cfg.Incidents)
+			}
+		})
 	}
+	wg.Wait()
+}
+
+// walk is how long a person holds the door open: shorter when people come faster.
+func (s *Sim) walk() time.Duration {
+	return min(max(s.cfg.Every/2, 100*time.Millisecond), 1500*time.Millisecond)
 }
 
 // visit is one person at a door.
@@ -192,7 +199,7 @@ func (s *Sim) visit(ctx context.Context, b *Bridge, rng *rand.Rand, d *simDoor, 
 	}
 	s.log.Debug("simulated visit", "door", d.cfg.ID, "out", out, "kind", kind)
 	if kind == "forced" {
-		s.pass(ctx, d, 2*time.Second)
+		s.pass(ctx, d, s.walk())
 		return
 	}
 	if kind == "stranger" {
@@ -214,10 +221,10 @@ func (s *Sim) visit(ctx context.Context, b *Bridge, rng *rand.Rand, d *simDoor, 
 	case "held":
 		s.pass(ctx, d, d.cfg.HeldOpenAfter+2*time.Second)
 	case "tailgate":
-		s.pass(ctx, d, time.Second)
-		s.pass(ctx, d, time.Second)
+		s.pass(ctx, d, s.walk())
+		s.pass(ctx, d, s.walk())
 	default:
-		s.pass(ctx, d, 1500*time.Millisecond)
+		s.pass(ctx, d, s.walk())
 	}
 }
 
