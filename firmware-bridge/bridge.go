@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -106,7 +107,20 @@ func (b *Bridge) Run(ctx context.Context) error {
 	pubMu.Lock()
 	pub = sitebus.NewPublisher(c, b.cfg.Site, boot)
 	pubMu.Unlock()
-	b.out = newOutbox(pub, b.log)
+	if err := os.MkdirAll(b.cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("bridge: state directory: %w", err)
+	}
+	if b.out, err = openOutbox(ctx, b.cfg.StateDir, pub, b.log); err != nil {
+		return err
+	}
+	defer b.out.db.Close()
+	if n, err := b.out.pending(ctx); err == nil && n > 0 {
+		b.log.Info("site-bus messages kept from before; sending them first", "messages", n)
+	}
+	writeCtx, stopWrite := context.WithCancel(context.WithoutCancel(ctx))
+	writeDone := make(chan struct{})
+	go func() { defer close(writeDone); b.out.write(writeCtx) }()
+	defer func() { stopWrite(); <-writeDone }() // before the file closes
 
 	// The devices start before the bus is up: doors work without it.
 	devCtx, stopDevices := context.WithCancel(ctx)
@@ -127,14 +141,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 		if err := mqttclient.Connect(ctx, c); err != nil {
 			return
 		}
-		b.out.run(outCtx, 2*time.Second)
+		b.out.send(outCtx, 2*time.Second)
 	}()
 	b.log.Info("bridge running", "boot", boot, "broker", b.cfg.Bus.Broker, "doors", len(b.doors), "readers", len(b.rds.by))
 
 	<-ctx.Done()
 	stopDevices()
 	wg.Wait()
-	stopOut() // the outbox lingers to send what the devices said last
+	stopWrite() // the writer keeps what the devices said last
+	<-writeDone
+	stopOut() // the sender lingers to send it; what it cannot send waits for the next run
 	<-outDone
 	// A clean stop says offline itself; the will covers an unclean one.
 	if c.IsConnectionOpen() {

@@ -2,41 +2,66 @@ package bridge
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/sqlitedb"
 )
 
-// outboxSize bounds what the bridge holds while the bus is down: at a busy AP's rate
-// of a few hundred door events an hour, days of them.
+// outboxSize bounds what waits to be written to the outbox file: at a busy AP's rate of
+// a few hundred door events an hour, far more than can pile up in a moment.
 const outboxSize = 1 << 16
 
-// outMsg is one site-bus message waiting to go out.
+// outMsg is one site-bus message to send.
 type outMsg struct {
 	at                       time.Time
 	class, id, kind, msgKind string
 	data                     any
 }
 
-// outbox decouples the devices from the bus: door logic never waits for the broker.
-// Messages go out in the order they were put in, each with the time it happened, once
-// the broker has taken the one before (sitebus.Publisher resends across reconnects).
+// outboxSchema is the outbox file's migrations. A row is a message numbered and encoded
+// (sitebus.Prepared), kept until the broker has taken it.
+var outboxSchema = []string{`
+CREATE TABLE outbox (
+	n        INTEGER PRIMARY KEY AUTOINCREMENT,
+	topic    TEXT NOT NULL,
+	retained INTEGER NOT NULL,
+	body     BLOB NOT NULL
+);`}
+
+// outbox decouples the devices from the bus: door logic never waits for the broker, and
+// nothing a device said is lost while the bus is down or the bridge restarts. Each
+// message is numbered (boot, per-device seq) and written to a SQLite file in the state
+// directory, then sent in order, byte for byte as written, and deleted once the broker
+// has taken it. Messages kept from an earlier run go first, under the boot and seq they
+// were given then, so the agent's dedupe on (device, boot, seq) still holds.
 type outbox struct {
-	pub       *sitebus.Publisher
-	log       *slog.Logger
-	ch        chan outMsg
-	published atomic.Uint64
-	dropped   atomic.Uint64
+	db   *sql.DB
+	pub  *sitebus.Publisher
+	log  *slog.Logger
+	ch   chan outMsg
+	kept chan struct{} // something was written
+
+	published, dropped, written atomic.Uint64
 }
 
-func newOutbox(pub *sitebus.Publisher, log *slog.Logger) *outbox {
-	return &outbox{pub: pub, log: log, ch: make(chan outMsg, outboxSize)}
+// openOutbox opens the outbox file in dir.
+func openOutbox(ctx context.Context, dir string, pub *sitebus.Publisher, log *slog.Logger) (*outbox, error) {
+	db, err := sqlitedb.Open(ctx, filepath.Join(dir, "outbox.db"), outboxSchema)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: outbox: %w", err)
+	}
+	return &outbox{db: db, pub: pub, log: log, ch: make(chan outMsg, outboxSize), kept: make(chan struct{}, 1)}, nil
 }
 
-// put queues m without blocking. A full outbox (the bus down for days) drops m,
-// counted and logged: the doors keep working regardless.
+// put queues m without blocking. If the writer has fallen a whole outboxSize behind (the
+// disk has failed), m is dropped, counted and logged: the doors keep working regardless.
 func (o *outbox) put(m outMsg) {
 	if m.at.IsZero() {
 		m.at = time.Now()
@@ -49,37 +74,142 @@ func (o *outbox) put(m outMsg) {
 	}
 }
 
-// run publishes until ctx ends, then for up to linger more to empty the outbox.
-func (o *outbox) run(ctx context.Context, linger time.Duration) {
+// pending counts the messages kept and not yet taken by the broker.
+func (o *outbox) pending(ctx context.Context) (int, error) {
+	var n int
+	err := o.db.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
+	return n, err
+}
+
+// write keeps queued messages in the file until ctx ends and the queue is empty.
+func (o *outbox) write(ctx context.Context) {
 	for {
+		var batch []outMsg
 		select {
 		case m := <-o.ch:
-			o.publish(ctx, m)
+			batch = append(batch, m)
 		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), linger)
-			defer cancel()
-			for {
-				select {
-				case m := <-o.ch:
-					if !o.publish(dctx, m) {
-						o.log.Warn("bridge stopping with site-bus messages unsent", "left", len(o.ch)+1)
-						return
-					}
-				default:
-					return
-				}
+			select {
+			case m := <-o.ch:
+				batch = append(batch, m)
+			default:
+				return
 			}
+		}
+	more:
+		for len(batch) < 512 {
+			select {
+			case m := <-o.ch:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		if err := o.keep(context.WithoutCancel(ctx), batch); err != nil {
+			o.dropped.Add(uint64(len(batch)))
+			o.log.Error("outbox: site-bus messages not kept", "messages", len(batch), "err", err)
+			continue
+		}
+		select {
+		case o.kept <- struct{}{}:
+		default:
 		}
 	}
 }
 
-func (o *outbox) publish(ctx context.Context, m outMsg) bool {
-	if _, err := o.pub.PublishAt(ctx, m.at, m.class, m.id, m.kind, m.msgKind, m.data); err != nil {
-		if ctx.Err() == nil {
-			o.log.Warn("site-bus message not published", "class", m.class, "id", m.id, "kind", m.msgKind, "err", err)
-		}
-		return false
+// keep numbers and writes a batch in one transaction.
+func (o *outbox) keep(ctx context.Context, batch []outMsg) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
-	o.published.Add(1)
-	return true
+	defer tx.Rollback()
+	for _, m := range batch {
+		pm, err := o.pub.Prepare(m.at, m.class, m.id, m.kind, m.msgKind, m.data)
+		if err != nil {
+			o.log.Error("outbox: message not encodable", "class", m.class, "id", m.id, "kind", m.msgKind, "err", err)
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (topic, retained, body) VALUES (?, ?, ?)`, pm.Topic, pm.Retained, pm.Body); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	o.written.Add(uint64(len(batch)))
+	return nil
+}
+
+// send sends kept messages in order until ctx ends; after that it goes on for up to
+// linger to send what is left, and what it cannot send stays kept for the next run.
+func (o *outbox) send(ctx context.Context, linger time.Duration) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		<-ctx.Done()
+		select {
+		case <-time.After(linger):
+		case <-sctx.Done():
+		}
+		cancel()
+	}()
+	for sctx.Err() == nil {
+		n, err := o.sendKept(sctx)
+		if err != nil && sctx.Err() == nil {
+			o.log.Error("outbox", "err", err)
+		}
+		if n > 0 {
+			continue
+		}
+		if ctx.Err() != nil {
+			return // stopping and nothing left
+		}
+		select {
+		case <-o.kept:
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// sendKept sends the oldest kept messages and deletes each once the broker has it.
+func (o *outbox) sendKept(ctx context.Context) (int, error) {
+	rows, err := o.db.QueryContext(ctx, `SELECT n, topic, retained, body FROM outbox ORDER BY n LIMIT 256`)
+	if err != nil {
+		return 0, fmt.Errorf("read: %w", err)
+	}
+	type kept struct {
+		n  int64
+		pm sitebus.Prepared
+	}
+	var ks []kept
+	for rows.Next() {
+		var k kept
+		if err := rows.Scan(&k.n, &k.pm.Topic, &k.pm.Retained, &k.pm.Body); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read: %w", err)
+		}
+		ks = append(ks, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read: %w", err)
+	}
+	sent := 0
+	for _, k := range ks {
+		k.pm.Msg, _ = sitebus.Decode(k.pm.Body) // for naming it in errors only
+		if err := o.pub.Send(ctx, &k.pm); err != nil {
+			return sent, err
+		}
+		if _, err := o.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM outbox WHERE n = ?`, k.n); err != nil {
+			return sent, fmt.Errorf("delete: %w", err)
+		}
+		sent++
+		o.published.Add(1)
+		if strings.HasSuffix(k.pm.Topic, "/"+sitebus.KindEvent) {
+			o.log.Debug("published", "topic", k.pm.Topic)
+		}
+	}
+	return sent, nil
 }

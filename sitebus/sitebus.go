@@ -221,7 +221,8 @@ type Publisher struct {
 	site   string
 	boot   string
 	lost   atomic.Uint64 // connection losses so far
-	mu     sync.Mutex
+	send   sync.Mutex    // orders PublishAt's messages on the wire
+	mu     sync.Mutex    // guards seqs
 	seqs   map[string]uint64
 }
 
@@ -247,6 +248,31 @@ func (p *Publisher) Publish(ctx context.Context, class, id, kind, msgKind string
 // PublishAt is Publish for something that happened at at, earlier than now: a door
 // event kept while the bus was down carries the time it happened.
 func (p *Publisher) PublishAt(ctx context.Context, at time.Time, class, id, kind, msgKind string, data any) (*Message, error) {
+	// Preparing and handing to the client under one lock keeps each device's
+	// messages in seq order on the wire.
+	p.send.Lock()
+	pm, err := p.Prepare(at, class, id, kind, msgKind, data)
+	if err != nil {
+		p.send.Unlock()
+		return nil, err
+	}
+	epoch := p.lost.Load()
+	tok := p.client.Publish(pm.Topic, 1, pm.Retained, pm.Body)
+	p.send.Unlock()
+	return pm.Msg, p.wait(ctx, pm, epoch, tok)
+}
+
+// Prepared is a message numbered and encoded, ready to send; Body is what goes on the
+// wire, so a prepared message kept on disk is sent later byte for byte the same.
+type Prepared struct {
+	Topic    string
+	Retained bool
+	Body     []byte
+	Msg      *Message
+}
+
+// Prepare numbers and encodes a device message for Send without sending it.
+func (p *Publisher) Prepare(at time.Time, class, id, kind, msgKind string, data any) (*Prepared, error) {
 	var raw json.RawMessage
 	if data != nil {
 		b, err := json.Marshal(data)
@@ -255,38 +281,59 @@ func (p *Publisher) PublishAt(ctx context.Context, at time.Time, class, id, kind
 		}
 		raw = b
 	}
-	topic := DeviceTopic(p.site, class, id, kind)
 	p.mu.Lock()
 	key := class + "/" + id + "/" + kind
 	p.seqs[key]++
 	m := &Message{Time: at.UTC(), Boot: p.boot, Seq: p.seqs[key], Kind: msgKind, Data: raw}
-	body := m.Encode()
-	// Publishing under the lock keeps each device's messages in seq order on the wire.
-	epoch := p.lost.Load()
-	tok := p.client.Publish(topic, 1, kind == KindState, body)
 	p.mu.Unlock()
+	return &Prepared{Topic: DeviceTopic(p.site, class, id, kind), Retained: kind == KindState, Body: m.Encode(), Msg: m}, nil
+}
+
+// Send publishes a prepared message at QoS 1 and waits until the broker has taken it
+// or ctx ends, resending it after a lost connection. Callers send one device's
+// messages in the order they were prepared.
+func (p *Publisher) Send(ctx context.Context, pm *Prepared) error {
+	epoch := p.lost.Load()
+	tok := p.client.Publish(pm.Topic, 1, pm.Retained, pm.Body)
+	return p.wait(ctx, pm, epoch, tok)
+}
+
+// label names pm in errors: device and seq.
+func (pm *Prepared) label() string {
+	name := pm.Topic
+	if tp, err := ParseTopic(pm.Topic); err == nil {
+		name = tp.Class + "/" + tp.ID
+	}
+	if pm.Msg != nil {
+		name += fmt.Sprintf(" seq %d", pm.Msg.Seq)
+	}
+	return name
+}
+
+// wait waits for tok, sending pm again after a lost connection.
+func (p *Publisher) wait(ctx context.Context, pm *Prepared, epoch uint64, tok mqtt.Token) error {
 	retry := 50 * time.Millisecond
 	for {
 		select {
 		case <-tok.Done():
 		case <-ctx.Done():
-			return m, fmt.Errorf("sitebus: publish %s/%s seq %d: %w", class, id, m.Seq, ctx.Err())
+			return fmt.Errorf("sitebus: publish %s: %w", pm.label(), ctx.Err())
 		}
 		if tok.Error() == nil && p.lost.Load() == epoch {
-			return m, nil
+			return nil
 		}
 		// Not known to be taken: wait for the link, then send the same bytes again.
 		select {
 		case <-time.After(retry):
 		case <-ctx.Done():
-			return m, fmt.Errorf("sitebus: publish %s/%s seq %d: %w", class, id, m.Seq, ctx.Err())
+			return fmt.Errorf("sitebus: publish %s: %w", pm.label(), ctx.Err())
 		}
 		retry = min(2*retry, 2*time.Second)
 		if !p.client.IsConnectionOpen() {
 			continue
 		}
 		epoch = p.lost.Load()
-		tok = p.client.Publish(topic, 1, kind == KindState, body)
+		tok = p.client.Publish(pm.Topic, 1, pm.Retained, pm.Body)
 	}
 }
 
