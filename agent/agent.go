@@ -57,6 +57,8 @@ type Agent struct {
 	queue   chan mqtt.Message
 	drain   time.Duration // how long a clean stop waits for central's ack
 
+	acks *busAcks // device messages handled, to tell the bridge
+
 	// listVersion numbers the credential list given to the bridge.
 	listVersion uint64
 
@@ -97,6 +99,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		queue:   make(chan mqtt.Message, 1<<16),
 		lastSeq: map[string]devSeq{},
 		waiting: map[string]chan<- sitebus.Result{},
+		acks:    &busAcks{},
 		drain:   5 * time.Second,
 		// Each start gives the bridge a newer list than any before it.
 		listVersion: uint64(time.Now().UnixMilli()),
@@ -117,6 +120,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		AutoAckDisabled: true,  // ack each message once its event is durable
 		OnConnect:       a.subscribe,
 		DefaultHandler:  a.receive, // what the session kept arrives before subscribe
+		Will:            &mqttclient.Will{Topic: sitebus.AgentStateTopic(cfg.Site), Payload: agentState("offline"), Retained: true},
 		Logger:          a.log,
 	})
 	if err != nil {
@@ -146,6 +150,7 @@ func (a *Agent) subscribe(c mqtt.Client) {
 		sitebus.BridgeStateTopic(a.cfg.Site):                    1,
 	}
 	a.publishCredentials(c)
+	a.announce(c, "online")
 	tok := c.SubscribeMultiple(subs, a.receive)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		a.log.Error("site bus subscribe failed; reconnecting", "err", tok.Error())
@@ -194,9 +199,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	go func() { _ = mqttclient.Connect(procCtx, a.bus) }()
+	acksDone := make(chan struct{})
+	go func() { defer close(acksDone); a.sendAcks(procCtx) }()
 	<-procCtx.Done()
-	a.bus.Disconnect(250)
 	<-procDone
+	<-acksDone // the last acks go out before the bus closes
+	if a.bus.IsConnectionOpen() {
+		a.announce(a.bus, "offline").WaitTimeout(2 * time.Second)
+	}
+	a.bus.Disconnect(250)
 	// A clean stop takes no more device messages, then gives central a moment to
 	// acknowledge what is journaled; whatever it does not is sent on the next start.
 	deadline := time.NewTimer(a.drain)
@@ -226,7 +237,15 @@ func (a *Agent) Close() error { return a.journal.Close() }
 // pending is a bus message whose effect is being journaled.
 type pending struct {
 	m    mqtt.Message
+	from devMsg // the device message it is, if it is one
 	done chan error
+}
+
+// devMsg names one device message: the bridge boot, the device and kind
+// ("reader/front-in/event") and its seq.
+type devMsg struct {
+	boot, dev string
+	seq       uint64
 }
 
 // process handles queued bus messages concurrently, so their appends share group
@@ -245,6 +264,9 @@ func (a *Agent) process(ctx context.Context) error {
 				return
 			}
 			p.m.Ack()
+			if p.from.dev != "" {
+				a.acks.handled(p.from)
+			}
 		}
 		ackErr <- nil
 	}()
@@ -264,8 +286,8 @@ func (a *Agent) process(ctx context.Context) error {
 		case m := <-a.queue:
 			// Decoding and seq checks run here, in arrival order; appends run
 			// concurrently so that they share the journal's group commits.
-			d := a.prepare(m)
-			p := pending{m: m, done: make(chan error, 1)}
+			d, from := a.prepare(m)
+			p := pending{m: m, from: from, done: make(chan error, 1)}
 			select {
 			case acks <- p:
 			case <-ctx.Done():
@@ -295,46 +317,47 @@ func (a *Agent) process(ctx context.Context) error {
 
 // prepare turns one bus message into the draft of the event it makes, or nil when it
 // makes none; bad messages are counted, logged and dropped.
-func (a *Agent) prepare(m mqtt.Message) *event.Draft {
+func (a *Agent) prepare(m mqtt.Message) (*event.Draft, devMsg) {
 	a.busMsgs.Add(1)
 	if m.Topic() == sitebus.BridgeStateTopic(a.cfg.Site) {
 		var st sitebus.BridgeState
 		if err := json.Unmarshal(m.Payload(), &st); err != nil {
 			a.badMessage(m, err)
-			return nil
+			return nil, devMsg{}
 		}
 		a.log.Info("bridge state", "status", st.Status, "boot", st.Boot)
-		return nil
+		return nil, devMsg{}
 	}
 	tp, err := sitebus.ParseTopic(m.Topic())
 	if err != nil || tp.Site != a.cfg.Site {
 		a.badMessage(m, fmt.Errorf("topic: %v", err))
-		return nil
+		return nil, devMsg{}
 	}
 	msg, err := sitebus.Decode(m.Payload())
 	if err != nil {
 		a.badMessage(m, err)
-		return nil
+		return nil, devMsg{}
 	}
+	from := devMsg{boot: msg.Boot, dev: tp.Class + "/" + tp.ID + "/" + tp.Kind, seq: msg.Seq}
 	a.checkSeq(tp, msg)
 	if tp.Kind == sitebus.KindCmdResult {
 		a.result(msg.Data)
-		return nil
+		return nil, from
 	}
 	if tp.Kind != sitebus.KindEvent {
 		a.log.Debug("device state", "class", tp.Class, "id", tp.ID, "kind", msg.Kind)
-		return nil
+		return nil, from
 	}
 	d, err := a.translate(tp, msg)
 	if err != nil {
-		a.badMessage(m, err)
-		return nil
+		a.badMessage(m, err) // refused, counted and logged: handled
+		return nil, from
 	}
 	if d == nil {
-		return nil
+		return nil, from
 	}
 	d.Origin = fmt.Sprintf("bus:%s/%s/%s/%d", tp.Class, tp.ID, msg.Boot, msg.Seq)
-	return d
+	return d, from
 }
 
 func (a *Agent) append(ctx context.Context, d *event.Draft) (journal.Record, error) {

@@ -18,6 +18,9 @@ type Bridge struct {
 	OSDP []OSDPBus `yaml:"osdp,omitempty"`
 	// Doors lists the controlled doors.
 	Doors []Door `yaml:"doors,omitempty"`
+	// ResendAfter is how long a device message may go unacknowledged by the agent,
+	// while the agent is online, before it is sent again (default 10s).
+	ResendAfter time.Duration `yaml:"resendAfter,omitempty"`
 	// Simulate runs simulated devices in the bridge (for the demo and tests): every
 	// door gets fake GPIO pins, every OSDP line whose port is "simulated" gets a
 	// pseudo-terminal with simulated readers on the far end, and simulated people use
@@ -170,6 +173,12 @@ func LoadBridge(path string) (*Bridge, error) {
 	var c checker
 	checkSite(&c, "site", b.Site)
 	b.Bus.check(&c, "bus", true)
+	if b.ResendAfter == 0 {
+		b.ResendAfter = 10 * time.Second
+	}
+	if b.ResendAfter < 100*time.Millisecond || b.ResendAfter > time.Hour {
+		c.add("resendAfter", b.ResendAfter.String(), "use 100ms to 1h; 10s is usual")
+	}
 	if b.StateDir == "" {
 		c.add("stateDir", "missing", "set it to a directory the bridge may write, e.g. /var/lib/apedge/bridge")
 	}

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -42,6 +43,8 @@ type Bridge struct {
 	rds   *readers
 	sim   *Sim
 	ready chan struct{}
+
+	agentOnline atomic.Bool
 }
 
 // New returns a bridge for cfg.
@@ -82,6 +85,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	var pub *sitebus.Publisher
 	var pubMu sync.Mutex
 	cmdFilter := sitebus.DeviceFilter(b.cfg.Site, sitebus.KindCmd)
+	acks := make(chan []byte, 1024)
 	c, err := mqttclient.New(mqttclient.Options{
 		OnLost: func(error) {
 			pubMu.Lock()
@@ -95,6 +99,14 @@ func (b *Bridge) Run(ctx context.Context) error {
 			c.Publish(sitebus.BridgeStateTopic(b.cfg.Site), 1, true, online)
 			c.Subscribe(sitebus.CredentialsTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) { b.onCredentials(m.Payload()) })
 			c.Subscribe(cmdFilter, 1, func(_ mqtt.Client, m mqtt.Message) { b.onCommand(ctx, m.Topic(), m.Payload()) })
+			c.Subscribe(sitebus.AgentStateTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) { b.onAgentState(m.Payload()) })
+			c.Subscribe(sitebus.AckTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) {
+				select {
+				case acks <- m.Payload():
+				default:
+					b.log.Warn("agent acks arriving faster than they are applied; those messages will be resent")
+				}
+			})
 		},
 		Config:       b.cfg.Bus,
 		CleanSession: true,
@@ -143,6 +155,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 		}
 		b.out.send(outCtx, 2*time.Second)
 	}()
+	ackDone := make(chan struct{})
+	go func() { defer close(ackDone); b.applyAcks(outCtx, acks) }()
 	b.log.Info("bridge running", "boot", boot, "broker", b.cfg.Bus.Broker, "doors", len(b.doors), "readers", len(b.rds.by))
 
 	<-ctx.Done()
@@ -152,6 +166,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	<-writeDone
 	stopOut() // the sender lingers to send it; what it cannot send waits for the next run
 	<-outDone
+	<-ackDone
 	// A clean stop says offline itself; the will covers an unclean one.
 	if c.IsConnectionOpen() {
 		tok := c.Publish(sitebus.BridgeStateTopic(b.cfg.Site), 1, true, offline)
@@ -294,4 +309,57 @@ func (b *Bridge) door(id string) *doorRun {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.doors[id]
+}
+
+// onAgentState notes whether the agent is online: unacknowledged messages are sent
+// again only while it is (the broker keeps them for it while it is away).
+func (b *Bridge) onAgentState(raw []byte) {
+	var st sitebus.AgentState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		b.log.Warn("bad agent state", "err", err)
+		return
+	}
+	b.agentOnline.Store(st.Status == "online")
+	b.log.Info("agent state", "status", st.Status)
+}
+
+// applyAcks deletes what the agent acknowledges and, while the agent is online, sends
+// again what it has not acknowledged within ResendAfter, until ctx ends.
+func (b *Bridge) applyAcks(ctx context.Context, acks <-chan []byte) {
+	t := time.NewTicker(max(b.cfg.ResendAfter/4, 25*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case raw := <-acks:
+			a, err := sitebus.DecodeAck(raw)
+			if err != nil {
+				b.log.Warn("bad agent ack", "err", err)
+				continue
+			}
+			if err := b.out.ack(ctx, a); err != nil && ctx.Err() == nil {
+				b.log.Error("outbox: applying the agent's ack", "err", err)
+			}
+		case now := <-t.C:
+			if !b.agentOnline.Load() {
+				continue
+			}
+			n, err := b.out.resend(ctx, now.Add(-b.cfg.ResendAfter))
+			switch {
+			case err != nil && ctx.Err() == nil:
+				b.log.Error("outbox: resend", "err", err)
+			case n > 0:
+				b.log.Warn("messages not acknowledged by the agent; sending them again", "messages", n, "after", b.cfg.ResendAfter)
+			}
+		}
+	}
+}
+
+// Unacknowledged counts the device messages kept until the agent acknowledges them.
+func (b *Bridge) Unacknowledged(ctx context.Context) (int, error) {
+	if b.out == nil {
+		return 0, nil
+	}
+	return b.out.pending(ctx)
 }

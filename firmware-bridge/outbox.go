@@ -26,29 +26,38 @@ type outMsg struct {
 }
 
 // outboxSchema is the outbox file's migrations. A row is a message numbered and encoded
-// (sitebus.Prepared), kept until the broker has taken it.
+// (sitebus.Prepared), kept until the agent has acknowledged it; sent is when the broker
+// last took it (Unix ms), 0 if it is to be sent.
 var outboxSchema = []string{`
 CREATE TABLE outbox (
 	n        INTEGER PRIMARY KEY AUTOINCREMENT,
+	boot     TEXT NOT NULL,
+	dev      TEXT NOT NULL,
+	seq      INTEGER NOT NULL,
 	topic    TEXT NOT NULL,
 	retained INTEGER NOT NULL,
-	body     BLOB NOT NULL
-);`}
+	body     BLOB NOT NULL,
+	sent     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_unsent ON outbox (sent, n);
+CREATE UNIQUE INDEX outbox_msg ON outbox (boot, dev, seq);`}
 
 // outbox decouples the devices from the bus: door logic never waits for the broker, and
-// nothing a device said is lost while the bus is down or the bridge restarts. Each
-// message is numbered (boot, per-device seq) and written to a SQLite file in the state
-// directory, then sent in order, byte for byte as written, and deleted once the broker
-// has taken it. Messages kept from an earlier run go first, under the boot and seq they
-// were given then, so the agent's dedupe on (device, boot, seq) still holds.
+// nothing a device said is lost while the bus is down, the broker restarts or the bridge
+// restarts. Each message is numbered (boot, per-device seq) and written to a SQLite file
+// in the state directory, then sent in order, byte for byte as written. It is deleted
+// only when the agent acknowledges it (sitebus.AckTopic); one the broker took but the
+// agent never acknowledged is sent again after resendAfter while the agent is online.
+// Messages kept from an earlier run keep the boot and seq they were given then, so the
+// agent's dedupe on (device, boot, seq) makes every resend harmless.
 type outbox struct {
 	db   *sql.DB
 	pub  *sitebus.Publisher
 	log  *slog.Logger
 	ch   chan outMsg
-	kept chan struct{} // something was written
+	kept chan struct{} // something was written, or is to be sent again
 
-	published, dropped, written atomic.Uint64
+	published, dropped, written, acked, resent atomic.Uint64
 }
 
 // openOutbox opens the outbox file in dir.
@@ -74,7 +83,7 @@ func (o *outbox) put(m outMsg) {
 	}
 }
 
-// pending counts the messages kept and not yet taken by the broker.
+// pending counts the messages kept and not yet acknowledged by the agent.
 func (o *outbox) pending(ctx context.Context) (int, error) {
 	var n int
 	err := o.db.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
@@ -130,7 +139,9 @@ func (o *outbox) keep(ctx context.Context, batch []outMsg) error {
 			o.log.Error("outbox: message not encodable", "class", m.class, "id", m.id, "kind", m.msgKind, "err", err)
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (topic, retained, body) VALUES (?, ?, ?)`, pm.Topic, pm.Retained, pm.Body); err != nil {
+		dev := m.class + "/" + m.id + "/" + m.kind
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (boot, dev, seq, topic, retained, body) VALUES (?, ?, ?, ?, ?, ?)`,
+			pm.Msg.Boot, dev, pm.Msg.Seq, pm.Topic, pm.Retained, pm.Body); err != nil {
 			return err
 		}
 	}
@@ -173,9 +184,10 @@ func (o *outbox) send(ctx context.Context, linger time.Duration) {
 	}
 }
 
-// sendKept sends the oldest kept messages and deletes each once the broker has it.
+// sendKept sends the oldest messages to be sent and marks each sent once the broker
+// has it.
 func (o *outbox) sendKept(ctx context.Context) (int, error) {
-	rows, err := o.db.QueryContext(ctx, `SELECT n, topic, retained, body FROM outbox ORDER BY n LIMIT 256`)
+	rows, err := o.db.QueryContext(ctx, `SELECT n, topic, retained, body FROM outbox WHERE sent = 0 ORDER BY n LIMIT 256`)
 	if err != nil {
 		return 0, fmt.Errorf("read: %w", err)
 	}
@@ -202,8 +214,8 @@ func (o *outbox) sendKept(ctx context.Context) (int, error) {
 		if err := o.pub.Send(ctx, &k.pm); err != nil {
 			return sent, err
 		}
-		if _, err := o.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM outbox WHERE n = ?`, k.n); err != nil {
-			return sent, fmt.Errorf("delete: %w", err)
+		if _, err := o.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox SET sent = ? WHERE n = ?`, time.Now().UnixMilli(), k.n); err != nil {
+			return sent, fmt.Errorf("mark sent: %w", err)
 		}
 		sent++
 		o.published.Add(1)
@@ -212,4 +224,51 @@ func (o *outbox) sendKept(ctx context.Context) (int, error) {
 		}
 	}
 	return sent, nil
+}
+
+// ack deletes the messages the agent has handled.
+func (o *outbox) ack(ctx context.Context, a *sitebus.Ack) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE boot = ? AND dev = ? AND seq = ?`)
+	if err != nil {
+		return err
+	}
+	var n int64
+	for dev, seqs := range a.Done {
+		for _, seq := range seqs {
+			r, err := st.ExecContext(ctx, a.Boot, dev, seq)
+			if err != nil {
+				return err
+			}
+			k, _ := r.RowsAffected()
+			n += k
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	o.acked.Add(uint64(n))
+	return nil
+}
+
+// resend marks for sending again every message the broker took before the cutoff and
+// the agent has not acknowledged, and reports how many.
+func (o *outbox) resend(ctx context.Context, cutoff time.Time) (int64, error) {
+	r, err := o.db.ExecContext(ctx, `UPDATE outbox SET sent = 0 WHERE sent > 0 AND sent < ?`, cutoff.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	n, _ := r.RowsAffected()
+	if n > 0 {
+		o.resent.Add(uint64(n))
+		select {
+		case o.kept <- struct{}{}:
+		default:
+		}
+	}
+	return n, nil
 }

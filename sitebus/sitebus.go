@@ -448,3 +448,58 @@ type Result struct {
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
 }
+
+// AckTopic is where the agent tells the bridge which device messages it has handled:
+// journaled the event each made, or found it made none. The bridge keeps every message
+// until then, and sends again what stays unacknowledged while the agent is online, so
+// a message the broker accepted and then lost (a broker restart) is not lost.
+func AckTopic(site string) string { return "apedge/v1/" + site + "/bridge/ack" }
+
+// AgentStateTopic carries the agent's retained AgentState ("online", or "offline" as
+// its last will).
+func AgentStateTopic(site string) string { return "apedge/v1/" + site + "/agent/state" }
+
+// AgentState is the agent's retained status on the site bus.
+type AgentState struct {
+	Status string    `json:"status"` // "online" or "offline"
+	Time   time.Time `json:"time,omitzero"`
+}
+
+// Ack lists device messages of one bridge boot that the agent has handled.
+type Ack struct {
+	Boot string `json:"boot"`
+	// Done maps a device and kind ("reader/front-in/event") to the seqs handled.
+	Done map[string][]uint64 `json:"done"`
+}
+
+// MaxAckSeqs bounds the seqs one Ack may carry.
+const MaxAckSeqs = 100000
+
+// DecodeAck parses and checks an Ack. It never panics.
+func DecodeAck(b []byte) (*Ack, error) {
+	if len(b) > 4<<20 {
+		return nil, fmt.Errorf("%w: ack of %d bytes", ErrMessage, len(b))
+	}
+	var a Ack
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("%w: ack: %v", ErrMessage, err)
+	}
+	if a.Boot == "" || len(a.Boot) > 64 {
+		return nil, fmt.Errorf("%w: ack: boot missing or too long", ErrMessage)
+	}
+	n := 0
+	for dev, seqs := range a.Done {
+		if _, err := ParseTopic("apedge/v1/X/dev/" + dev); err != nil {
+			return nil, fmt.Errorf("%w: ack: %q is not class/id/kind", ErrMessage, dev)
+		}
+		for _, s := range seqs {
+			if s == 0 {
+				return nil, fmt.Errorf("%w: ack: %s: seq 0", ErrMessage, dev)
+			}
+		}
+		if n += len(seqs); n > MaxAckSeqs {
+			return nil, fmt.Errorf("%w: ack: more than %d seqs", ErrMessage, MaxAckSeqs)
+		}
+	}
+	return &a, nil
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -380,7 +381,7 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-// TestBadCorpus checks that every file in testdata/bad/{topic,message,cardread,command,credentials} is
+// TestBadCorpus checks that every file in testdata/bad/{topic,message,cardread,command,credentials,ack} is
 // refused. A topic file holds one topic, with no newline.
 func TestBadCorpus(t *testing.T) {
 	decoders := []struct {
@@ -392,6 +393,7 @@ func TestBadCorpus(t *testing.T) {
 		{"cardread", func(b []byte) (any, error) { return sitebus.DecodeCardRead(b) }},
 		{"command", func(b []byte) (any, error) { return sitebus.DecodeCommand(b) }},
 		{"credentials", func(b []byte) (any, error) { return sitebus.DecodeCredentialList(b) }},
+		{"ack", func(b []byte) (any, error) { return sitebus.DecodeAck(b) }},
 	}
 	for _, d := range decoders {
 		for _, f := range badFiles(t, d.kind) {
@@ -557,5 +559,42 @@ func TestDecodeCommandValid(t *testing.T) {
 	}
 	if c.ID != "c1" || c.Action != sitebus.ActionUnlock || c.By != "staff-1" || c.ForMs != 5000 || !c.Deadline.Equal(time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC)) {
 		t.Errorf("DecodeCommand = %+v", c)
+	}
+}
+
+func FuzzDecodeAck(f *testing.F) {
+	f.Add([]byte(`{"boot":"b1","done":{"reader/front-in/event":[1,2,3],"door/front/state":[7]}}`))
+	for _, p := range badFiles(f, "ack") {
+		f.Add(readFile(f, p))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := sitebus.DecodeAck(data)
+		if err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("error %v is not ErrMessage", err)
+			}
+			return
+		}
+		if a.Boot == "" {
+			t.Fatalf("accepted %+v", a)
+		}
+		for dev, seqs := range a.Done {
+			if _, err := sitebus.ParseTopic("apedge/v1/MAN1/dev/" + dev); err != nil {
+				t.Fatalf("accepted device %q: %v", dev, err)
+			}
+			if slices.Contains(seqs, 0) {
+				t.Fatalf("accepted seq 0 in %+v", a)
+			}
+		}
+	})
+}
+
+func TestDecodeAckValid(t *testing.T) {
+	a, err := sitebus.DecodeAck([]byte(`{"boot":"b1","done":{"reader/front-in/event":[1,2,3],"door/front/state":[7]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Boot != "b1" || !slices.Equal(a.Done["reader/front-in/event"], []uint64{1, 2, 3}) || !slices.Equal(a.Done["door/front/state"], []uint64{7}) {
+		t.Errorf("DecodeAck = %+v", a)
 	}
 }
