@@ -138,6 +138,11 @@ func TestDoorEventsThroughTheBridge(t *testing.T) {
 	if movements != 1 {
 		t.Errorf("%d movements, want 1 (the refused card is none): %v", movements, s.types(a))
 	}
+	// The agent acknowledged every device message to the bridge, which keeps none.
+	s.waitFor("the bridge's outbox acknowledged", func() (bool, string) {
+		n, err := b.Unacknowledged(t.Context())
+		return err == nil && n == 0, fmt.Sprint(n, err)
+	})
 }
 
 // TestUnlockDoor: a staff member's momentary unlock reaches the door through the

@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -121,6 +122,7 @@ func (r *recorder) waitEvents(t *testing.T, class, id string, skip int, want ...
 // door and a Wiegand reader on the side door.
 const siteYAML = `site: MAN1
 stateDir: state
+resendAfter: 300ms
 bus:
   broker: %s
 osdp:
@@ -687,4 +689,54 @@ func TestKeptAcrossRestart(t *testing.T) {
 	if n != 1 {
 		t.Errorf("the kept card read went out %d times, want once", n)
 	}
+}
+
+// TestResendUntilAcked: while the agent is online, a message it has not acknowledged is
+// sent again, byte for byte; once acknowledged it is gone from the outbox.
+func TestResendUntilAcked(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	online, _ := json.Marshal(sitebus.AgentState{Status: "online"})
+	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.AgentStateTopic(site), 1, true, online), timeout); err != nil {
+		t.Fatal(err)
+	}
+	h.sim.Present("front-in", card(t, 12, 10001))
+	first := h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "card-read")[0]
+	again := h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 1, "card-read")[0]
+	if again.Boot != first.Boot || again.Seq != first.Seq || !bytes.Equal(again.Data, first.Data) || !again.Time.Equal(first.Time) {
+		t.Errorf("resent %+v, want the same message as %+v", again.Message, first.Message)
+	}
+
+	// The agent acknowledges everything it has seen.
+	ackAll := func() {
+		acks := map[string]*sitebus.Ack{}
+		for _, m := range h.bus.all() {
+			tp, err := sitebus.ParseTopic(m.Topic())
+			if err != nil {
+				continue
+			}
+			msg, err := sitebus.Decode(m.Payload())
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := acks[msg.Boot]
+			if a == nil {
+				a = &sitebus.Ack{Boot: msg.Boot, Done: map[string][]uint64{}}
+				acks[msg.Boot] = a
+			}
+			dev := tp.Class + "/" + tp.ID + "/" + tp.Kind
+			a.Done[dev] = append(a.Done[dev], msg.Seq)
+		}
+		for _, a := range acks {
+			b, _ := json.Marshal(a)
+			if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.AckTopic(site), 1, false, b), timeout); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	brokertest.WaitFor(t, timeout, "the outbox emptied by the agent's acks", func() (bool, string) {
+		ackAll()
+		n, err := h.b.Unacknowledged(t.Context())
+		return err == nil && n == 0, fmt.Sprint(n, err)
+	})
 }
