@@ -153,6 +153,19 @@ func (b *Bridge) Readers() map[string]ReaderPlace {
 	return m
 }
 
+// Insecure lists the OSDP readers configured to run without secure channel.
+func (b *Bridge) Insecure() []string {
+	var ids []string
+	for _, bus := range b.OSDP {
+		for _, r := range bus.Readers {
+			if r.Insecure {
+				ids = append(ids, r.ID)
+			}
+		}
+	}
+	return ids
+}
+
 // ReaderPlace is where a reader is: its door and direction, empty if on none.
 type ReaderPlace struct{ Door, Direction string }
 

@@ -178,13 +178,8 @@ func pdIdentity(id osdp.PDID) (vendor, serial, firmware string) {
 
 // logInsecure says loudly, at start, which readers run without secure channel.
 func logInsecure(log *slog.Logger, cfg *config.Bridge) {
-	for _, bus := range cfg.OSDP {
-		for _, r := range bus.Readers {
-			if r.Insecure {
-				log.Error("SECURE CHANNEL OFF: card numbers cross the wire in clear and the reader can be impersonated; give it scbkFile",
-					"reader", r.ID, "port", bus.Port, "address", r.Address)
-			}
-		}
+	for _, id := range cfg.Insecure() {
+		log.Error("SECURE CHANNEL OFF: card numbers cross the wire in clear and the reader can be impersonated; give it scbkFile", "reader", id)
 	}
 }
 
