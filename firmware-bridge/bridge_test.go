@@ -354,12 +354,13 @@ func TestForcedAndHeldOpen(t *testing.T) {
 	if closed.Authorised {
 		t.Errorf("closed after forced: %s, want not authorised", ev[0].Data)
 	}
-	st := h.bus.device(t, sitebus.ClassDoor, "front", sitebus.KindState)
-	var s struct{ Locked, Open, Forced, HeldOpen bool }
-	json.Unmarshal(st[len(st)-1].Data, &s)
-	if !s.Locked || s.Open || s.Forced || s.HeldOpen {
-		t.Errorf("door state after closing %s, want locked and closed", st[len(st)-1].Data)
-	}
+	// The state follows the events that changed it.
+	brokertest.WaitFor(t, timeout, "door state locked and closed", func() (bool, string) {
+		st := h.bus.device(t, sitebus.ClassDoor, "front", sitebus.KindState)
+		var s struct{ Locked, Open, Forced, HeldOpen bool }
+		json.Unmarshal(st[len(st)-1].Data, &s)
+		return s.Locked && !s.Open && !s.Forced && !s.HeldOpen, string(st[len(st)-1].Data)
+	})
 }
 
 func TestExitButtonAndTailgate(t *testing.T) {
