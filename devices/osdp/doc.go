@@ -14,7 +14,10 @@
 // sends a 0xFF mark byte before each frame; the simulator mirrors it. Sequence
 // numbers run 0 (first message or reset), then 1, 2, 3, 1, ...; a command sent again
 // after a missed reply keeps its number and bytes, and the PD answers it with its
-// last reply rather than acting twice.
+// last reply rather than acting twice. The panel polls each PD in turn, at most once
+// every PollInterval (50 ms by default, as libosdp's CP does), sends queued commands
+// at once, retries a missed reply up to OfflineAfter times before calling the PD
+// offline, and then probes it every four reply timeouts.
 //
 // # Secure channel
 //
