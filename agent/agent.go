@@ -26,6 +26,7 @@ import (
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/firmware-bridge/door"
 	"github.com/apedge/apedge/mqttclient"
 	"github.com/apedge/apedge/sitebus"
 	"github.com/apedge/apedge/sitekey"
@@ -399,46 +400,9 @@ func (a *Agent) checkSeq(tp sitebus.Topic, m *sitebus.Message) {
 func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, error) {
 	switch {
 	case tp.Class == sitebus.ClassReader && m.Kind == "card-read":
-		cr, err := sitebus.DecodeCardRead(m.Data)
-		if err != nil {
-			return nil, err
-		}
-		if !cr.Granted {
-			// Refused at the door: nobody passed. Kept in the bridge's log and the
-			// reader's event, not a movement.
-			a.log.Info("card refused", "reader", tp.ID, "door", cr.Door, "reason", cr.Reason)
-			return nil, nil
-		}
-		typ := "movement.entered"
-		if cr.Direction == "exit" {
-			typ = "movement.exited"
-		}
-		d := &event.Draft{Type: typ, OccurredAt: m.Time}
-		info := map[string]any{
-			"door":        cr.Door,
-			"reader":      tp.ID,
-			"direction":   cr.Direction,
-			"credential":  map[string]any{"kind": cr.Credential.Kind, "id": cr.Credential.ID(), "format": cr.Credential.Format},
-			"listVersion": cr.ListVersion,
-			"basis":       "card-read",
-			"device":      map[string]any{"boot": m.Boot, "seq": m.Seq, "time": m.Time},
-		}
-		if r := a.cards[cr.Credential.ID()]; r != nil {
-			ids := []event.Identifier{{Type: "CRN", Value: r.CRN}}
-			if r.NOMS != "" {
-				ids = append(ids, event.Identifier{Type: "NOMS", Value: r.NOMS})
-			}
-			d.Person = &event.PersonReference{Identifiers: ids}
-		} else {
-			a.unknownCards.Add(1)
-			info["attributed"] = false
-		}
-		b, err := json.Marshal(info)
-		if err != nil {
-			return nil, err
-		}
-		d.Info = b
-		return d, nil
+		return a.cardRead(tp, m)
+	case tp.Class == sitebus.ClassDoor && m.Kind == door.EventOpened:
+		return a.doorOpened(tp, m)
 	case tp.Class == sitebus.ClassDoor || tp.Class == sitebus.ClassReader:
 		d, err := a.translateDoor(tp, m)
 		if d == nil && err == nil {

@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/firmware-bridge/door"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -167,4 +168,99 @@ func (a *Agent) translateDoor(tp sitebus.Topic, m *sitebus.Message) (*event.Draf
 		return nil, err
 	}
 	return &event.Draft{Type: de.typ, OccurredAt: m.Time, Description: de.desc, Info: b}, nil
+}
+
+// Movement bases: what a movement event rests on.
+const (
+	// basisOpened: a granted read, then the door opening on that grant.
+	basisOpened = "read-then-door-opened"
+	// basisRead: a granted read at a door with no position switch, which cannot
+	// confirm the passage.
+	basisRead = "card-read"
+	// basisExitButton: the door opened from inside by the exit button, with no read.
+	basisExitButton = "exit-button"
+)
+
+// cardRead makes a movement of a granted read at a door with no position switch;
+// elsewhere a read is not a movement (the door opening is), and a refused read is none.
+func (a *Agent) cardRead(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, error) {
+	cr, err := sitebus.DecodeCardRead(m.Data)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !cr.Granted:
+		a.log.Info("card refused", "reader", tp.ID, "door", cr.Door, "reason", cr.Reason)
+		return nil, nil
+	case cr.DoorContact:
+		return nil, nil // the movement is the opening that follows, if any
+	}
+	info := map[string]any{
+		"door":        cr.Door,
+		"reader":      tp.ID,
+		"direction":   cr.Direction,
+		"credential":  map[string]any{"kind": cr.Credential.Kind, "id": cr.Credential.ID(), "format": cr.Credential.Format},
+		"listVersion": cr.ListVersion,
+		"readAt":      m.Time,
+	}
+	return a.movement(tp, m, cr.Direction, cr.Credential.ID(), basisRead, info)
+}
+
+// doorOpened makes the movement of a door opening: attributed when a granted read
+// opened it, unattributed when the exit button did. An opening on a staff command is
+// a staff action (audited as door.unlock-ordered), not a resident's movement.
+func (a *Agent) doorOpened(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, error) {
+	var ev door.Event
+	if err := json.Unmarshal(m.Data, &ev); err != nil {
+		return nil, fmt.Errorf("%w: door opened: %v", sitebus.ErrMessage, err)
+	}
+	info := map[string]any{"door": tp.ID, "openedAt": m.Time}
+	if !ev.UnlockedAt.IsZero() {
+		info["unlockedAt"] = ev.UnlockedAt
+	}
+	switch ev.Reason {
+	case door.ByCredential:
+		if ev.Direction != "entry" && ev.Direction != "exit" || ev.Credential == "" {
+			return nil, fmt.Errorf("%w: door opened by a credential with direction %q, credential %q", sitebus.ErrMessage, ev.Direction, ev.Credential)
+		}
+		info["reader"], info["direction"] = ev.Reader, ev.Direction
+		info["credential"] = map[string]any{"kind": "card", "id": ev.Credential}
+		info["readAt"] = ev.UnlockedAt
+		return a.movement(tp, m, ev.Direction, ev.Credential, basisOpened, info)
+	case door.ByExitButton:
+		info["direction"] = "exit"
+		return a.movement(tp, m, "exit", "", basisExitButton, info)
+	default:
+		return nil, nil
+	}
+}
+
+// movement builds a movement event, attributed to the holder of credential (none for
+// an unattributed passage).
+func (a *Agent) movement(tp sitebus.Topic, m *sitebus.Message, direction, credential, basis string, info map[string]any) (*event.Draft, error) {
+	typ := "movement.entered"
+	if direction == "exit" {
+		typ = "movement.exited"
+	}
+	d := &event.Draft{Type: typ, OccurredAt: m.Time}
+	info["basis"] = basis
+	info["device"] = map[string]any{"class": tp.Class, "id": tp.ID, "boot": m.Boot, "seq": m.Seq, "time": m.Time}
+	if r := a.cards[credential]; credential != "" && r != nil {
+		ids := []event.Identifier{{Type: "CRN", Value: r.CRN}}
+		if r.NOMS != "" {
+			ids = append(ids, event.Identifier{Type: "NOMS", Value: r.NOMS})
+		}
+		d.Person = &event.PersonReference{Identifiers: ids}
+	} else {
+		if credential != "" {
+			a.unknownCards.Add(1)
+		}
+		info["attributed"] = false
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return nil, err
+	}
+	d.Info = b
+	return d, nil
 }

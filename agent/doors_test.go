@@ -103,29 +103,50 @@ func TestDoorEventsThroughTheBridge(t *testing.T) {
 		return err == nil, fmt.Sprint(err)
 	})
 
+	front := sim.Door("front")
 	card, _ := wiegand.Decode(wiegand.Encode26(12, 10002), 26)
 	sim.Present("front-in", card)
+	s.waitFor("the lock released", func() (bool, string) { return !front.LockEnergised(), "" })
+	front.Open()
 	s.waitTypes(a, "movement.entered")
+	front.Shut()
 	stranger, _ := wiegand.Decode(wiegand.Encode26(99, 1), 26)
 	sim.Present("front-out", stranger) // refused: no movement
-	s.waitFor("front-out's refusal on the bus", func() (bool, string) {
-		return a.Stats().BusMessages > 8, fmt.Sprint(a.Stats())
-	})
+
+	// Out by the exit button, with no read: an unattributed exit.
+	s.waitFor("the door relocked", func() (bool, string) { return front.LockEnergised(), "" })
+	front.PressExit()
+	s.waitFor("the lock released for the exit button", func() (bool, string) { return !front.LockEnergised(), "" })
+	front.ReleaseExit()
+	front.Open()
+	s.waitTypes(a, "movement.exited")
+	front.Shut()
 
 	// Forced, then held open (1s).
-	front := sim.Door("front")
 	s.waitFor("the door relocked", func() (bool, string) { return front.LockEnergised(), "" })
 	front.Open()
 	s.waitTypes(a, "door.forced", "door.held-open")
 	front.Shut()
 
-	var movements int
+	type moveInfo struct {
+		Basis, Reader, Direction string
+		Attributed               *bool
+		Credential               struct{ ID string }
+		ReadAt, OpenedAt         time.Time
+	}
+	var moves []moveInfo
 	for _, ev := range s.events(a) {
 		switch ev.Type {
 		case "approved-premises.movement.entered", "approved-premises.movement.exited":
-			movements++
-			if p := ev.Data.PersonReference; p == nil || p.Identifiers[0].Value != "X100002" {
-				t.Errorf("movement %s attributed to %+v, want X100002", ev.ID, p)
+			var mi moveInfo
+			json.Unmarshal(ev.Data.AdditionalInformation, &mi)
+			moves = append(moves, mi)
+			if mi.Attributed == nil {
+				if p := ev.Data.PersonReference; p == nil || p.Identifiers[0].Value != "X100002" || ev.Type != "approved-premises.movement.entered" {
+					t.Errorf("%s %s attributed to %+v, want an entry by X100002", ev.ID, ev.Type, p)
+				}
+			} else if ev.Data.PersonReference != nil || ev.Type != "approved-premises.movement.exited" {
+				t.Errorf("%s %s: %s, want an unattributed exit", ev.ID, ev.Type, ev.Data.AdditionalInformation)
 			}
 		case "approved-premises.door.forced":
 			var info struct{ Door string }
@@ -135,8 +156,15 @@ func TestDoorEventsThroughTheBridge(t *testing.T) {
 			}
 		}
 	}
-	if movements != 1 {
-		t.Errorf("%d movements, want 1 (the refused card is none): %v", movements, s.types(a))
+	if len(moves) != 2 {
+		t.Fatalf("%d movements, want 2 (the refused card is none): %v", len(moves), s.types(a))
+	}
+	if in := moves[0]; in.Basis != "read-then-door-opened" || in.Reader != "front-in" || in.Credential.ID != "12:10002" ||
+		in.ReadAt.IsZero() || in.OpenedAt.Before(in.ReadAt) {
+		t.Errorf("entry evidence %+v, want the read at front-in and then the opening", in)
+	}
+	if out := moves[1]; out.Basis != "exit-button" || out.Direction != "exit" {
+		t.Errorf("exit evidence %+v, want the exit button", out)
 	}
 	// The agent acknowledged every device message to the bridge, which keeps none.
 	s.waitFor("the bridge's outbox acknowledged", func() (bool, string) {

@@ -62,6 +62,7 @@ func (rs *readers) cardRead(ctx context.Context, r *reader, at time.Time, c wieg
 	cr := sitebus.CardRead{Door: r.place.Door, Direction: r.place.Direction, Credential: cred}
 	if r.door != nil {
 		cr.Granted, cr.Reason, cr.ListVersion = rs.b.access.decide(cred.ID(), r.place.Door)
+		cr.DoorContact = r.door.m.Config().HasContact
 		if cr.Granted {
 			r.door.send(ctx, at, door.Grant{Reader: r.id, Direction: r.place.Direction, Credential: cred.ID()})
 		}

@@ -162,6 +162,9 @@ type CardRead struct {
 	Granted     bool   `json:"granted"`
 	Reason      string `json:"reason,omitempty"`
 	ListVersion uint64 `json:"listVersion,omitempty"`
+	// DoorContact says the door has a position switch: a passage is then its
+	// "opened" event after the grant, not the read itself.
+	DoorContact bool `json:"doorContact,omitempty"`
 }
 
 // Credential is a card or other token as read.

@@ -115,6 +115,9 @@ type Event struct {
 	By         string `json:"by,omitempty"`
 	// Until is when an unlock ends.
 	Until time.Time `json:"until,omitzero"`
+	// UnlockedAt is when the grant, button press or command that let an opened or
+	// tailgate event's door open happened: the read before the passage.
+	UnlockedAt time.Time `json:"unlockedAt,omitzero"`
 	// Authorised says an opening happened while unlocked.
 	Authorised bool `json:"authorised"`
 	// Passages counts openings on one unlock (tailgate: 2 or more).
@@ -142,6 +145,7 @@ type Machine struct {
 	locked   bool
 	until    time.Time // end of the current unlock
 	cause    Event     // what unlocked it
+	causeAt  time.Time // when
 	passages int       // openings in the current unlock
 	open     bool
 	openedAt time.Time
@@ -214,7 +218,7 @@ func (m *Machine) Handle(now time.Time, in Input) []Event {
 func (m *Machine) unlock(now time.Time, d time.Duration, cause Event) Event {
 	m.locked = false
 	m.until = now.Add(d)
-	m.cause = cause
+	m.cause, m.causeAt = cause, now
 	m.passages = 0
 	if m.open {
 		// Unlocked while already open (someone let in while the door stands open):
@@ -239,7 +243,7 @@ func (m *Machine) contact(now time.Time, open bool) []Event {
 		}
 		m.passages++
 		ev := m.cause
-		ev.At, ev.Authorised, ev.Passages, ev.Until = now, true, m.passages, time.Time{}
+		ev.At, ev.Authorised, ev.Passages, ev.Until, ev.UnlockedAt = now, true, m.passages, time.Time{}, m.causeAt
 		ev.Kind = EventOpened
 		if m.passages > 1 {
 			ev.Kind = EventTailgate

@@ -156,7 +156,7 @@ func TestEventDetail(t *testing.T) {
 		t.Errorf("unlocked = %+v", u)
 	}
 	evs = m.Handle(t0.Add(time.Second), door.Contact{Open: true})
-	if o := evs[0]; !o.Authorised || o.Passages != 1 || o.Credential != "12:3456" || o.Direction != "entry" {
+	if o := evs[0]; !o.Authorised || o.Passages != 1 || o.Credential != "12:3456" || o.Direction != "entry" || !o.UnlockedAt.Equal(t0) {
 		t.Errorf("opened = %+v, want authorised first passage of 12:3456", o)
 	}
 	if st := m.State(); st.Locked || !st.Open || !st.Known || st.Forced {
