@@ -242,6 +242,23 @@ func TestLoadAgentInvalid(t *testing.T) {
 		{name: "roster[0].noms", old: "", new: "roster:\n  - crn: X123456\n    noms: 1234ABC\n", wantFields: []string{"roster[0].noms"}},
 		{name: "roster[1].cards duplicate card", old: "", new: "roster:\n  - crn: X123456\n    cards: [\"0042\"]\n  - crn: Y654321\n    cards: [\"0043\", \"0042\"]\n",
 			wantFields: []string{"roster[1].cards"}},
+		{name: "roster kind", old: "", new: "roster:\n  - {kind: visitor, crn: X123456}\n", wantFields: []string{"roster[0].kind"}},
+		{name: "staff without id", old: "", new: "roster:\n  - {kind: staff, name: Ann}\n", wantFields: []string{"roster[0].id"}},
+		{name: "staff with a curfew", old: "", new: "roster:\n  - {kind: staff, id: s1, curfews: [{id: c1, start: '19:00', end: '07:00'}]}\n", wantFields: []string{"roster[0].kind"}},
+		{name: "person twice", old: "", new: "roster:\n  - {crn: X123456}\n  - {crn: X123456}\n", wantFields: []string{"roster[1]"}},
+		{name: "arrived", old: "", new: "roster:\n  - {crn: X123456, arrived: 22/11/2026}\n", wantFields: []string{"roster[0].arrived"}},
+		{name: "departed before arrived", old: "", new: "roster:\n  - {crn: X123456, arrived: '2026-11-22', departed: '2026-11-01'}\n", wantFields: []string{"roster[0].departed"}},
+		{name: "curfew start", old: "", new: "roster:\n  - {crn: X123456, curfews: [{id: c1, start: '7pm', end: '07:00'}]}\n", wantFields: []string{"roster[0].curfews[0].start"}},
+		{name: "curfew end 24:00", old: "", new: "roster:\n  - {crn: X123456, curfews: [{id: c1, start: '19:00', end: '24:00'}]}\n", wantFields: []string{"roster[0].curfews[0].end"}},
+		{name: "curfew of no length", old: "", new: "roster:\n  - {crn: X123456, curfews: [{id: c1, start: '19:00', end: '19:00'}]}\n", wantFields: []string{"roster[0].curfews[0].end"}},
+		{name: "curfew weekday", old: "", new: "roster:\n  - {crn: X123456, curfews: [{id: c1, start: '10:00', end: '12:00', weekdays: [monday]}]}\n", wantFields: []string{"roster[0].curfews[0].weekdays"}},
+		{name: "curfew dates reversed", old: "", new: "roster:\n  - {crn: X123456, curfews: [{id: c1, start: '10:00', end: '12:00', from: '2026-12-01', until: '2026-11-01'}]}\n", wantFields: []string{"roster[0].curfews[0].until"}},
+		{name: "curfew id missing", old: "", new: "roster:\n  - {crn: X123456, curfews: [{start: '10:00', end: '12:00'}]}\n", wantFields: []string{"roster[0].curfews[0].id"}},
+		{name: "absence unapproved", old: "", new: "roster:\n  - {crn: X123456, absences: [{id: a1, from: '2026-11-22 14:00', to: '2026-11-23 10:00'}]}\n", wantFields: []string{"roster[0].absences[0].approvedBy"}},
+		{name: "absence backwards", old: "", new: "roster:\n  - {crn: X123456, absences: [{id: a1, from: '2026-11-23 14:00', to: '2026-11-22T10:00:00Z', approvedBy: mgr}]}\n", wantFields: []string{"roster[0].absences[0].to"}},
+		{name: "absence time", old: "", new: "roster:\n  - {crn: X123456, absences: [{id: a1, from: tomorrow, to: '2026-11-22 10:00', approvedBy: mgr}]}\n", wantFields: []string{"roster[0].absences[0].from"}},
+		{name: "rosterFile missing", old: "", new: "rosterFile: nope.yaml\n", wantFields: []string{"rosterFile"}},
+		{name: "rosterFile and roster", old: "", new: "rosterFile: nope.yaml\nroster:\n  - {crn: X123456}\n", wantFields: []string{"rosterFile"}},
 		{name: "log.level", old: "", new: "log:\n  level: verbose\n", wantFields: []string{"log.level"}},
 		{name: "log.format", old: "", new: "log:\n  format: xml\n", wantFields: []string{"log.format"}},
 		{name: "several problems at once", old: "site: MAN1", new: "site: ''\nlog:\n  level: loud", wantFields: []string{"site", "log.level"}},
@@ -654,5 +671,38 @@ func TestErrorString(t *testing.T) {
 	want := `agent.yaml: 2 problem(s): site: missing (set it); log.level: "x" unknown`
 	if got := e.Error(); got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestRosterFile(t *testing.T) {
+	dir := t.TempDir()
+	writeKeys(t, dir, "MAN1")
+	writeFile(t, dir, "roster.yaml", `- crn: X123456
+  noms: A1234BC
+  name: Resident One
+  room: "12"
+  arrived: "2026-11-01"
+  expectedDeparture: "2027-01-15"
+  cards: ["12:10001"]
+  curfews:
+    - {id: licence-7, description: "licence condition 7", start: "19:00", end: "07:00", weekdays: [sat, sun], from: "2026-11-01"}
+  absences:
+    - {id: hospital-1, from: "2026-11-20 09:00", to: "2026-11-21T12:00:00Z", approvedBy: "AP manager J. Smith", reason: hospital}
+- {kind: staff, id: s-ann, name: Ann, cards: ["12:90001"]}
+`, 0o644)
+	a, err := config.LoadAgent(writeFile(t, dir, "agent.yaml", minimalAgent+"rosterFile: roster.yaml\n", 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Roster) != 2 || a.Roster[0].Room != "12" || a.Roster[0].Curfews[0].Weekdays[1] != "sun" || a.Roster[1].Holder() != "s-ann" || a.Roster[1].IsResident() {
+		t.Errorf("roster = %+v", a.Roster)
+	}
+	r := a.Roster[0]
+	if !r.PresentOn("2026-11-01") || r.PresentOn("2026-10-31") {
+		t.Errorf("PresentOn around arrival wrong for %+v", r)
+	}
+	r.Departed = "2026-12-01"
+	if !r.PresentOn("2026-11-30") || r.PresentOn("2026-12-01") {
+		t.Errorf("PresentOn around departure wrong for %+v", r)
 	}
 }

@@ -20,8 +20,11 @@ type Agent struct {
 	Bus MQTT `yaml:"bus"`
 	// Central is the central MQTT broker events are forwarded to.
 	Central Forward `yaml:"central"`
-	// Roster lists residents and their credentials (a stand-in until the roster register).
-	Roster []Resident `yaml:"roster,omitempty"`
+	// Roster lists residents, staff and contractors with their credentials, and
+	// residents' curfew conditions and approved absences; or RosterFile names a YAML
+	// file holding that list.
+	Roster     []Resident `yaml:"roster,omitempty"`
+	RosterFile string     `yaml:"rosterFile,omitempty"`
 	Log    Log        `yaml:"log,omitempty"`
 }
 
@@ -35,14 +38,6 @@ type Forward struct {
 	// ResendAfter rewinds to central's ack when it has not moved for this long
 	// while events are outstanding (default 10s).
 	ResendAfter time.Duration `yaml:"resendAfter,omitempty"`
-}
-
-// Resident is one person on the roster with the credentials that identify them.
-type Resident struct {
-	CRN   string   `yaml:"crn"`
-	NOMS  string   `yaml:"noms,omitempty"`
-	Name  string   `yaml:"name,omitempty"`
-	Cards []string `yaml:"cards,omitempty"`
 }
 
 // LoadAgent reads and validates an agent configuration file.
@@ -92,22 +87,15 @@ func LoadAgent(path string) (*Agent, error) {
 	if a.Central.ResendAfter < 100*time.Millisecond {
 		c.add("central.resendAfter", a.Central.ResendAfter.String()+" too short", "use at least 100ms, e.g. 10s")
 	}
-	cards := map[string]string{}
-	for i, r := range a.Roster {
-		f := fmt.Sprintf("roster[%d]", i)
-		if !validCRN(r.CRN) {
-			c.add(f+".crn", fmt.Sprintf("%q is not a CRN", r.CRN), "a CRN is a letter and six digits, e.g. X123456")
-		}
-		if r.NOMS != "" && !validNOMS(r.NOMS) {
-			c.add(f+".noms", fmt.Sprintf("%q is not a NOMS number", r.NOMS), "a NOMS number looks like A1234BC")
-		}
-		for _, card := range r.Cards {
-			if other, dup := cards[card]; dup {
-				c.add(f+".cards", "card "+card+" also belongs to "+other, "give each card to one person")
-			}
-			cards[card] = r.CRN
+	a.RosterFile = resolve(dir, a.RosterFile)
+	if a.RosterFile != "" {
+		if len(a.Roster) > 0 {
+			c.add("rosterFile", "set together with roster", "keep the roster in one place: the file or the list")
+		} else if err := loadRosterFile(a.RosterFile, &a.Roster); err != nil {
+			c.add("rosterFile", err.Error(), "point it at a YAML file holding a list of people (see configs/roster.yaml)")
 		}
 	}
+	checkRoster(&c, a.Roster)
 	a.Log.check(&c)
 	return &a, c.err(path)
 }

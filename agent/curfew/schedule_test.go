@@ -141,7 +141,7 @@ func TestOverlappingRules(t *testing.T) {
 	}
 }
 
-// apNight is the AP standard window on the night of 2026-06-10 (BST): 22:00Z to 05:00Z.
+// nightStart and nightEnd bound the AP standard window of 2026-06-10 (BST): 22:00Z to 05:00Z.
 var (
 	nightStart = utc(2026, 6, 10, 22, 0)
 	nightEnd   = utc(2026, 6, 11, 5, 0)
@@ -253,15 +253,15 @@ func TestAbsenceSeveralNights(t *testing.T) {
 
 func TestAtBoundaries(t *testing.T) {
 	s := Schedule{Rules: []Rule{APStandard()}}
-	ns := Second
+	step := sec
 	tests := []struct {
 		at   time.Time
 		want string // key, or "" for none
 	}{
-		{nightStart.Add(-ns), ""},
+		{nightStart.Add(-step), ""},
 		{nightStart, "ap-standard/2026-06-10"}, // start is inclusive
 		{nightStart.Add(3 * time.Hour), "ap-standard/2026-06-10"},
-		{nightEnd.Add(-ns), "ap-standard/2026-06-10"},
+		{nightEnd.Add(-step), "ap-standard/2026-06-10"},
 		{nightEnd, ""}, // end is exclusive
 		{utc(2026, 6, 11, 12, 0), ""},
 		// The spring-forward night: 23:00 GMT to 06:00 BST.
@@ -301,8 +301,8 @@ func TestAtBoundaries(t *testing.T) {
 	}
 }
 
-// Second is a short name for time.Second in the tables.
-const Second = time.Second
+// sec is a short name for time.Second in the tables.
+const sec = time.Second
 
 func TestNext(t *testing.T) {
 	s := Schedule{Rules: []Rule{APStandard(), licence1()}}
@@ -313,9 +313,9 @@ func TestNext(t *testing.T) {
 	}{
 		{utc(2026, 6, 10, 12, 0), "licence-1/2026-06-10", utc(2026, 6, 10, 18, 0)},
 		{utc(2026, 6, 10, 18, 0), "licence-1/2026-06-10", utc(2026, 6, 10, 18, 0)}, // at the start: inclusive
-		{utc(2026, 6, 10, 18, 0).Add(Second), "ap-standard/2026-06-10", nightStart},
+		{utc(2026, 6, 10, 18, 0).Add(sec), "ap-standard/2026-06-10", nightStart},
 		{nightStart, "ap-standard/2026-06-10", nightStart},
-		{nightStart.Add(Second), "licence-1/2026-06-11", utc(2026, 6, 11, 18, 0)}, // in force now: not next
+		{nightStart.Add(sec), "licence-1/2026-06-11", utc(2026, 6, 11, 18, 0)}, // in force now: not next
 		{utc(2026, 12, 31, 23, 30), "licence-1/2027-01-01", utc(2027, 1, 1, 19, 0)},
 	}
 	for _, tt := range tests {
@@ -327,7 +327,7 @@ func TestNext(t *testing.T) {
 
 	// The second piece of a split window is found, even when it starts after midnight.
 	s = Schedule{Rules: []Rule{APStandard()}, Absences: []Absence{absence("a", nightStart.Add(time.Hour), nightStart.Add(5*time.Hour))}}
-	if w, ok := s.Next(nightStart.Add(Second)); !ok || w.Key() != "ap-standard/2026-06-10#2" || !w.Start.Equal(nightStart.Add(5*time.Hour)) {
+	if w, ok := s.Next(nightStart.Add(sec)); !ok || w.Key() != "ap-standard/2026-06-10#2" || !w.Start.Equal(nightStart.Add(5*time.Hour)) {
 		t.Errorf("Next after split = %s %v", w, ok)
 	}
 
@@ -354,7 +354,7 @@ func TestNext(t *testing.T) {
 	if w, ok := s.Next(utc(2026, 6, 1, 0, 0)); !ok || w.Key() != "licence-1/2030-02-01" {
 		t.Errorf("Next before From = %s %v", w, ok)
 	}
-	if w, ok := s.Next(utc(2030, 2, 3, 19, 0).Add(Second)); ok {
+	if w, ok := s.Next(utc(2030, 2, 3, 19, 0).Add(sec)); ok {
 		t.Errorf("Next after Until = %s, want none", w)
 	}
 	if _, ok := (Schedule{}).Next(utc(2026, 1, 1, 0, 0)); ok {

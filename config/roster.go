@@ -1,0 +1,230 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	_ "time/tzdata" // Europe/London for absences, whatever the host has
+
+	"gopkg.in/yaml.v3"
+)
+
+// Kinds of people on the roster.
+const (
+	KindResident   = "resident"
+	KindStaff      = "staff"
+	KindContractor = "contractor"
+)
+
+// Resident is one person on the roster: a resident (with CRN, and NOMS number if they
+// came from prison), or a member of staff or a contractor, who hold credentials too but
+// are never subject to curfew.
+type Resident struct {
+	// Kind is resident (the default), staff or contractor.
+	Kind string `yaml:"kind,omitempty"`
+	// CRN is a resident's case reference number; ID names staff and contractors.
+	CRN  string `yaml:"crn,omitempty"`
+	ID   string `yaml:"id,omitempty"`
+	NOMS string `yaml:"noms,omitempty"`
+	Name string `yaml:"name,omitempty"`
+	Room string `yaml:"room,omitempty"`
+	// Arrived, ExpectedDeparture and Departed are dates (2026-11-22). From the day of
+	// departure the person's credentials open nothing and nothing is attributed to them.
+	Arrived           string `yaml:"arrived,omitempty"`
+	ExpectedDeparture string `yaml:"expectedDeparture,omitempty"`
+	Departed          string `yaml:"departed,omitempty"`
+	// Cards are the person's credentials, as facility:number (e.g. "12:10001").
+	Cards []string `yaml:"cards,omitempty"`
+	// Curfews are a resident's licence conditions, on top of the AP rule
+	// (23:00-06:00 every night, which applies to every resident).
+	Curfews []Curfew `yaml:"curfews,omitempty"`
+	// Absences are approved absences: they suspend curfew windows for their span.
+	Absences []Absence `yaml:"absences,omitempty"`
+}
+
+// Curfew is a licence condition: a window from Start to End local time (End not after
+// Start: it ends the next day), on the weekdays it starts (all if empty), for windows
+// starting From to Until (dates, inclusive; open if empty).
+type Curfew struct {
+	ID          string   `yaml:"id"`
+	Description string   `yaml:"description,omitempty"`
+	Start       string   `yaml:"start"`
+	End         string   `yaml:"end"`
+	Weekdays    []string `yaml:"weekdays,omitempty"` // mon, tue, ...
+	From        string   `yaml:"from,omitempty"`
+	Until       string   `yaml:"until,omitempty"`
+}
+
+// Absence is an approved absence: From and To are RFC 3339 instants or local times in
+// Europe/London ("2026-11-22 14:00"); ApprovedBy names who approved it.
+type Absence struct {
+	ID         string `yaml:"id"`
+	From       string `yaml:"from"`
+	To         string `yaml:"to"`
+	ApprovedBy string `yaml:"approvedBy"`
+	Reason     string `yaml:"reason,omitempty"`
+}
+
+// Holder is how events and logs name the person: the CRN of a resident, the id of
+// staff and contractors.
+func (r *Resident) Holder() string {
+	if r.Kind == KindStaff || r.Kind == KindContractor {
+		return r.ID
+	}
+	return r.CRN
+}
+
+// IsResident says whether r is a resident (subject to curfew).
+func (r *Resident) IsResident() bool { return r.Kind == "" || r.Kind == KindResident }
+
+// PresentOn says whether r is at the AP on date day (2006-01-02): arrived (or no
+// arrival recorded) and not yet departed.
+func (r *Resident) PresentOn(day string) bool {
+	return (r.Arrived == "" || r.Arrived <= day) && (r.Departed == "" || day < r.Departed)
+}
+
+var (
+	clockTime = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	weekdays  = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+)
+
+// Weekday parses a weekday as the roster writes it (mon, tue, ...).
+func Weekday(s string) (time.Weekday, bool) {
+	i := slices.Index(weekdays, strings.ToLower(s))
+	return time.Weekday(i), i >= 0
+}
+
+// ParseLocalTime parses an instant as the roster writes it: RFC 3339, or a local
+// time in loc ("2006-01-02 15:04").
+func ParseLocalTime(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a time: write 2026-11-22 14:00 (UK local) or RFC 3339", s)
+	}
+	return t, nil
+}
+
+func validDate(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
+}
+
+// loadRosterFile reads a roster file: a YAML list of people.
+func loadRosterFile(path string, into *[]Resident) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func checkRoster(c *checker, roster []Resident) {
+	london, _ := time.LoadLocation("Europe/London")
+	cards := map[string]string{}
+	people := map[string]bool{}
+	for i := range roster {
+		r := &roster[i]
+		f := fmt.Sprintf("roster[%d]", i)
+		switch r.Kind {
+		case "", KindResident:
+			if !validCRN(r.CRN) {
+				c.add(f+".crn", fmt.Sprintf("%q is not a CRN", r.CRN), "a CRN is a letter and six digits, e.g. X123456")
+			}
+			if r.NOMS != "" && !validNOMS(r.NOMS) {
+				c.add(f+".noms", fmt.Sprintf("%q is not a NOMS number", r.NOMS), "a NOMS number looks like A1234BC")
+			}
+		case KindStaff, KindContractor:
+			if !validDeviceID(r.ID) {
+				c.add(f+".id", fmt.Sprintf("%q is not an id", r.ID), "name staff and contractors with letters, digits, '-' and '_'")
+			}
+			if r.CRN != "" || r.NOMS != "" || len(r.Curfews) > 0 || len(r.Absences) > 0 {
+				c.add(f+".kind", r.Kind+" with a CRN, NOMS number, curfews or absences", "only residents have those; staff and contractors are never subject to curfew")
+			}
+		default:
+			c.add(f+".kind", fmt.Sprintf("%q", r.Kind), "use resident, staff or contractor")
+		}
+		if h := r.Holder(); h != "" {
+			if people[h] {
+				c.add(f, h+" listed twice", "list each person once")
+			}
+			people[h] = true
+		}
+		for _, d := range []struct{ name, v string }{{"arrived", r.Arrived}, {"expectedDeparture", r.ExpectedDeparture}, {"departed", r.Departed}} {
+			if d.v != "" && !validDate(d.v) {
+				c.add(f+"."+d.name, fmt.Sprintf("%q", d.v), "write a date as 2026-11-22")
+			}
+		}
+		if r.Arrived != "" && r.Departed != "" && r.Departed < r.Arrived {
+			c.add(f+".departed", "before arrived", "a departure follows the arrival")
+		}
+		for _, card := range r.Cards {
+			if other, dup := cards[card]; dup {
+				c.add(f+".cards", "card "+card+" also belongs to "+other, "give each card to one person")
+			}
+			cards[card] = r.Holder()
+		}
+		ids := map[string]bool{}
+		for j, cu := range r.Curfews {
+			cf := fmt.Sprintf("%s.curfews[%d]", f, j)
+			if cu.ID == "" || ids[cu.ID] {
+				c.add(cf+".id", fmt.Sprintf("%q missing or repeated", cu.ID), "give each condition its own id, e.g. licence-7")
+			}
+			ids[cu.ID] = true
+			for _, t := range []struct{ name, v string }{{"start", cu.Start}, {"end", cu.End}} {
+				if !clockTime.MatchString(t.v) {
+					c.add(cf+"."+t.name, fmt.Sprintf("%q", t.v), "write a local time as 19:00")
+				}
+			}
+			if cu.Start == cu.End && cu.Start != "" {
+				c.add(cf+".end", "same as start", "a window needs a length; 19:00 to 07:00 crosses midnight")
+			}
+			for _, w := range cu.Weekdays {
+				if _, ok := Weekday(w); !ok {
+					c.add(cf+".weekdays", fmt.Sprintf("%q", w), "use mon, tue, wed, thu, fri, sat, sun")
+				}
+			}
+			for _, d := range []struct{ name, v string }{{"from", cu.From}, {"until", cu.Until}} {
+				if d.v != "" && !validDate(d.v) {
+					c.add(cf+"."+d.name, fmt.Sprintf("%q", d.v), "write a date as 2026-11-22")
+				}
+			}
+			if cu.From != "" && cu.Until != "" && cu.Until < cu.From {
+				c.add(cf+".until", "before from", "the condition ends after it starts")
+			}
+		}
+		for j, ab := range r.Absences {
+			af := fmt.Sprintf("%s.absences[%d]", f, j)
+			if ab.ID == "" || ids[ab.ID] {
+				c.add(af+".id", fmt.Sprintf("%q missing or repeated", ab.ID), "give each absence its own id")
+			}
+			ids[ab.ID] = true
+			from, err1 := ParseLocalTime(ab.From, london)
+			to, err2 := ParseLocalTime(ab.To, london)
+			if err1 != nil {
+				c.add(af+".from", err1.Error(), "e.g. 2026-11-22 14:00")
+			}
+			if err2 != nil {
+				c.add(af+".to", err2.Error(), "e.g. 2026-11-23 10:00")
+			}
+			if err1 == nil && err2 == nil && !to.After(from) {
+				c.add(af+".to", "not after from", "an absence ends after it starts")
+			}
+			if ab.ApprovedBy == "" {
+				c.add(af+".approvedBy", "missing", "record who approved the absence")
+			}
+		}
+	}
+}
