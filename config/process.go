@@ -25,7 +25,7 @@ type Agent struct {
 	// file holding that list.
 	Roster     []Resident `yaml:"roster,omitempty"`
 	RosterFile string     `yaml:"rosterFile,omitempty"`
-	Log    Log        `yaml:"log,omitempty"`
+	Log        Log        `yaml:"log,omitempty"`
 }
 
 // Forward is the link to central and how events are sent on it.
