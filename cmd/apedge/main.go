@@ -31,6 +31,7 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
   keygen    make a site signing key:       apedge keygen -site CODE -out DIR
   verify    check an export offline:       apedge verify -pubkey FILE EXPORT.jsonl
   sim       a simulated OSDP reader:       apedge sim osdp-pd -pty -addr 1
+  curfew    a resident's curfew windows:   apedge curfew windows -config agent.yaml -crn CRN -from DATE -to DATE [-json]
 `
 
 func main() {
@@ -55,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"keygen":  cmdKeygen,
 		"verify":  cmdVerify,
 		"sim":     cmdSim,
+		"curfew":  cmdCurfew,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
