@@ -44,6 +44,8 @@ central:
 roster:
   - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["12:10001", "12:10011"]}
   - {crn: X100002, name: Resident Two, cards: ["12:10002"]}
+  - {crn: X100003, name: Resident Three, cards: ["12:10003"], arrived: "2025-01-01", departed: "2025-03-01"}
+  - {kind: staff, id: s-ann, name: Ann, cards: ["12:90001"]}
 `
 
 // apSite is one AP: an embedded broker shared by the site bus and the uplink, the
@@ -551,5 +553,58 @@ func TestRestart(t *testing.T) {
 	}
 	if acked, head := a2.Forwarder().Stats().Acked, srv.Heads()[site]; acked != 2+away || head != 2+away {
 		t.Errorf("central acked %d, head %d, want %d", acked, head, 2+away)
+	}
+}
+
+// TestRosterHolders: staff are named as holders, never as a person under curfew; a
+// departed resident's card opens nothing and is attributed to nobody.
+func TestRosterHolders(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	lists := brokertest.Subscribe(t, brokertest.Client(t, s.broker.URL(), "bridge-lists"), sitebus.CredentialsTopic(site))
+	a, _, _ := s.startAgent()
+	subscribed(t, a)
+	l, err := sitebus.DecodeCredentialList(brokertest.Receive(t, timeout, "credential list", lists).Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range l.Credentials {
+		ids = append(ids, c.ID)
+	}
+	if want := []string{"12:10001", "12:10002", "12:10011", "12:90001"}; !slices.Equal(ids, want) {
+		t.Errorf("credential list %v, want %v (not the departed resident's card)", ids, want)
+	}
+
+	pub := sitebus.NewPublisher(s.bus, site, "boot-h")
+	for _, card := range []string{"90001", "10003"} {
+		if _, err := pub.Publish(t.Context(), sitebus.ClassReader, "front-in", sitebus.KindEvent, "card-read", cardRead("front", "entry", card)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	journaled(t, a, 3, 0, 0)
+	evs := s.events(a)
+	for _, ev := range evs[1:] {
+		var info struct {
+			Credential struct{ ID string }
+			Holder     *struct{ Kind, ID string }
+			Attributed *bool
+		}
+		json.Unmarshal(ev.Data.AdditionalInformation, &info)
+		if ev.Data.PersonReference != nil {
+			t.Errorf("%s: personReference %+v, want none", info.Credential.ID, ev.Data.PersonReference)
+		}
+		switch info.Credential.ID {
+		case "12:90001":
+			if info.Holder == nil || info.Holder.Kind != "staff" || info.Holder.ID != "s-ann" {
+				t.Errorf("staff card: %s, want holder staff s-ann", ev.Data.AdditionalInformation)
+			}
+		case "12:10003":
+			if info.Holder != nil || info.Attributed == nil || *info.Attributed {
+				t.Errorf("departed resident's card: %s, want unattributed", ev.Data.AdditionalInformation)
+			}
+		default:
+			t.Errorf("unexpected movement %s", ev.Data.AdditionalInformation)
+		}
 	}
 }

@@ -7,23 +7,42 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/apedge/apedge/agent/curfew"
+	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/firmware-bridge/door"
 	"github.com/apedge/apedge/sitebus"
 )
 
-// credentialList is the access list the agent gives the bridge: every card on the
-// roster opens every door (per-door rules arrive with the roster register).
+// credentialList is the access list the agent gives the bridge: the cards of everyone
+// at the AP today (arrived and not departed) open every door; a departed person's
+// cards open nothing.
 func (a *Agent) credentialList() *sitebus.CredentialList {
-	l := &sitebus.CredentialList{Version: a.listVersion, Time: time.Now().UTC(), Credentials: []sitebus.Allowed{}}
+	now := time.Now()
+	l := &sitebus.CredentialList{Version: a.listVersion, Time: now.UTC(), Credentials: []sitebus.Allowed{}}
 	for id := range a.cards {
-		l.Credentials = append(l.Credentials, sitebus.Allowed{ID: id})
+		if a.holder(id, now) != nil {
+			l.Credentials = append(l.Credentials, sitebus.Allowed{ID: id})
+		}
 	}
+	slices.SortFunc(l.Credentials, func(x, y sitebus.Allowed) int { return strings.Compare(x.ID, y.ID) })
 	return l
+}
+
+// holder returns who holds credential at instant t: nobody once they have departed
+// (or before they arrived), so that nothing is attributed to them.
+func (a *Agent) holder(credential string, t time.Time) *config.Resident {
+	r := a.cards[credential]
+	if r == nil || !r.PresentOn(t.In(curfew.London()).Format(time.DateOnly)) {
+		return nil
+	}
+	return r
 }
 
 // publishCredentials sends the credential list, retained, so that a bridge that starts
@@ -245,12 +264,16 @@ func (a *Agent) movement(tp sitebus.Topic, m *sitebus.Message, direction, creden
 	d := &event.Draft{Type: typ, OccurredAt: m.Time}
 	info["basis"] = basis
 	info["device"] = map[string]any{"class": tp.Class, "id": tp.ID, "boot": m.Boot, "seq": m.Seq, "time": m.Time}
-	if r := a.cards[credential]; credential != "" && r != nil {
+	if r := a.holder(credential, m.Time); credential != "" && r != nil && r.IsResident() {
 		ids := []event.Identifier{{Type: "CRN", Value: r.CRN}}
 		if r.NOMS != "" {
 			ids = append(ids, event.Identifier{Type: "NOMS", Value: r.NOMS})
 		}
 		d.Person = &event.PersonReference{Identifiers: ids}
+	} else if r != nil {
+		// Staff and contractors: named, never a personReference (that is for CRN and
+		// NOMS), never subject to curfew.
+		info["holder"] = map[string]any{"kind": r.Kind, "id": r.ID}
 	} else {
 		if credential != "" {
 			a.unknownCards.Add(1)
