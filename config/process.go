@@ -25,6 +25,8 @@ type Agent struct {
 	// file holding that list.
 	Roster     []Resident `yaml:"roster,omitempty"`
 	RosterFile string     `yaml:"rosterFile,omitempty"`
+	// Curfew configures curfew decisions.
+	Curfew Curfews `yaml:"curfew,omitempty"`
 	Log        Log        `yaml:"log,omitempty"`
 }
 
@@ -96,6 +98,7 @@ func LoadAgent(path string) (*Agent, error) {
 		}
 	}
 	checkRoster(&c, a.Roster)
+	a.Curfew.check(&c)
 	a.Log.check(&c)
 	return &a, c.err(path)
 }

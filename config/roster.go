@@ -228,3 +228,58 @@ func checkRoster(c *checker, roster []Resident) {
 		}
 	}
 }
+
+// Clock checks: how the agent makes sure its clock is right before it decides curfews.
+const (
+	ClockCheckNone        = "none"        // trust the clock (tests, the demo)
+	ClockCheckTimedatectl = "timedatectl" // systemd: NTPSynchronized=yes
+	ClockCheckNTP         = "ntp"         // ask ClockServer; synchronised within MaxClockOffset
+)
+
+// Curfews configures curfew decisions.
+type Curfews struct {
+	// Grace is how long after a window starts a resident may still come in before
+	// curfew.absent (default 0).
+	Grace time.Duration `yaml:"grace,omitempty"`
+	// ClockCheck is none, timedatectl or ntp (default timedatectl): while the clock is
+	// not known to be right the agent says so (agent.clock-unsynced) and holds its
+	// curfew decisions.
+	ClockCheck string `yaml:"clockCheck,omitempty"`
+	// ClockServer is the NTP server for ClockCheck ntp, e.g. ntp.example.org.
+	ClockServer string `yaml:"clockServer,omitempty"`
+	// MaxClockOffset is the largest offset from the NTP server still counted as
+	// synchronised (default 1s).
+	MaxClockOffset time.Duration `yaml:"maxClockOffset,omitempty"`
+	// ClockEvery is how often the clock is checked (default 1m).
+	ClockEvery time.Duration `yaml:"clockEvery,omitempty"`
+}
+
+func (cu *Curfews) check(c *checker) {
+	if cu.ClockCheck == "" {
+		cu.ClockCheck = ClockCheckTimedatectl
+	}
+	if cu.MaxClockOffset == 0 {
+		cu.MaxClockOffset = time.Second
+	}
+	if cu.ClockEvery == 0 {
+		cu.ClockEvery = time.Minute
+	}
+	if cu.Grace < 0 || cu.Grace > 6*time.Hour {
+		c.add("curfew.grace", cu.Grace.String(), "use 0 to 6h; 0 is the AP rule")
+	}
+	switch cu.ClockCheck {
+	case ClockCheckNone, ClockCheckTimedatectl:
+	case ClockCheckNTP:
+		if cu.ClockServer == "" {
+			c.add("curfew.clockServer", "missing", "name the NTP server to check the clock against")
+		}
+	default:
+		c.add("curfew.clockCheck", fmt.Sprintf("%q", cu.ClockCheck), "use timedatectl, ntp (with clockServer) or none")
+	}
+	if cu.MaxClockOffset < time.Millisecond || cu.MaxClockOffset > time.Minute {
+		c.add("curfew.maxClockOffset", cu.MaxClockOffset.String(), "use 1ms to 1m; 1s is usual")
+	}
+	if cu.ClockEvery < 100*time.Millisecond || cu.ClockEvery > time.Hour {
+		c.add("curfew.clockEvery", cu.ClockEvery.String(), "use 100ms to 1h")
+	}
+}
