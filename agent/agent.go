@@ -58,7 +58,8 @@ type Agent struct {
 	queue   chan mqtt.Message
 	drain   time.Duration // how long a clean stop waits for central's ack
 
-	acks *busAcks // device messages handled, to tell the bridge
+	acks   *busAcks   // device messages handled, to tell the bridge
+	curfew *curfewRun // curfew decisions
 
 	// listVersion numbers the credential list given to the bridge.
 	listVersion uint64
@@ -68,6 +69,10 @@ type Agent struct {
 	waiting map[string]chan<- sitebus.Result // commands awaiting their result, by id
 
 	busMsgs, bad, dups, gaps, journaled, overflow, unknownCards atomic.Uint64
+
+	// busUp is set once the bus session is set up (subscribed, announced) and
+	// cleared when it drops: the agent publishes its acks only then.
+	busUp atomic.Bool
 }
 
 type devSeq struct {
@@ -110,6 +115,10 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 			a.cards[c] = &cfg.Roster[i]
 		}
 	}
+	if a.curfew, err = newCurfewRun(a, systemClock{}); err != nil {
+		j.Close()
+		return nil, err
+	}
 	a.fwd, err = forwarder.New(forwarder.Options{Site: cfg.Site, Journal: j, Link: cfg.Central, Logger: log})
 	if err != nil {
 		j.Close()
@@ -120,6 +129,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		CleanSession:    false, // the broker keeps our QoS 1 messages while we are away
 		AutoAckDisabled: true,  // ack each message once its event is durable
 		OnConnect:       a.subscribe,
+		OnLost:          func(error) { a.busUp.Store(false) },
 		DefaultHandler:  a.receive, // what the session kept arrives before subscribe
 		Will:            &mqttclient.Will{Topic: sitebus.AgentStateTopic(cfg.Site), Payload: agentState("offline"), Retained: true},
 		Logger:          a.log,
@@ -152,6 +162,7 @@ func (a *Agent) subscribe(c mqtt.Client) {
 	}
 	a.publishCredentials(c)
 	a.announce(c, "online")
+	a.busUp.Store(true)
 	tok := c.SubscribeMultiple(subs, a.receive)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		a.log.Error("site bus subscribe failed; reconnecting", "err", tok.Error())
@@ -174,9 +185,14 @@ func (a *Agent) receive(_ mqtt.Client, m mqtt.Message) {
 // ctx ends or the journal fails. When ctx ends it stops taking device messages and waits
 // up to five seconds for central to acknowledge every journaled event.
 func (a *Agent) Run(ctx context.Context) error {
+	// The curfew engine learns from the journal where it left off before this start is
+	// journaled, so that windows that began while the agent was down are caught up.
+	if err := a.curfew.restore(ctx); err != nil {
+		return err
+	}
 	boot := make([]byte, 8)
 	rand.Read(boot)
-	info, _ := json.Marshal(map[string]string{"version": Version, "keyId": a.key.ID, "boot": hex.EncodeToString(boot)})
+	info, _ := json.Marshal(map[string]any{"version": Version, "keyId": a.key.ID, "boot": hex.EncodeToString(boot), "curfewEngine": true})
 	if _, err := a.append(ctx, &event.Draft{Type: "agent.started", OccurredAt: time.Now(), Description: "agent started", Info: info}); err != nil {
 		return err
 	}
@@ -200,11 +216,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	go func() { _ = mqttclient.Connect(procCtx, a.bus) }()
+	curfewDone := make(chan struct{})
+	go func() {
+		defer close(curfewDone)
+		if err := a.curfew.run(procCtx); err != nil {
+			fail(err)
+		}
+	}()
 	acksDone := make(chan struct{})
 	go func() { defer close(acksDone); a.sendAcks(procCtx) }()
 	<-procCtx.Done()
 	<-procDone
 	<-acksDone // the last acks go out before the bus closes
+	<-curfewDone
 	if a.bus.IsConnectionOpen() {
 		a.announce(a.bus, "offline").WaitTimeout(2 * time.Second)
 	}
@@ -309,7 +333,10 @@ func (a *Agent) process(ctx context.Context) error {
 				defer func() { <-sem }()
 				// Not cancelled with ctx: a message taken from the bus is journaled
 				// (the journal is local and quick) before a clean stop goes on.
-				_, err := a.append(context.WithoutCancel(ctx), d)
+				rec, err := a.append(context.WithoutCancel(ctx), d)
+				if err == nil && !rec.Duplicate {
+					a.curfew.moved(ctx, d, rec.ID)
+				}
 				p.done <- err
 			}()
 		}
@@ -413,4 +440,15 @@ func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, e
 		a.log.Debug("device event with no domain meaning yet", "class", tp.Class, "id", tp.ID, "kind", m.Kind)
 		return nil, nil
 	}
+}
+
+// SetClock makes the agent take its time from c (tests use a clock of their own). Call
+// it before Run.
+func (a *Agent) SetClock(c Clock) error {
+	cr, err := newCurfewRun(a, c)
+	if err != nil {
+		return err
+	}
+	a.curfew = cr
+	return nil
 }

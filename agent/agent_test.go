@@ -41,6 +41,7 @@ central:
   batch: 64
   window: 8
   resendAfter: 1s
+curfew: {clockCheck: none}
 roster:
   - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["12:10001", "12:10011"]}
   - {crn: X100002, name: Resident Two, cards: ["12:10002"]}
@@ -60,6 +61,7 @@ type apSite struct {
 	pub    string
 	cfg    *config.Agent
 	bus    mqtt.Client
+	clock  *manualClock // the agent's clock; noon on a quiet day unless a test sets one
 }
 
 func newSite(t *testing.T) *apSite {
@@ -163,6 +165,12 @@ func (s *apSite) startAgent() (a *agent.Agent, stop func() error, done <-chan er
 		s.t.Fatal(err)
 	}
 	s.t.Cleanup(func() { a.Close() })
+	if s.clock == nil {
+		s.clock = newManualClock(noon) // curfew decisions only where a test asks for them
+	}
+	if err := a.SetClock(s.clock); err != nil {
+		s.t.Fatal(err)
+	}
 	stop, done = start(s.t, "agent", a.Run)
 	return a, stop, done
 }

@@ -61,7 +61,7 @@ func (a *Agent) sendAcks(ctx context.Context) {
 }
 
 func (a *Agent) flushAcks() {
-	if !a.bus.IsConnectionOpen() {
+	if !a.busUp.Load() {
 		return // kept for when the bus is back
 	}
 	for boot, done := range a.acks.take() {

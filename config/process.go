@@ -27,7 +27,7 @@ type Agent struct {
 	RosterFile string     `yaml:"rosterFile,omitempty"`
 	// Curfew configures curfew decisions.
 	Curfew Curfews `yaml:"curfew,omitempty"`
-	Log        Log        `yaml:"log,omitempty"`
+	Log    Log     `yaml:"log,omitempty"`
 }
 
 // Forward is the link to central and how events are sent on it.

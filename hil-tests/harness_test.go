@@ -288,9 +288,10 @@ key: keys/%s.key
 database: agent.db
 bus: {broker: %s}
 central: {broker: %s, resendAfter: 1s}
+curfew: {clockCheck: none}
 roster:
 %slog: {level: info}
-`, code, code, brokerURL, brokerURL, cmp.Or(o.roster, "  - {crn: X100001, noms: A1001AA, cards: [\"10001\", \"12:10001\"]}\n"))
+`, code, code, brokerURL, brokerURL, cmp.Or(o.roster, "  - {crn: X100001, noms: A1001AA, cards: [\"12:10001\"]}\n"))
 	trust := fmt.Sprintf("  - {site: %s, pubkey: keys/%s.pub}\n", code, code)
 	for _, other := range o.extraTrust {
 		_, p, err := sitekey.Write(filepath.Join(dir, "keys"), other)

@@ -1,0 +1,118 @@
+package agent_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apedge/apedge/sitebus"
+)
+
+// london is a local time on the night of 22-23 November 2026 (GMT, so UTC too).
+func london(day, hour, minute int) time.Time {
+	return time.Date(2026, 11, day, hour, minute, 0, 0, time.UTC)
+}
+
+// eventT is a journaled event reduced to what the curfew tests look at.
+type eventT struct {
+	typ, crn, key string
+	at            time.Time
+	info          map[string]any
+}
+
+// TestCurfewNight runs a night through the agent on the real site bus with a clock the
+// test moves: one resident is in before 23:00, one is not and comes back at 23:40, the
+// first leaves at 02:00. The roll, absence, late return and breach are journaled once
+// each, with their windows and evidence; a restart in the middle of the window repeats
+// none of them; the next night is decided as it comes.
+func TestCurfewNight(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.clock = newManualClock(london(22, 22, 0))
+	s.startCentral()
+	a, stop, _ := s.startAgent()
+	subscribed(t, a)
+	pub := sitebus.NewPublisher(s.bus, site, "boot-c")
+	read := func(at time.Time, reader, direction, card string) {
+		t.Helper()
+		s.clock.Set(at)
+		if _, err := pub.PublishAt(t.Context(), at, sitebus.ClassReader, reader, sitebus.KindEvent, "card-read", cardRead("front", direction, card)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := func() []eventT {
+		var out []eventT
+		for _, ev := range s.events(a) {
+			typ := strings.TrimPrefix(ev.Type, "approved-premises.")
+			e := eventT{typ: typ}
+			if p := ev.Data.PersonReference; p != nil {
+				e.crn = p.Identifiers[0].Value
+			}
+			e.at, _ = time.Parse(time.RFC3339Nano, ev.Data.OccurredAt)
+			json.Unmarshal(ev.Data.AdditionalInformation, &e.info)
+			if k, ok := e.info["decisionKey"].(string); ok {
+				e.key = k
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	waitDecisions := func(want ...string) []eventT {
+		t.Helper()
+		var evs []eventT
+		s.waitFor(fmt.Sprint("decisions ", want), func() (bool, string) {
+			evs = got()
+			var have []string
+			for _, e := range evs {
+				if e.key != "" {
+					have = append(have, e.typ+" "+e.crn)
+				}
+			}
+			return slices.Equal(have, want), fmt.Sprint(have)
+		})
+		return evs
+	}
+
+	read(london(22, 22, 30), "front-in", "entry", "10001") // X100001 in
+	journaled(t, a, 2, 0, 0)
+	s.clock.Set(london(22, 23, 0))
+	evs := waitDecisions("curfew.absent X100002", "curfew.roll ")
+	roll := evs[len(evs)-1]
+	if !roll.at.Equal(london(22, 23, 0)) || fmt.Sprint(roll.info["in"]) != "[X100001]" || fmt.Sprint(roll.info["unknown"]) != "[X100002]" {
+		t.Errorf("roll at %v: %v", roll.at, roll.info)
+	}
+	absent := evs[len(evs)-2]
+	w, _ := absent.info["window"].(map[string]any)
+	if absent.key != "curfew.absent/X100002/ap-standard/2026-11-22" || w["source"] != "ap-rule" || w["startLocal"] == nil {
+		t.Errorf("absent %s: %v", absent.key, absent.info)
+	}
+
+	read(london(22, 23, 40), "front-in", "entry", "10002") // X100002 back, 40 minutes late
+	evs = waitDecisions("curfew.absent X100002", "curfew.roll ", "curfew.returned-late X100002")
+	if late := evs[len(evs)-1]; fmt.Sprint(late.info["minutesLate"]) != "40" {
+		t.Errorf("returned-late %v", late.info)
+	}
+	read(london(23, 2, 0), "front-out", "exit", "10011") // X100001 out at 02:00
+	waitDecisions("curfew.absent X100002", "curfew.roll ", "curfew.returned-late X100002", "curfew.breached X100001")
+
+	// A restart in the middle of the window repeats nothing.
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	before := len(got())
+	s.clock.Set(london(23, 3, 0))
+	a, _, _ = s.startAgent()
+	subscribed(t, a)
+	journaled(t, a, 1, 0, 0) // agent.started only
+	if n := len(got()); n != before+1 {
+		t.Errorf("after a restart mid-window the journal grew by %d, want only agent.started", n-before)
+	}
+
+	// The next night: X100001 is still out at 23:00.
+	s.clock.Set(london(23, 23, 0))
+	waitDecisions("curfew.absent X100002", "curfew.roll ", "curfew.returned-late X100002", "curfew.breached X100001",
+		"curfew.absent X100001", "curfew.roll ")
+}
