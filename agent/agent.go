@@ -22,6 +22,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/forwarder"
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/config"
@@ -451,4 +452,15 @@ func (a *Agent) SetClock(c Clock) error {
 	}
 	a.curfew = cr
 	return nil
+}
+
+// SetClockCheck replaces the configured check of the system clock (tests use one of
+// their own). Call it before Run.
+func (a *Agent) SetClockCheck(f ClockCheck) { a.curfew.check = f }
+
+// Presence returns each resident's presence as the curfew engine knows it.
+func (a *Agent) Presence() map[string]curfew.PresenceState {
+	a.curfew.mu.Lock()
+	defer a.curfew.mu.Unlock()
+	return a.curfew.eng.Presence()
 }

@@ -1,13 +1,16 @@
 package agent_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -115,4 +118,54 @@ func TestCurfewNight(t *testing.T) {
 	s.clock.Set(london(23, 23, 0))
 	waitDecisions("curfew.absent X100002", "curfew.roll ", "curfew.returned-late X100002", "curfew.breached X100001",
 		"curfew.absent X100001", "curfew.roll ")
+}
+
+// TestClockUnsynced: while the clock is not known to be right the agent says so once
+// and decides nothing; once it is, the decisions it held are made, with their own times.
+func TestClockUnsynced(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.clock = newManualClock(london(22, 22, 0))
+	var synced atomic.Bool
+	a, err := agent.New(context.Background(), s.cfg, s.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if err := a.SetClock(s.clock); err != nil {
+		t.Fatal(err)
+	}
+	a.SetClockCheck(func(context.Context) (bool, string, error) {
+		if synced.Load() {
+			return true, "test: synchronised", nil
+		}
+		return false, "test: NTPSynchronized=no", nil
+	})
+	start(t, "agent", a.Run)
+	subscribed(t, a)
+	s.waitTypes(a, "agent.clock-unsynced")
+	s.clock.Set(london(22, 23, 30)) // the window started; nothing may be decided
+	s.clock.Set(london(22, 23, 31))
+	for _, typ := range s.types(a) {
+		if strings.HasPrefix(typ, "curfew.") {
+			t.Fatalf("curfew decision %s with the clock unsynchronised", typ)
+		}
+	}
+	synced.Store(true)
+	s.clock.Set(london(22, 23, 33)) // the next clock check (every minute by default)
+	s.waitTypes(a, "curfew.roll", "curfew.absent")
+	n := 0
+	for _, typ := range s.types(a) {
+		if typ == "agent.clock-unsynced" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("agent.clock-unsynced journaled %d times, want once", n)
+	}
+	for _, ev := range s.events(a) {
+		if ev.Type == "approved-premises.curfew.roll" && ev.Data.OccurredAt != "2026-11-22T23:00:00Z" {
+			t.Errorf("roll held while unsynchronised dated %s, want the window start", ev.Data.OccurredAt)
+		}
+	}
 }
