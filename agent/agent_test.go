@@ -53,7 +53,7 @@ roster:
 // agent's configuration (loaded from YAML as the agent command does), a bridge's
 // client on the bus, and central.
 type apSite struct {
-	t      *testing.T
+	t      testing.TB
 	log    *slog.Logger
 	dir    string
 	broker *broker.Broker
@@ -64,7 +64,7 @@ type apSite struct {
 	clock  *manualClock // the agent's clock; noon on a quiet day unless a test sets one
 }
 
-func newSite(t *testing.T) *apSite {
+func newSite(t testing.TB) *apSite {
 	t.Helper()
 	s := &apSite{t: t, log: brokertest.Logger(t), dir: t.TempDir(), broker: brokertest.Start(t)}
 	var err error
@@ -126,7 +126,7 @@ func (s *apSite) startCentral() *central.Server {
 
 // start runs f with a context canceled by the returned stop, which waits for f's
 // result (and is also called at the end of the test).
-func start(t *testing.T, name string, f func(context.Context) error) (stop func() error, done <-chan error) {
+func start(t testing.TB, name string, f func(context.Context) error) (stop func() error, done <-chan error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan error, 1)
 	result := make(chan error, 1)
@@ -177,7 +177,7 @@ func (s *apSite) startAgent() (a *agent.Agent, stop func() error, done <-chan er
 
 // subscribed waits until a has received the bridge's retained state, and so has
 // subscribed to the site bus.
-func subscribed(t *testing.T, a *agent.Agent) {
+func subscribed(t testing.TB, a *agent.Agent) {
 	t.Helper()
 	brokertest.WaitFor(t, timeout, "the agent to subscribe", func() (bool, string) {
 		return a.Stats().BusMessages >= 1, fmt.Sprintf("%+v", a.Stats())
@@ -186,7 +186,7 @@ func subscribed(t *testing.T, a *agent.Agent) {
 
 // journaled waits until a has journaled n events and counted dups duplicates and bad
 // malformed messages.
-func journaled(t *testing.T, a *agent.Agent, n, dups, bad uint64) {
+func journaled(t testing.TB, a *agent.Agent, n, dups, bad uint64) {
 	t.Helper()
 	brokertest.WaitFor(t, timeout, fmt.Sprintf("%d events journaled, %d duplicates, %d bad messages", n, dups, bad), func() (bool, string) {
 		st := a.Stats()

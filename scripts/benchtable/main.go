@@ -61,6 +61,8 @@ func main() {
 		{figure: "card read -> site bus p50 (ms), 8 secure readers at 115200", metric: "BenchmarkCardToBus p50-ms", ref: "BenchmarkCardToBus", refMetric: "poll-interval-ms", refText: "poll interval (ms)"},
 		{figure: "card read -> site bus p99 (ms), 8 secure readers at 115200", metric: "BenchmarkCardToBus p99-ms", ref: "BenchmarkCardToBus", refMetric: "poll-interval-ms", refText: "poll interval (ms)"},
 		{figure: "bridge RSS, 16 doors, 32 secure OSDP readers (MB)", metric: "BenchmarkBridgeRSS rss-MB", max: 60},
+		{figure: "curfew decisions at the 23:00 window start, 200 residents (ms)", metric: "BenchmarkWindowStart200 ms/start"},
+		{figure: "movements, site bus -> signed journal + curfew engine, per second", metric: "BenchmarkMovements movements/s"},
 		{figure: "agent peak RSS during the backlog drain (MB)", metric: "BenchmarkBacklogDrain agent-peak-rss-MB", max: 60},
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)

@@ -1,0 +1,40 @@
+package agent_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/apedge/apedge/sitebus"
+)
+
+// BenchmarkMovements measures movement processing from the site bus to the journal:
+// card reads published as the bridge does, for residents going in and out, until the
+// agent has journaled every movement (signed and durable) and run the curfew engine on
+// it.
+func BenchmarkMovements(b *testing.B) {
+	s := newSite(b)
+	s.startCentral()
+	s.clock = newManualClock(time.Now().Add(time.Minute)) // movements are never "ahead"
+	a, _, _ := s.startAgent()
+	subscribed(b, a)
+	pub := sitebus.NewPublisher(s.bus, site, "boot-bench")
+	n := max(b.N, 2000)
+	cards := []string{"10001", "10002"}
+	b.ResetTimer()
+	start := time.Now()
+	for i := range n {
+		dir := "entry"
+		if (i/len(cards))%2 == 1 {
+			dir = "exit"
+		}
+		if _, err := pub.Publish(b.Context(), sitebus.ClassReader, "front-in", sitebus.KindEvent, "card-read", cardRead("front", dir, cards[i%len(cards)])); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for a.Stats().Journaled < uint64(n)+1 {
+		time.Sleep(time.Millisecond) // polling the journal count in a benchmark
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(n)/el.Seconds(), "movements/s")
+}
