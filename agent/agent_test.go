@@ -15,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/agent"
+	"github.com/apedge/apedge/agent/clocktest"
 	"github.com/apedge/apedge/broker"
 	"github.com/apedge/apedge/broker/brokertest"
 	"github.com/apedge/apedge/central"
@@ -61,7 +62,7 @@ type apSite struct {
 	pub    string
 	cfg    *config.Agent
 	bus    mqtt.Client
-	clock  *manualClock // the agent's clock; noon on a quiet day unless a test sets one
+	clock  *clocktest.Clock // the agent's clock; noon on a quiet day unless a test sets one
 }
 
 func newSite(t testing.TB) *apSite {
@@ -166,7 +167,7 @@ func (s *apSite) startAgent() (a *agent.Agent, stop func() error, done <-chan er
 	}
 	s.t.Cleanup(func() { a.Close() })
 	if s.clock == nil {
-		s.clock = newManualClock(noon) // curfew decisions only where a test asks for them
+		s.clock = clocktest.New(noon) // curfew decisions only where a test asks for them
 	}
 	if err := a.SetClock(s.clock); err != nil {
 		s.t.Fatal(err)
@@ -616,3 +617,6 @@ func TestRosterHolders(t *testing.T) {
 		}
 	}
 }
+
+// noon is a quiet hour: no curfew window of the tests' roster is near.
+var noon = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)

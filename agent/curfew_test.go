@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent"
+	"github.com/apedge/apedge/agent/clocktest"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -34,7 +35,7 @@ type eventT struct {
 func TestCurfewNight(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
-	s.clock = newManualClock(london(22, 22, 0))
+	s.clock = clocktest.New(london(22, 22, 0))
 	s.startCentral()
 	a, stop, _ := s.startAgent()
 	subscribed(t, a)
@@ -125,7 +126,7 @@ func TestCurfewNight(t *testing.T) {
 func TestClockUnsynced(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
-	s.clock = newManualClock(london(22, 22, 0))
+	s.clock = clocktest.New(london(22, 22, 0))
 	var synced atomic.Bool
 	a, err := agent.New(context.Background(), s.cfg, s.log)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/agent/clocktest"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -14,7 +15,7 @@ import (
 func BenchmarkMovements(b *testing.B) {
 	s := newSite(b)
 	s.startCentral()
-	s.clock = newManualClock(time.Now().Add(time.Minute)) // movements are never "ahead"
+	s.clock = clocktest.New(time.Now().Add(time.Minute)) // movements are never "ahead"
 	a, _, _ := s.startAgent()
 	subscribed(b, a)
 	pub := sitebus.NewPublisher(s.bus, site, "boot-bench")
