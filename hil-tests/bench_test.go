@@ -23,7 +23,7 @@ import (
 // Each benchmark here runs its whole measurement once, whatever b.N: they time real
 // processes over a real broker, and report their figures with b.ReportMetric.
 
-func connect(b *testing.B, url, id string) mqtt.Client {
+func connect(b testing.TB, url, id string) mqtt.Client {
 	b.Helper()
 	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: id}, CleanSession: true})
 	if err != nil {
