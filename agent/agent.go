@@ -337,6 +337,7 @@ func (a *Agent) process(ctx context.Context) error {
 				rec, err := a.append(context.WithoutCancel(ctx), d)
 				if err == nil && !rec.Duplicate {
 					a.curfew.moved(ctx, d, rec.ID)
+					err = a.curfew.nightAlarm(ctx, d, rec.ID)
 				}
 				p.done <- err
 			}()

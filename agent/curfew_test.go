@@ -12,6 +12,7 @@ import (
 
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/clocktest"
+	"github.com/apedge/apedge/firmware-bridge/door"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -168,5 +169,52 @@ func TestClockUnsynced(t *testing.T) {
 		if ev.Type == "approved-premises.curfew.roll" && ev.Data.OccurredAt != "2026-11-22T23:00:00Z" {
 			t.Errorf("roll held while unsynchronised dated %s, want the window start", ev.Data.OccurredAt)
 		}
+	}
+}
+
+// TestUnattributedExitAtNight: a door opened from inside by the exit button with no
+// read is an unattributed exit, and during the AP curfew a door alarm as well.
+func TestUnattributedExitAtNight(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.clock = clocktest.New(london(22, 21, 0))
+	s.startCentral()
+	a, _, _ := s.startAgent()
+	subscribed(t, a)
+	pub := sitebus.NewPublisher(s.bus, site, "boot-x")
+	exit := func(at time.Time) {
+		t.Helper()
+		s.clock.Set(at)
+		ev := door.Event{Reason: door.ByExitButton, Authorised: true, Passages: 1, UnlockedAt: at.Add(-2 * time.Second)}
+		if _, err := pub.PublishAt(t.Context(), at, sitebus.ClassDoor, "garden", sitebus.KindEvent, door.EventOpened, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exit(london(22, 21, 0))  // evening: an unattributed exit only
+	journaled(t, a, 2, 0, 0) // agent.started, the exit
+	exit(london(23, 1, 30))  // at night: and an alarm
+	s.waitTypes(a, "door.alarm")
+	var exits, alarms int
+	for _, ev := range s.events(a) {
+		switch ev.Type {
+		case "approved-premises.movement.exited":
+			exits++
+			var info struct {
+				Basis, Door string
+				Attributed  *bool
+			}
+			json.Unmarshal(ev.Data.AdditionalInformation, &info)
+			if info.Basis != "exit-button" || info.Door != "garden" || info.Attributed == nil || *info.Attributed || ev.Data.PersonReference != nil {
+				t.Errorf("exit %s", ev.Data.AdditionalInformation)
+			}
+		case "approved-premises.door.alarm":
+			alarms++
+			if ev.Data.OccurredAt != "2026-11-23T01:30:00Z" {
+				t.Errorf("alarm at %s, want the exit's time", ev.Data.OccurredAt)
+			}
+		}
+	}
+	if exits != 2 || alarms != 1 {
+		t.Errorf("%d exits and %d alarms, want 2 exits and 1 alarm (the night one)", exits, alarms)
 	}
 }

@@ -289,3 +289,25 @@ func (c *curfewRun) journal(ctx context.Context, d curfew.Decision) error {
 	_, err = c.a.append(context.WithoutCancel(ctx), dr)
 	return err
 }
+
+// nightAlarm journals door.alarm for an exit by the exit button with no read during
+// the AP curfew (23:00-06:00): someone left unseen at night. Its origin is the
+// movement's, so it is journaled once.
+func (c *curfewRun) nightAlarm(ctx context.Context, d *event.Draft, id string) error {
+	var info struct {
+		Basis, Door string
+	}
+	if d.Type != "movement.exited" || d.Person != nil || json.Unmarshal(d.Info, &info) != nil || info.Basis != basisExitButton {
+		return nil
+	}
+	night := curfew.Schedule{Rules: []curfew.Rule{curfew.APStandard()}, Loc: curfew.London()}
+	ws := night.At(d.OccurredAt)
+	if len(ws) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]any{"door": info.Door, "reason": "exit by the exit button with no credential during the AP curfew",
+		"movement": id, "window": map[string]any{"key": ws[0].Key(), "startLocal": ws[0].StartLocal(), "endLocal": ws[0].EndLocal()}})
+	_, err := c.a.append(context.WithoutCancel(ctx), &event.Draft{Type: "door.alarm", OccurredAt: d.OccurredAt,
+		Description: "a door opened from inside at night with no credential: someone left unseen", Info: b, Origin: "alarm:" + id})
+	return err
+}
