@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -282,4 +283,25 @@ func (cu *Curfews) check(c *checker) {
 	if cu.ClockEvery < 100*time.Millisecond || cu.ClockEvery > time.Hour {
 		c.add("curfew.clockEvery", cu.ClockEvery.String(), "use 100ms to 1h")
 	}
+}
+
+// LoadRoster reads the roster of an agent configuration file (its roster list, or the
+// file its rosterFile names) and checks only that: for tools such as `apedge curfew
+// windows` that need the roster and none of the agent's keys or links.
+func LoadRoster(path string) ([]Resident, error) {
+	var a Agent
+	if err := decode(path, &a); err != nil {
+		return nil, err
+	}
+	var c checker
+	if a.RosterFile != "" {
+		a.RosterFile = resolve(filepath.Dir(path), a.RosterFile)
+		if len(a.Roster) > 0 {
+			c.add("rosterFile", "set together with roster", "keep the roster in one place: the file or the list")
+		} else if err := loadRosterFile(a.RosterFile, &a.Roster); err != nil {
+			c.add("rosterFile", err.Error(), "point it at a YAML file holding a list of people (see configs/roster.yaml)")
+		}
+	}
+	checkRoster(&c, a.Roster)
+	return a.Roster, c.err(path)
 }

@@ -67,14 +67,14 @@ func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "curfew windows: at most ten years at a time")
 		return errUsage
 	}
-	cfg, err := config.LoadAgent(*path)
+	roster, err := config.LoadRoster(*path)
 	if err != nil {
 		return err
 	}
 	var person *config.Resident
-	for i := range cfg.Roster {
-		if cfg.Roster[i].CRN == *crn && cfg.Roster[i].IsResident() {
-			person = &cfg.Roster[i]
+	for i := range roster {
+		if roster[i].CRN == *crn && roster[i].IsResident() {
+			person = &roster[i]
 		}
 	}
 	if person == nil {
@@ -108,6 +108,13 @@ func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "%d windows for %s from %s to %s\n", len(windows), person.CRN, from, to)
+	spanFrom, spanTo := curfew.Boundary(from, curfew.TimeOfDay{}, curfew.London()), curfew.Boundary(to.AddDays(2), curfew.TimeOfDay{}, curfew.London())
+	for _, a := range sched.Absences {
+		if a.To.After(spanFrom) && a.From.Before(spanTo) {
+			fmt.Fprintf(stdout, "approved absence %s from %s to %s, approved by %s: windows within it are suspended\n",
+				a.ID, a.From.In(curfew.London()).Format("Mon 2006-01-02 15:04 MST"), a.To.In(curfew.London()).Format("Mon 2006-01-02 15:04 MST"), a.ApprovedBy)
+		}
+	}
 	return nil
 }
 
