@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent"
+	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/broker"
 	"github.com/apedge/apedge/central"
 	"github.com/apedge/apedge/config"
@@ -148,8 +149,19 @@ Ctrl-C stops everything cleanly.
 	status := func() {
 		n, _ := central.StoredCount(context.Background(), ccfg.Database, demoSite)
 		j := ag.Journal()
-		fmt.Fprintf(stdout, "%s  bus messages published %d | agent journal last seq %d | central acked %d | central stored %d events\n",
-			time.Now().Format("15:04:05"), br.Published(), j.Last(), ag.Forwarder().Stats().Acked, n)
+		var in, out, unknown int
+		for _, p := range ag.Presence() {
+			switch p.Presence {
+			case curfew.PresenceIn:
+				in++
+			case curfew.PresenceOut:
+				out++
+			default:
+				unknown++
+			}
+		}
+		fmt.Fprintf(stdout, "%s  bus messages published %d | agent journal last seq %d | central acked %d | central stored %d events | residents in %d, out %d, unknown %d\n",
+			time.Now().Format("15:04:05"), br.Published(), j.Last(), ag.Forwarder().Stats().Acked, n, in, out, unknown)
 	}
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
