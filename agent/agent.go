@@ -25,6 +25,7 @@ import (
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/forwarder"
 	"github.com/apedge/apedge/agent/journal"
+	"github.com/apedge/apedge/agent/register"
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/firmware-bridge/door"
@@ -54,13 +55,19 @@ type Agent struct {
 	key     *sitekey.Private
 	journal *journal.Journal
 	fwd     *forwarder.Forwarder
-	bus     mqtt.Client
-	cards   map[string]*config.Resident
+	bus     mqtt.Client // receives device messages (persistent session)
+	out     mqtt.Client // publishes the agent's own messages (clean session)
+	cards   map[string]*config.Resident // by credential id; guarded by rosterMu
 	queue   chan mqtt.Message
 	drain   time.Duration // how long a clean stop waits for central's ack
 
-	acks   *busAcks   // device messages handled, to tell the bridge
-	curfew *curfewRun // curfew decisions
+	acks *busAcks // device messages handled, to tell the bridge
+	reg  *register.Register
+
+	rosterMu sync.RWMutex
+	roster   []config.Resident // the configured roster with the register's changes
+	regN     int64             // the last register change applied
+	curfew   *curfewRun        // curfew decisions
 
 	// listVersion numbers the credential list given to the bridge.
 	listVersion uint64
@@ -74,6 +81,8 @@ type Agent struct {
 	// busUp is set once the bus session is set up (subscribed, announced) and
 	// cleared when it drops: the agent publishes its acks only then.
 	busUp atomic.Bool
+	// subscribed is set once the receiving client has subscribed.
+	subscribed atomic.Bool
 }
 
 type devSeq struct {
@@ -111,10 +120,10 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		// Each start gives the bridge a newer list than any before it.
 		listVersion: uint64(time.Now().UnixMilli()),
 	}
-	for i := range cfg.Roster {
-		for _, c := range cfg.Roster[i].Cards {
-			a.cards[c] = &cfg.Roster[i]
-		}
+	a.setRoster(cfg.Roster)
+	if a.reg, err = register.Open(ctx, register.Path(cfg.Database)); err != nil {
+		j.Close()
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	if a.curfew, err = newCurfewRun(a, systemClock{}); err != nil {
 		j.Close()
@@ -130,16 +139,44 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		CleanSession:    false, // the broker keeps our QoS 1 messages while we are away
 		AutoAckDisabled: true,  // ack each message once its event is durable
 		OnConnect:       a.subscribe,
-		OnLost:          func(error) { a.busUp.Store(false) },
+		OnLost:          func(error) { a.subscribed.Store(false) },
 		DefaultHandler:  a.receive, // what the session kept arrives before subscribe
-		Will:            &mqttclient.Will{Topic: sitebus.AgentStateTopic(cfg.Site), Payload: agentState("offline"), Retained: true},
 		Logger:          a.log,
 	})
 	if err != nil {
 		j.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	// What the agent says on the bus (its state, acks, the credential list, commands)
+	// goes out on a client of its own with a clean session: paho resends a persistent
+	// session's stored publishes on reconnect, racing with any published as it connects.
+	pubCfg := cfg.Bus
+	pubCfg.ClientID += "-out"
+	a.out, err = mqttclient.New(mqttclient.Options{
+		Config:       pubCfg,
+		CleanSession: true,
+		OnConnect: func(mqtt.Client) {
+			a.busUp.Store(true)
+			a.announceIfReady()
+		},
+		OnLost: func(error) { a.busUp.Store(false) },
+		Will:   &mqttclient.Will{Topic: sitebus.AgentStateTopic(cfg.Site), Payload: agentState("offline"), Retained: true},
+		Logger: a.log,
+	})
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	return a, nil
+}
+
+// announceIfReady gives the bridge the credential list and says the agent is online,
+// once it is both subscribed to the site bus and able to publish on it.
+func (a *Agent) announceIfReady() {
+	if a.subscribed.Load() && a.busUp.Load() {
+		a.publishCredentials(a.out)
+		a.announce(a.out, "online")
+	}
 }
 
 // Journal returns the agent's journal.
@@ -161,14 +198,14 @@ func (a *Agent) subscribe(c mqtt.Client) {
 		sitebus.DeviceFilter(a.cfg.Site, sitebus.KindCmdResult): 1,
 		sitebus.BridgeStateTopic(a.cfg.Site):                    1,
 	}
-	a.publishCredentials(c)
-	a.announce(c, "online")
-	a.busUp.Store(true)
 	tok := c.SubscribeMultiple(subs, a.receive)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		a.log.Error("site bus subscribe failed; reconnecting", "err", tok.Error())
 		go c.Disconnect(100)
+		return
 	}
+	a.subscribed.Store(true)
+	a.announceIfReady()
 }
 
 // receive runs on paho's router goroutine and must not block: it queues.
@@ -186,6 +223,10 @@ func (a *Agent) receive(_ mqtt.Client, m mqtt.Message) {
 // ctx ends or the journal fails. When ctx ends it stops taking device messages and waits
 // up to five seconds for central to acknowledge every journaled event.
 func (a *Agent) Run(ctx context.Context) error {
+	// Staff changes to the roster recorded while the agent was down apply first.
+	if err := a.applyRegister(ctx); err != nil {
+		return err
+	}
 	// The curfew engine learns from the journal where it left off before this start is
 	// journaled, so that windows that began while the agent was down are caught up.
 	if err := a.curfew.restore(ctx); err != nil {
@@ -216,7 +257,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			fail(err)
 		}
 	}()
+	go func() { _ = mqttclient.Connect(procCtx, a.out) }()
 	go func() { _ = mqttclient.Connect(procCtx, a.bus) }()
+	go a.watchRegister(procCtx)
 	curfewDone := make(chan struct{})
 	go func() {
 		defer close(curfewDone)
@@ -230,10 +273,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	<-procDone
 	<-acksDone // the last acks go out before the bus closes
 	<-curfewDone
-	if a.bus.IsConnectionOpen() {
-		a.announce(a.bus, "offline").WaitTimeout(2 * time.Second)
-	}
 	a.bus.Disconnect(250)
+	if a.busUp.Load() {
+		a.announce(a.out, "offline").WaitTimeout(2 * time.Second)
+	}
+	a.out.Disconnect(250)
 	// A clean stop takes no more device messages, then gives central a moment to
 	// acknowledge what is journaled; whatever it does not is sent on the next start.
 	deadline := time.NewTimer(a.drain)
@@ -257,8 +301,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the journal after Run has returned.
-func (a *Agent) Close() error { return a.journal.Close() }
+// Close closes the journal and the register after Run has returned.
+func (a *Agent) Close() error {
+	a.reg.Close()
+	return a.journal.Close()
+}
 
 // pending is a bus message whose effect is being journaled.
 type pending struct {

@@ -70,7 +70,7 @@ func (a *Agent) flushAcks() {
 			a.log.Error("bus ack", "err", err)
 			continue
 		}
-		a.bus.Publish(sitebus.AckTopic(a.cfg.Site), 1, false, b)
+		a.out.Publish(sitebus.AckTopic(a.cfg.Site), 1, false, b)
 	}
 }
 

@@ -45,8 +45,9 @@ func newCurfewRun(a *Agent, clock Clock) (*curfewRun, error) {
 func curfewPeople(a *Agent, now time.Time) ([]curfew.Person, error) {
 	today := now.In(curfew.London()).Format(time.DateOnly)
 	var people []curfew.Person
-	for i := range a.cfg.Roster {
-		r := &a.cfg.Roster[i]
+	roster := a.rosterNow()
+	for i := range roster {
+		r := &roster[i]
 		if !r.IsResident() {
 			continue
 		}

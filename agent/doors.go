@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -25,8 +26,14 @@ import (
 // cards open nothing.
 func (a *Agent) credentialList() *sitebus.CredentialList {
 	now := time.Now()
-	l := &sitebus.CredentialList{Version: a.listVersion, Time: now.UTC(), Credentials: []sitebus.Allowed{}}
-	for id := range a.cards {
+	a.mu.Lock()
+	version := a.listVersion
+	a.mu.Unlock()
+	l := &sitebus.CredentialList{Version: version, Time: now.UTC(), Credentials: []sitebus.Allowed{}}
+	a.rosterMu.RLock()
+	ids := slices.Collect(maps.Keys(a.cards))
+	a.rosterMu.RUnlock()
+	for _, id := range ids {
 		if a.holder(id, now) != nil {
 			l.Credentials = append(l.Credentials, sitebus.Allowed{ID: id})
 		}
@@ -38,7 +45,9 @@ func (a *Agent) credentialList() *sitebus.CredentialList {
 // holder returns who holds credential at instant t: nobody once they have departed
 // (or before they arrived), so that nothing is attributed to them.
 func (a *Agent) holder(credential string, t time.Time) *config.Resident {
+	a.rosterMu.RLock()
 	r := a.cards[credential]
+	a.rosterMu.RUnlock()
 	if r == nil || !r.PresentOn(t.In(curfew.London()).Format(time.DateOnly)) {
 		return nil
 	}
@@ -94,7 +103,7 @@ func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.
 	var err error
 	wctx, cancel := context.WithDeadline(ctx, cmd.Deadline)
 	defer cancel()
-	tok := a.bus.Publish(sitebus.DeviceTopic(a.cfg.Site, sitebus.ClassDoor, door, sitebus.KindCmd), 1, false, body)
+	tok := a.out.Publish(sitebus.DeviceTopic(a.cfg.Site, sitebus.ClassDoor, door, sitebus.KindCmd), 1, false, body)
 	select {
 	case <-tok.Done():
 		err = tok.Error()

@@ -710,12 +710,12 @@ func TestRosterFile(t *testing.T) {
 func TestLoadRoster(t *testing.T) {
 	dir := t.TempDir() // no keys: the roster alone is checked
 	path := writeFile(t, dir, "agent.yaml", "site: MAN1\nkey: keys/none.key\nroster:\n  - {crn: X123456, cards: [\"12:1\"]}\n", 0o644)
-	r, err := config.LoadRoster(path)
-	if err != nil || len(r) != 1 || r[0].CRN != "X123456" {
+	r, db, err := config.LoadRoster(path)
+	if err != nil || len(r) != 1 || r[0].CRN != "X123456" || db != "" {
 		t.Fatalf("LoadRoster = %+v, %v", r, err)
 	}
 	path = writeFile(t, dir, "bad.yaml", "site: MAN1\nroster:\n  - {crn: X12}\n", 0o644)
-	if _, err := config.LoadRoster(path); err == nil || !strings.Contains(err.Error(), "roster[0].crn") {
+	if _, _, err := config.LoadRoster(path); err == nil || !strings.Contains(err.Error(), "roster[0].crn") {
 		t.Errorf("LoadRoster of a bad roster = %v", err)
 	}
 }

@@ -287,12 +287,14 @@ func (cu *Curfews) check(c *checker) {
 
 // LoadRoster reads the roster of an agent configuration file (its roster list, or the
 // file its rosterFile names) and checks only that: for tools such as `apedge curfew
-// windows` that need the roster and none of the agent's keys or links.
-func LoadRoster(path string) ([]Resident, error) {
+// windows` that need the roster and none of the agent's keys or links. It also
+// returns the agent's database path, beside which the roster register lives.
+func LoadRoster(path string) ([]Resident, string, error) {
 	var a Agent
 	if err := decode(path, &a); err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	a.Database = resolve(filepath.Dir(path), a.Database)
 	var c checker
 	if a.RosterFile != "" {
 		a.RosterFile = resolve(filepath.Dir(path), a.RosterFile)
@@ -303,5 +305,12 @@ func LoadRoster(path string) ([]Resident, error) {
 		}
 	}
 	checkRoster(&c, a.Roster)
-	return a.Roster, c.err(path)
+	return a.Roster, a.Database, c.err(path)
+}
+
+// CheckRoster checks a roster as LoadAgent does, e.g. after a register change.
+func CheckRoster(roster []Resident) error {
+	var c checker
+	checkRoster(&c, roster)
+	return c.err("roster")
 }

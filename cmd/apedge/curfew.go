@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/curfew"
+	"github.com/apedge/apedge/agent/register"
 	"github.com/apedge/apedge/config"
 )
 
@@ -19,7 +21,8 @@ Prints every curfew window that applies to a resident with a start date from DAT
 DATE (inclusive, 2026-11-22): the AP rule (23:00-06:00 every night) and the resident's
 licence conditions, less their approved absences, each with where it comes from, as UK
 local times (Europe/London) and UTC instants, so that anyone can check the rules
-against their own calendar. The roster is the agent configuration's roster or rosterFile.
+against their own calendar. The roster is the agent configuration's roster or rosterFile,
+with the arrivals, departures and absences recorded since (apedge resident).
 With -json, one JSON object per line: start, end (RFC 3339 UTC), startLocal, endLocal,
 source, rule, description, key, and suspendedBy (approved absences that cut it).`
 
@@ -67,9 +70,26 @@ func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "curfew windows: at most ten years at a time")
 		return errUsage
 	}
-	roster, err := config.LoadRoster(*path)
+	roster, database, err := config.LoadRoster(*path)
 	if err != nil {
 		return err
+	}
+	// With the arrivals, departures and absences staff recorded since.
+	if regPath := register.Path(database); database != "" && fileExists(regPath) {
+		reg, err := register.Open(ctx, regPath)
+		if err != nil {
+			return err
+		}
+		changes, err := reg.Since(ctx, 0)
+		reg.Close()
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			if next, err := register.Apply(roster, c, curfew.London()); err == nil {
+				roster = next
+			}
+		}
 	}
 	var person *config.Resident
 	for i := range roster {
@@ -141,4 +161,9 @@ func windowJSON(crn string, w curfew.Window) map[string]any {
 func hoursMinutes(d time.Duration) string {
 	m := int(d.Round(time.Minute) / time.Minute)
 	return fmt.Sprintf("%dh%02dm", m/60, m%60)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -32,6 +32,8 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
   verify    check an export offline:       apedge verify -pubkey FILE EXPORT.jsonl
   sim       a simulated OSDP reader:       apedge sim osdp-pd -pty -addr 1
   curfew    a resident's curfew windows:   apedge curfew windows -config agent.yaml -crn CRN -from DATE -to DATE [-json]
+  resident  record an arrival, departure or approved absence:
+            apedge resident arrive|depart|absence -config agent.yaml -crn CRN -by STAFF ...
 `
 
 func main() {
@@ -49,14 +51,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"demo":    cmdDemo,
-		"agent":   cmdAgent,
-		"bridge":  cmdBridge,
-		"central": cmdCentral,
-		"keygen":  cmdKeygen,
-		"verify":  cmdVerify,
-		"sim":     cmdSim,
-		"curfew":  cmdCurfew,
+		"demo":     cmdDemo,
+		"agent":    cmdAgent,
+		"bridge":   cmdBridge,
+		"central":  cmdCentral,
+		"keygen":   cmdKeygen,
+		"verify":   cmdVerify,
+		"sim":      cmdSim,
+		"curfew":   cmdCurfew,
+		"resident": cmdResident,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {

@@ -1,0 +1,112 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/apedge/apedge/agent/curfew"
+	"github.com/apedge/apedge/agent/register"
+	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/event"
+)
+
+// setRoster makes roster the agent's roster and indexes its credentials.
+func (a *Agent) setRoster(roster []config.Resident) {
+	cards := map[string]*config.Resident{}
+	for i := range roster {
+		for _, c := range roster[i].Cards {
+			cards[c] = &roster[i]
+		}
+	}
+	a.rosterMu.Lock()
+	a.roster, a.cards = roster, cards
+	a.rosterMu.Unlock()
+}
+
+// rosterNow returns the agent's roster.
+func (a *Agent) rosterNow() []config.Resident {
+	a.rosterMu.RLock()
+	defer a.rosterMu.RUnlock()
+	return a.roster
+}
+
+// registerEvents names the event journaled for each register action.
+var registerEvents = map[string]struct{ typ, desc string }{
+	register.Arrive:  {"resident.arrived", "a resident's arrival recorded by staff"},
+	register.Depart:  {"resident.departed", "a resident's departure recorded by staff: every credential revoked"},
+	register.Absence: {"resident.absence-approved", "an approved absence recorded by staff: curfew windows suspended for its span"},
+}
+
+// applyRegister applies the register's changes since the last one applied, journals
+// each (once: its origin is its number) and, if anything changed, gives the bridge
+// the new credential list and the curfew engine the new roster.
+func (a *Agent) applyRegister(ctx context.Context) error {
+	changes, err := a.reg.Since(ctx, a.regN)
+	if err != nil || len(changes) == 0 {
+		return err
+	}
+	roster := a.rosterNow()
+	for _, c := range changes {
+		a.regN = c.N
+		next, err := register.Apply(roster, c, curfew.London())
+		if err != nil {
+			a.log.Error("register change not applied", "change", c.N, "err", err)
+			continue
+		}
+		if err := config.CheckRoster(next); err != nil {
+			a.log.Error("register change not applied: the roster would not be valid", "change", c.N, "err", err)
+			continue
+		}
+		roster = next
+		info := map[string]any{"change": c.N, "recordedBy": c.By, "recordedAt": c.At}
+		switch {
+		case c.Person != nil:
+			info["name"], info["room"], info["cards"], info["expectedDeparture"] = c.Person.Name, c.Person.Room, c.Person.Cards, c.Person.ExpectedDeparture
+		case c.Absence != nil:
+			info["absence"] = c.Absence
+		}
+		b, _ := json.Marshal(info)
+		ids := []event.Identifier{{Type: "CRN", Value: c.CRN}}
+		ev := registerEvents[c.Action]
+		if _, err := a.append(ctx, &event.Draft{Type: ev.typ, OccurredAt: c.At, Description: ev.desc,
+			Person: &event.PersonReference{Identifiers: ids}, Info: b, Origin: "register:" + jsonNumber(c.N)}); err != nil {
+			return err
+		}
+	}
+	a.setRoster(roster)
+	now := a.curfew.clock.Now()
+	people, err := curfewPeople(a, now)
+	if err != nil {
+		a.log.Error("curfew roster", "err", err)
+	} else {
+		a.curfew.mu.Lock()
+		a.curfew.eng.SetPeople(people, now)
+		a.curfew.mu.Unlock()
+	}
+	a.mu.Lock()
+	a.listVersion++
+	a.mu.Unlock()
+	if a.busUp.Load() {
+		a.publishCredentials(a.out)
+	}
+	return nil
+}
+
+func jsonNumber(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// watchRegister applies new register changes every second until ctx ends.
+func (a *Agent) watchRegister(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.applyRegister(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("register", "err", err)
+			}
+		}
+	}
+}
