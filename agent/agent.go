@@ -55,8 +55,8 @@ type Agent struct {
 	key     *sitekey.Private
 	journal *journal.Journal
 	fwd     *forwarder.Forwarder
-	bus     mqtt.Client // receives device messages (persistent session)
-	out     mqtt.Client // publishes the agent's own messages (clean session)
+	bus     mqtt.Client                 // receives device messages (persistent session)
+	out     mqtt.Client                 // publishes the agent's own messages (clean session)
 	cards   map[string]*config.Resident // by credential id; guarded by rosterMu
 	queue   chan mqtt.Message
 	drain   time.Duration // how long a clean stop waits for central's ack
