@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -34,8 +35,12 @@ func TrustFromConfig(cfg *config.Central) (envelope.TrustStore, error) {
 // Server is a receiver connected to the central broker.
 type Server struct {
 	*Receiver
-	client mqtt.Client
+	client mqtt.Client // receives batches (persistent session)
+	out    mqtt.Client // publishes acks and status (clean session)
 	log    *slog.Logger
+
+	subscribed, outUp atomic.Bool
+	announce          func() // re-announces heads and status once both clients are up
 }
 
 // NewServer opens the store and prepares the broker connection described by cfg.
@@ -58,7 +63,6 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 		// A persistent session: batches published while this receiver restarts wait
 		// at the broker for it.
 		CleanSession: false,
-		Will:         &mqttclient.Will{Topic: uplink.StatusTopic, Payload: offline, Retained: true},
 		// Batches the broker kept for this session arrive straight after connecting,
 		// before OnConnect subscribes again: the default handler takes them.
 		DefaultHandler: handle,
@@ -69,18 +73,44 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 				go c.Disconnect(100)
 				return
 			}
-			// Re-announce where every site stands (retained), then say we are online:
-			// agents resend from the ack straight away.
-			for site, seq := range s.Heads() {
-				c.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, time.Now()))
-			}
-			online, _ := json.Marshal(uplink.Status{Status: "online", ID: id, Time: time.Now().UTC()})
-			c.Publish(uplink.StatusTopic, 1, true, online)
+			s.subscribed.Store(true)
+			s.announce()
 		},
+		OnLost: func(error) { s.subscribed.Store(false) },
 		Logger: s.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("central: %w", err)
+	}
+	// Acks and status go out on a clean-session client of their own (see
+	// mqttclient.Options.CleanSession); its last will says offline.
+	outCfg := cfg.Broker
+	outCfg.ClientID = id + "-out"
+	s.out, err = mqttclient.New(mqttclient.Options{
+		Config:       outCfg,
+		CleanSession: true,
+		Will:         &mqttclient.Will{Topic: uplink.StatusTopic, Payload: offline, Retained: true},
+		OnConnect: func(mqtt.Client) {
+			s.outUp.Store(true)
+			s.announce()
+		},
+		OnLost: func(error) { s.outUp.Store(false) },
+		Logger: s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("central: %w", err)
+	}
+	// Once subscribed and able to publish: re-announce where every site stands
+	// (retained), then say we are online, so agents resend from the ack straight away.
+	s.announce = func() {
+		if !s.subscribed.Load() || !s.outUp.Load() {
+			return
+		}
+		for site, seq := range s.Heads() {
+			s.out.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, time.Now()))
+		}
+		online, _ := json.Marshal(uplink.Status{Status: "online", ID: id, Time: time.Now().UTC()})
+		s.out.Publish(uplink.StatusTopic, 1, true, online)
 	}
 	s.Receiver, err = Open(ctx, Options{
 		Path:          cfg.Database,
@@ -90,7 +120,7 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 		Publish: func(site string, seq uint64) {
 			// Retained, so an agent learns it on every (re)subscribe. Not waited on:
 			// a lost ack is repeated by the next one or by the agent's resend.
-			s.client.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, time.Now()))
+			s.out.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, time.Now()))
 		},
 	})
 	if err != nil {
@@ -103,13 +133,15 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 func (s *Server) Run(ctx context.Context) error {
 	runErr := make(chan error, 1)
 	go func() { runErr <- s.Receiver.Run(ctx) }()
+	go func() { _ = mqttclient.Connect(ctx, s.out) }()
 	go func() { _ = mqttclient.Connect(ctx, s.client) }()
 	err := <-runErr
 	offline, _ := json.Marshal(uplink.Status{Status: "offline"})
-	if s.client.IsConnectionOpen() {
-		s.client.Publish(uplink.StatusTopic, 1, true, offline).WaitTimeout(2 * time.Second)
-	}
 	s.client.Disconnect(250)
+	if s.outUp.Load() {
+		s.out.Publish(uplink.StatusTopic, 1, true, offline).WaitTimeout(2 * time.Second)
+	}
+	s.out.Disconnect(250)
 	if cerr := s.Receiver.Close(); err == nil {
 		err = cerr
 	}

@@ -37,7 +37,11 @@ type Will struct {
 type Options struct {
 	Config config.MQTT
 	// CleanSession false keeps the client's subscriptions and queued QoS 1 messages at
-	// the broker while it is away; the client id must then be stable.
+	// the broker while it is away; the client id must then be stable. Such a client
+	// should only receive: paho resends its stored publishes on every connect while
+	// OnConnect already runs, and a publish made then races with the resend (a data
+	// race, and a "close of closed channel" panic seen in central). The agent and
+	// central publish on a second, clean-session client.
 	CleanSession bool
 	// AutoAckDisabled leaves acknowledging QoS 1 messages to the handler (msg.Ack()),
 	// e.g. once the message's effect is durable.
