@@ -138,13 +138,19 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
     agent.yaml, bridge.yaml, central.yaml   the configuration of each process
     keys/%s.key (0600), keys/%s.pub   the site signing key and its public half
     agent.db                                the agent's signed journal (SQLite)
+    register.db                             staff changes to the roster (apedge resident)
     central.db                              central's store of verified events
+  doors                 front and garden: OSDP readers with secure channel on a simulated
+                        RS-485 line; side: a Wiegand reader; every door on simulated GPIO
   logs                  on standard error (add -v to see every event)
   check the evidence    apedge central export -config %s -site %s -o export.jsonl
                         apedge verify -pubkey %s export.jsonl
+  curfew                apedge curfew windows -config %s -crn X100001 -from DATE -to DATE
+  record an arrival     apedge resident arrive -config %s -crn X100009 -card 12:10009 -by YOU
 Ctrl-C stops everything cleanly.
 `, demoSite, brk.URL(), abs, demoSite, demoSite,
-		filepath.Join(*dir, "central.yaml"), demoSite, pubPath)
+		filepath.Join(*dir, "central.yaml"), demoSite, pubPath,
+		filepath.Join(*dir, "agent.yaml"), filepath.Join(*dir, "agent.yaml"))
 
 	status := func() {
 		n, _ := central.StoredCount(context.Background(), ccfg.Database, demoSite)
