@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/apedge/apedge/devices/wiegand"
 )
 
 // Bridge is the firmware bridge's configuration.
@@ -353,8 +355,7 @@ func LoadBridge(path string) (*Bridge, error) {
 			c.add("simulate.cards", "empty", `list the cards people present, e.g. ["12:3456"]`)
 		}
 		for i, card := range s.Cards {
-			var fc, cn uint
-			if n, err := fmt.Sscanf(card, "%d:%d", &fc, &cn); err != nil || n != 2 || fc > 255 || cn > 65535 || fmt.Sprintf("%d:%d", fc, cn) != card {
+			if _, err := wiegand.Parse(card, 26); err != nil {
 				c.add(fmt.Sprintf("simulate.cards[%d]", i), fmt.Sprintf("%q", card), `write a 26-bit card as "facility:number", facility 0-255, number 0-65535`)
 			}
 		}

@@ -151,10 +151,7 @@ func (s *Sim) run(ctx context.Context, b *Bridge) {
 	defer s.close()
 	var cards []wiegand.Card
 	for _, id := range s.cfg.Cards {
-		var fc uint8
-		var cn uint16
-		fmt.Sscanf(id, "%d:%d", &fc, &cn)
-		c, _ := wiegand.Decode(wiegand.Encode26(fc, cn), 26)
+		c, _ := wiegand.Parse(id, 26) // checked by config.LoadBridge
 		cards = append(cards, c)
 	}
 	if s.cfg.Quiet || len(s.doors) == 0 {

@@ -167,17 +167,13 @@ func simCommand(r *osdp.Reader, f []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		var fc, cn uint
-		if n, err := fmt.Sscanf(a, "%d:%d", &fc, &cn); err != nil || n != 2 || cn > 65535 || (f[0] == "swipe" && fc > 255) || fc > 65535 {
-			return fmt.Errorf("write the card as FACILITY:NUMBER, e.g. 12:10001")
-		}
-		raw, bits := wiegand.Encode26(uint8(fc), uint16(cn)), 26
+		bits := 26
 		if f[0] == "swipe34" {
-			raw, bits = wiegand.Encode34(uint16(fc), uint16(cn)), 34
+			bits = 34
 		}
-		c, err := wiegand.Decode(raw, bits)
+		c, err := wiegand.Parse(a, bits)
 		if err != nil {
-			return err
+			return fmt.Errorf("write the card as FACILITY:NUMBER, e.g. 12:10001 (%v)", err)
 		}
 		r.Swipe(c)
 	case "keypad":

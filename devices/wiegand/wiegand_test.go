@@ -137,3 +137,28 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		id    string
+		bits  int
+		ok    bool
+		fc, n uint32
+	}{
+		{"12:10001", 26, true, 12, 10001},
+		{"1000:65535", 34, true, 1000, 65535},
+		{"0:0", 26, true, 0, 0},
+		{"256:1", 26, false, 0, 0},
+		{"12:65536", 26, false, 0, 0},
+		{"012:1", 26, false, 0, 0},
+		{"12", 26, false, 0, 0},
+		{"12:x", 26, false, 0, 0},
+		{"-1:5", 26, false, 0, 0},
+		{"12:1", 37, false, 0, 0},
+	} {
+		c, err := wiegand.Parse(tc.id, tc.bits)
+		if (err == nil) != tc.ok || tc.ok && (c.Facility != tc.fc || c.Number != tc.n || c.Bits != tc.bits || c.Credential().ID() != tc.id) {
+			t.Errorf("Parse(%q, %d) = %+v, %v", tc.id, tc.bits, c, err)
+		}
+	}
+}
