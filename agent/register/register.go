@@ -180,3 +180,19 @@ func Apply(roster []config.Resident, c Change, loc *time.Location) ([]config.Res
 	}
 	return out, nil
 }
+
+// Roster returns base with every recorded change applied in order, leaving out those
+// that cannot apply (as the agent does, which logs them).
+func (r *Register) Roster(ctx context.Context, base []config.Resident, loc *time.Location) ([]config.Resident, error) {
+	changes, err := r.Since(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	roster := base
+	for _, c := range changes {
+		if next, err := Apply(roster, c, loc); err == nil {
+			roster = next
+		}
+	}
+	return roster, nil
+}

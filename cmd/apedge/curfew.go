@@ -80,15 +80,10 @@ func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		changes, err := reg.Since(ctx, 0)
+		roster, err = reg.Roster(ctx, roster, curfew.London())
 		reg.Close()
 		if err != nil {
 			return err
-		}
-		for _, c := range changes {
-			if next, err := register.Apply(roster, c, curfew.London()); err == nil {
-				roster = next
-			}
 		}
 	}
 	var person *config.Resident

@@ -82,15 +82,9 @@ func cmdResident(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer reg.Close()
 	// Check the change against the roster as it stands with the changes before it.
-	roster := cfg.Roster
-	earlier, err := reg.Since(ctx, 0)
+	roster, err := reg.Roster(ctx, cfg.Roster, curfew.London())
 	if err != nil {
 		return err
-	}
-	for _, e := range earlier {
-		if next, err := register.Apply(roster, e, curfew.London()); err == nil {
-			roster = next
-		}
 	}
 	next, err := register.Apply(roster, c, curfew.London())
 	if err != nil {
