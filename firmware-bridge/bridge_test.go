@@ -538,21 +538,29 @@ func newGate(t *testing.T, backend string) *gate {
 	return g
 }
 
-// TestDoorsWorkWithoutBus: a bridge that starts with the bus down still opens doors
-// from the credential list it kept, and reports what happened, in order and with the
-// times it happened, once the bus is back.
-func TestDoorsWorkWithoutBus(t *testing.T) {
-	t.Parallel()
+// busDown is a site whose bus is down (behind a closed gate) and whose bridge kept
+// credential list 5 from before; bus records what reaches the broker once the gate opens.
+func busDown(t *testing.T) (bus *recorder, g *gate, cfg *config.Bridge) {
+	t.Helper()
 	brk := brokertest.Start(t)
-	bus := record(t, brk.URL(), "watcher")
-	g := newGate(t, brk.URL())
-	cfg := newConfig(t, "tcp://"+g.addr)
+	bus = record(t, brk.URL(), "watcher")
+	g = newGate(t, brk.URL())
+	cfg = newConfig(t, "tcp://"+g.addr)
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(cfg.StateDir, "credentials.json"), credentials(5), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return bus, g, cfg
+}
+
+// TestDoorsWorkWithoutBus: a bridge that starts with the bus down still opens doors
+// from the credential list it kept, and reports what happened, in order and with the
+// times it happened, once the bus is back.
+func TestDoorsWorkWithoutBus(t *testing.T) {
+	t.Parallel()
+	bus, g, cfg := busDown(t)
 	b := bridge.New(cfg, brokertest.Logger(t))
 	run(t, b)
 	sim := b.Sim()
@@ -640,16 +648,7 @@ func TestTamperKeypadAndBadReads(t *testing.T) {
 // restarting, and goes out once, under the boot and seq it was given the first time.
 func TestKeptAcrossRestart(t *testing.T) {
 	t.Parallel()
-	brk := brokertest.Start(t)
-	bus := record(t, brk.URL(), "watcher")
-	g := newGate(t, brk.URL())
-	cfg := newConfig(t, "tcp://"+g.addr)
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfg.StateDir, "credentials.json"), credentials(5), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bus, g, cfg := busDown(t)
 	first := bridge.New(cfg, brokertest.Logger(t))
 	stop := run(t, first)
 	sim := first.Sim()
