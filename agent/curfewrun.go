@@ -112,7 +112,7 @@ func (c *curfewRun) restore(ctx context.Context) error {
 			case info.DecisionKey != "":
 				c.eng.Done(info.DecisionKey)
 			case typ == "movement.entered" || typ == "movement.exited":
-				if m, ok := movementOf(ev, typ, at); ok {
+				if m, ok := movementOf(ev.Data.PersonReference, typ, ev.ID, at); ok {
 					moves = append(moves, moved{m, at})
 				}
 			}
@@ -135,19 +135,19 @@ func (c *curfewRun) restore(ctx context.Context) error {
 	return nil
 }
 
-// movementOf is the curfew movement of a journaled movement event of a resident.
-func movementOf(ev *event.Event, typ string, at time.Time) (curfew.Movement, bool) {
-	p := ev.Data.PersonReference
-	if p == nil {
+// movementOf is the curfew movement of movement event id (type typ) of the resident p,
+// if p names one by CRN.
+func movementOf(p *event.PersonReference, typ, id string, at time.Time) (curfew.Movement, bool) {
+	if p == nil || (typ != "movement.entered" && typ != "movement.exited") {
 		return curfew.Movement{}, false
 	}
-	for _, id := range p.Identifiers {
-		if id.Type == "CRN" {
+	for _, ident := range p.Identifiers {
+		if ident.Type == "CRN" {
 			dir := "entry"
 			if typ == "movement.exited" {
 				dir = "exit"
 			}
-			return curfew.Movement{CRN: id.Value, At: at, Direction: dir, Ref: ev.ID}, true
+			return curfew.Movement{CRN: ident.Value, At: at, Direction: dir, Ref: id}, true
 		}
 	}
 	return curfew.Movement{}, false
@@ -158,13 +158,7 @@ const maxAhead = time.Minute
 
 // moved takes a movement the journal has just made durable.
 func (c *curfewRun) moved(ctx context.Context, rec *event.Draft, id string) {
-	typ := rec.Type
-	if (typ != "movement.entered" && typ != "movement.exited") || rec.Person == nil {
-		return
-	}
-	ev := &event.Event{ID: id}
-	ev.Data.PersonReference = rec.Person
-	m, ok := movementOf(ev, typ, rec.OccurredAt)
+	m, ok := movementOf(rec.Person, rec.Type, id, rec.OccurredAt)
 	if !ok {
 		return
 	}
