@@ -16,7 +16,6 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/mqttclient"
 	"github.com/apedge/apedge/sitebus"
 )
@@ -99,14 +98,7 @@ type busMessage struct {
 func watch(t testing.TB, url, site string) *watcher {
 	t.Helper()
 	w := &watcher{}
-	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: fmt.Sprintf("hil-watch-%d", time.Now().UnixNano())}, CleanSession: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mqttclient.Connect(t.Context(), c); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Disconnect(100) })
+	c := connect(t, url, fmt.Sprintf("hil-watch-%d", time.Now().UnixNano()))
 	tok := c.Subscribe("apedge/v1/"+site+"/dev/#", 1, func(_ mqtt.Client, m mqtt.Message) {
 		tp, err := sitebus.ParseTopic(m.Topic())
 		if err != nil {
