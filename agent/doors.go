@@ -138,8 +138,8 @@ func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.
 
 // result hands a command result to whoever waits for it.
 func (a *Agent) result(data []byte) {
-	var r sitebus.Result
-	if err := json.Unmarshal(data, &r); err != nil {
+	r, err := sitebus.DecodeResult(data)
+	if err != nil {
 		a.log.Warn("bad command result", "err", err)
 		return
 	}
@@ -148,7 +148,7 @@ func (a *Agent) result(data []byte) {
 	a.mu.Unlock()
 	if ch != nil {
 		select {
-		case ch <- r:
+		case ch <- *r:
 		default:
 		}
 	}

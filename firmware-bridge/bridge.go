@@ -314,8 +314,8 @@ func (b *Bridge) door(id string) *doorRun {
 // onAgentState notes whether the agent is online: unacknowledged messages are sent
 // again only while it is (the broker keeps them for it while it is away).
 func (b *Bridge) onAgentState(raw []byte) {
-	var st sitebus.AgentState
-	if err := json.Unmarshal(raw, &st); err != nil {
+	st, err := sitebus.DecodeAgentState(raw)
+	if err != nil {
 		b.log.Warn("bad agent state", "err", err)
 		return
 	}

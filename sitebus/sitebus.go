@@ -506,3 +506,36 @@ func DecodeAck(b []byte) (*Ack, error) {
 	}
 	return &a, nil
 }
+
+// DecodeAgentState parses and checks the agent's state. It never panics.
+func DecodeAgentState(b []byte) (*AgentState, error) {
+	var st AgentState
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("%w: agent state of %d bytes", ErrMessage, len(b))
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%w: agent state: %v", ErrMessage, err)
+	}
+	if st.Status != "online" && st.Status != "offline" {
+		return nil, fmt.Errorf("%w: agent state: status %q, want online or offline", ErrMessage, st.Status)
+	}
+	return &st, nil
+}
+
+// DecodeResult parses and checks a command result. It never panics.
+func DecodeResult(b []byte) (*Result, error) {
+	var r Result
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("%w: result of %d bytes", ErrMessage, len(b))
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%w: result: %v", ErrMessage, err)
+	}
+	switch {
+	case r.ID == "" || len(r.ID) > 64:
+		return nil, fmt.Errorf("%w: result: id missing or too long", ErrMessage)
+	case r.Status != ResultDone && r.Status != ResultFailed && r.Status != ResultExpired:
+		return nil, fmt.Errorf("%w: result %s: status %q", ErrMessage, r.ID, r.Status)
+	}
+	return &r, nil
+}

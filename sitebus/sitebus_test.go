@@ -381,7 +381,7 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-// TestBadCorpus checks that every file in testdata/bad/{topic,message,cardread,command,credentials,ack} is
+// TestBadCorpus checks that every file in testdata/bad/{topic,message,cardread,command,credentials,ack,agentstate,result} is
 // refused. A topic file holds one topic, with no newline.
 func TestBadCorpus(t *testing.T) {
 	decoders := []struct {
@@ -394,6 +394,8 @@ func TestBadCorpus(t *testing.T) {
 		{"command", func(b []byte) (any, error) { return sitebus.DecodeCommand(b) }},
 		{"credentials", func(b []byte) (any, error) { return sitebus.DecodeCredentialList(b) }},
 		{"ack", func(b []byte) (any, error) { return sitebus.DecodeAck(b) }},
+		{"agentstate", func(b []byte) (any, error) { return sitebus.DecodeAgentState(b) }},
+		{"result", func(b []byte) (any, error) { return sitebus.DecodeResult(b) }},
 	}
 	for _, d := range decoders {
 		for _, f := range badFiles(t, d.kind) {
@@ -597,4 +599,43 @@ func TestDecodeAckValid(t *testing.T) {
 	if a.Boot != "b1" || !slices.Equal(a.Done["reader/front-in/event"], []uint64{1, 2, 3}) || !slices.Equal(a.Done["door/front/state"], []uint64{7}) {
 		t.Errorf("DecodeAck = %+v", a)
 	}
+}
+
+func FuzzDecodeAgentState(f *testing.F) {
+	f.Add([]byte(`{"status":"online","time":"2026-11-22T23:00:00Z"}`))
+	for _, p := range badFiles(f, "agentstate") {
+		f.Add(readFile(f, p))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := sitebus.DecodeAgentState(data)
+		if err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("error %v is not ErrMessage", err)
+			}
+			return
+		}
+		if st.Status != "online" && st.Status != "offline" {
+			t.Fatalf("accepted %+v", st)
+		}
+	})
+}
+
+func FuzzDecodeResult(f *testing.F) {
+	f.Add([]byte(`{"id":"c1","status":"done"}`))
+	f.Add([]byte(`{"id":"c2","status":"failed","error":"no door back"}`))
+	for _, p := range badFiles(f, "result") {
+		f.Add(readFile(f, p))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := sitebus.DecodeResult(data)
+		if err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("error %v is not ErrMessage", err)
+			}
+			return
+		}
+		if r.ID == "" || (r.Status != sitebus.ResultDone && r.Status != sitebus.ResultFailed && r.Status != sitebus.ResultExpired) {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
 }
