@@ -69,6 +69,11 @@ type Agent struct {
 	regN     int64             // the last register change applied
 	curfew   *curfewRun        // curfew decisions
 
+	devices deviceState // the devices' last reported status
+	changes changes     // fired when devices, presence or the roster change
+	started time.Time   // when New ran
+	regKick chan struct{}
+
 	// listVersion numbers the credential list given to the bridge.
 	listVersion uint64
 
@@ -117,6 +122,9 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		waiting: map[string]chan<- sitebus.Result{},
 		acks:    &busAcks{},
 		drain:   5 * time.Second,
+		devices: deviceState{bridge: BridgeView{Status: "unknown"}, doors: map[string]DoorView{}, readers: map[string]ReaderView{}},
+		started: time.Now().UTC(),
+		regKick: make(chan struct{}, 1),
 		// Each start gives the bridge a newer list than any before it.
 		listVersion: uint64(time.Now().UnixMilli()),
 	}
@@ -397,12 +405,13 @@ func (a *Agent) process(ctx context.Context) error {
 func (a *Agent) prepare(m mqtt.Message) (*event.Draft, devMsg) {
 	a.busMsgs.Add(1)
 	if m.Topic() == sitebus.BridgeStateTopic(a.cfg.Site) {
-		var st sitebus.BridgeState
-		if err := json.Unmarshal(m.Payload(), &st); err != nil {
+		st, err := sitebus.DecodeBridgeState(m.Payload())
+		if err != nil {
 			a.badMessage(m, err)
 			return nil, devMsg{}
 		}
 		a.log.Info("bridge state", "status", st.Status, "boot", st.Boot)
+		a.bridgeStatus(st)
 		return nil, devMsg{}
 	}
 	tp, err := sitebus.ParseTopic(m.Topic())
@@ -421,8 +430,13 @@ func (a *Agent) prepare(m mqtt.Message) (*event.Draft, devMsg) {
 		a.result(msg.Data)
 		return nil, from
 	}
+	if tp.Kind == sitebus.KindState {
+		if err := a.deviceStatus(tp, msg); err != nil {
+			a.badMessage(m, err)
+		}
+		return nil, from
+	}
 	if tp.Kind != sitebus.KindEvent {
-		a.log.Debug("device state", "class", tp.Class, "id", tp.ID, "kind", msg.Kind)
 		return nil, from
 	}
 	d, err := a.translate(tp, msg)

@@ -408,12 +408,13 @@ func TestBadMessages(t *testing.T) {
 		{"card read with no data", reader("r3", sitebus.KindEvent), good(1, "card-read", "")},
 		{"state not JSON", reader("r1", sitebus.KindState), []byte(`online`)},
 		{"bridge state not JSON", sitebus.BridgeStateTopic(site), []byte(`online`)},
+		{"reader status of no interface", reader("r1", sitebus.KindState), good(2, "status", `{"online":true}`)},
 	}
 	for _, b := range bad {
 		s.publish(b.topic, false, b.payload)
 	}
 	// Well-formed messages that make no event are not bad either.
-	s.publish(reader("r1", sitebus.KindState), false, good(1, "status", `{"online":true}`))
+	s.publish(reader("r1", sitebus.KindState), false, good(1, "status", `{"online":true,"interface":"osdp"}`))
 	s.publish(sitebus.DeviceTopic(site, sitebus.ClassCamera, "c1", sitebus.KindEvent), false, good(1, "motion", ""))
 	// And the agent still journals a good read after all that.
 	s.publish(reader("r4", sitebus.KindEvent), false, good(1, "card-read", goodRead))

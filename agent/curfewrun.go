@@ -246,6 +246,9 @@ func (c *curfewRun) decide(ctx context.Context, now time.Time) error {
 	}
 	ds = append(ds, c.eng.Advance(now)...)
 	c.mu.Unlock()
+	if len(held) > 0 {
+		c.a.changes.fire() // presence changed
+	}
 	for _, d := range ds {
 		if err := c.journal(ctx, d); err != nil {
 			return err

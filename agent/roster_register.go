@@ -84,6 +84,7 @@ func (a *Agent) applyRegister(ctx context.Context) error {
 		a.curfew.eng.SetPeople(people, now)
 		a.curfew.mu.Unlock()
 	}
+	a.changes.fire()
 	a.mu.Lock()
 	a.listVersion++
 	a.mu.Unlock()
@@ -95,7 +96,8 @@ func (a *Agent) applyRegister(ctx context.Context) error {
 
 func jsonNumber(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
-// watchRegister applies new register changes every second until ctx ends.
+// watchRegister applies new register changes every second, and at once when the
+// agent records one itself, until ctx ends.
 func (a *Agent) watchRegister(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -104,9 +106,10 @@ func (a *Agent) watchRegister(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := a.applyRegister(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("register", "err", err)
-			}
+		case <-a.regKick:
+		}
+		if err := a.applyRegister(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("register", "err", err)
 		}
 	}
 }

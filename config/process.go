@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -27,7 +28,37 @@ type Agent struct {
 	RosterFile string     `yaml:"rosterFile,omitempty"`
 	// Curfew configures curfew decisions.
 	Curfew Curfews `yaml:"curfew,omitempty"`
-	Log    Log     `yaml:"log,omitempty"`
+	// Console is the agent's HTTP console: staff API, dashboard, metrics.
+	Console Console `yaml:"console,omitempty"`
+	Log     Log     `yaml:"log,omitempty"`
+}
+
+// Console configures the agent's HTTP console.
+type Console struct {
+	// Listen is the address it serves on (default 127.0.0.1:8080). An address that
+	// other machines can reach needs TLS.
+	Listen string `yaml:"listen,omitempty"`
+	// TLS is the console's certificate and key (PEM files; the key mode 0600).
+	TLS *ConsoleTLS `yaml:"tls,omitempty"`
+	// FirstAdmin creates the first admin account when there is none, from a password
+	// file (mode 0600). Without it the agent asks on its terminal at first start.
+	FirstAdmin *FirstAdmin `yaml:"firstAdmin,omitempty"`
+	// Users is the staff accounts database (default staff.db beside the journal).
+	Users string `yaml:"users,omitempty"`
+	// Off turns the console off.
+	Off bool `yaml:"off,omitempty"`
+}
+
+// ConsoleTLS names the console's certificate and key files.
+type ConsoleTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// FirstAdmin is the first admin account, made at first start.
+type FirstAdmin struct {
+	Name         string `yaml:"name"`
+	PasswordFile string `yaml:"passwordFile"`
 }
 
 // Forward is the link to central and how events are sent on it.
@@ -99,8 +130,38 @@ func LoadAgent(path string) (*Agent, error) {
 	}
 	checkRoster(&c, a.Roster)
 	a.Curfew.check(&c)
+	a.Console.check(&c, dir, a.Database)
 	a.Log.check(&c)
 	return &a, c.err(path)
+}
+
+func (k *Console) check(c *checker, dir, database string) {
+	if k.Listen == "" {
+		k.Listen = "127.0.0.1:8080"
+	}
+	k.Users = resolve(dir, k.Users)
+	if k.Users == "" && database != "" {
+		k.Users = filepath.Join(filepath.Dir(database), "staff.db")
+	}
+	host, _, err := net.SplitHostPort(k.Listen)
+	if err != nil {
+		c.add("console.listen", err.Error(), "use host:port, e.g. 127.0.0.1:8080")
+	} else if k.TLS == nil && !isLoopback(host) {
+		c.add("console.listen", k.Listen+" is reachable from other machines without TLS",
+			"set console.tls.cert and console.tls.key, or listen on 127.0.0.1")
+	}
+	if k.TLS != nil {
+		k.TLS.Cert, k.TLS.Key = resolve(dir, k.TLS.Cert), resolve(dir, k.TLS.Key)
+		checkReadable(c, "console.tls.cert", k.TLS.Cert)
+		checkSecretFile(c, "console.tls.key", k.TLS.Key)
+	}
+	if a := k.FirstAdmin; a != nil {
+		a.PasswordFile = resolve(dir, a.PasswordFile)
+		if a.Name == "" {
+			c.add("console.firstAdmin.name", "missing", "name the first admin account, e.g. admin")
+		}
+		checkSecretFile(c, "console.firstAdmin.passwordFile", a.PasswordFile)
+	}
 }
 
 // Central is the central receiver's configuration.

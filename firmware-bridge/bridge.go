@@ -198,10 +198,10 @@ func (b *Bridge) startDevices(ctx context.Context, wg *sync.WaitGroup) error {
 		}
 		wg.Go(func() { d.run(ctx) })
 		if w := dc.Wiegand; w != nil {
-			r := &reader{id: w.Reader, place: places[w.Reader], door: d, state: readerState{
+			r := &reader{id: w.Reader, place: places[w.Reader], door: d, state: sitebus.ReaderStatus{
 				Online: true, Interface: "wiegand", Door: dc.ID, Direction: w.Direction, Simulated: simulated}}
 			b.rds.by[r.id] = r
-			b.rds.update(r, time.Now(), func(*readerState) {})
+			b.rds.update(r, time.Now(), func(*sitebus.ReaderStatus) {})
 			if simDoor != nil {
 				b.sim.addWiegand(r.id, simDoor)
 			}
@@ -268,7 +268,7 @@ func (b *Bridge) startOSDP(ctx context.Context, wg *sync.WaitGroup, i int, bus c
 		pcfg.PDs = append(pcfg.PDs, pd)
 		pl := places[rc.ID]
 		r := &reader{id: rc.ID, place: pl, door: b.doors[pl.Door], addr: rc.Address, secure: secure,
-			state: readerState{Interface: "osdp", Door: pl.Door, Direction: pl.Direction, Address: rc.Address,
+			state: sitebus.ReaderStatus{Interface: "osdp", Door: pl.Door, Direction: pl.Direction, Address: rc.Address,
 				SecureChannel: secure, Simulated: bus.Port == config.SimulatedPort}}
 		byAddr[rc.Address] = r
 		b.rds.by[rc.ID] = r
@@ -281,7 +281,7 @@ func (b *Bridge) startOSDP(ctx context.Context, wg *sync.WaitGroup, i int, bus c
 	}
 	for _, r := range rs {
 		r.panel = panel
-		b.rds.update(r, time.Now(), func(*readerState) {})
+		b.rds.update(r, time.Now(), func(*sitebus.ReaderStatus) {})
 	}
 	wg.Go(func() {
 		defer line.Close()

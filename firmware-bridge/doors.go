@@ -138,8 +138,9 @@ func (d *doorRun) setLock(locked bool) {
 
 func (d *doorRun) publishState(at time.Time) {
 	st := d.m.State()
-	d.out.put(outMsg{at: at, class: sitebus.ClassDoor, id: d.cfg.ID, kind: sitebus.KindState, msgKind: "status", data: doorState{
-		State: st, Lock: d.lockFitted(), EntryReader: d.cfg.EntryReader, ExitReader: d.cfg.ExitReader,
+	d.out.put(outMsg{at: at, class: sitebus.ClassDoor, id: d.cfg.ID, kind: sitebus.KindState, msgKind: "status", data: sitebus.DoorStatus{
+		Locked: st.Locked, Open: st.Open, PositionKnown: st.Known, Forced: st.Forced, HeldOpen: st.HeldOpen,
+		UnlockedUntil: st.UnlockedUntil, Lock: d.lockFitted(), EntryReader: d.cfg.EntryReader, ExitReader: d.cfg.ExitReader,
 	}})
 }
 
@@ -150,14 +151,6 @@ func (d *doorRun) lockFitted() string {
 	return d.cfg.Lock.Mode
 }
 
-// doorState is a door's retained state message.
-type doorState struct {
-	door.State
-	// Lock is the relay's mode (fail-safe, fail-secure), empty if none is fitted.
-	Lock        string `json:"lock,omitempty"`
-	EntryReader string `json:"entryReader,omitempty"`
-	ExitReader  string `json:"exitReader,omitempty"`
-}
 
 // openDoorIO opens a door's pins. In a simulation the pins are fakes made here.
 func openDoorIO(cfg config.Door, sim bool) (*doorio.Door, *doorio.SimDoor, error) {

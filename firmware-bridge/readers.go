@@ -26,28 +26,9 @@ type reader struct {
 	secure string
 
 	mu    sync.Mutex
-	state readerState
+	state sitebus.ReaderStatus
 }
 
-// readerState is a reader's retained state message.
-type readerState struct {
-	Online    bool   `json:"online"`
-	Door      string `json:"door,omitempty"`
-	Direction string `json:"direction,omitempty"`
-	Interface string `json:"interface"` // osdp or wiegand
-	Address   int    `json:"address,omitempty"`
-	// SecureChannel is "on" (and Secure says whether it is up now), "install", or
-	// "off": configured off, reported so that nobody mistakes it for a secured line.
-	SecureChannel string `json:"secureChannel,omitempty"`
-	Secure        bool   `json:"secure"`
-	Tamper        bool   `json:"tamper"`
-	PowerFault    bool   `json:"powerFault"`
-	Vendor        string `json:"vendor,omitempty"`
-	Serial        string `json:"serial,omitempty"`
-	Firmware      string `json:"firmware,omitempty"`
-	LastError     string `json:"lastError,omitempty"`
-	Simulated     bool   `json:"simulated,omitempty"`
-}
 
 // readers is every reader of the bridge by id.
 type readers struct {
@@ -98,7 +79,7 @@ func indicate(ctx context.Context, p *osdp.Panel, addr int, grant bool) error {
 }
 
 // update changes r's state with f and publishes it.
-func (rs *readers) update(r *reader, at time.Time, f func(*readerState)) {
+func (rs *readers) update(r *reader, at time.Time, f func(*sitebus.ReaderStatus)) {
 	r.mu.Lock()
 	f(&r.state)
 	st := r.state
@@ -140,7 +121,7 @@ func (rs *readers) onOSDP(ctx context.Context, byAddr map[int]*reader, ev osdp.E
 		rs.event(r, at, "keypad", map[string]any{"keys": len(ev.Keys)})
 	case osdp.EventOnline:
 		st := r.panel.Status(ev.Addr)
-		rs.update(r, at, func(s *readerState) {
+		rs.update(r, at, func(s *sitebus.ReaderStatus) {
 			s.Online, s.LastError = true, ""
 			s.Secure = st.Secure
 			s.Vendor, s.Serial, s.Firmware = pdIdentity(st.ID)
@@ -149,22 +130,22 @@ func (rs *readers) onOSDP(ctx context.Context, byAddr map[int]*reader, ev osdp.E
 		rs.b.log.Info("reader online", "reader", r.id, "secure", st.Secure)
 	case osdp.EventOffline:
 		missed := r.panel.Status(ev.Addr).Missed
-		rs.update(r, at, func(s *readerState) { s.Online, s.Secure, s.LastError = false, false, errText() })
+		rs.update(r, at, func(s *sitebus.ReaderStatus) { s.Online, s.Secure, s.LastError = false, false, errText() })
 		rs.event(r, at, "offline", map[string]any{"reason": errText(), "missedReplies": missed})
 		rs.b.log.Warn("reader offline", "reader", r.id, "err", ev.Err)
 	case osdp.EventTamper:
-		rs.update(r, at, func(s *readerState) { s.Tamper = ev.Tamper })
+		rs.update(r, at, func(s *sitebus.ReaderStatus) { s.Tamper = ev.Tamper })
 		rs.event(r, at, "tamper", map[string]any{"tamper": ev.Tamper})
 		if ev.Tamper {
 			rs.b.log.Warn("reader tamper", "reader", r.id)
 		}
 	case osdp.EventPower:
-		rs.update(r, at, func(s *readerState) { s.PowerFault = ev.Power })
+		rs.update(r, at, func(s *sitebus.ReaderStatus) { s.PowerFault = ev.Power })
 		rs.event(r, at, "power", map[string]any{"fault": ev.Power})
 	case osdp.EventSecure:
-		rs.update(r, at, func(s *readerState) { s.Secure = true })
+		rs.update(r, at, func(s *sitebus.ReaderStatus) { s.Secure = true })
 	case osdp.EventSecureFailed:
-		rs.update(r, at, func(s *readerState) { s.Secure, s.LastError = false, errText() })
+		rs.update(r, at, func(s *sitebus.ReaderStatus) { s.Secure, s.LastError = false, errText() })
 		rs.event(r, at, "secure-channel-failed", map[string]any{"reason": errText()})
 		rs.b.log.Error("reader secure channel failed", "reader", r.id, "err", ev.Err)
 	default:

@@ -210,6 +210,107 @@ type BridgeState struct {
 	Time   time.Time `json:"time,omitzero"`
 }
 
+// DecodeBridgeState parses and checks the bridge's retained status. It never panics.
+func DecodeBridgeState(b []byte) (*BridgeState, error) {
+	var st BridgeState
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("%w: bridge state of %d bytes", ErrMessage, len(b))
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%w: bridge state: %v", ErrMessage, err)
+	}
+	if st.Status != "online" && st.Status != "offline" {
+		return nil, fmt.Errorf("%w: bridge state: status %q, want online or offline", ErrMessage, st.Status)
+	}
+	if len(st.Boot) > 64 {
+		return nil, fmt.Errorf("%w: bridge state: boot too long", ErrMessage)
+	}
+	return &st, nil
+}
+
+// DoorStatus is a door's retained state message (kind "status" on the door's state
+// topic): the door state machine's view plus what is fitted.
+type DoorStatus struct {
+	Locked bool `json:"locked"`
+	// Open is the door position; PositionKnown says a contact is fitted.
+	Open          bool `json:"open"`
+	PositionKnown bool `json:"positionKnown"`
+	Forced        bool `json:"forced"`
+	HeldOpen      bool `json:"heldOpen"`
+	// UnlockedUntil is when the current unlock ends.
+	UnlockedUntil time.Time `json:"unlockedUntil,omitzero"`
+	// Lock is the relay's mode (fail-safe, fail-secure), empty if none is fitted.
+	Lock        string `json:"lock,omitempty"`
+	EntryReader string `json:"entryReader,omitempty"`
+	ExitReader  string `json:"exitReader,omitempty"`
+}
+
+// ReaderStatus is a reader's retained state message (kind "status" on the reader's
+// state topic).
+type ReaderStatus struct {
+	Online    bool   `json:"online"`
+	Door      string `json:"door,omitempty"`
+	Direction string `json:"direction,omitempty"`
+	Interface string `json:"interface"` // osdp or wiegand
+	Address   int    `json:"address,omitempty"`
+	// SecureChannel is "on" (and Secure says whether it is up now), "install", or
+	// "off": configured off, reported so that nobody mistakes it for a secured line.
+	SecureChannel string `json:"secureChannel,omitempty"`
+	Secure        bool   `json:"secure"`
+	Tamper        bool   `json:"tamper"`
+	PowerFault    bool   `json:"powerFault"`
+	Vendor        string `json:"vendor,omitempty"`
+	Serial        string `json:"serial,omitempty"`
+	Firmware      string `json:"firmware,omitempty"`
+	LastError     string `json:"lastError,omitempty"`
+	Simulated     bool   `json:"simulated,omitempty"`
+}
+
+// DecodeDoorStatus parses and checks a door's status data. It never panics.
+func DecodeDoorStatus(b []byte) (*DoorStatus, error) {
+	var st DoorStatus
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("%w: door status of %d bytes", ErrMessage, len(b))
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%w: door status: %v", ErrMessage, err)
+	}
+	if st.Open && !st.PositionKnown {
+		return nil, fmt.Errorf("%w: door status: open without a door contact", ErrMessage)
+	}
+	for _, id := range []string{st.EntryReader, st.ExitReader} {
+		if id != "" && !ValidDeviceID(id) {
+			return nil, fmt.Errorf("%w: door status: reader %q is not a device id", ErrMessage, id)
+		}
+	}
+	return &st, nil
+}
+
+// DecodeReaderStatus parses and checks a reader's status data. It never panics.
+func DecodeReaderStatus(b []byte) (*ReaderStatus, error) {
+	var st ReaderStatus
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("%w: reader status of %d bytes", ErrMessage, len(b))
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%w: reader status: %v", ErrMessage, err)
+	}
+	switch {
+	case st.Interface != "osdp" && st.Interface != "wiegand":
+		return nil, fmt.Errorf("%w: reader status: interface %q, want osdp or wiegand", ErrMessage, st.Interface)
+	case st.Door != "" && !ValidDeviceID(st.Door):
+		return nil, fmt.Errorf("%w: reader status: door %q is not a device id", ErrMessage, st.Door)
+	case st.Direction != "" && st.Direction != "entry" && st.Direction != "exit":
+		return nil, fmt.Errorf("%w: reader status: direction %q, want entry or exit", ErrMessage, st.Direction)
+	}
+	switch st.SecureChannel {
+	case "", "on", "off", "install":
+	default:
+		return nil, fmt.Errorf("%w: reader status: secureChannel %q", ErrMessage, st.SecureChannel)
+	}
+	return &st, nil
+}
+
 // Publisher publishes one bridge's device messages, numbering each device's messages
 // from 1 for this boot.
 //

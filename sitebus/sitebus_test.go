@@ -381,7 +381,8 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-// TestBadCorpus checks that every file in testdata/bad/{topic,message,cardread,command,credentials,ack,agentstate,result} is
+// TestBadCorpus checks that every file in testdata/bad/{topic,message,cardread,command,credentials,ack,agentstate,result,
+// bridgestate,doorstatus,readerstatus} is
 // refused. A topic file holds one topic, with no newline.
 func TestBadCorpus(t *testing.T) {
 	decoders := []struct {
@@ -396,6 +397,9 @@ func TestBadCorpus(t *testing.T) {
 		{"ack", func(b []byte) (any, error) { return sitebus.DecodeAck(b) }},
 		{"agentstate", func(b []byte) (any, error) { return sitebus.DecodeAgentState(b) }},
 		{"result", func(b []byte) (any, error) { return sitebus.DecodeResult(b) }},
+		{"bridgestate", func(b []byte) (any, error) { return sitebus.DecodeBridgeState(b) }},
+		{"doorstatus", func(b []byte) (any, error) { return sitebus.DecodeDoorStatus(b) }},
+		{"readerstatus", func(b []byte) (any, error) { return sitebus.DecodeReaderStatus(b) }},
 	}
 	for _, d := range decoders {
 		for _, f := range badFiles(t, d.kind) {
@@ -636,6 +640,40 @@ func FuzzDecodeResult(f *testing.F) {
 		}
 		if r.ID == "" || (r.Status != sitebus.ResultDone && r.Status != sitebus.ResultFailed && r.Status != sitebus.ResultExpired) {
 			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
+
+func FuzzDecodeStatus(f *testing.F) {
+	f.Add([]byte(`{"status":"online","boot":"b1","time":"2026-11-22T23:00:00Z"}`))
+	f.Add([]byte(`{"locked":true,"open":false,"positionKnown":true,"lock":"fail-safe","entryReader":"front-out"}`))
+	f.Add([]byte(`{"online":true,"door":"front","direction":"entry","interface":"osdp","address":1,"secureChannel":"on","secure":true}`))
+	for _, kind := range []string{"bridgestate", "doorstatus", "readerstatus"} {
+		for _, p := range badFiles(f, kind) {
+			f.Add(readFile(f, p))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if st, err := sitebus.DecodeBridgeState(data); err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("bridge state error %v is not ErrMessage", err)
+			}
+		} else if st.Status != "online" && st.Status != "offline" {
+			t.Fatalf("accepted bridge state %+v", st)
+		}
+		if st, err := sitebus.DecodeDoorStatus(data); err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("door status error %v is not ErrMessage", err)
+			}
+		} else if st.Open && !st.PositionKnown {
+			t.Fatalf("accepted door status %+v", st)
+		}
+		if st, err := sitebus.DecodeReaderStatus(data); err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("reader status error %v is not ErrMessage", err)
+			}
+		} else if st.Interface != "osdp" && st.Interface != "wiegand" {
+			t.Fatalf("accepted reader status %+v", st)
 		}
 	})
 }

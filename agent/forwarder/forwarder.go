@@ -106,6 +106,9 @@ func (f *Forwarder) Stats() Stats {
 	return Stats{Published: f.published.Load(), Sent: f.sent.Load(), Rewinds: f.rewinds.Load(), Resends: f.resends.Load(), Acked: f.ack.Load()}
 }
 
+// Connected reports whether the link to central's broker is up now.
+func (f *Forwarder) Connected() bool { return f.client.IsConnectionOpen() }
+
 func (f *Forwarder) signal() {
 	select {
 	case f.wake <- struct{}{}:

@@ -25,6 +25,9 @@ const (
 	Absence = "absence"
 )
 
+// ErrNotOnRoster is the error of a departure or absence of someone not on the roster.
+var ErrNotOnRoster = errors.New("not on the roster")
+
 // Change is one recorded staff action.
 type Change struct {
 	// N numbers changes from 1, in the order they were recorded.
@@ -113,6 +116,27 @@ func (c *Change) check() error {
 	return nil
 }
 
+// RecordChecked records c after checking that it applies to base with every change
+// recorded before it (a departure of someone on the roster, an arrival giving a valid
+// roster): what the agent would refuse is refused here, naming why.
+func (r *Register) RecordChecked(ctx context.Context, base []config.Resident, c Change, loc *time.Location) (int64, error) {
+	if err := c.check(); err != nil {
+		return 0, err
+	}
+	roster, err := r.Roster(ctx, base, loc)
+	if err != nil {
+		return 0, err
+	}
+	next, err := Apply(roster, c, loc)
+	if err != nil {
+		return 0, err
+	}
+	if err := config.CheckRoster(next); err != nil {
+		return 0, fmt.Errorf("register: %s of %s: %w", c.Action, c.CRN, err)
+	}
+	return r.Record(ctx, c)
+}
+
 // Since returns the changes numbered after n, in order.
 func (r *Register) Since(ctx context.Context, n int64) ([]Change, error) {
 	rows, err := r.db.QueryContext(ctx, `SELECT n, action, crn, body, by, at FROM changes WHERE n > ? ORDER BY n`, n)
@@ -169,12 +193,12 @@ func Apply(roster []config.Resident, c Change, loc *time.Location) ([]config.Res
 		}
 	case Depart:
 		if i < 0 {
-			return roster, fmt.Errorf("register: change %d: departure of %s, who is not on the roster", c.N, c.CRN)
+			return roster, fmt.Errorf("register: change %d: departure of %s: %w", c.N, c.CRN, ErrNotOnRoster)
 		}
 		out[i].Departed = day
 	case Absence:
 		if i < 0 {
-			return roster, fmt.Errorf("register: change %d: absence of %s, who is not on the roster", c.N, c.CRN)
+			return roster, fmt.Errorf("register: change %d: absence of %s: %w", c.N, c.CRN, ErrNotOnRoster)
 		}
 		out[i].Absences = append(append([]config.Absence(nil), out[i].Absences...), *c.Absence)
 	}

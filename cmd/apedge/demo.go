@@ -3,17 +3,21 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/apedge/apedge/agent"
+	"github.com/apedge/apedge/agent/console"
 	"github.com/apedge/apedge/agent/curfew"
+	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/broker"
 	"github.com/apedge/apedge/central"
 	"github.com/apedge/apedge/config"
@@ -30,6 +34,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dur := fs.Duration("for", 0, "stop cleanly after this `duration` (default: until Ctrl-C)")
 	every := fs.Duration("every", 2*time.Second, "mean time between simulated card reads")
 	verbose := fs.Bool("v", false, "log every event (debug level)")
+	consoleAddr := fs.String("console", "127.0.0.1:8080", "`address` of the site console (dashboard and API); another free port is used if it is taken")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -74,8 +79,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer brk.Close()
 
+	if ln, err := net.Listen("tcp", *consoleAddr); err != nil {
+		*consoleAddr = "127.0.0.1:0"
+	} else {
+		ln.Close()
+	}
 	files := map[string]string{
-		"agent.yaml":   fmt.Sprintf(demoAgentYAML, demoSite, demoSite, brk.URL(), brk.URL()),
+		"agent.yaml":   fmt.Sprintf(demoAgentYAML, demoSite, demoSite, brk.URL(), brk.URL(), *consoleAddr),
 		"bridge.yaml":  fmt.Sprintf(demoBridgeYAML, demoSite, brk.URL(), every.String()),
 		"central.yaml": fmt.Sprintf(demoCentralYAML, brk.URL(), demoSite, demoSite),
 	}
@@ -112,6 +122,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	svc, err := console.Open(agentCtx, ag, acfg, log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	demoPassword, err := demoAccount(ctx, svc.Staff)
+	if err != nil {
+		return err
+	}
 	br := bridge.New(bcfg, log)
 
 	errs := make(chan error, 3)
@@ -127,18 +146,24 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	centralDone := start("central", func() error { return srv.Run(centralCtx) })
 	agentDone := start("agent", func() error { return ag.Run(agentCtx) })
+	consoleDone := start("console", func() error { return svc.Run(agentCtx) })
 	bridgeCtx, stopBridge := context.WithCancel(ctx)
 	defer stopBridge()
 	bridgeDone := start("bridge", func() error { return br.Run(bridgeCtx) })
 
 	abs, _ := filepath.Abs(*dir)
 	fmt.Fprintf(stdout, `apedge demo: site %s is running
+  dashboard             %s
+                        sign in as demo with password %s
+                        (an admin account; the password is new on every run and shown only here)
+  command line          apedge ctl -url %s login -user demo
   embedded MQTT broker  %s
   files written under   %s
     agent.yaml, bridge.yaml, central.yaml   the configuration of each process
     keys/%s.key (0600), keys/%s.pub   the site signing key and its public half
     agent.db                                the agent's signed journal (SQLite)
     register.db                             staff changes to the roster (apedge resident)
+    staff.db, index.db                      console accounts (0600) and the journal's search index
     central.db                              central's store of verified events
   doors                 front and garden: OSDP readers with secure channel on a simulated
                         RS-485 line; side: a Wiegand reader; every door on simulated GPIO
@@ -148,7 +173,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   curfew                apedge curfew windows -config %s -crn X100001 -from DATE -to DATE
   record an arrival     apedge resident arrive -config %s -crn X100009 -card 12:10009 -by YOU
 Ctrl-C stops everything cleanly.
-`, demoSite, brk.URL(), abs, demoSite, demoSite,
+`, demoSite, svc.URL(), demoPassword, svc.URL(), brk.URL(), abs, demoSite, demoSite,
 		filepath.Join(*dir, "central.yaml"), demoSite, pubPath,
 		filepath.Join(*dir, "agent.yaml"), filepath.Join(*dir, "agent.yaml"))
 
@@ -188,6 +213,7 @@ loop:
 	<-bridgeDone
 	stopAgent() // the agent waits for central's ack of what it journaled before it returns
 	<-agentDone
+	<-consoleDone
 	stopCentral()
 	<-centralDone
 	if runErr == nil {
@@ -220,6 +246,8 @@ central:
   resendAfter: 5s
 curfew:
   clockCheck: none                # the demo trusts this machine's clock; a site checks it (timedatectl or ntp)
+console:
+  listen: %s
 roster:
   - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["12:10001"]}
   - {crn: X100002, noms: A1002AA, name: Resident Two, cards: ["12:10002"]}
@@ -274,4 +302,17 @@ func writeSCBK(path string) error {
 	key := make([]byte, 16)
 	rand.Read(key)
 	return os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
+}
+
+// demoAccount makes the demo's admin account "demo" with a new random password, or
+// gives it one if it exists from an earlier run, and returns the password.
+func demoAccount(ctx context.Context, st *staff.Store) (string, error) {
+	b := make([]byte, 12)
+	rand.Read(b)
+	pw := base64.RawURLEncoding.EncodeToString(b) // 16 characters
+	if _, err := st.Get(ctx, "demo"); err == nil {
+		return pw, st.SetPassword(ctx, "demo", pw)
+	}
+	_, err := st.Add(ctx, "demo", staff.RoleAdmin, pw)
+	return pw, err
 }

@@ -34,6 +34,8 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
   curfew    a resident's curfew windows:   apedge curfew windows -config agent.yaml -crn CRN -from DATE -to DATE [-json]
   resident  record an arrival, departure or approved absence:
             apedge resident arrive|depart|absence -config agent.yaml -crn CRN -by STAFF ...
+  ctl       the site console from the command line (status, residents, alarms, export, users):
+            apedge ctl login -user NAME; apedge ctl status; apedge ctl -h
 `
 
 func main() {
@@ -60,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"sim":      cmdSim,
 		"curfew":   cmdCurfew,
 		"resident": cmdResident,
+		"ctl":      cmdCtl,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {

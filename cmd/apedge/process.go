@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"golang.org/x/term"
 
 	"github.com/apedge/apedge/agent"
+	"github.com/apedge/apedge/agent/console"
+	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/central"
 	"github.com/apedge/apedge/config"
 	bridge "github.com/apedge/apedge/firmware-bridge"
@@ -37,11 +43,73 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	defer a.Close()
+	if cfg.Console.Off {
+		return a.Run(ctx)
+	}
+	svc, err := console.Open(ctx, a, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if err := firstAdmin(ctx, svc.Staff, cfg.Console, stderr); err != nil {
+		return err
+	}
+	log.Info("site console", "url", svc.URL())
+	consoleCtx, stopConsole := context.WithCancel(context.WithoutCancel(ctx))
+	consoleDone := make(chan error, 1)
+	go func() { consoleDone <- svc.Run(consoleCtx) }()
 	runErr := a.Run(ctx)
-	if err := a.Close(); runErr == nil {
+	stopConsole()
+	if err := <-consoleDone; runErr == nil {
 		runErr = err
 	}
 	return runErr
+}
+
+// isTerminal says whether r is a terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// firstAdmin makes the first admin account when there is none: from the password file
+// the configuration names, or by asking on the terminal. With neither, the console
+// runs with nobody able to sign in, and says so.
+func firstAdmin(ctx context.Context, st *staff.Store, c config.Console, stderr io.Writer) error {
+	n, err := st.Count(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	switch {
+	case c.FirstAdmin != nil:
+		b, err := os.ReadFile(c.FirstAdmin.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("console.firstAdmin: %w", err)
+		}
+		if _, err := st.Add(ctx, c.FirstAdmin.Name, staff.RoleAdmin, strings.TrimRight(string(b), "\r\n")); err != nil {
+			return fmt.Errorf("console.firstAdmin: %w", err)
+		}
+		fmt.Fprintf(stderr, "apedge agent: made the first admin account %q from %s; you may delete that file now\n", c.FirstAdmin.Name, c.FirstAdmin.PasswordFile)
+	case isTerminal(ctlStdin):
+		fmt.Fprintln(stderr, "apedge agent: there are no staff accounts yet: make the first admin now.")
+		fmt.Fprint(stderr, "admin name: ")
+		name, err := bufio.NewReader(ctlStdin).ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("first admin: %w", err)
+		}
+		pw, err := ctlPassword(ctx, stderr, "password (12 characters or more): ", "again: ")
+		if err != nil {
+			return fmt.Errorf("first admin: %w", err)
+		}
+		if _, err := st.Add(ctx, strings.TrimSpace(name), staff.RoleAdmin, pw); err != nil {
+			return fmt.Errorf("first admin: %w", err)
+		}
+	default:
+		fmt.Fprintln(stderr, "apedge agent: WARNING: there are no staff accounts, so nobody can sign in to the console. "+
+			"Start the agent once on a terminal to make the first admin, or set console.firstAdmin (name and a 0600 passwordFile).")
+	}
+	return nil
 }
 
 func cmdBridge(ctx context.Context, args []string, stdout, stderr io.Writer) error {

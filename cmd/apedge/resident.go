@@ -81,19 +81,7 @@ func cmdResident(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer reg.Close()
-	// Check the change against the roster as it stands with the changes before it.
-	roster, err := reg.Roster(ctx, cfg.Roster, curfew.London())
-	if err != nil {
-		return err
-	}
-	next, err := register.Apply(roster, c, curfew.London())
-	if err != nil {
-		return err
-	}
-	if err := config.CheckRoster(next); err != nil {
-		return err
-	}
-	n, err := reg.Record(ctx, c)
+	n, err := reg.RecordChecked(ctx, cfg.Roster, c, curfew.London())
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,208 @@
+// Package console is the agent's site console: the JSON API staff and the CLI use
+// (documented by the OpenAPI file it serves at /openapi.yaml), sign-in with roles, the
+// live dashboard served from embedded files, Prometheus metrics and health checks.
+//
+// Every staff action is a signed journal event naming who did it, so the journal is
+// the audit log and central receives it like any other event: an arrival, departure
+// or approved absence becomes resident.* (through the roster register), an unlock
+// door.unlock-ordered, an alarm acknowledgement alarm.acknowledged, and sign-ins,
+// failed sign-ins and account changes staff.*.
+//
+// Browsers sign in with a session cookie (HttpOnly, SameSite=Strict, Secure over TLS);
+// every state change made with the cookie must carry the session's CSRF token in the
+// X-CSRF-Token header. The CLI uses bearer tokens, which browsers never send by
+// themselves, so they need no CSRF token.
+package console
+
+import (
+	"context"
+	"crypto/tls"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/apedge/apedge/agent"
+	"github.com/apedge/apedge/agent/eventindex"
+	"github.com/apedge/apedge/agent/journal"
+	"github.com/apedge/apedge/agent/register"
+	"github.com/apedge/apedge/agent/staff"
+	"github.com/apedge/apedge/sitebus"
+)
+
+//go:embed web openapi.yaml
+var files embed.FS
+
+// Site is what the console shows and acts on: the running agent.
+type Site interface {
+	Status() agent.Status
+	Devices() agent.Devices
+	Residents() []agent.ResidentView
+	Stats() agent.Stats
+	Changed() <-chan struct{}
+	Journal() *journal.Journal
+	RecordChange(ctx context.Context, c register.Change) (int64, error)
+	UnlockDoor(ctx context.Context, door, by, reason string, d time.Duration) (sitebus.Result, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Site  Site
+	Index *eventindex.Index
+	Staff *staff.Store
+	// Secure marks cookies Secure: set it when serving over TLS.
+	Secure bool
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the console's HTTP handler.
+type Server struct {
+	o       Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	reg     *prometheus.Registry
+	metrics *httpMetrics
+}
+
+// New returns a console for o.Site.
+func New(o Options) (*Server, error) {
+	if o.Site == nil || o.Index == nil || o.Staff == nil {
+		return nil, errors.New("console: a site, an index and a staff store are needed")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{o: o, log: o.Logger.With("component", "console"), mux: http.NewServeMux()}
+	s.reg = prometheus.NewRegistry()
+	s.metrics = newHTTPMetrics(s.reg)
+	s.registerSiteMetrics()
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the console's handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve serves the console on ln (over TLS when tc is not nil) until ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tc *tls.Config) error {
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx) // streams end with the base context
+	}()
+	err := srv.Serve(ln)
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("console: %w", err)
+}
+
+// Roles that may take each kind of action. Every signed-in role may read.
+var (
+	rolesRegister = []staff.Role{staff.RoleStaff, staff.RoleManager, staff.RoleAdmin}
+	rolesDoors    = []staff.Role{staff.RoleSecurity, staff.RoleManager, staff.RoleAdmin}
+	rolesAlarms   = []staff.Role{staff.RoleSecurity, staff.RoleManager, staff.RoleAdmin}
+	rolesExport   = []staff.Role{staff.RoleManager, staff.RoleAdmin}
+	rolesAdmin    = []staff.Role{staff.RoleAdmin}
+	rolesAll      = staff.Roles()
+)
+
+func (s *Server) routes() {
+	web, _ := fs.Sub(files, "web")
+	static := http.FileServerFS(web)
+	s.handle("GET /{$}", nil, static.ServeHTTP)
+	s.handle("GET /app.js", nil, static.ServeHTTP)
+	s.handle("GET /style.css", nil, static.ServeHTTP)
+	s.handle("GET /openapi.yaml", nil, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		http.ServeFileFS(w, r, files, "openapi.yaml")
+	})
+	s.handle("GET /healthz", nil, func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	s.handle("GET /readyz", nil, s.readyz)
+	s.mux.Handle("GET /metrics", s.metricsHandler())
+
+	s.handle("POST /api/v1/session", nil, s.signIn)
+	s.handle("GET /api/v1/session", rolesAll, s.currentSession)
+	s.handle("DELETE /api/v1/session", rolesAll, s.signOut)
+	s.handle("POST /api/v1/tokens", nil, s.newToken)
+	s.handle("DELETE /api/v1/tokens/current", rolesAll, s.revokeToken)
+
+	s.handle("GET /api/v1/status", rolesAll, s.status)
+	s.handle("GET /api/v1/devices", rolesAll, s.devices)
+	s.handle("GET /api/v1/doors", rolesAll, s.doors)
+	s.handle("POST /api/v1/doors/{id}/unlock", rolesDoors, s.unlock)
+	s.handle("GET /api/v1/residents", rolesAll, s.residents)
+	s.handle("POST /api/v1/residents", rolesRegister, s.arrival)
+	s.handle("POST /api/v1/residents/{crn}/departure", rolesRegister, s.departure)
+	s.handle("POST /api/v1/residents/{crn}/absences", rolesRegister, s.absence)
+	s.handle("GET /api/v1/curfew/roll", rolesAll, s.roll)
+	s.handle("GET /api/v1/curfew/events", rolesAll, s.curfewEvents)
+	s.handle("GET /api/v1/alarms", rolesAll, s.alarms)
+	s.handle("POST /api/v1/alarms/{seq}/ack", rolesAlarms, s.ackAlarm)
+	s.handle("GET /api/v1/journal", rolesAll, s.journalSearch)
+	s.handle("GET /api/v1/journal/export", rolesExport, s.export)
+	s.handle("GET /api/v1/delivery", rolesAll, s.delivery)
+	s.handle("GET /api/v1/audit", rolesAll, s.auditLog)
+	s.handle("GET /api/v1/users", rolesAdmin, s.users)
+	s.handle("POST /api/v1/users", rolesAdmin, s.addUser)
+	s.handle("PATCH /api/v1/users/{name}", rolesAdmin, s.changeUser)
+	s.handle("GET /api/v1/stream", rolesAll, s.stream)
+}
+
+// handle registers h for pattern, behind sign-in with one of roles unless roles is
+// nil, and counted in the HTTP metrics under its pattern.
+func (s *Server) handle(pattern string, roles []staff.Role, h http.HandlerFunc) {
+	var next http.Handler = h
+	if roles != nil {
+		next = s.authorize(roles, h)
+	}
+	s.mux.Handle(pattern, s.metrics.wrap(pattern, securityHeaders(next)))
+}
+
+// securityHeaders sets headers that keep the console's pages from being framed,
+// sniffed or made to load anything from elsewhere.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	st := s.o.Site.Status()
+	if !st.BusUp {
+		http.Error(w, "not ready: site bus not connected", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}

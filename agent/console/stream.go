@@ -1,0 +1,120 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/apedge/apedge/agent/eventindex"
+)
+
+// stateView is the dashboard's whole picture, sent on every change.
+type stateView struct {
+	Status    statusView          `json:"status"`
+	Doors     []doorView          `json:"doors"`
+	Devices   map[string]any      `json:"devices"`
+	Alarms    []eventindex.Alarm  `json:"alarms"`
+	Residents any                 `json:"residents"`
+	Roll      *eventindex.Summary `json:"roll"`
+}
+
+// stream sends the dashboard server-sent events: "state" (the whole picture) at once
+// and after every change, "journal" for every newly journaled event, and a ping
+// comment every 15 seconds. A journaled event is sent as soon as it is indexed, with
+// the state it changed right behind it, so an alarm is on screen well within a second.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	rc := http.NewResponseController(w)
+	events, stop := s.o.Index.Subscribe()
+	defer stop()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(name string, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	sendState := func() error {
+		st, err := s.stateNow(r)
+		if err != nil {
+			s.log.Error("stream state", "err", err)
+			return nil
+		}
+		return send("state", st)
+	}
+	if err := sendState(); err != nil {
+		return
+	}
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	// Device and presence changes come in bursts (a door opening changes door and
+	// reader state at once): they are sent at most every 200 ms.
+	var throttle <-chan time.Time
+	changed := s.o.Site.Changed()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-events:
+			if !ok {
+				return // too slow a reader: the dashboard reconnects
+			}
+			if send("journal", e) != nil {
+				return
+			}
+			// Drain what else is ready, then send the new state once.
+			for more := true; more; {
+				select {
+				case e, ok := <-events:
+					if !ok || send("journal", e) != nil {
+						return
+					}
+				default:
+					more = false
+				}
+			}
+			if sendState() != nil {
+				return
+			}
+		case <-changed:
+			changed = s.o.Site.Changed()
+			if throttle == nil {
+				throttle = time.After(200 * time.Millisecond)
+			}
+		case <-throttle:
+			throttle = nil
+			if sendState() != nil {
+				return
+			}
+		case <-ping.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+func (s *Server) stateNow(r *http.Request) (stateView, error) {
+	ctx := r.Context()
+	st, err := s.statusNow(ctx)
+	if err != nil {
+		return stateView{}, err
+	}
+	as, err := s.o.Index.Alarms(ctx, true, eventindex.MaxLimit)
+	if err != nil {
+		return stateView{}, err
+	}
+	if as == nil {
+		as = []eventindex.Alarm{}
+	}
+	d := s.o.Site.Devices()
+	return stateView{Status: st, Doors: doorsOf(d), Alarms: as, Residents: s.o.Site.Residents(), Roll: st.Roll,
+		Devices: map[string]any{"bridge": d.Bridge, "readers": d.Readers, "cameras": []any{}, "docks": []any{}}}, nil
+}

@@ -1,0 +1,636 @@
+/*
+ * apedge site console — dashboard logic. Plain ES2020, no build step, no dependencies,
+ * nothing fetched from outside the agent.
+ *
+ * Flow: GET /api/v1/session decides between the sign-in form and the console. Once signed
+ * in, the page loads status/devices/residents/alarms/roll once, then follows the
+ * server-sent event stream (/api/v1/stream): `state` messages replace status, doors,
+ * alarms and residents; `journal` messages are prepended to the recent-events list, and
+ * one that is an alarm shows in the alarm list at once (then the list is re-read).
+ * Every state-changing request carries the in-memory CSRF token as X-CSRF-Token; a 401
+ * anywhere returns to the sign-in form.
+ *
+ * Safety: all data reaches the DOM through textContent / createElement (helper h()),
+ * never innerHTML. Lists that hold open forms (alarms, doors) are updated in place, keyed
+ * by seq / door id, so a live update never wipes a note or reason being typed.
+ */
+'use strict';
+
+const API = '/api/v1';
+const MAX_EVENTS = 50;
+const TZ = 'Europe/London';
+const ROLES_ACK = ['security', 'manager', 'admin'];
+const ROLES_UNLOCK = ['security', 'manager', 'admin'];
+const ROLES_STAFF = ['staff', 'manager', 'admin'];
+// Journal event types that raise an alarm; shown provisionally until the alarm list is re-read.
+const ALARM_TYPES = new Set(['door.forced', 'door.held-open', 'door.tailgate', 'door.tampered',
+  'door.alarm', 'reader.offline', 'reader.secure-channel-failed', 'curfew.absent',
+  'curfew.breached', 'presence.inconsistent', 'agent.clock-unsynced']);
+const DOOR_ICON = { locked: '🔒', unlocked: '🔓', open: '🚪', forced: '⚠', 'held-open': '⚠' };
+
+// All client state. `gen` counts live updates, so a fetch that started before one is ignored.
+const S = {
+  user: null, csrf: null, es: null, opens: 0, gen: 0, alarmsLoaded: false, alarmsShown: false,
+  status: null, doors: [], readers: [], bridge: null, residents: [], alarms: [], roll: null, journal: [],
+};
+
+// ---------------------------------------------------------------- DOM helpers
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+/** h('div', {class: 'x', 'data-id': 1, onclick: fn}, child...) — text children become text nodes. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+/** Sets a status pill's level (ok/warn/bad/info: colour) and text (which starts with an icon). */
+function pill(el, level, text) { el.dataset.level = level; el.textContent = text; }
+
+/** Shows a message under a form; kind '' | 'ok' | 'error' | 'warn'. */
+function formMsg(form, text, kind = '') {
+  const p = form.querySelector('.form-message, .row-message');
+  p.textContent = text;
+  p.dataset.kind = kind;
+}
+
+/** A named control's trimmed value in a form. */
+const val = (form, name) => String(form.elements.namedItem(name).value || '').trim();
+
+/**
+ * Keyed update of container's children: reuses the element whose data-<key> matches,
+ * creates missing ones, removes the rest and fixes the order, moving nothing needlessly.
+ */
+function sync(container, items, key, keyOf, create, update) {
+  const old = new Map();
+  for (const el of container.children) old.set(el.dataset[key], el);
+  let prev = null;
+  for (const item of items) {
+    const k = String(keyOf(item));
+    let el = old.get(k);
+    if (el) old.delete(k); else el = create(item);
+    if (update) update(el, item);
+    const want = prev ? prev.nextSibling : container.firstChild;
+    if (want !== el) container.insertBefore(el, want);
+    prev = el;
+  }
+  for (const el of old.values()) el.remove();
+}
+
+// ---------------------------------------------------------------- formatting
+
+function fmt(opts) {
+  try { return new Intl.DateTimeFormat('en-GB', { timeZone: TZ, ...opts }); }
+  catch (_) { return new Intl.DateTimeFormat('en-GB', opts); }
+}
+const fmtClock = fmt({ weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const fmtStamp = fmt({ year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
+/** The UK local time of an object with occurredAtLocal / occurredAt, as "YYYY-MM-DD HH:MM". */
+function localTime(o) {
+  if (o.occurredAtLocal) return o.occurredAtLocal;
+  const d = new Date(o.occurredAt);
+  if (!o.occurredAt || isNaN(d)) return '';
+  const p = Object.fromEntries(fmtStamp.formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+const shortType = (t) => String(t || '').replace(/^approved-premises\./, '');
+const yesNo = (b) => (b ? 'yes' : 'no');
+const roleOf = () => (S.user ? S.user.role : '');
+
+function summaryOf(ev) {
+  const d = ev.data || {};
+  for (const k of ['summary', 'description', 'desc', 'reason']) if (typeof d[k] === 'string' && d[k]) return d[k];
+  return '';
+}
+
+function fmtWait(seconds) {
+  const s = Math.max(0, Math.ceil(Number(seconds) || 0));
+  return s >= 90 ? `${Math.ceil(s / 60)} minutes` : `${s} seconds`;
+}
+
+// ---------------------------------------------------------------- API
+
+class ApiError extends Error {
+  constructor(status, message, data) { super(message); this.status = status; this.data = data; }
+}
+
+/** fetch wrapper: JSON in/out, CSRF header on writes, {error} → ApiError, 401 → sign-in. */
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  const opts = { method, headers, credentials: 'same-origin' };
+  if (method !== 'GET' && S.csrf) headers['X-CSRF-Token'] = S.csrf;
+  if (body !== undefined) { headers['Content-Type'] = 'application/json'; opts.body = JSON.stringify(body); }
+  let res;
+  try { res = await fetch(API + path, opts); } catch (err) {
+    throw new ApiError(0, `Cannot reach the site agent (${err.message})`);
+  }
+  const text = res.status === 204 ? '' : await res.text();
+  let data = null;
+  if (text) { try { data = JSON.parse(text); } catch (_) { data = null; } }
+  if (!res.ok) {
+    const msg = (data && data.error) || `${res.status} ${res.statusText || 'error'}`;
+    if (res.status === 401 && S.user) signedOut('Your session has ended. Please sign in again.');
+    throw new ApiError(res.status, msg, data);
+  }
+  return data;
+}
+
+/** Shows an error in the banner (not 401s: those already went back to sign-in). */
+function report(err) {
+  if (err && err.status === 401) return;
+  $('#banner-text').textContent = (err && err.message) || String(err);
+  $('#banner').hidden = false;
+}
+
+const timers = {};
+/** Runs fn once after ms, however often asked in between. */
+function soon(name, fn, ms = 250) { clearTimeout(timers[name]); timers[name] = setTimeout(fn, ms); }
+
+// ---------------------------------------------------------------- session
+
+async function checkSession() {
+  try { signedIn(await api('GET', '/session')); } catch (err) {
+    showSignIn(err.status === 401 ? '' : err.message);
+  }
+}
+
+function showSignIn(message) {
+  $('#app').hidden = true;
+  $('#signin').hidden = false;
+  const f = $('#signin-form');
+  formMsg(f, message || '', message ? 'error' : '');
+  f.elements.namedItem('name').focus();
+}
+
+function signedIn(data) {
+  S.user = data.user; S.csrf = data.csrf;
+  $('#signin').hidden = true;
+  $('#app').hidden = false;
+  $('#user').textContent = `${S.user.name} (${S.user.role})`;
+  $('#actions').hidden = !ROLES_STAFF.includes(roleOf());
+  renderAll();
+  openStream();
+  loadAll();
+}
+
+/** Forgets the session and everything shown, and returns to the sign-in form. */
+function signedOut(message) {
+  closeStream();
+  Object.assign(S, { user: null, csrf: null, status: null, doors: [], readers: [], bridge: null,
+    residents: [], alarms: [], roll: null, journal: [], alarmsLoaded: false, alarmsShown: false });
+  for (const sel of ['#alarm-list', '#door-list', '#device-list', '#event-list', '#roll-body', '#resident-table tbody']) {
+    $(sel).replaceChildren();
+  }
+  document.title = 'apedge site console';
+  showSignIn(message);
+}
+
+async function onSignIn(e) {
+  e.preventDefault();
+  const f = e.currentTarget;
+  const btn = f.querySelector('button[type=submit]');
+  btn.disabled = true;
+  formMsg(f, 'Signing in…');
+  try {
+    const data = await api('POST', '/session', { name: val(f, 'name'), password: f.elements.namedItem('password').value });
+    f.elements.namedItem('password').value = '';
+    formMsg(f, '');
+    signedIn(data);
+  } catch (err) {
+    let msg = err.message;
+    if (err.status === 423 && err.data && err.data.retryAfter) msg += ` — try again in ${fmtWait(err.data.retryAfter)}.`;
+    formMsg(f, msg, 'error');
+  } finally { btn.disabled = false; }
+}
+
+async function onSignOut() {
+  try { await api('DELETE', '/session'); } catch (err) { if (err.status !== 401) report(err); }
+  if (S.user) signedOut('Signed out.');
+}
+
+// ---------------------------------------------------------------- loading
+
+/** Loads everything once (at start, on reconnect, after each staff action). */
+async function loadAll() {
+  if (!S.user) return;
+  const gen = S.gen;
+  const [status, devices, residents, alarms, roll] = await Promise.allSettled(
+    ['/status', '/devices', '/residents', '/alarms', '/curfew/roll'].map((p) => api('GET', p)));
+  if (!S.user) return;
+  const fresh = gen === S.gen; // no live state arrived meanwhile: fetched state is current
+  let failure = null;
+  const ok = (r) => (r.status === 'fulfilled' ? true : ((failure = failure || r.reason), false));
+  if (ok(status) && fresh) S.status = status.value;
+  if (ok(devices)) {
+    const d = devices.value || {};
+    S.readers = d.readers || []; S.bridge = d.bridge || null;
+    if (fresh && d.doors) S.doors = d.doors;
+  }
+  if (ok(residents) && fresh) S.residents = residents.value || [];
+  if (ok(alarms) && fresh) { S.alarms = alarms.value || []; S.alarmsLoaded = true; }
+  if (roll.status === 'fulfilled') S.roll = roll.value;
+  else if (roll.reason.status === 404) S.roll = null;
+  else ok(roll);
+  renderAll();
+  if (failure) report(failure);
+}
+
+async function refreshAlarms() {
+  const gen = S.gen;
+  try {
+    const a = await api('GET', '/alarms');
+    if (S.user && gen === S.gen) { S.alarms = a || []; renderAlarms(); renderHeader(); }
+  } catch (err) { report(err); }
+}
+
+async function refreshDevices() {
+  try {
+    const d = (await api('GET', '/devices')) || {};
+    S.readers = d.readers || []; S.bridge = d.bridge || null;
+    renderDoors(); renderDevices(); renderHeader();
+  } catch (err) { report(err); }
+}
+
+async function refreshRoll() {
+  try { S.roll = await api('GET', '/curfew/roll'); } catch (err) {
+    if (err.status !== 404) return report(err);
+    S.roll = null;
+  }
+  renderRoll();
+}
+
+// ---------------------------------------------------------------- live stream
+
+function setLive(on) {
+  pill($('#live'), on ? 'ok' : 'bad', on ? '● Live' : '◌ Reconnecting…');
+  document.body.classList.toggle('stale', !on);
+}
+
+function openStream() {
+  closeStream();
+  pill($('#live'), 'warn', '◌ Connecting…');
+  const es = new EventSource(API + '/stream');
+  S.es = es;
+  es.onopen = () => {
+    setLive(true);
+    if (S.opens++ > 0) loadAll(); // reconnected: catch up on what the stream does not carry
+  };
+  es.onerror = () => {
+    setLive(false);
+    if (es.readyState === EventSource.CLOSED && S.es === es) { S.es = null; soon('reconnect', reconnect, 3000); }
+  };
+  es.addEventListener('state', (e) => { const d = parse(e.data); if (d) applyState(d); });
+  es.addEventListener('journal', (e) => { const d = parse(e.data); if (d) applyJournal(d); });
+}
+
+function closeStream() {
+  if (S.es) S.es.close();
+  S.es = null; S.opens = 0;
+  document.body.classList.remove('stale');
+  clearTimeout(timers.reconnect);
+}
+
+/** The browser gave up on the stream (e.g. an HTTP error): check the session, then reopen. */
+async function reconnect() {
+  if (!S.user || S.es) return;
+  try {
+    const s = await api('GET', '/session');
+    if (s && s.csrf) S.csrf = s.csrf;
+    openStream();
+    loadAll();
+  } catch (err) {
+    if (err.status !== 401) soon('reconnect', reconnect, 5000);
+  }
+}
+
+function parse(text) {
+  try { return JSON.parse(text); } catch (_) { return null; }
+}
+
+function applyState(d) {
+  S.gen++;
+  if (d.status) S.status = d.status;
+  if (Array.isArray(d.doors)) S.doors = d.doors;
+  if (Array.isArray(d.alarms)) { S.alarms = d.alarms; S.alarmsLoaded = true; }
+  if (Array.isArray(d.residents)) S.residents = d.residents;
+  renderAll();
+}
+
+function applyJournal(ev) {
+  if (ev.seq == null || S.journal.some((j) => j.seq === ev.seq)) return;
+  S.journal.unshift(ev);
+  if (S.journal.length > MAX_EVENTS) S.journal.length = MAX_EVENTS;
+  renderEvents();
+  const t = shortType(ev.type);
+  if (ALARM_TYPES.has(t) && !S.alarms.some((a) => a.seq === ev.seq)) {
+    S.gen++; // a fetch already under way predates this alarm
+    S.alarms = [{ seq: ev.seq, type: ev.type, occurredAt: ev.occurredAt, occurredAtLocal: ev.occurredAtLocal,
+      subject: ev.subject || ev.crn || '', summary: summaryOf(ev), acknowledged: null }, ...S.alarms];
+    renderAlarms(); renderHeader();
+    refreshAlarms(); // the server's list is authoritative
+  }
+  if (t.startsWith('reader.') || t === 'door.tampered') soon('devices', refreshDevices);
+  if (t === 'curfew.roll') soon('roll', refreshRoll);
+}
+
+// ---------------------------------------------------------------- rendering
+
+function renderAll() {
+  renderHeader(); renderAlarms(); renderDoors(); renderDevices(); renderResidents(); renderRoll(); renderEvents();
+}
+
+function renderHeader() {
+  const st = S.status || {};
+  $('#site').textContent = st.site || '—';
+  const b = (st.bridge && st.bridge.status) || (S.bridge && S.bridge.status) || 'unknown';
+  pill($('#bridge'), b === 'online' ? 'ok' : b === 'offline' ? 'bad' : 'warn',
+    `${b === 'online' ? '✓' : b === 'offline' ? '✗' : '?'} Bridge ${b}`);
+  const c = st.central;
+  if (c) {
+    const backlog = Number(c.backlog) || 0;
+    pill($('#central'), !c.connected ? 'bad' : backlog > 0 ? 'warn' : 'ok',
+      `${c.connected ? '✓' : '✗'} Central ${c.connected ? 'connected' : 'offline'} · backlog ${backlog}`);
+  }
+  $('#clock-warning').hidden = !(st.clock && st.clock.synced === false);
+  const n = openAlarms().length;
+  $('#alarm-count').textContent = String(n);
+  $('#alarms').classList.toggle('has-alarms', n > 0);
+  document.title = `${n ? `(${n}) ⚠ ` : ''}${st.site ? st.site + ' — ' : ''}apedge site console`;
+}
+
+const openAlarms = () => S.alarms.filter((a) => !a.acknowledged).sort((a, b) => b.seq - a.seq);
+
+function renderAlarms() {
+  const list = $('#alarm-list');
+  const open = openAlarms();
+  const isNew = S.alarmsShown; // rows added after the first real list are highlighted as new
+  sync(list, open, 'seq', (a) => a.seq, (a) => alarmRow(a, isNew), updateAlarm);
+  S.alarmsShown = S.alarmsLoaded;
+  $('#alarms-empty').hidden = open.length > 0;
+}
+
+function alarmRow(a, isNew) {
+  const note = h('input', { name: 'note', type: 'text', required: true, maxlength: 500, autocomplete: 'off',
+    placeholder: 'Note (required)', 'aria-label': 'Acknowledgement note' });
+  const confirm = h('button', { type: 'submit', class: 'ack-confirm' }, 'Confirm');
+  const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => toggle(false) }, 'Cancel');
+  const form = h('form', { class: 'ack-form inline-form', hidden: true }, note, confirm, cancel);
+  const ack = ROLES_ACK.includes(roleOf()) ? h('button', { type: 'button', class: 'ack', onclick: () => toggle(true) }, 'Acknowledge') : null;
+  const ui = { type: h('span', { class: 'alarm-type' }), subject: h('span', { class: 'alarm-subject' }),
+    time: h('time', { class: 'alarm-time' }), summary: h('p', { class: 'alarm-summary' }) };
+  const li = h('li', { class: isNew ? 'alarm new' : 'alarm', 'data-seq': a.seq },
+    h('div', { class: 'alarm-head' }, h('span', { class: 'icon', 'aria-hidden': 'true' }, '⚠'),
+      ui.type, ui.subject, ui.time, ack),
+    ui.summary, form, h('p', { class: 'row-message', role: 'status' }));
+  li.ui = ui;
+  function toggle(show) {
+    form.hidden = !show;
+    if (ack) ack.hidden = show;
+    formMsg(li, '');
+    if (show) note.focus();
+  }
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = note.value.trim();
+    if (!text) { formMsg(li, 'A note is required to acknowledge.', 'error'); note.focus(); return; }
+    confirm.disabled = true;
+    try {
+      await api('POST', `/alarms/${encodeURIComponent(a.seq)}/ack`, { note: text });
+      S.alarms = S.alarms.filter((x) => x.seq !== a.seq);
+      renderAlarms(); renderHeader();
+      loadAll();
+    } catch (err) {
+      formMsg(li, err.message, 'error');
+      if (err.status === 404 || err.status === 409) soon('alarms', refreshAlarms, 3000);
+    } finally { confirm.disabled = false; }
+  });
+  return li;
+}
+
+function updateAlarm(li, a) {
+  const ui = li.ui;
+  ui.type.textContent = shortType(a.type);
+  ui.subject.textContent = a.subject || '';
+  ui.time.textContent = localTime(a);
+  ui.time.setAttribute('datetime', a.occurredAt || '');
+  ui.summary.textContent = a.summary || '';
+}
+
+function readersFor(d) {
+  const ids = [d.entryReader, d.exitReader].filter(Boolean);
+  return S.readers.filter((r) => ids.includes(r.id) || r.door === d.id);
+}
+
+function renderDoors() {
+  const doors = [...S.doors].sort((a, b) => String(a.id).localeCompare(String(b.id), 'en', { numeric: true }));
+  sync($('#door-list'), doors, 'door', (d) => d.id, doorTile, updateDoor);
+}
+
+function doorTile(d) {
+  const reason = h('input', { name: 'reason', type: 'text', required: true, autocomplete: 'off',
+    placeholder: 'Reason (required)', 'aria-label': `Reason to unlock ${d.id}` });
+  const confirm = h('button', { type: 'submit', class: 'unlock-confirm' }, 'Confirm unlock');
+  const form = h('form', { class: 'unlock-form inline-form', hidden: true }, reason, confirm,
+    h('button', { type: 'button', class: 'secondary', onclick: () => toggle(false) }, 'Cancel'));
+  const unlock = ROLES_UNLOCK.includes(roleOf()) ? h('button', { type: 'button', class: 'unlock', onclick: () => toggle(true) }, 'Unlock') : null;
+  const ui = {
+    icon: h('span', { class: 'door-icon', 'aria-hidden': 'true' }),
+    state: h('span', { class: 'door-state' }),
+    alarm: h('div', { class: 'door-alarm' }),
+    lock: h('div', { class: 'muted' }),
+    readers: h('ul', { class: 'door-readers' }),
+  };
+  const tile = h('div', { class: 'door tile', 'data-door': d.id },
+    h('div', { class: 'tile-title' }, String(d.id)),
+    h('div', { class: 'door-status' }, ui.icon, ui.state),
+    ui.alarm, ui.lock, ui.readers, unlock, form, h('p', { class: 'row-message', role: 'status' }));
+  tile.ui = ui;
+  function toggle(show) {
+    form.hidden = !show;
+    if (unlock) unlock.hidden = show;
+    if (show) { formMsg(tile, ''); reason.focus(); }
+  }
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const why = reason.value.trim();
+    if (!why) { formMsg(tile, 'A reason is required.', 'error'); return; }
+    confirm.disabled = true;
+    try {
+      const res = (await api('POST', `/doors/${encodeURIComponent(d.id)}/unlock`, { reason: why })) || {};
+      const okay = res.result === 'ok';
+      formMsg(tile, `Unlock ${okay ? 'done' : res.result || 'sent'}${res.detail ? ': ' + res.detail : ''}`, okay ? 'ok' : 'warn');
+      reason.value = '';
+      toggle(false);
+      loadAll();
+    } catch (err) { formMsg(tile, err.message, 'error'); } finally { confirm.disabled = false; }
+  });
+  return tile;
+}
+
+function updateDoor(tile, d) {
+  const ui = tile.ui;
+  const state = d.state || 'unknown';
+  const alarm = d.alarm || '';
+  tile.dataset.state = state;
+  tile.classList.toggle('is-alarm', Boolean(alarm) || state === 'forced' || state === 'held-open');
+  ui.icon.textContent = DOOR_ICON[state] || '?';
+  ui.state.textContent = state;
+  ui.alarm.hidden = !alarm;
+  ui.alarm.textContent = alarm ? `⚠ Alarm: ${alarm}` : '';
+  ui.lock.textContent = d.lock ? `Lock ${d.lock}` : '';
+  ui.readers.replaceChildren(...readersFor(d).map((r) => h('li', { 'data-level': r.online && r.secure ? 'ok' : r.online ? 'warn' : 'bad' },
+    `${r.online ? '✓' : '✗'} ${r.id}${r.direction ? ' (' + r.direction + ')' : ''}: ${r.online ? 'online' : 'offline'}, ${r.secure ? 'secure' : 'not secure'}`)));
+}
+
+function renderDevices() {
+  const st = S.status || {};
+  const b = (st.bridge && st.bridge.status) || (S.bridge && S.bridge.status) || 'unknown';
+  const since = (st.bridge && st.bridge.since) || (S.bridge && S.bridge.since) || '';
+  const line = (level, text) => h('div', { 'data-level': level }, text);
+  const tiles = [
+    h('div', { class: 'tile', 'data-device': 'bridge' }, h('div', { class: 'tile-title' }, 'Firmware bridge'),
+      line(b === 'online' ? 'ok' : 'bad', `${b === 'online' ? '✓' : '✗'} ${b}`),
+      since ? h('div', { class: 'muted' }, `since ${localTime({ occurredAt: since })}`) : null),
+  ];
+  if (st.bus) {
+    tiles.push(h('div', { class: 'tile', 'data-device': 'bus' }, h('div', { class: 'tile-title' }, 'Site bus'),
+      line(st.bus.connected ? 'ok' : 'bad', st.bus.connected ? '✓ connected' : '✗ disconnected')));
+  }
+  for (const r of S.readers) {
+    const chan = typeof r.secureChannel === 'string' ? r.secureChannel : yesNo(r.secureChannel);
+    tiles.push(h('div', { class: 'tile', 'data-reader': r.id },
+      h('div', { class: 'tile-title' }, `Reader ${r.id}`),
+      h('div', { class: 'muted' }, [r.door, r.direction, r.interface].filter(Boolean).join(' · ')),
+      line(r.online ? 'ok' : 'bad', r.online ? '✓ online' : '✗ offline'),
+      line(r.secure ? 'ok' : 'warn', `${r.secure ? '✓' : '⚠'} secure channel: ${chan}`),
+      line(r.tamper ? 'bad' : 'ok', r.tamper ? '⚠ TAMPER' : '✓ no tamper'),
+      line(r.powerFault ? 'bad' : 'ok', r.powerFault ? '⚠ POWER FAULT' : '✓ power ok'),
+      r.lastError ? line('warn', `Last error: ${r.lastError}`) : null));
+  }
+  tiles.push(h('div', { class: 'tile placeholder' }, 'Cameras — coming with the CCTV issue'),
+    h('div', { class: 'tile placeholder' }, 'Body-worn camera docks — coming later'));
+  $('#device-list').replaceChildren(...tiles);
+}
+
+const PRESENCE = { in: ['ok', '● in'], out: ['info', '○ out'], unknown: ['warn', '? unknown'] };
+
+function renderResidents() {
+  const rs = [...S.residents].sort((a, b) => String(a.room).localeCompare(String(b.room), 'en', { numeric: true })
+    || String(a.name).localeCompare(String(b.name)));
+  const counts = { in: 0, out: 0, unknown: 0 };
+  for (const r of rs) counts[PRESENCE[r.presence] ? r.presence : 'unknown']++;
+  const sc = (!rs.length && S.status && S.status.residents) || counts;
+  for (const k of Object.keys(counts)) $(`#count-${k}`).textContent = String(sc[k] || 0);
+  const cell = (level, text) => h('td', { 'data-level': level }, text);
+  $('#resident-table tbody').replaceChildren(...(rs.length ? rs.map((r) => {
+    const [level, text] = PRESENCE[r.presence] || PRESENCE.unknown;
+    const cf = r.curfew || {};
+    const w = cf.window;
+    return h('tr', { 'data-crn': r.crn },
+      h('td', {}, r.name || ''), h('td', { class: 'mono' }, r.crn), h('td', {}, r.room || ''),
+      cell(level, text),
+      cell(cf.now ? 'info' : '', cf.now ? `yes${w && w.endLocal ? ' (until ' + w.endLocal.slice(11) + ')' : ''}` : 'no'),
+      cell(cf.absent ? 'bad' : '', cf.absent ? '⚠ ABSENT' : '—'),
+      cell(r.inconsistent ? 'warn' : '', r.inconsistent ? '⚠ check' : '—'));
+  }) : [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No residents on the roster'))]));
+}
+
+function renderRoll() {
+  const body = $('#roll-body');
+  const r = S.roll;
+  if (!r) { body.replaceChildren(h('p', { class: 'empty' }, 'No roll taken yet.')); return; }
+  const names = new Map(S.residents.map((x) => [x.crn, x.name]));
+  const col = (key, title, level) => {
+    const crns = r[key] || [];
+    return h('div', { class: 'roll-col' },
+      h('h3', { 'data-level': level }, `${title} (${crns.length})`),
+      h('ul', {}, crns.map((c) => h('li', { 'data-crn': c }, names.get(c) ? `${names.get(c)} (${c})` : c))));
+  };
+  body.replaceChildren(h('p', {}, `Taken at ${localTime(r)}`),
+    h('div', { class: 'roll-cols' }, col('in', '● In', 'ok'), col('out', '○ Out', 'bad'), col('unknown', '? Unknown', 'warn')));
+}
+
+function renderEvents() {
+  $('#events-empty').hidden = S.journal.length > 0;
+  $('#event-list').replaceChildren(...S.journal.map((ev) => {
+    const t = shortType(ev.type);
+    const alarm = ALARM_TYPES.has(t);
+    return h('li', { class: alarm ? 'event is-alarm' : 'event', 'data-seq': ev.seq },
+      h('time', { datetime: ev.occurredAt }, localTime(ev).slice(11) || localTime(ev)),
+      h('span', { class: 'event-type' }, `${alarm ? '⚠ ' : ''}${t}`),
+      h('span', { class: 'muted' }, [ev.subject, ev.crn].filter(Boolean).join(' · ')));
+  }));
+}
+
+// ---------------------------------------------------------------- staff actions
+
+/** Binds a staff-action form: build(form) → {path, body, done(response)} or throws a message. */
+function bindAction(form, build) {
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    let req;
+    try { req = build(form); } catch (err) { formMsg(form, err.message, 'error'); return; }
+    const btn = form.querySelector('button[type=submit]');
+    btn.disabled = true;
+    formMsg(form, 'Sending…');
+    try {
+      const res = (await api('POST', req.path, req.body)) || {};
+      formMsg(form, req.done(res), 'ok');
+      form.reset();
+      loadAll();
+    } catch (err) {
+      if (err.status !== 401) formMsg(form, err.message, 'error');
+    } finally { btn.disabled = false; }
+  });
+}
+
+function needCrn(form) {
+  const crn = val(form, 'crn');
+  if (!crn) throw new Error('CRN is required.');
+  return crn;
+}
+
+/** datetime-local "YYYY-MM-DDTHH:MM[:SS]" → "YYYY-MM-DD HH:MM" (UK local, as the API takes it). */
+const localStamp = (v) => (v ? v.replace('T', ' ').slice(0, 16) : '');
+
+function bindForms() {
+  bindAction($('#arrival-form'), (f) => {
+    const body = { crn: val(f, 'crn'), noms: val(f, 'noms'), name: val(f, 'name'), room: val(f, 'room'),
+      cards: val(f, 'cards').split(',').map((c) => c.trim()).filter(Boolean), expectedDeparture: val(f, 'expectedDeparture') };
+    return { path: '/residents', body, done: (r) => `Arrival of ${body.name || body.crn} recorded (change ${r.change})` };
+  });
+  bindAction($('#departure-form'), (f) => {
+    const crn = needCrn(f);
+    return { path: `/residents/${encodeURIComponent(crn)}/departure`, body: {},
+      done: (r) => `Departure of ${crn} recorded (change ${r.change})` };
+  });
+  bindAction($('#absence-form'), (f) => {
+    const crn = needCrn(f);
+    const body = { id: val(f, 'id'), from: localStamp(val(f, 'from')), to: localStamp(val(f, 'to')),
+      approvedBy: val(f, 'approvedBy'), reason: val(f, 'reason') };
+    return { path: `/residents/${encodeURIComponent(crn)}/absences`, body,
+      done: (r) => `Absence ${body.id} for ${crn} recorded (change ${r.change})` };
+  });
+}
+
+// ---------------------------------------------------------------- start
+
+function tick() { $('#clock').textContent = fmtClock.format(new Date()); }
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('#signin-form').addEventListener('submit', onSignIn);
+  $('#signout').addEventListener('click', onSignOut);
+  $('#banner-dismiss').addEventListener('click', () => { $('#banner').hidden = true; });
+  bindForms();
+  tick();
+  setInterval(tick, 1000);
+  checkSession();
+});
