@@ -68,6 +68,11 @@ func (a *Agent) applyRegister(ctx context.Context) error {
 		}
 		b, _ := json.Marshal(info)
 		ids := []event.Identifier{{Type: "CRN", Value: c.CRN}}
+		for _, r := range roster {
+			if r.IsResident() && r.CRN == c.CRN && r.NOMS != "" {
+				ids = append(ids, event.Identifier{Type: "NOMS", Value: r.NOMS})
+			}
+		}
 		ev := registerEvents[c.Action]
 		if _, err := a.append(ctx, &event.Draft{Type: ev.typ, OccurredAt: c.At, Description: ev.desc,
 			Person: &event.PersonReference{Identifiers: ids}, Info: b, Origin: "register:" + jsonNumber(c.N)}); err != nil {

@@ -64,11 +64,11 @@ type Curfew struct {
 // Absence is an approved absence: From and To are RFC 3339 instants or local times in
 // Europe/London ("2026-11-22 14:00"); ApprovedBy names who approved it.
 type Absence struct {
-	ID         string `yaml:"id"`
-	From       string `yaml:"from"`
-	To         string `yaml:"to"`
-	ApprovedBy string `yaml:"approvedBy"`
-	Reason     string `yaml:"reason,omitempty"`
+	ID         string `yaml:"id" json:"id"`
+	From       string `yaml:"from" json:"from"`
+	To         string `yaml:"to" json:"to"`
+	ApprovedBy string `yaml:"approvedBy" json:"approvedBy"`
+	Reason     string `yaml:"reason,omitempty" json:"reason,omitempty"`
 }
 
 // Holder is how events and logs name the person: the CRN of a resident, the id of

@@ -333,6 +333,9 @@ func (s *Server) alarms(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	if as == nil {
+		as = []eventindex.Alarm{}
+	}
 	writeJSON(w, http.StatusOK, as)
 }
 

@@ -126,7 +126,7 @@ func (s *Server) checkPassword(w http.ResponseWriter, r *http.Request, c credent
 		map[string]any{"name": clip(c.Name, 64), "reason": reason, "via": via})
 	switch {
 	case locked != nil:
-		retry := int(time.Until(locked.Until).Seconds()) + 1
+		retry := max(int(locked.Until.Sub(s.o.Now()).Seconds())+1, 1)
 		w.Header().Set("Retry-After", fmt.Sprint(retry))
 		writeJSON(w, http.StatusLocked, map[string]any{"error": "account locked after repeated failures: try again later or ask an admin",
 			"retryAfter": retry})
@@ -159,8 +159,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	// A browser-session cookie: the store ends the session when it is idle or too old.
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: sess.ID, Path: "/", HttpOnly: true, Secure: s.o.Secure,
-		SameSite: http.SameSiteStrictMode, Expires: sess.Expires})
+		SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, map[string]any{"user": userOf(u), "csrf": sess.CSRF})
 }
 

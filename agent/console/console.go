@@ -65,11 +65,12 @@ type Options struct {
 
 // Server is the console's HTTP handler.
 type Server struct {
-	o       Options
-	log     *slog.Logger
-	mux     *http.ServeMux
-	reg     *prometheus.Registry
-	metrics *httpMetrics
+	o        Options
+	patterns []string
+	log      *slog.Logger
+	mux      *http.ServeMux
+	reg      *prometheus.Registry
+	metrics  *httpMetrics
 }
 
 // New returns a console for o.Site.
@@ -89,6 +90,14 @@ func New(o Options) (*Server, error) {
 	s.registerSiteMetrics()
 	s.routes()
 	return s, nil
+}
+
+// Routes lists the console's route patterns ("GET /api/v1/status", ...).
+func Routes() []string {
+	s := &Server{mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s.metrics = newHTTPMetrics(s.reg)
+	s.routes()
+	return s.patterns
 }
 
 // Handler returns the console's handler.
@@ -144,6 +153,7 @@ func (s *Server) routes() {
 	})
 	s.handle("GET /healthz", nil, func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	s.handle("GET /readyz", nil, s.readyz)
+	s.patterns = append(s.patterns, "GET /metrics")
 	s.mux.Handle("GET /metrics", s.metricsHandler())
 
 	s.handle("POST /api/v1/session", nil, s.signIn)
@@ -177,6 +187,7 @@ func (s *Server) routes() {
 // handle registers h for pattern, behind sign-in with one of roles unless roles is
 // nil, and counted in the HTTP metrics under its pattern.
 func (s *Server) handle(pattern string, roles []staff.Role, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	var next http.Handler = h
 	if roles != nil {
 		next = s.authorize(roles, h)

@@ -1,0 +1,157 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds Debian's Chromium, which `make test` installs (scripts/test-deps.sh).
+func chromium(t *testing.T) string {
+	for _, p := range []string{os.Getenv("APEDGE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	t.Skip("no Chromium: run `make test`, which installs Debian's chromium (scripts/test-deps.sh), or set APEDGE_CHROMIUM")
+	return ""
+}
+
+// TestDashboardInBrowser drives the dashboard in headless Chromium as a manager would:
+// signs in, sees a forced door (on the real bridge's simulated pins) appear as an
+// alarm, acknowledges it with a note, and records an arrival. Screenshots of each step
+// are saved in the test's artifact folder (go test -artifacts keeps them).
+func TestDashboardInBrowser(t *testing.T) {
+	exe := chromium(t)
+	s := newConsoleSite(t)
+	shots := t.ArtifactDir()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1600, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+	ctx, cancel := context.WithTimeout(bctx, 5*time.Minute)
+	defer cancel()
+
+	// The first run starts the browser, tied to the context it is given: this one.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", exe, err)
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			shot("failed")
+			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			t.Logf("the page said:\n%s", text)
+			t.Fatalf("%s: %v (screenshots in %s)", what, err, shots)
+		}
+	}
+
+	// poll waits until a JavaScript expression is true.
+	poll := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout)))
+			return err
+		})
+	}
+	step("open the dashboard", chromedp.Navigate(s.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#signin-form`)))
+	shot("1-sign-in")
+	step("sign in",
+		chromedp.SendKeys(chromedp.CSS(`#signin-form input[name=name]`), "manager-1"),
+		chromedp.SendKeys(chromedp.CSS(`#signin-form input[name=password]`), password),
+		chromedp.Submit(chromedp.CSS(`#signin-form`)),
+		chromedp.WaitVisible(chromedp.CSS(`.door[data-door="front"] .door-state`)),
+		poll(`document.querySelector('.door[data-door="front"] .door-state').textContent.toLowerCase().includes('locked')`),
+	)
+	shot("2-signed-in")
+
+	// Note the moment an alarm naming the forced door is first on screen.
+	step("watch for the alarm", chromedp.Evaluate[chromedp.Void](`
+		window.forcedSeenAt = 0;
+		new MutationObserver(() => {
+			if (!window.forcedSeenAt && [...document.querySelectorAll('.alarm')].some(e => /forced/i.test(e.textContent))) {
+				window.forcedSeenAt = Date.now();
+			}
+		}).observe(document.body, {subtree: true, childList: true, characterData: true});
+		undefined`))
+	front := s.bridge.Sim().Door("front")
+	front.Open() // no read, no unlock: forced
+	seenAt, err := chromedp.Run(ctx, chromedp.Poll[float64](`window.forcedSeenAt || false`, chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		shot("failed")
+		t.Fatalf("the forced door shown as an alarm: %v (screenshots in %s)", err, shots)
+	}
+	forced := s.waitEvent("door.forced")
+	latency := time.UnixMilli(int64(seenAt)).Sub(forced.OccurredAt)
+	t.Logf("forced door to alarm on screen: %v (door opened at %s, on screen at %s)", latency,
+		forced.OccurredAt.Format(time.RFC3339Nano), time.UnixMilli(int64(seenAt)).UTC().Format(time.RFC3339Nano))
+	if latency > time.Second {
+		t.Errorf("the alarm took %v to appear on screen after the door was forced; the limit is 1s", latency)
+	}
+	shot("3-forced-door-alarm")
+	front.Shut()
+
+	alarm := fmt.Sprintf(`.alarm[data-seq="%d"]`, forced.Seq)
+	step("acknowledge the alarm",
+		chromedp.Click(chromedp.CSS(alarm+` button.ack`)),
+		chromedp.WaitVisible(chromedp.CSS(alarm+` input[name=note]`)),
+		chromedp.SendKeys(chromedp.CSS(alarm+` input[name=note]`), "checked on camera: contractor leaving"),
+		chromedp.Click(chromedp.CSS(alarm+` .ack-confirm`)),
+		chromedp.WaitNotPresent(chromedp.CSS(alarm)),
+	)
+	ack := s.waitEvent("alarm.acknowledged")
+	if !strings.Contains(string(ack.Data), `"by":"manager-1"`) || !strings.Contains(string(ack.Data), "contractor leaving") {
+		t.Errorf("alarm.acknowledged: %s", ack.Data)
+	}
+	shot("4-alarm-acknowledged")
+
+	step("record an arrival",
+		chromedp.SendKeys(chromedp.CSS(`#arrival-form input[name=crn]`), "X500001"),
+		chromedp.SendKeys(chromedp.CSS(`#arrival-form input[name=name]`), "Browser Arrival"),
+		chromedp.SendKeys(chromedp.CSS(`#arrival-form input[name=room]`), "7"),
+		chromedp.SendKeys(chromedp.CSS(`#arrival-form input[name=cards]`), "12:50001"),
+		chromedp.Submit(chromedp.CSS(`#arrival-form`)),
+		poll(`document.querySelector('#arrival-form .form-message').textContent.includes('X500001')`),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-crn="X500001"]`)),
+	)
+	arrived := s.waitEvent("resident.arrived")
+	if arrived.CRN != "X500001" || !strings.Contains(string(arrived.Data), `"recordedBy":"manager-1"`) {
+		t.Errorf("resident.arrived: %s %s", arrived.CRN, arrived.Data)
+	}
+	shot("5-arrival-recorded")
+}
