@@ -151,7 +151,6 @@ func (d *doorRun) lockFitted() string {
 	return d.cfg.Lock.Mode
 }
 
-
 // openDoorIO opens a door's pins. In a simulation the pins are fakes made here.
 func openDoorIO(cfg config.Door, sim bool) (*doorio.Door, *doorio.SimDoor, error) {
 	dc := doorio.DoorConfig{Debounce: 20 * time.Millisecond, ContactActiveLow: true, ExitActiveLow: true}

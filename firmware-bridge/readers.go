@@ -29,7 +29,6 @@ type reader struct {
 	state sitebus.ReaderStatus
 }
 
-
 // readers is every reader of the bridge by id.
 type readers struct {
 	b  *Bridge
