@@ -13,10 +13,13 @@ build:
 run:
 	$(GO) run ./cmd/apedge demo
 
-# Installs Mosquitto if missing (scripts/test-deps.sh), then vet and every test with -race.
+# Installs Mosquitto and Chromium if missing (scripts/test-deps.sh), then vet and every
+# test with -race. Tests' output files (the dashboard test's screenshots) are kept under
+# test-output/_artifacts; `go test -v` prints each test's folder.
 test: test-deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 30m ./...
+	@mkdir -p test-output
+	$(GO) test -race -count=1 -timeout 30m -artifacts -outputdir=$(CURDIR)/test-output ./...
 
 test-deps:
 	@scripts/test-deps.sh
@@ -30,4 +33,4 @@ fuzz:
 	@scripts/fuzz.sh
 
 clean:
-	rm -rf bin .apedge-demo
+	rm -rf bin .apedge-demo test-output

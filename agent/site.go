@@ -161,6 +161,8 @@ type ResidentView struct {
 
 // WindowView is a curfew window as the console shows it.
 type WindowView struct {
+	// Key identifies the window occurrence, as curfew events name it.
+	Key        string    `json:"key"`
 	Start      time.Time `json:"start"`
 	End        time.Time `json:"end"`
 	StartLocal string    `json:"startLocal"`
@@ -188,7 +190,7 @@ func (a *Agent) Residents() []ResidentView {
 		if s, err := Schedule(&r); err == nil {
 			for _, w := range s.At(now) {
 				if v.Window == nil || w.End.Before(v.Window.End) {
-					v.Window = &WindowView{Start: w.Start, End: w.End, Source: w.Rule.Source,
+					v.Window = &WindowView{Key: w.Key(), Start: w.Start, End: w.End, Source: w.Rule.Source,
 						StartLocal: w.StartLocal().Format("2006-01-02 15:04"), EndLocal: w.EndLocal().Format("2006-01-02 15:04")}
 				}
 			}

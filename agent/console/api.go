@@ -196,8 +196,43 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) residents(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.o.Site.Residents())
+// residentView is a resident with whether they are absent from the curfew window in
+// force (a curfew.absent not yet followed by their late return).
+type residentView struct {
+	agent.ResidentView
+	Absent bool `json:"absent"`
+}
+
+func (s *Server) residentsNow(ctx context.Context) ([]residentView, error) {
+	evs, err := s.curfewEventsNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	open := map[string]bool{}
+	for _, e := range evs {
+		if e.Open {
+			open[e.CRN+"|"+windowKey(e.Data)] = true
+		}
+	}
+	rs := s.o.Site.Residents()
+	out := make([]residentView, 0, len(rs))
+	for _, r := range rs {
+		v := residentView{ResidentView: r}
+		if r.Window != nil {
+			v.Absent = open[r.CRN+"|"+r.Window.Key]
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s *Server) residents(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.residentsNow(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, rs)
 }
 
 // record records a register change made by the signed-in user.
@@ -287,7 +322,17 @@ type curfewEventView struct {
 }
 
 func (s *Server) curfewEvents(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	out, err := s.curfewEventsNow(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// curfewEventsNow returns the curfew events since the last roll (or of the last day,
+// if that is longer ago), marking absences not yet followed by a late return as open.
+func (s *Server) curfewEventsNow(ctx context.Context) ([]curfewEventView, error) {
 	from := s.o.Now().Add(-24 * time.Hour)
 	if roll, ok, err := s.o.Index.Latest(ctx, curfew.TypeRoll); err == nil && ok && roll.OccurredAt.Before(from) {
 		from = roll.OccurredAt
@@ -295,10 +340,9 @@ func (s *Server) curfewEvents(w http.ResponseWriter, r *http.Request) {
 	ss, _, err := s.o.Index.Search(ctx, eventindex.Query{Types: []string{curfew.TypeAbsent, curfew.TypeBreached, curfew.TypeReturnedLate},
 		From: from, Limit: eventindex.MaxLimit})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
+		return nil, err
 	}
-	returned := map[string]bool{} // window key + CRN
+	returned := map[string]bool{} // CRN + window key
 	for _, e := range ss {
 		if e.Type == curfew.TypeReturnedLate {
 			returned[e.CRN+"|"+windowKey(e.Data)] = true
@@ -308,7 +352,7 @@ func (s *Server) curfewEvents(w http.ResponseWriter, r *http.Request) {
 	for _, e := range ss {
 		out = append(out, curfewEventView{Summary: e, Open: e.Type == curfew.TypeAbsent && !returned[e.CRN+"|"+windowKey(e.Data)]})
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // windowKey is the key of the window a curfew event's data names.

@@ -613,3 +613,53 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestCurfewThroughAPI moves the agent's clock past 23:00: the roll, the open absences
+// and the residents' curfew state are all on the API.
+func TestCurfewThroughAPI(t *testing.T) {
+	t.Parallel()
+	s := newConsoleSite(t)
+	c := s.bearer("staff-1")
+	if code := c.do("GET", "/api/v1/curfew/roll", nil, nil); code != http.StatusNotFound {
+		t.Errorf("roll before any: %d, want 404", code)
+	}
+	eleven := time.Date(2026, 6, 10, 22, 0, 0, 0, time.UTC) // 23:00 BST
+	s.clock.Set(eleven.Add(time.Minute))
+	s.waitEvent("curfew.roll")
+	var roll eventindex.Summary
+	if code := c.do("GET", "/api/v1/curfew/roll", nil, &roll); code != http.StatusOK || roll.Type != "curfew.roll" || !roll.OccurredAt.Equal(eleven) {
+		t.Errorf("roll: %d %+v", code, roll)
+	}
+	s.waitFor("both residents absent", func() (bool, string) {
+		var evs []struct {
+			Type, CRN string
+			Open      bool
+		}
+		c.do("GET", "/api/v1/curfew/events", nil, &evs)
+		n := 0
+		for _, e := range evs {
+			if e.Type == "curfew.absent" && e.Open {
+				n++
+			}
+		}
+		return n == 2, fmt.Sprint(evs)
+	})
+	var rs []struct {
+		CRN    string
+		Absent bool
+		Window *struct{ Source, StartLocal string }
+	}
+	c.do("GET", "/api/v1/residents", nil, &rs)
+	for _, r := range rs {
+		if !r.Absent || r.Window == nil || r.Window.Source != "ap-rule" || r.Window.StartLocal != "2026-06-10 23:00" {
+			t.Errorf("resident %s at 23:01: absent %v, window %+v", r.CRN, r.Absent, r.Window)
+		}
+	}
+	var st struct {
+		Roll *eventindex.Summary
+	}
+	c.do("GET", "/api/v1/status", nil, &st)
+	if st.Roll == nil || st.Roll.Seq != roll.Seq {
+		t.Errorf("status roll %+v, want seq %d", st.Roll, roll.Seq)
+	}
+}

@@ -114,7 +114,11 @@ func (s *Server) stateNow(r *http.Request) (stateView, error) {
 	if as == nil {
 		as = []eventindex.Alarm{}
 	}
+	rs, err := s.residentsNow(ctx)
+	if err != nil {
+		return stateView{}, err
+	}
 	d := s.o.Site.Devices()
-	return stateView{Status: st, Doors: doorsOf(d), Alarms: as, Residents: s.o.Site.Residents(), Roll: st.Roll,
+	return stateView{Status: st, Doors: doorsOf(d), Alarms: as, Residents: rs, Roll: st.Roll,
 		Devices: map[string]any{"bridge": d.Bridge, "readers": d.Readers, "cameras": []any{}, "docks": []any{}}}, nil
 }

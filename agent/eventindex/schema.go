@@ -6,7 +6,7 @@ package eventindex
 // entries holds one row per journal entry: seq is the rowid; type is "" for an entry
 // that could not be parsed; at is occurredAt in atLayout (NULL when unparsed), so that
 // text order is time order; crn, noms and subject are NULL when absent, so that their
-// partial indexes hold only rows that have them; data is the event's info JSON; alarm
+// partial indexes hold only rows that have them; data is the event's info JSON and summary its one-line description; alarm
 // is NULL for an entry that is not an alarm, 1 for an open alarm and 0 for an
 // acknowledged one. acks holds the first acknowledgement of each entry acknowledged,
 // by the entry's seq. state is the one-row record of progress: the last seq indexed,
@@ -22,7 +22,8 @@ CREATE TABLE entries (
 	noms    TEXT,
 	subject TEXT,
 	data    TEXT,
-	alarm   INTEGER
+	alarm   INTEGER,
+	summary TEXT
 );
 CREATE INDEX entries_type ON entries (type);
 CREATE INDEX entries_at ON entries (at);

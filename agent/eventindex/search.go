@@ -220,7 +220,7 @@ func atBound(t time.Time) string {
 }
 
 // summaryColumns are the columns a summaryRow scans.
-const summaryColumns = "seq, id, type, at, crn, noms, subject, data"
+const summaryColumns = "seq, id, type, at, crn, noms, subject, data, summary"
 
 func prefixed(p, cols string) string {
 	return p + strings.ReplaceAll(cols, ", ", ", "+p)
@@ -231,14 +231,15 @@ type summaryRow struct {
 	seq                       int64
 	id, typ                   string
 	at, crn, noms, subj, data sql.NullString
+	desc                      sql.NullString
 }
 
 func (r *summaryRow) dest() []any {
-	return []any{&r.seq, &r.id, &r.typ, &r.at, &r.crn, &r.noms, &r.subj, &r.data}
+	return []any{&r.seq, &r.id, &r.typ, &r.at, &r.crn, &r.noms, &r.subj, &r.data, &r.desc}
 }
 
 func (r *summaryRow) summary(loc *time.Location) (Summary, error) {
-	s := Summary{Seq: uint64(r.seq), ID: r.id, Type: r.typ, CRN: r.crn.String, NOMS: r.noms.String, Subject: r.subj.String}
+	s := Summary{Seq: uint64(r.seq), ID: r.id, Type: r.typ, CRN: r.crn.String, NOMS: r.noms.String, Subject: r.subj.String, Description: r.desc.String}
 	if r.at.Valid {
 		t, err := time.Parse(atLayout, r.at.String)
 		if err != nil {

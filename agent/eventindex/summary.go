@@ -45,6 +45,8 @@ type Summary struct {
 	// Subject is the door, reader or device the event is about, from its info ("door",
 	// then "reader", then "device" or "device.id"); empty if none.
 	Subject string `json:"subject"`
+	// Description is the event's one-line human summary (data.description), if any.
+	Description string `json:"summary,omitempty"`
 	// Data is the event's info object (data.additionalInformation); nil if it has none.
 	Data json.RawMessage `json:"data"`
 }
@@ -77,6 +79,7 @@ func summarize(seq uint64, raw []byte, loc *time.Location) (Summary, error) {
 		return s, fmt.Errorf("eventindex: seq %d: occurredAt year %d outside 1..9999", seq, y)
 	}
 	s.Type = strings.TrimPrefix(ev.Type, event.TypePrefix)
+	s.Description = ev.Data.Description
 	s.OccurredAt = at
 	s.OccurredAtLocal = at.In(loc).Format(LocalLayout)
 	if p := ev.Data.PersonReference; p != nil {
@@ -179,8 +182,8 @@ func (x *Index) summarizeAll(es []journal.Entry) ([]Summary, []error) {
 const insertRows = 64
 
 func insertSQL(rows int) string {
-	return "INSERT INTO entries (seq, id, type, at, crn, noms, subject, data, alarm) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?),", rows), ",")
+	return "INSERT INTO entries (seq, id, type, at, crn, noms, subject, data, alarm, summary) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?),", rows), ",")
 }
 
 // insert writes the rows of ss, in seq order, in tx, and links acknowledgements.
@@ -203,7 +206,7 @@ func (x *Index) insert(ctx context.Context, tx *sql.Tx, ss []Summary) error {
 		}
 		return stmts[k], nil
 	}
-	args := make([]any, 0, 9*insertRows)
+	args := make([]any, 0, 10*insertRows)
 	for i := 0; i < len(ss); {
 		n := 1
 		if len(ss)-i >= insertRows && !hasAck(ss[i:i+insertRows]) {
@@ -253,7 +256,7 @@ func (x *Index) rowArgs(args []any, s *Summary) []any {
 	if s.Data != nil {
 		data = string(s.Data)
 	}
-	return append(args, int64(s.Seq), s.ID, s.Type, at, nullable(s.CRN), nullable(s.NOMS), nullable(s.Subject), data, alarm)
+	return append(args, int64(s.Seq), s.ID, s.Type, at, nullable(s.CRN), nullable(s.NOMS), nullable(s.Subject), data, alarm, nullable(s.Description))
 }
 
 func nullable(s string) any {

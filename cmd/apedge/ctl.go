@@ -660,7 +660,7 @@ type ctlReader struct {
 	ID            string `json:"id"`
 	Online        bool   `json:"online"`
 	Secure        bool   `json:"secure"`
-	SecureChannel bool   `json:"secureChannel"`
+	SecureChannel string `json:"secureChannel"`
 	Tamper        bool   `json:"tamper"`
 	PowerFault    bool   `json:"powerFault"`
 	Door          string `json:"door"`
@@ -672,6 +672,20 @@ type ctlReader struct {
 	Firmware      string `json:"firmware"`
 	LastError     string `json:"lastError"`
 	UpdatedAt     string `json:"updatedAt"`
+}
+
+// ctlSecure shows a reader's secure channel: its setting and whether it is up.
+func ctlSecure(setting string, up bool) string {
+	switch {
+	case setting == "off":
+		return "OFF (insecure)"
+	case up:
+		return "up"
+	case setting == "":
+		return "-"
+	default:
+		return setting + ", DOWN"
+	}
 }
 
 func ctlDoorTable(w io.Writer, doors []ctlDoor) error {
@@ -713,7 +727,7 @@ func ctlDevices(ctx context.Context, e *ctlEnv, args []string) error {
 					addr = fmt.Sprint(r.Address)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, dash(r.Door), dash(r.Direction),
-					yesNo(r.Online, "online", "OFFLINE"), yesNo(r.SecureChannel, "yes", "no"), yesNo(r.Tamper, "TAMPER", "ok"),
+					yesNo(r.Online, "online", "OFFLINE"), ctlSecure(r.SecureChannel, r.Secure), yesNo(r.Tamper, "TAMPER", "ok"),
 					yesNo(r.PowerFault, "FAULT", "ok"), dash(r.Interface), dash(addr), dash(r.Vendor), dash(r.Serial), dash(r.Firmware),
 					dash(r.LastError), ctlTime(r.UpdatedAt))
 			}
@@ -750,28 +764,25 @@ type ctlResident struct {
 	Presence          string `json:"presence"`
 	PresenceSince     string `json:"presenceSince"`
 	Inconsistent      bool   `json:"inconsistent"`
-	Curfew            struct {
-		Now    bool `json:"now"`
-		Window *struct {
-			Start  string `json:"start"`
-			End    string `json:"end"`
-			Source string `json:"source"`
-		} `json:"window"`
-		Absent bool `json:"absent"`
-	} `json:"curfew"`
+	// Window is the curfew window in force now, if any; Absent says the resident was
+	// not in at its start and has not come back.
+	Window *struct {
+		Start  string `json:"start"`
+		End    string `json:"end"`
+		Source string `json:"source"`
+	} `json:"window"`
+	Absent bool `json:"absent"`
 }
 
 func (r ctlResident) curfew() string {
 	s := ""
 	switch {
-	case r.Curfew.Absent:
-		s = "approved absence"
-	case r.Curfew.Now:
+	case r.Window != nil && r.Absent:
+		s = "NOW, ABSENT"
+	case r.Window != nil:
 		s = "NOW"
-	case r.Curfew.Window != nil:
-		s = "next"
 	}
-	if w := r.Curfew.Window; w != nil && !r.Curfew.Absent {
+	if w := r.Window; w != nil {
 		s += fmt.Sprintf(" %s to %s", ctlTime(w.Start), ctlTime(w.End))
 		if w.Source != "" {
 			s += " (" + w.Source + ")"
@@ -1164,7 +1175,7 @@ func ctlUnlock(ctx context.Context, e *ctlEnv, args []string) error {
 	if r.Detail != "" {
 		detail = ": " + r.Detail
 	}
-	if r.Result != "ok" {
+	if r.Result != "done" {
 		return fmt.Errorf("door %s not unlocked: %s%s", *door, dash(r.Result), detail)
 	}
 	if !e.g.json {

@@ -114,7 +114,7 @@ func newFakeConsole(t *testing.T) *fakeConsole {
 		case "plain":
 			http.Error(w, "door service restarting", http.StatusServiceUnavailable)
 		default:
-			reply(w, http.StatusOK, `{"result":"ok","detail":"for 5s"}`)
+			reply(w, http.StatusOK, `{"result":"done","detail":"for 5s"}`)
 		}
 	}))
 	mux.HandleFunc("GET /api/v1/journal", bearer(func(w http.ResponseWriter, r *http.Request) {

@@ -16,7 +16,7 @@ import (
 // and checks that it stopped cleanly.
 func runDemo(t *testing.T, dir string) {
 	t.Helper()
-	r := apedge(t, "demo", "-dir", dir, "-for", "4s", "-every", "20ms")
+	r := apedge(t, "demo", "-dir", dir, "-for", "4s", "-every", "20ms", "-console", "127.0.0.1:0")
 	if r.code != 0 || !strings.Contains(r.stdout, "apedge demo: stopped cleanly\n") {
 		t.Fatalf("demo did not stop cleanly\n%v", r)
 	}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apedge/apedge/broker/brokertest"
+	"github.com/apedge/apedge/sitekey"
+)
+
+// TestCtlAgainstDemo runs `apedge ctl` against the demo site's real console, as the
+// README tells a new user to: sign in with the printed password, look at the site,
+// record an arrival, acknowledge an alarm, export the journal and verify it.
+func TestCtlAgainstDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo site")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errs lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- cmdDemo(ctx, []string{"-dir", dir, "-every", "50ms", "-console", "127.0.0.1:0"}, &out, &errs)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v\n%s", err, errs.String())
+		}
+	}()
+	banner := regexp.MustCompile(`dashboard +(http://\S+)\n +sign in as demo with password (\S+)`)
+	var m []string
+	brokertest.WaitFor(t, 30*time.Second, "the demo's dashboard URL and password", func() (bool, string) {
+		m = banner.FindStringSubmatch(out.String())
+		return m != nil, out.String()
+	})
+	url, password := m[1], m[2]
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	ctl := func(args ...string) result {
+		t.Helper()
+		return apedge(t, append([]string{"ctl", "-url", url, "-token-file", tokenFile}, args...)...)
+	}
+
+	old := ctlStdin
+	ctlStdin = strings.NewReader(password + "\n")
+	r := ctl("login", "-user", "demo")
+	ctlStdin = old
+	if r.code != 0 || !strings.Contains(r.stdout, "as demo (admin)") {
+		t.Fatalf("login\n%v", r)
+	}
+	brokertest.WaitFor(t, 30*time.Second, "the demo's doors and an alarm", func() (bool, string) {
+		r = ctl("status")
+		return r.code == 0 && strings.Contains(r.stdout, "bridge     online") && !strings.Contains(r.stdout, "alarms     0 open"), r.stdout
+	})
+	for _, want := range []string{"site       DEMO1", "clock      synced", "bus        connected"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q\n%v", want, r)
+		}
+	}
+	if r = ctl("doors"); r.code != 0 || !strings.Contains(r.stdout, "front") || !strings.Contains(r.stdout, "side") {
+		t.Errorf("doors\n%v", r)
+	}
+	if r = ctl("devices"); r.code != 0 || !regexp.MustCompile(`front-in +front +entry +online +up`).MatchString(r.stdout) {
+		t.Errorf("devices\n%v", r)
+	}
+
+	// Acknowledge the newest open alarm.
+	r = ctl("alarms")
+	seq := regexp.MustCompile(`(?m)^(\d+) `).FindStringSubmatch(r.stdout)
+	if r.code != 0 || seq == nil {
+		t.Fatalf("alarms\n%v", r)
+	}
+	if r = ctl("ack", "-alarm", seq[1], "-note", "seen on camera"); r.code != 0 {
+		t.Errorf("ack\n%v", r)
+	}
+	if r = ctl("alarms", "-all", "-json"); r.code != 0 || !strings.Contains(r.stdout, `"note":"seen on camera"`) {
+		t.Errorf("alarms -all -json after the ack\n%v", r)
+	}
+
+	if r = ctl("arrive", "-crn", "X100009", "-card", "12:10009", "-name", "Nine"); r.code != 0 {
+		t.Fatalf("arrive\n%v", r)
+	}
+	brokertest.WaitFor(t, 30*time.Second, "the arrival on the residents list", func() (bool, string) {
+		r = ctl("residents")
+		return strings.Contains(r.stdout, "X100009"), r.stdout
+	})
+	if r = ctl("journal", "-type", "resident.arrived"); r.code != 0 || !strings.Contains(r.stdout, "X100009") {
+		t.Errorf("journal -type resident.arrived\n%v", r)
+	}
+	if r = ctl("audit"); r.code != 0 || !strings.Contains(r.stdout, "staff.signed-in") || !strings.Contains(r.stdout, "alarm.acknowledged") {
+		t.Errorf("audit\n%v", r)
+	}
+
+	export := filepath.Join(t.TempDir(), "journal.jsonl")
+	if r = ctl("export", "-o", export); r.code != 0 {
+		t.Fatalf("export\n%v", r)
+	}
+	_, pub := sitekey.Paths(filepath.Join(dir, "keys"), "DEMO1")
+	wantVerified(t, pub, export, len(readLines(t, export)))
+
+	// An admin adds a staff account; staff may not unlock doors, and are told so.
+	ctlStdin = strings.NewReader("a long enough password\n")
+	r = ctl("user", "add", "-name", "sam", "-role", "staff")
+	ctlStdin = old
+	if r.code != 0 {
+		t.Fatalf("user add\n%v", r)
+	}
+	samToken := filepath.Join(t.TempDir(), "token")
+	ctlStdin = strings.NewReader("a long enough password\n")
+	r = apedge(t, "ctl", "-url", url, "-token-file", samToken, "login", "-user", "sam")
+	ctlStdin = old
+	if r.code != 0 {
+		t.Fatalf("login as sam\n%v", r)
+	}
+	r = apedge(t, "ctl", "-url", url, "-token-file", samToken, "unlock", "-door", "front", "-reason", "test")
+	if r.code != 1 || !strings.Contains(r.stderr, "403: role staff may not") {
+		t.Errorf("unlock as staff\n%v", r)
+	}
+	if r = ctl("users"); r.code != 0 || !strings.Contains(r.stdout, "sam") {
+		t.Errorf("users\n%v", r)
+	}
+}
