@@ -261,6 +261,14 @@ func TestLoadAgentInvalid(t *testing.T) {
 		{name: "rosterFile and roster", old: "", new: "rosterFile: nope.yaml\nroster:\n  - {crn: X123456}\n", wantFields: []string{"rosterFile"}},
 		{name: "log.level", old: "", new: "log:\n  level: verbose\n", wantFields: []string{"log.level"}},
 		{name: "log.format", old: "", new: "log:\n  format: xml\n", wantFields: []string{"log.format"}},
+		{name: "console.listen on the LAN without TLS", old: "", new: "console:\n  listen: 192.168.1.5:8080\n", wantFields: []string{"console.listen"}},
+		{name: "console.listen not host:port", old: "", new: "console:\n  listen: 8080\n", wantFields: []string{"console.listen"}},
+		{name: "console.tls.key readable by others", old: "", new: "console:\n  listen: 0.0.0.0:8443\n  tls: {cert: console.crt, key: console.key-open}\n",
+			files: []string{"console.crt", "console.key-open"}, wantFields: []string{"console.tls.key"}},
+		{name: "console.firstAdmin password file readable by others", old: "", new: "console:\n  firstAdmin: {name: admin, passwordFile: admin.pass-open}\n",
+			files: []string{"admin.pass-open"}, wantFields: []string{"console.firstAdmin.passwordFile"}},
+		{name: "console.firstAdmin without a name", old: "", new: "console:\n  firstAdmin: {passwordFile: admin.pass}\n",
+			files: []string{"admin.pass"}, wantFields: []string{"console.firstAdmin.name"}},
 		{name: "several problems at once", old: "site: MAN1", new: "site: ''\nlog:\n  level: loud", wantFields: []string{"site", "log.level"}},
 	}
 	for _, tc := range tests {
@@ -717,5 +725,28 @@ func TestLoadRoster(t *testing.T) {
 	path = writeFile(t, dir, "bad.yaml", "site: MAN1\nroster:\n  - {crn: X12}\n", 0o644)
 	if _, _, err := config.LoadRoster(path); err == nil || !strings.Contains(err.Error(), "roster[0].crn") {
 		t.Errorf("LoadRoster of a bad roster = %v", err)
+	}
+}
+
+// TestConsoleDefaults: the console listens on loopback and keeps its accounts beside
+// the journal unless told otherwise; with TLS it may listen on any address.
+func TestConsoleDefaults(t *testing.T) {
+	dir := t.TempDir()
+	writeKeys(t, dir, "MAN1")
+	a, err := config.LoadAgent(writeFile(t, dir, "agent.yaml", minimalAgent, 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Console.Listen != "127.0.0.1:8080" || a.Console.Users != filepath.Join(dir, "staff.db") || a.Console.TLS != nil {
+		t.Errorf("console defaults %+v", a.Console)
+	}
+	writeFile(t, dir, "console.crt", "x", 0o644)
+	writeFile(t, dir, "console.key", "x", 0o600)
+	a, err = config.LoadAgent(writeFile(t, dir, "agent2.yaml", minimalAgent+"console:\n  listen: 0.0.0.0:8443\n  tls: {cert: console.crt, key: console.key}\n", 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Console.TLS.Key != filepath.Join(dir, "console.key") {
+		t.Errorf("console TLS %+v", a.Console.TLS)
 	}
 }

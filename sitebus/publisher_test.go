@@ -73,7 +73,8 @@ func TestPublisherSeq(t *testing.T) {
 	}
 
 	lastSeq := map[string]uint64{}
-	for range pubCalls {
+	received := map[string][]byte{}
+	for len(sent) > 0 {
 		wm := brokertest.Receive(t, pubTimeout, "published message", msgs)
 		got, err := sitebus.Decode(wm.Payload())
 		if err != nil {
@@ -83,9 +84,19 @@ func TestPublisherSeq(t *testing.T) {
 			t.Errorf("topic: %v", err)
 		}
 		key := fmt.Sprintf("%s#%d", wm.Topic(), got.Seq)
+		if first, ok := received[key]; ok {
+			// QoS 1 is at least once: a broker may deliver a message again (receivers
+			// dedupe by seq), but it must be the same bytes.
+			if !bytes.Equal(first, wm.Payload()) {
+				t.Fatalf("%s delivered twice with different bytes:\n%s\n%s", key, first, wm.Payload())
+			}
+			t.Logf("%s delivered again (QoS 1 allows it)", key)
+			continue
+		}
+		received[key] = wm.Payload()
 		want, ok := sent[key]
 		if !ok {
-			t.Fatalf("received %s seq %d, which was not published (or twice)", wm.Topic(), got.Seq)
+			t.Fatalf("received %s seq %d, which was not published", wm.Topic(), got.Seq)
 		}
 		delete(sent, key)
 		if !got.Time.Equal(want.Time) || got.Boot != want.Boot || got.Kind != want.Kind || !bytes.Equal(got.Data, want.Data) {
@@ -98,9 +109,6 @@ func TestPublisherSeq(t *testing.T) {
 			t.Errorf("%s: seq %d after %d", wm.Topic(), got.Seq, lastSeq[wm.Topic()])
 		}
 		lastSeq[wm.Topic()] = got.Seq
-	}
-	if len(sent) != 0 {
-		t.Errorf("not received: %v", sent)
 	}
 }
 

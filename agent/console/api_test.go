@@ -556,7 +556,7 @@ func TestHealthMetricsAndFiles(t *testing.T) {
 	for _, want := range []string{
 		`apedge_journal_last_seq `, `apedge_forwarder_backlog_events `, `apedge_bus_messages_total `,
 		`apedge_door_state{door="front",state="locked"} 1`, `apedge_curfew_residents{presence="unknown"} 2`,
-		`apedge_http_requests_total{code="200",route="GET /api/v1/status"} 1`, `apedge_alarms_open `, `apedge_clock_synced 1`,
+		`apedge_http_requests_total{code="200",route="GET /api/v1/status"} 1`, `apedge_alarms_open `, `apedge_clock_synced 1`, `apedge_curfew_absent_open 0`,
 		`go_goroutines `,
 	} {
 		if !bytes.Contains(body, []byte(want)) {

@@ -154,4 +154,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("resident.arrived: %s %s", arrived.CRN, arrived.Data)
 	}
 	shot("5-arrival-recorded")
+
+	// The same console on a tablet held upright.
+	step("tablet layout", chromedp.EmulateViewport(800, 1280), chromedp.WaitVisible(chromedp.CSS(`tr[data-crn="X500001"]`)))
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`))
+	if err != nil || width > 800 {
+		t.Errorf("on an 800px tablet the page is %vpx wide (%v): it should reflow, not scroll sideways", width, err)
+	}
+	shot("6-tablet")
 }

@@ -65,6 +65,7 @@ simulate: {quiet: true}
 // readers and door pins, the agent on a test clock, and its console over HTTP.
 type consoleSite struct {
 	t      testing.TB
+	cfg    *config.Agent
 	dir    string
 	agent  *agent.Agent
 	bridge *bridge.Bridge
@@ -102,6 +103,7 @@ func newConsoleSite(t testing.TB) *consoleSite {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.cfg = acfg
 	if s.agent, err = agent.New(t.Context(), acfg, log); err != nil {
 		t.Fatal(err)
 	}

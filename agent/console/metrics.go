@@ -66,6 +66,7 @@ type siteCollector struct {
 	journalLast, journalAcked, backlog, indexed        *prometheus.Desc
 	busMessages, badMessages, duplicates, seqGaps      *prometheus.Desc
 	unknownCards, residents, alarmsOpen, indexUnparsed *prometheus.Desc
+	curfewOpen                                         *prometheus.Desc
 }
 
 func (s *Server) registerSiteMetrics() {
@@ -93,6 +94,7 @@ func (s *Server) registerSiteMetrics() {
 		unknownCards:  d("unknown_cards_total", "Card reads of credentials on nobody's record."),
 		residents:     d("curfew_residents", "Residents by presence.", "presence"),
 		alarmsOpen:    d("alarms_open", "Alarms not yet acknowledged."),
+		curfewOpen:    d("curfew_absent_open", "Residents absent at the start of a curfew window who have not come back since."),
 	}
 	s.reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
@@ -153,6 +155,15 @@ func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	if as, err := c.s.o.Index.Alarms(ctx, true, eventindex.MaxLimit); err == nil {
 		g(c.alarmsOpen, float64(len(as)))
+	}
+	if evs, err := c.s.curfewEventsNow(ctx); err == nil {
+		open := 0
+		for _, e := range evs {
+			if e.Open {
+				open++
+			}
+		}
+		g(c.curfewOpen, float64(open))
 	}
 }
 

@@ -39,10 +39,10 @@ const (
 var ctlResidentsJSON = `[
  {"crn":"X123456","noms":"A1234BC","name":"Sam Jones","room":"4","arrived":"2026-06-30T10:00:00Z","expectedDeparture":"2026-12-31",
   "departed":"","presence":"in","presenceSince":"2026-07-01T13:05:00Z","inconsistent":false,
-  "curfew":{"now":true,"window":{"start":"2026-07-01T22:00:00Z","end":"2026-07-02T05:00:00Z","startLocal":"2026-07-01 23:00","endLocal":"2026-07-02 06:00","source":"ap-rule"},"absent":false}},
+  "window":{"key":"ap-standard/2026-07-01#1","start":"2026-07-01T22:00:00Z","end":"2026-07-02T05:00:00Z","startLocal":"2026-07-01 23:00","endLocal":"2026-07-02 06:00","source":"ap-rule"},"absent":false},
  {"crn":"X654321","noms":"","name":"","room":"","arrived":"2026-06-01T09:00:00Z","expectedDeparture":"",
   "departed":"","presence":"out","presenceSince":"2026-11-22T23:00:00Z","inconsistent":true,
-  "curfew":{"now":false,"window":null,"absent":true}}
+  "window":{"key":"ap-standard/2026-11-22#1","start":"2026-11-22T23:00:00Z","end":"2026-11-23T06:00:00Z","startLocal":"2026-11-22 23:00","endLocal":"2026-11-23 06:00","source":"ap-rule"},"absent":true}
 ]`
 
 var ctlAlarmsJSON = map[string]string{
@@ -305,7 +305,7 @@ func TestCtlOutput(t *testing.T) {
 				// BST in July: 13:05Z is 14:05 in London.
 				"X123456|A1234BC|Sam Jones|4|in|2026-07-01 14:05|NOW 2026-07-01 23:00 to 2026-07-02 06:00 (ap-rule)|2026-06-30 11:00|2026-12-31",
 				// GMT in November.
-				"X654321|-|-|-|out (inconsistent)|2026-11-22 23:00|approved absence|2026-06-01 10:00|-",
+				"X654321|-|-|-|out (inconsistent)|2026-11-22 23:00|NOW, ABSENT 2026-11-22 23:00 to 2026-11-23 06:00 (ap-rule)|2026-06-01 10:00|-",
 				"2 residents: 1 in, 1 out, 0 unknown",
 			},
 			jsonDoc: ctlResidentsJSON,

@@ -35,7 +35,8 @@ const ALARM_TEXT = {
   'curfew.absent': 'Absent at curfew', 'presence.inconsistent': 'Presence records inconsistent: check the resident',
   'agent.clock-unsynced': 'Site clock not synchronised',
 };
-const DOOR_ICON = { locked: '🔒', unlocked: '🔓', open: '🚪', forced: '⚠', 'held-open': '⚠' };
+// Plain symbols every font has: a control-room PC may have no emoji font.
+const DOOR_ICON = { locked: '■', unlocked: '□', open: '▯', forced: '⚠', 'held-open': '⚠' };
 
 // All client state. `gen` counts live updates, so a fetch that started before one is ignored.
 const S = {
