@@ -147,6 +147,8 @@ type Journal struct {
 	closeErr  error
 
 	gate chan struct{} // tests only: the sequencer waits for it to close before starting
+
+	tree *merkle // the Merkle log's follower (merkle.go)
 }
 
 // Open opens, creating if needed, the journal database at o.Path, applies its
@@ -234,6 +236,13 @@ func open(ctx context.Context, o Options, gate chan struct{}) (_ *Journal, err e
 	if err := j.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("journal: %s: %w", o.Path, err)
 	}
+	treeSize, edge, err := loadTree(ctx, j.wdb)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %s: %w", o.Path, err)
+	}
+	if treeSize > last {
+		return nil, fmt.Errorf("journal: %s: the Merkle tree holds %d entries but the journal only %d: database damaged", o.Path, treeSize, last)
+	}
 	j.last.Store(last)
 	j.delivered.Store(delivered)
 	j.w.j = j
@@ -244,6 +253,7 @@ func open(ctx context.Context, o Options, gate chan struct{}) (_ *Journal, err e
 		go j.signLoop()
 	}
 	go j.commitLoop()
+	j.startMerkle(treeSize, edge)
 	j.log.Info("journal opened", "path", o.Path, "site", o.Key.Site, "last", last, "delivered", delivered)
 	return j, nil
 }
@@ -398,6 +408,7 @@ func (j *Journal) Close() error {
 		j.mu.Unlock()
 		<-j.done
 		j.signWG.Wait()
+		j.stopMerkle()
 		j.delMu.Lock()
 		j.stopped.Store(true)
 		j.delMu.Unlock()
@@ -442,6 +453,13 @@ func (j *Journal) fail(err error) {
 		j.log.Error("journal commit failed; refusing further appends until restart", "path", j.path, "last", j.last.Load(), "err", err)
 		j.wake()
 	}
+}
+
+// notifyCh returns a channel closed at the next advance of Last (or failure, or close).
+func (j *Journal) notifyCh() <-chan struct{} {
+	j.notifyMu.Lock()
+	defer j.notifyMu.Unlock()
+	return j.notify
 }
 
 // wake releases every Wait call to look at the journal's state again.

@@ -41,6 +41,16 @@ CREATE TABLE delivery (
 	delivered INTEGER NOT NULL CHECK (delivered >= 0)
 );
 INSERT INTO delivery (id, delivered) VALUES (1, 0);`,
+	// The Merkle log (merkle.go): tlog's stored hashes by index, and the tree's size.
+	`CREATE TABLE tlog (
+	idx  INTEGER PRIMARY KEY CHECK (idx >= 0),
+	hash BLOB NOT NULL CHECK (length(hash) = 32)
+);
+CREATE TABLE tlog_size (
+	id   INTEGER PRIMARY KEY CHECK (id = 1),
+	size INTEGER NOT NULL CHECK (size >= 0)
+);
+INSERT INTO tlog_size (id, size) VALUES (1, 0);`,
 }
 
 // maxInsertRows is the most rows one INSERT statement carries. A run of rows is

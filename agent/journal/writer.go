@@ -8,6 +8,8 @@ import (
 	"math/bits"
 	"sync"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/apedge/apedge/event"
 )
 
@@ -31,9 +33,10 @@ type request struct {
 	d    *event.Draft
 	done sync.WaitGroup // done once rec (but for its ID) or err is final
 
-	payload []byte   // built payload
-	sig     []byte   // its signature, once signed
-	dupOf   *request // an earlier, built request with the same origin
+	payload []byte    // built payload
+	sig     []byte    // its signature, once signed
+	leaf    tlog.Hash // its Merkle leaf hash, computed with the signature
+	dupOf   *request  // an earlier, built request with the same origin
 	rec     Record
 	err     error
 }
@@ -329,6 +332,7 @@ func (j *Journal) signLoop() {
 			pae = appendPAE(pae[:0], r.payload)
 			r.sig = ed25519.Sign(j.key.Key, pae)
 			r.rec.Envelope = encodeEnvelope(j.key.ID, r.payload, r.sig)
+			r.leaf = tlog.RecordHash(r.payload)
 		}
 		c.signed <- struct{}{}
 	}
@@ -422,6 +426,7 @@ func (j *Journal) commitLoop() {
 		}
 		j.pendMu.Unlock()
 		if err == nil && len(rows) > 0 {
+			j.tree.offer(rows)
 			j.last.Store(rows[len(rows)-1].rec.Seq)
 			j.wake()
 		}
