@@ -275,12 +275,20 @@ func (a *Agent) Run(ctx context.Context) error {
 			fail(err)
 		}
 	}()
+	checkpointsDone := make(chan struct{})
+	go func() {
+		defer close(checkpointsDone)
+		if err := a.checkpoints(procCtx); err != nil {
+			fail(err)
+		}
+	}()
 	acksDone := make(chan struct{})
 	go func() { defer close(acksDone); a.sendAcks(procCtx) }()
 	<-procCtx.Done()
 	<-procDone
 	<-acksDone // the last acks go out before the bus closes
 	<-curfewDone
+	<-checkpointsDone
 	a.bus.Disconnect(250)
 	if a.busUp.Load() {
 		a.announce(a.out, "offline").WaitTimeout(2 * time.Second)

@@ -269,6 +269,8 @@ func TestLoadAgentInvalid(t *testing.T) {
 			files: []string{"admin.pass-open"}, wantFields: []string{"console.firstAdmin.passwordFile"}},
 		{name: "console.firstAdmin without a name", old: "", new: "console:\n  firstAdmin: {passwordFile: admin.pass}\n",
 			files: []string{"admin.pass"}, wantFields: []string{"console.firstAdmin.name"}},
+		{name: "checkpoints.every", old: "", new: "checkpoints: {every: -1}\n", wantFields: []string{"checkpoints.every"}},
+		{name: "checkpoints.interval", old: "", new: "checkpoints: {interval: 10ms}\n", wantFields: []string{"checkpoints.interval"}},
 		{name: "several problems at once", old: "site: MAN1", new: "site: ''\nlog:\n  level: loud", wantFields: []string{"site", "log.level"}},
 	}
 	for _, tc := range tests {

@@ -30,7 +30,9 @@ type Agent struct {
 	Curfew Curfews `yaml:"curfew,omitempty"`
 	// Console is the agent's HTTP console: staff API, dashboard, metrics.
 	Console Console `yaml:"console,omitempty"`
-	Log     Log     `yaml:"log,omitempty"`
+	// Checkpoints configures the signed checkpoints of the agent's Merkle log.
+	Checkpoints Checkpoints `yaml:"checkpoints,omitempty"`
+	Log         Log         `yaml:"log,omitempty"`
 }
 
 // Console configures the agent's HTTP console.
@@ -131,6 +133,7 @@ func LoadAgent(path string) (*Agent, error) {
 	checkRoster(&c, a.Roster)
 	a.Curfew.check(&c)
 	a.Console.check(&c, dir, a.Database)
+	a.Checkpoints.check(&c)
 	a.Log.check(&c)
 	return &a, c.err(path)
 }

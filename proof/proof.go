@@ -232,17 +232,23 @@ type ExportResult struct {
 // A failed line is reported as a *verify.LineError wrapping the same errors verify.Export
 // uses (verify.ErrChain, verify.ErrNotCanonical, envelope.ErrBadSignature...). A short
 // export wraps ErrShortExport, a root that differs ErrRootMismatch, and a refused
-// checkpoint ErrCheckpoint. The result is nil on any error.
+// checkpoint ErrCheckpoint. The result is nil on any error. With a nil checkpoint it
+// checks the lines alone, as verify.Export does but with any of the site's keys.
 func CheckExport(r io.Reader, checkpoint []byte, site string, keys []*sitekey.Public) (*ExportResult, error) {
 	if r == nil {
 		return nil, errors.New("proof: export: no reader")
 	}
-	c, ckey, err := OpenCheckpoint(checkpoint, site, keys)
-	if err != nil {
-		return nil, err
+	var c Checkpoint
+	res := &ExportResult{Site: site}
+	if checkpoint != nil {
+		var ckey *sitekey.Public
+		var err error
+		if c, ckey, err = OpenCheckpoint(checkpoint, site, keys); err != nil {
+			return nil, err
+		}
+		res.CheckpointSize, res.Root, res.CheckpointKeyID = c.Size, c.Root, ckey.ID
 	}
 	ts := trustStore(site, keys)
-	res := &ExportResult{Site: site, CheckpointSize: c.Size, Root: c.Root, CheckpointKeyID: ckey.ID}
 	var (
 		tree        Tree
 		line, blank int
@@ -300,6 +306,13 @@ func CheckExport(r io.Reader, checkpoint []byte, site string, keys []*sitekey.Pu
 			return nil, exportError(&verify.LineError{Line: line + 1, Err: fmt.Errorf("%w (over %d bytes)", verify.ErrTooLong, envelope.MaxSize)})
 		}
 		return nil, fmt.Errorf("proof: read export: %w", err)
+	}
+	if checkpoint == nil {
+		if res.Count == 0 {
+			return nil, fmt.Errorf("proof: export: %w", verify.ErrEmpty)
+		}
+		res.ExportRoot = tree.Root()
+		return res, nil
 	}
 	if tree.Size() < c.Size {
 		if res.Count == 0 {

@@ -230,3 +230,32 @@ func TestMerkleRefusesTreePastJournal(t *testing.T) {
 		t.Fatal("opened a journal whose tree is larger than it")
 	}
 }
+
+// BenchmarkJournalProof measures the Merkle log's costs on a journal of 20,000
+// entries: the root of the whole tree (what a checkpoint signs) and an inclusion
+// proof of a random entry, both read from the stored hashes.
+func BenchmarkJournalProof(b *testing.B) {
+	const n = 20000
+	j := openTest(b, testKey(b), "", Options{})
+	appendN(b, j, 0, n)
+	waitTree(b, j, n)
+	ctx := context.Background()
+	b.Run("root", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := j.TreeHash(ctx, n); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "roots/s")
+	})
+	b.Run("prove", func(b *testing.B) {
+		i := uint64(0)
+		for b.Loop() {
+			i = (i*7919 + 1) % n
+			if _, err := j.ProveRecord(ctx, n, i+1); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
+	})
+}

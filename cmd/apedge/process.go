@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/apedge/apedge/central"
 	"github.com/apedge/apedge/config"
 	bridge "github.com/apedge/apedge/firmware-bridge"
+	"github.com/apedge/apedge/proof"
 	"github.com/apedge/apedge/sitekey"
 	"github.com/apedge/apedge/verify"
 )
@@ -235,33 +238,99 @@ func cmdKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+const verifyUsage = `apedge verify -pubkey FILE[,FILE...] EXPORT.jsonl
+apedge verify -pubkey FILE[,FILE...] -checkpoint FILE EXPORT.jsonl
+apedge verify -pubkey FILE[,FILE...] -bundle FILE
+
+Checks apedge's evidence offline, with nothing but the site's public key (or keys, one
+file each, when the site has rotated its key):
+  EXPORT.jsonl   an export from apedge central export or apedge ctl export: every
+                 signature and the hash chain from seq 1; fails naming the first bad entry.
+  -checkpoint    also that the export's first events hash to the Merkle root of a signed
+                 checkpoint of the site's log (its note text, as apedge central checkpoint
+                 writes it), so that nothing in them was changed, dropped or reordered.
+  -bundle        one event's proof bundle (apedge central prove): its signature, its
+                 inclusion in the site's Merkle log, and the checkpoint it is proved against.`
+
 func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("verify", "apedge verify -pubkey FILE EXPORT.jsonl\n\nChecks every signature and the hash chain of an export from `apedge central export`;\nfails naming the first bad entry.", stderr)
-	pubPath := fs.String("pubkey", "", "the site's public key `file`")
+	fs := flags("verify", verifyUsage, stderr)
+	pubPaths := fs.String("pubkey", "", "the site's public key `file`s, comma-separated")
+	bundlePath := fs.String("bundle", "", "a proof bundle `file`")
+	cpPath := fs.String("checkpoint", "", "a signed checkpoint `file` to check the export against")
 	if err := parse(fs, args, 1); err != nil {
 		return err
 	}
-	if err := required(fs, "pubkey", *pubPath); err != nil {
+	if err := required(fs, "pubkey", *pubPaths); err != nil {
 		return err
+	}
+	var keys []*sitekey.Public
+	for _, p := range strings.Split(*pubPaths, ",") {
+		pub, err := sitekey.LoadPublic(p, "")
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 && pub.Site != keys[0].Site {
+			return fmt.Errorf("%s is a key of site %s, %s of site %s: give the keys of one site", p, pub.Site, strings.Split(*pubPaths, ",")[0], keys[0].Site)
+		}
+		keys = append(keys, pub)
+	}
+	site := keys[0].Site
+	if *bundlePath != "" {
+		if fs.NArg() != 0 || *cpPath != "" {
+			fmt.Fprintln(stderr, "verify: -bundle takes no export and no -checkpoint")
+			return errUsage
+		}
+		b, err := os.ReadFile(*bundlePath)
+		if err != nil {
+			return err
+		}
+		v, err := proof.VerifyBundle(b, keys)
+		if err != nil {
+			return fmt.Errorf("%s: FAILED: %w", *bundlePath, err)
+		}
+		fmt.Fprintf(stdout, "%s: OK: event %s (%s, occurred %s) is entry %d of site %s's log, signed by key %s; proved in the log of %d entries with root %s, checkpoint signed by key %s\n",
+			*bundlePath, v.EventID, v.Type, v.OccurredAt.UTC().Format(time.RFC3339), v.Seq, v.Site, v.KeyID, v.TreeSize,
+			base64.StdEncoding.EncodeToString(v.Root[:]), v.CheckpointKeyID)
+		return nil
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "verify: name the export file")
+		fmt.Fprintln(stderr, "verify: name the export file (or give -bundle)")
 		return errUsage
-	}
-	pub, err := sitekey.LoadPublic(*pubPath, "")
-	if err != nil {
-		return err
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	res, err := verify.Export(f, pub)
+	if *cpPath != "" {
+		cp, err := os.ReadFile(*cpPath)
+		if err != nil {
+			return err
+		}
+		res, err := proof.CheckExport(f, cp, site, keys)
+		if err != nil {
+			return fmt.Errorf("%s: FAILED: %w", fs.Arg(0), err)
+		}
+		fmt.Fprintf(stdout, "%s: OK: %d events of site %s, seq 1..%d, every signature valid (keys %s), chain unbroken; the first %d hash to the checkpoint's root %s (signed by key %s)\n",
+			fs.Arg(0), res.Count, res.Site, res.LastSeq, strings.Join(res.KeyIDs, ", "), res.CheckpointSize,
+			base64.StdEncoding.EncodeToString(res.Root[:]), res.CheckpointKeyID)
+		return nil
+	}
+	if len(keys) > 1 {
+		// An export across a key rotation: every line checked with any of the keys.
+		res, err := proof.CheckExport(f, nil, site, keys)
+		if err != nil {
+			return fmt.Errorf("%s: FAILED: %w", fs.Arg(0), err)
+		}
+		fmt.Fprintf(stdout, "%s: OK: %d events of site %s, seq 1..%d, every signature valid (keys %s), chain unbroken\n",
+			fs.Arg(0), res.Count, res.Site, res.LastSeq, strings.Join(res.KeyIDs, ", "))
+		return nil
+	}
+	res, err := verify.Export(f, keys[0])
 	if err != nil {
 		return fmt.Errorf("%s: FAILED: %w", fs.Arg(0), err)
 	}
 	fmt.Fprintf(stdout, "%s: OK: %d events of site %s, seq %d..%d, every signature valid (key %s), chain unbroken\n",
-		fs.Arg(0), res.Count, res.Site, res.FirstSeq, res.LastSeq, pub.ID)
+		fs.Arg(0), res.Count, res.Site, res.FirstSeq, res.LastSeq, keys[0].ID)
 	return nil
 }
