@@ -5,19 +5,19 @@ import (
 	"fmt"
 
 	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/sqlitedb"
 )
 
-// ReadAlarms returns the alarms recorded in the store at dbPath for site ("" for every
-// alarm), oldest first. It opens the store read-only, so it works while a Receiver runs.
+// ReadAlarms returns the alarms recorded in the store at dbPath (as in Options.Path)
+// for site ("" for every alarm), oldest first. It opens the store for reading only, so
+// it works while receivers run.
 func ReadAlarms(ctx context.Context, dbPath, site string) ([]Alarm, error) {
 	if site != "" && !sitekey.ValidSiteCode(site) {
 		return nil, fmt.Errorf("central: alarms: site code %q is not valid", site)
 	}
-	db, err := sqlitedb.OpenReadOnly(ctx, dbPath)
+	s, err := openReadOnly(ctx, dbPath)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("central: alarms: %w", err)
 	}
-	defer db.Close()
-	return queryAlarms(ctx, db, site)
+	defer s.db.Close()
+	return s.queryAlarms(ctx, site)
 }

@@ -163,55 +163,57 @@ func TestBadCorpus(t *testing.T) {
 	if err != nil || len(paths) < 20 {
 		t.Fatalf("testdata/bad: %d files, %v", len(paths), err)
 	}
-	for _, path := range paths {
-		name := strings.TrimSuffix(filepath.Base(path), ".json")
-		t.Run(name, func(t *testing.T) {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var c badCase
-			if err := json.Unmarshal(b, &c); err != nil {
-				t.Fatal(err)
-			}
-			dbPath := filepath.Join(t.TempDir(), "central.db")
-			r, err := Open(context.Background(), Options{Path: dbPath, Trust: testTrust(t), MaxHeld: 1, Logger: testLogger(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			pre := preamble(t)
-			r.processSync(uplink.EventsTopic("ABC"), uplink.EncodeBatch(pre))
-			r.processSync(c.Topic, []byte(c.Message))
+	eachStore(t, func(t *testing.T, newStore func() string) {
+		for _, path := range paths {
+			name := strings.TrimSuffix(filepath.Base(path), ".json")
+			t.Run(name, func(t *testing.T) {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var c badCase
+				if err := json.Unmarshal(b, &c); err != nil {
+					t.Fatal(err)
+				}
+				dbPath := newStore()
+				r, err := Open(context.Background(), Options{Path: dbPath, Trust: testTrust(t), MaxHeld: 1, Logger: testLogger(t)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				pre := preamble(t)
+				r.processSync(uplink.EventsTopic("ABC"), uplink.EncodeBatch(pre))
+				r.processSync(c.Topic, []byte(c.Message))
 
-			s := r.Stats()
-			for reason, n := range s.Rejected {
-				want := uint64(0)
-				if reason == c.Want {
-					want = 1
+				s := r.Stats()
+				for reason, n := range s.Rejected {
+					want := uint64(0)
+					if reason == c.Want {
+						want = 1
+					}
+					if n != want {
+						t.Errorf("rejected %s = %d, want %d (%s)", reason, n, want, c.Note)
+					}
 				}
-				if n != want {
-					t.Errorf("rejected %s = %d, want %d (%s)", reason, n, want, c.Note)
+				if s.Stored != 3 || r.Heads()["ABC"] != 3 {
+					t.Errorf("stored %d, head %d: want 3", s.Stored, r.Heads()["ABC"])
 				}
-			}
-			if s.Stored != 3 || r.Heads()["ABC"] != 3 {
-				t.Errorf("stored %d, head %d: want 3", s.Stored, r.Heads()["ABC"])
-			}
-			alarms, err := r.Alarms(context.Background(), "")
-			if err != nil || len(alarms) != 1 {
-				t.Fatalf("alarms: %+v, %v", alarms, err)
-			}
-			a := alarms[0]
-			if a.Reason != c.Want || len(a.Evidence) == 0 || a.Detail == "" {
-				t.Errorf("alarm %+v", a)
-			}
-			if !bytes.Contains([]byte(c.Message), a.Evidence) {
-				t.Errorf("alarm evidence is not from the message")
-			}
-			if strings.HasPrefix(c.Topic, "apedge/v1/central/ABC/events") && a.Site != "ABC" {
-				t.Errorf("alarm site %q", a.Site)
-			}
-			checkStored(t, dbPath, "ABC", pre)
-		})
-	}
+				alarms, err := r.Alarms(context.Background(), "")
+				if err != nil || len(alarms) != 1 {
+					t.Fatalf("alarms: %+v, %v", alarms, err)
+				}
+				a := alarms[0]
+				if a.Reason != c.Want || len(a.Evidence) == 0 || a.Detail == "" {
+					t.Errorf("alarm %+v", a)
+				}
+				if !bytes.Contains([]byte(c.Message), a.Evidence) {
+					t.Errorf("alarm evidence is not from the message")
+				}
+				if strings.HasPrefix(c.Topic, "apedge/v1/central/ABC/events") && a.Site != "ABC" {
+					t.Errorf("alarm site %q", a.Site)
+				}
+				checkStored(t, dbPath, "ABC", pre)
+			})
+		}
+	})
 }

@@ -3,6 +3,7 @@ package central
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -107,15 +108,16 @@ func BenchmarkIngest(b *testing.B) {
 		b.Fatalf("stored %d of %d", s.Stored, total)
 	}
 	ingest := float64(total) / elapsed.Seconds()
-	verifies := verifyRate(b, envs[:min(len(envs), 20000)])
+	verifies := verifyRate(b, "ABC", envs[:min(len(envs), 20000)])
 	b.ReportMetric(ingest, "events/s")
 	b.ReportMetric(verifies, "verifies/s")
 	b.ReportMetric(ingest/verifies, "ingest/verify")
 }
 
-// verifyRate measures Ed25519 verifications per second of envs on every core.
-func verifyRate(b *testing.B, envs [][]byte) float64 {
-	pub, msgs, sigs := verifyInputs(b, envs)
+// verifyRate measures Ed25519 verifications per second of envs, signed by site's test
+// key, on every core.
+func verifyRate(b *testing.B, site string, envs [][]byte) float64 {
+	pub, msgs, sigs := verifyInputs(b, site, envs)
 	const rounds = 2
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -135,8 +137,8 @@ func verifyRate(b *testing.B, envs [][]byte) float64 {
 	return float64(rounds*len(msgs)) / time.Since(start).Seconds()
 }
 
-func verifyInputs(b *testing.B, envs [][]byte) (ed25519.PublicKey, [][]byte, [][]byte) {
-	pub := testKey(b, "ABC").Public().Key
+func verifyInputs(b *testing.B, site string, envs [][]byte) (ed25519.PublicKey, [][]byte, [][]byte) {
+	pub := testKey(b, site).Public().Key
 	msgs := make([][]byte, len(envs))
 	sigs := make([][]byte, len(envs))
 	for i, e := range envs {
@@ -152,7 +154,7 @@ func verifyInputs(b *testing.B, envs [][]byte) (ed25519.PublicKey, [][]byte, [][
 // BenchmarkVerifyParallel measures Ed25519 verification of event envelopes on every
 // core (b.RunParallel), the limit BenchmarkIngest is compared with.
 func BenchmarkVerifyParallel(b *testing.B) {
-	pub, msgs, sigs := verifyInputs(b, benchChain(b, 1024))
+	pub, msgs, sigs := verifyInputs(b, "ABC", benchChain(b, 1024))
 	var next atomic.Int64
 	b.ResetTimer()
 	start := time.Now()
@@ -166,4 +168,161 @@ func BenchmarkVerifyParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "verifies/s")
+}
+
+// benchSites are the sites of BenchmarkIngestStores, each with its own key.
+var benchSites = []string{"BS1", "BS2", "BS3", "BS4"}
+
+// siteChains holds one long chain per bench site, signed once per test binary run and
+// extended as benchmarks ask for more.
+var siteChains struct {
+	sync.Mutex
+	c    map[string]*chain
+	envs map[string][][]byte
+}
+
+// siteChain returns site's envelopes 1..n (one of benchSites).
+func siteChain(b *testing.B, site string, n int) [][]byte {
+	siteChains.Lock()
+	defer siteChains.Unlock()
+	if siteChains.c == nil {
+		siteChains.c, siteChains.envs = map[string]*chain{}, map[string][][]byte{}
+	}
+	c := siteChains.c[site]
+	if c == nil {
+		c = newChain(b, testKey(b, site))
+		siteChains.c[site] = c
+	}
+	c.t = b
+	if more := n - len(siteChains.envs[site]); more > 0 {
+		payloads := make([][]byte, more)
+		for i := range payloads {
+			payloads[i] = c.payload(c.seq+1, c.prev)
+			c.seq++
+			c.prev = event.Hash(payloads[i])
+		}
+		envs := make([][]byte, more)
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 4 {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < more; i = int(next.Add(1) - 1) {
+					envs[i] = envelope.Sign(c.key, payloads[i])
+				}
+			})
+		}
+		wg.Wait()
+		siteChains.envs[site] = append(siteChains.envs[site], envs...)
+	}
+	return siteChains.envs[site][:n]
+}
+
+// BenchmarkIngestStores measures central's ingest on each store, with one receiver and,
+// on PostgreSQL, with three receivers sharing the store as they would share an MQTT
+// subscription: the batches of four sites, interleaved, are dealt to the receivers in
+// turn (Mosquitto's round robin), so that one site's consecutive batches land on
+// different receivers. One op is one batch of 256 envelopes; events/s is timed from the
+// first Handle to the last site's final ack, from whichever receiver.
+func BenchmarkIngestStores(b *testing.B) {
+	for _, tc := range []struct {
+		kind      storeKind
+		receivers int
+	}{
+		{storeKinds[0], 1},
+		{storeKinds[1], 1},
+		{storeKinds[1], 3},
+	} {
+		b.Run(fmt.Sprintf("store=%s,receivers=%d", tc.kind.name, tc.receivers), func(b *testing.B) {
+			benchIngestShared(b, tc.kind.newStore(b), tc.receivers)
+		})
+	}
+}
+
+func benchIngestShared(b *testing.B, addr string, receivers int) {
+	const batchLen = 256
+	trust := envelope.TrustStore{}
+	for _, s := range benchSites {
+		trust.Add(testKey(b, s).Public())
+	}
+	perSite := (b.N + len(benchSites) - 1) / len(benchSites)
+	var msgs []struct {
+		topic string
+		msg   []byte
+	}
+	totals := map[string]uint64{}
+	var all [][]byte
+	chains := map[string][][]byte{}
+	for _, s := range benchSites {
+		chains[s] = siteChain(b, s, perSite*batchLen)
+		totals[s] = uint64(perSite * batchLen)
+		all = append(all, chains[s]...)
+	}
+	for i := range perSite {
+		for _, s := range benchSites {
+			msgs = append(msgs, struct {
+				topic string
+				msg   []byte
+			}{uplink.EventsTopic(s), uplink.EncodeBatch(chains[s][i*batchLen : (i+1)*batchLen])})
+		}
+	}
+	var (
+		mu      sync.Mutex
+		acked   = map[string]uint64{}
+		pending = len(benchSites)
+	)
+	done := make(chan struct{})
+	publish := func(site string, seq uint64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if seq > acked[site] {
+			acked[site] = seq
+			if seq == totals[site] {
+				if pending--; pending == 0 {
+					close(done)
+				}
+			}
+		}
+	}
+	rs := make([]*Receiver, receivers)
+	ran := make(chan error, receivers)
+	for i := range rs {
+		r, err := Open(context.Background(), Options{Path: addr, Trust: trust, Logger: quietLogger(), Publish: publish})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs[i] = r
+		go func() { ran <- r.Run(context.Background()) }()
+	}
+
+	b.ResetTimer()
+	start := time.Now()
+	for i, m := range msgs {
+		rs[i%receivers].Handle(m.topic, m.msg)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Minute):
+		b.Fatalf("not every site acknowledged: %v of %v", acked, totals)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+
+	var stored uint64
+	for _, r := range rs {
+		if err := r.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := <-ran; err != nil {
+			b.Fatal(err)
+		}
+		stored += r.Stats().Stored
+	}
+	if want := uint64(len(all)); stored != want {
+		b.Fatalf("stored %d of %d", stored, want)
+	}
+	ingest := float64(len(all)) / elapsed.Seconds()
+	verifies := verifyRate(b, benchSites[0], chains[benchSites[0]][:min(perSite*batchLen, 20000)])
+	b.ReportMetric(ingest, "events/s")
+	b.ReportMetric(verifies, "verifies/s")
+	b.ReportMetric(ingest/verifies, "ingest/verify")
 }

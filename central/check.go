@@ -31,8 +31,9 @@ type entry struct {
 	seq    uint64
 	id     string
 	source string
-	hash   [32]byte
-	ev     *event.Event
+	hash   [32]byte  // of the payload
+	prev   [32]byte  // the event's prevhash
+	f      fields    // what queries select it by
 	at     time.Time // when received
 }
 
@@ -119,6 +120,7 @@ func (r *Receiver) check(site string, e *entry) {
 		refuse(ReasonWrongSite, fmt.Sprintf("event of site %s signed by key %s of site %s", ev.Site(), key.ID, key.Site))
 		return
 	}
-	e.ev, e.seq, e.id, e.source = ev, ev.Seq, ev.ID, ev.Source
-	e.hash = event.Hash(env.Payload)
+	e.seq, e.id, e.source = ev.Seq, ev.ID, ev.Source
+	e.hash, e.prev = event.Hash(env.Payload), ev.Prev()
+	e.f = fieldsOf(ev)
 }

@@ -40,7 +40,7 @@ func FuzzBatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		r.processSync(uplink.EventsTopic("ABC"), msg)
 
-		rows, err := r.db.QueryContext(ctx, `SELECT site, envelope FROM events ORDER BY site, seq`)
+		rows, err := r.st.db.QueryContext(ctx, `SELECT site, envelope FROM events ORDER BY site, seq`)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -15,11 +16,48 @@ import (
 
 	"github.com/apedge/apedge/envelope"
 	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/pgtest"
 	"github.com/apedge/apedge/sitekey"
 	"github.com/apedge/apedge/uplink"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/bad and testdata/fuzz from the generators")
+
+// pg is the PostgreSQL cluster of this test binary, started by the first test that
+// asks for a PostgreSQL store.
+var pg pgtest.Shared
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := pg.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// storeKind is one of the store's databases; newStore makes an empty store of that
+// kind for t and returns its address (Options.Path).
+type storeKind struct {
+	name     string
+	newStore func(t testing.TB) string
+}
+
+// storeKinds are the databases every store test runs against.
+var storeKinds = []storeKind{
+	{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "central.db") }},
+	{"postgres", func(t testing.TB) string { return pg.Database(t) }},
+}
+
+// eachStore runs test once per store kind, as a subtest named after the kind; test's
+// newStore makes an empty store of that kind.
+func eachStore(t *testing.T, test func(t *testing.T, newStore func() string)) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) { test(t, func() string { return k.newStore(t) }) })
+	}
+}
 
 // testKey returns site's deterministic test key: seeded from its name, so that
 // testdata stays byte-identical across runs (Ed25519 signing is deterministic).
@@ -49,6 +87,8 @@ type chain struct {
 	seq  uint64
 	prev [32]byte
 	tag  string // varies the payloads, to make a fork of the same seqs
+	// draft, if set, makes each seq's event instead of the default entry.
+	draft func(seq uint64) *event.Draft
 }
 
 func newChain(t testing.TB, key *sitekey.Private) *chain {
@@ -64,12 +104,16 @@ func newChain(t testing.TB, key *sitekey.Private) *chain {
 func (c *chain) payload(seq uint64, prev [32]byte) []byte {
 	c.t.Helper()
 	info, _ := json.Marshal(map[string]string{"door": "front", "reader": "R1", "tag": c.tag})
-	p, err := c.b.Build(seq, prev, &event.Draft{
+	d := &event.Draft{
 		Type:       "movement.entered",
 		OccurredAt: time.Date(2025, 3, 30, 0, 0, 0, 0, time.UTC).Add(time.Duration(seq) * time.Minute),
 		Person:     &event.PersonReference{Identifiers: []event.Identifier{{Type: "CRN", Value: "X123456"}}},
 		Info:       info,
-	})
+	}
+	if c.draft != nil {
+		d = c.draft(seq)
+	}
+	p, err := c.b.Build(seq, prev, d)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -139,12 +183,12 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// start opens a Receiver on o (filling Path, Trust and Logger if empty) and runs it
-// until the test ends.
+// start opens a Receiver on o (filling Trust and Logger if empty) and runs it until the
+// test ends. o.Path must name a store (eachStore's newStore).
 func start(t *testing.T, o Options) *harness {
 	t.Helper()
 	if o.Path == "" {
-		o.Path = filepath.Join(t.TempDir(), "central.db")
+		t.Fatal("start: Options.Path is empty")
 	}
 	if o.Trust == nil {
 		o.Trust = testTrust(t)

@@ -1,7 +1,15 @@
 // Package central is apedge's reference receiver of site events: it verifies the signed
 // envelopes that sites' agents publish in batches, dedupes them, checks each site's hash
-// chain, stores every event exactly once and in order in SQLite, and acknowledges the
-// highest contiguous seq it has durably stored, only after the commit that stored it.
+// chain, stores every event exactly once and in order, and acknowledges the highest
+// contiguous seq it has durably stored, only after the commit that stored it.
+//
+// The store is SQLite (a file, for one receiver) or PostgreSQL (a URL), with the same
+// tables and the same writer. Several receivers may share one PostgreSQL store, each
+// taking some of the batches (an MQTT shared subscription): a receiver keeps nothing of
+// a site's chain in memory between transactions. Each transaction locks the heads rows
+// of its sites and reads them again; envelopes that arrive after a gap are held in the
+// store, so whichever receiver fills the gap stores them; and an ack is the head that
+// the acknowledging receiver committed. See writer.go.
 //
 // Anything it refuses (an undecodable batch or envelope, a signature by no trusted key or
 // a bad one, an envelope of the wrong site, a different payload under an id already
@@ -19,7 +27,6 @@ package central
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,7 +37,6 @@ import (
 
 	"github.com/apedge/apedge/envelope"
 	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/sqlitedb"
 )
 
 // Reason says why an envelope or a batch was refused, or what an alarm is about.
@@ -51,7 +57,8 @@ const (
 	ReasonConflict Reason = "conflict"
 	// ReasonChainBreak: the event is next in seq but does not follow the site's head.
 	ReasonChainBreak Reason = "chain-break"
-	// ReasonHeldOverflow: an out-of-order envelope beyond Options.MaxHeld for its site.
+	// ReasonHeldOverflow: an out-of-order envelope beyond Options.MaxHeld held for its
+	// site.
 	ReasonHeldOverflow Reason = "held-overflow"
 	// ReasonBadTopic: the message came on a topic that is not a site's events topic.
 	ReasonBadTopic Reason = "bad-topic"
@@ -68,7 +75,9 @@ func rejectReasons() []Reason {
 
 // Options configure a Receiver.
 type Options struct {
-	// Path is the SQLite database file, created if missing.
+	// Path is the store: an SQLite database file (created if missing), or a PostgreSQL
+	// database's URL (postgres://... or postgresql://..., see IsPostgres) whose schema
+	// is created if missing.
 	Path string
 	// Trust holds the sites' public keys, by key id; each key's Site must be set.
 	Trust envelope.TrustStore
@@ -77,8 +86,8 @@ type Options struct {
 	// GapAlarmAfter is how long a gap in a site's seqs may stay open before it is
 	// alarmed (default 30s). Detection itself is counted at once in Stats.Gaps.
 	GapAlarmAfter time.Duration
-	// MaxHeld bounds the out-of-order envelopes held in memory per site while a gap is
-	// open (default 100000); beyond it they are refused with ReasonHeldOverflow.
+	// MaxHeld bounds the out-of-order envelopes held in the store per site while a gap
+	// is open (default 100000); beyond it they are refused with ReasonHeldOverflow.
 	MaxHeld int
 	// Publish, if set, is called with a site's ack (highest contiguous stored seq) only
 	// after the store commit that made it durable, and also after a batch that held only
@@ -115,11 +124,13 @@ type Stats struct {
 	Stored uint64
 	// Duplicates counts byte-identical copies of events already stored or held.
 	Duplicates uint64
-	// Held counts envelopes put on hold because they came after a gap.
+	// Held counts envelopes this receiver put on hold because they came after a gap.
 	Held uint64
-	// HeldNow is the number of envelopes held at this moment, across sites.
+	// HeldNow is the number of envelopes held across sites, as this receiver last saw
+	// each site's (exact with a single receiver).
 	HeldNow int64
-	// Gaps counts gaps detected; GapAlarms those alarmed for staying open.
+	// Gaps counts gaps this receiver detected; GapAlarms those it alarmed for staying
+	// open.
 	Gaps, GapAlarms uint64
 	// Rejected counts refusals by reason; every rejection reason is present.
 	Rejected map[Reason]uint64
@@ -150,7 +161,7 @@ type Alarm struct {
 type Receiver struct {
 	o     Options
 	log   *slog.Logger
-	db    *sql.DB
+	st    *store
 	trust envelope.TrustStore
 	tick  time.Duration
 
@@ -158,16 +169,14 @@ type Receiver struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 
-	mu      sync.Mutex // guards heads, running, closed, runDone
+	mu sync.Mutex // guards heads, heldBy, running, closed, runDone
+	// heads and heldBy are each site's head and held count as this receiver last
+	// committed or read them.
 	heads   map[string]uint64
+	heldBy  map[string]int64
 	running bool
 	closed  bool
 	runDone chan struct{}
-
-	// sites is the chain state per site; owned by the writer (Run), or by Open.
-	sites map[string]*siteState
-	// gapped holds the sites with an open gap; owned by the writer.
-	gapped map[string]*siteState
 
 	n counters
 }
@@ -185,7 +194,7 @@ type inMsg struct {
 	at    time.Time
 }
 
-// Open opens (creating or migrating) the store at o.Path and loads every site's head.
+// Open opens (creating or migrating) the store at o.Path and reads every site's head.
 func Open(ctx context.Context, o Options) (*Receiver, error) {
 	if o.Path == "" {
 		return nil, errors.New("central: Options.Path is empty")
@@ -220,36 +229,39 @@ func Open(ctx context.Context, o Options) (*Receiver, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db, err := sqlitedb.Open(ctx, o.Path, migrations())
+	st, err := openStore(ctx, o.Path)
 	if err != nil {
 		return nil, fmt.Errorf("central: %w", err)
 	}
 	r := &Receiver{
 		o:      o,
 		log:    o.Logger.With("component", "central"),
-		db:     db,
+		st:     st,
 		trust:  trust,
 		tick:   min(max(o.GapAlarmAfter/4, 10*time.Millisecond), 250*time.Millisecond),
 		queue:  make(chan inMsg, queueLen),
 		stop:   make(chan struct{}),
 		heads:  map[string]uint64{},
-		gapped: map[string]*siteState{},
+		heldBy: map[string]int64{},
 	}
 	r.n.rejected = map[Reason]*atomic.Uint64{}
 	for _, reason := range rejectReasons() {
 		r.n.rejected[reason] = new(atomic.Uint64)
 	}
-	if r.sites, err = loadHeads(ctx, db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("central: %s: %w", o.Path, err)
+	heads, err := st.readHeads(ctx)
+	if err != nil {
+		st.db.Close()
+		return nil, fmt.Errorf("central: %s: %w", st.name, err)
 	}
-	for site, st := range r.sites {
-		r.heads[site] = st.head
+	for site, h := range heads {
+		r.heads[site] = h.seq
+		r.heldBy[site] = h.held
+		r.n.heldNow.Add(h.held)
 	}
 	if len(trust) == 0 {
 		r.log.Warn("trust store is empty: every envelope will be refused")
 	}
-	r.log.Info("store open", "path", o.Path, "sites", len(r.heads), "keys", len(trust))
+	r.log.Info("store open", "store", st.name, "kind", st.d.name, "sites", len(r.heads), "keys", len(trust))
 	return r, nil
 }
 
@@ -331,7 +343,8 @@ func (r *Receiver) Run(ctx context.Context) error {
 	r.log.Info("receiving", "workers", workers)
 	r.write(context.WithoutCancel(ctx), ordered)
 	wg.Wait()
-	r.log.Info("stopped receiving")
+	st := r.Stats()
+	r.log.Info("stopped receiving", "batches", st.Batches, "stored", st.Stored, "duplicates", st.Duplicates, "held", st.Held)
 	return nil
 }
 
@@ -380,8 +393,9 @@ func (r *Receiver) write(ctx context.Context, ordered <-chan *job) {
 	}
 }
 
-// Heads returns the highest contiguous stored seq of every site that has stored
-// anything.
+// Heads returns the highest contiguous stored seq of every site the store knows, as
+// this receiver last committed or read it: exact with a single receiver; with several
+// sharing a store, StoredHeads reads the store.
 func (r *Receiver) Heads() map[string]uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -410,9 +424,22 @@ func (r *Receiver) Stats() Stats {
 	return s
 }
 
+// StoredHeads reads every site's committed head from the store.
+func (r *Receiver) StoredHeads(ctx context.Context) (map[string]uint64, error) {
+	heads, err := r.st.readHeads(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("central: %w", err)
+	}
+	out := make(map[string]uint64, len(heads))
+	for site, h := range heads {
+		out[site] = h.seq
+	}
+	return out, nil
+}
+
 // Alarms returns the recorded alarms of site (every site if site is ""), oldest first.
 func (r *Receiver) Alarms(ctx context.Context, site string) ([]Alarm, error) {
-	return queryAlarms(ctx, r.db, site)
+	return r.st.queryAlarms(ctx, site)
 }
 
 // Close stops Run, waits for it to finish the batches in hand, and closes the store.
@@ -430,7 +457,7 @@ func (r *Receiver) Close() error {
 	if done != nil {
 		<-done
 	}
-	if err := r.db.Close(); err != nil {
+	if err := r.st.db.Close(); err != nil {
 		return fmt.Errorf("central: close store: %w", err)
 	}
 	return nil

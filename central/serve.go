@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -32,18 +35,26 @@ func TrustFromConfig(cfg *config.Central) (envelope.TrustStore, error) {
 	return t, nil
 }
 
-// Server is a receiver connected to the central broker.
+// Server is a receiver connected to the central broker, and its HTTP query API if
+// configured.
 type Server struct {
 	*Receiver
-	client mqtt.Client // receives batches (persistent session)
+	client mqtt.Client // receives batches (persistent session, or clean when shared)
 	out    mqtt.Client // publishes acks and status (clean session)
 	log    *slog.Logger
+	http   *http.Server // nil if off
+	httpL  net.Listener
 
 	subscribed, outUp atomic.Bool
 	announce          func() // re-announces heads and status once both clients are up
 }
 
-// NewServer opens the store and prepares the broker connection described by cfg.
+// SharedFilter is the subscription of a receiver in share group group: the MQTT shared
+// subscription to every site's events topic.
+func SharedFilter(group string) string { return "$share/" + group + "/" + uplink.EventsFilter }
+
+// NewServer opens the store and the HTTP listener, and prepares the broker connection
+// described by cfg.
 func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
@@ -58,16 +69,23 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 	id := cfg.Broker.ClientID + "-" + hex.EncodeToString(idB)
 	offline, _ := json.Marshal(uplink.Status{Status: "offline", ID: id})
 	handle := func(_ mqtt.Client, m mqtt.Message) { s.Handle(m.Topic(), m.Payload()) }
+	inCfg, filter := cfg.Broker, uplink.EventsFilter
+	if cfg.ShareGroup != "" {
+		// One of several receivers: a clean session of its own, so that the broker
+		// deals batches only to receivers that are connected. What it had in flight to
+		// one that dies is lost with it and resent by the site, unacknowledged.
+		inCfg.ClientID, filter = id, SharedFilter(cfg.ShareGroup)
+	}
 	s.client, err = mqttclient.New(mqttclient.Options{
-		Config: cfg.Broker,
-		// A persistent session: batches published while this receiver restarts wait
-		// at the broker for it.
-		CleanSession: false,
+		Config: inCfg,
+		// Alone, a persistent session: batches published while this receiver restarts
+		// wait at the broker for it.
+		CleanSession: cfg.ShareGroup != "",
 		// Batches the broker kept for this session arrive straight after connecting,
 		// before OnConnect subscribes again: the default handler takes them.
 		DefaultHandler: handle,
 		OnConnect: func(c mqtt.Client) {
-			tok := c.Subscribe(uplink.EventsFilter, 1, handle)
+			tok := c.Subscribe(filter, 1, handle)
 			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 				s.log.Error("subscribe to site events failed; reconnecting", "err", tok.Error())
 				go c.Disconnect(100)
@@ -106,7 +124,15 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 		if !s.subscribed.Load() || !s.outUp.Load() {
 			return
 		}
-		for site, seq := range s.Heads() {
+		// The committed heads, whichever receiver committed them.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		heads, err := s.StoredHeads(actx)
+		cancel()
+		if err != nil {
+			s.log.Warn("announce: reading heads from the store failed; announcing those last seen", "err", err)
+			heads = s.Heads()
+		}
+		for site, seq := range heads {
 			s.out.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, time.Now()))
 		}
 		online, _ := json.Marshal(uplink.Status{Status: "online", ID: id, Time: time.Now().UTC()})
@@ -126,16 +152,54 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
+	if cfg.HTTP != nil {
+		if s.http, s.httpL, err = listenHTTP(cfg.HTTP, s.Receiver, s.log); err != nil {
+			s.Receiver.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
-// Run receives until ctx ends, then closes the store.
+// HTTPAddr is the address the HTTP query API listens on ("" if off).
+func (s *Server) HTTPAddr() string {
+	if s.httpL == nil {
+		return ""
+	}
+	return s.httpL.Addr().String()
+}
+
+// Run receives (and serves the HTTP API) until ctx ends, then closes the store.
 func (s *Server) Run(ctx context.Context) error {
 	runErr := make(chan error, 1)
 	go func() { runErr <- s.Receiver.Run(ctx) }()
 	go func() { _ = mqttclient.Connect(ctx, s.out) }()
 	go func() { _ = mqttclient.Connect(ctx, s.client) }()
+	httpDone := make(chan struct{})
+	if s.http != nil {
+		go func() {
+			defer close(httpDone)
+			s.log.Info("HTTP query API listening", "addr", s.HTTPAddr(), "tls", s.http.TLSConfig != nil)
+			var err error
+			if s.http.TLSConfig != nil {
+				err = s.http.ServeTLS(s.httpL, "", "")
+			} else {
+				err = s.http.Serve(s.httpL)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("HTTP query API stopped", "err", err)
+			}
+		}()
+	} else {
+		close(httpDone)
+	}
 	err := <-runErr
+	if s.http != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		s.http.Shutdown(sctx)
+		cancel()
+	}
+	<-httpDone
 	offline, _ := json.Marshal(uplink.Status{Status: "offline"})
 	s.client.Disconnect(250)
 	if s.outUp.Load() {

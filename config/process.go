@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/apedge/apedge/sitekey"
@@ -169,14 +170,47 @@ func (k *Console) check(c *checker, dir, database string) {
 
 // Central is the central receiver's configuration.
 type Central struct {
+	// Database is the store: an SQLite file (one receiver), or the URL of a PostgreSQL
+	// database that several receivers may share:
+	// postgres://apedge@db.example.org:5432/apedge?sslmode=verify-full&sslrootcert=ca.pem&passfile=pgpass
+	// The password is never in the URL: it comes from the passfile the URL names (or
+	// PGPASSFILE, or ~/.pgpass), mode 0600, or a client certificate (sslcert, sslkey
+	// mode 0600). A server off this box needs sslmode=verify-full or verify-ca. File
+	// names in the URL are relative to this file.
 	Database string `yaml:"database"`
 	Broker   MQTT   `yaml:"broker"`
+	// ShareGroup, if set, makes this receiver one of several that share the sites'
+	// batches through the MQTT shared subscription
+	// $share/{ShareGroup}/apedge/v1/central/+/events, each batch going to one of them.
+	// Every receiver of a group must use the same database (PostgreSQL, for receivers
+	// on several machines). Each subscribes on a clean session with broker.clientID and
+	// a random suffix, so that the broker sends nothing to a receiver that has gone.
+	ShareGroup string `yaml:"shareGroup,omitempty"`
+	// HTTP serves queries across sites (GET /v1/events); off unless set.
+	HTTP *CentralHTTP `yaml:"http,omitempty"`
 	// Trust lists every site's public key.
 	Trust []TrustedSite `yaml:"trust"`
 	// GapAlarmAfter is how long a gap in a site's seq may stay open before it is an
 	// alarm (default 30s).
 	GapAlarmAfter time.Duration `yaml:"gapAlarmAfter,omitempty"`
 	Log           Log           `yaml:"log,omitempty"`
+}
+
+// CentralHTTP configures central's HTTP query API.
+type CentralHTTP struct {
+	// Listen is the address it serves on (default 127.0.0.1:8090). An address that
+	// other machines can reach needs TLS with client certificates.
+	Listen string `yaml:"listen,omitempty"`
+	// TLS is the server's certificate and key and the CA of the clients it accepts.
+	TLS *ServerTLS `yaml:"tls,omitempty"`
+}
+
+// ServerTLS names a TLS server's certificate and key (PEM files; the key mode 0600)
+// and, if set, the CA whose client certificates it requires.
+type ServerTLS struct {
+	Cert     string `yaml:"cert"`
+	Key      string `yaml:"key"`
+	ClientCA string `yaml:"clientCA,omitempty"`
 }
 
 // TrustedSite is one site's public key.
@@ -192,7 +226,9 @@ func LoadCentral(path string) (*Central, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
-	ce.Database = resolve(dir, ce.Database)
+	if !isPostgresURL(ce.Database) {
+		ce.Database = resolve(dir, ce.Database)
+	}
 	ce.Broker.resolve(dir)
 	if ce.Broker.ClientID == "" {
 		ce.Broker.ClientID = "apedge-central"
@@ -201,10 +237,19 @@ func LoadCentral(path string) (*Central, error) {
 		ce.GapAlarmAfter = 30 * time.Second
 	}
 	var c checker
-	if ce.Database == "" {
-		c.add("database", "missing", "set it to a file path such as central.db")
+	switch {
+	case ce.Database == "":
+		c.add("database", "missing", "set it to a file path such as central.db, or a postgres:// URL")
+	case isPostgresURL(ce.Database):
+		ce.Database = checkPostgres(&c, "database", ce.Database, dir)
 	}
 	ce.Broker.check(&c, "broker", false)
+	if g := ce.ShareGroup; g != "" && (strings.ContainsAny(g, "/+#$ ") || len(g) > 64) {
+		c.add("shareGroup", fmt.Sprintf("%q is not a share name", g), "use letters, digits, dashes, e.g. apedge-central")
+	}
+	if ce.HTTP != nil {
+		ce.HTTP.check(&c, dir)
+	}
 	if len(ce.Trust) == 0 {
 		c.add("trust", "empty", "list each site with its public key: - {site: MAN1, pubkey: keys/MAN1.pub}")
 	}
@@ -224,6 +269,28 @@ func LoadCentral(path string) (*Central, error) {
 	}
 	ce.Log.check(&c)
 	return &ce, c.err(path)
+}
+
+func (h *CentralHTTP) check(c *checker, dir string) {
+	if h.Listen == "" {
+		h.Listen = "127.0.0.1:8090"
+	}
+	host, _, err := net.SplitHostPort(h.Listen)
+	switch {
+	case err != nil:
+		c.add("http.listen", err.Error(), "use host:port, e.g. 127.0.0.1:8090")
+	case !isLoopback(host) && (h.TLS == nil || h.TLS.ClientCA == ""):
+		c.add("http.listen", h.Listen+" is reachable from other machines without TLS and client certificates",
+			"set http.tls.cert, http.tls.key and http.tls.clientCA, or listen on 127.0.0.1")
+	}
+	if t := h.TLS; t != nil {
+		t.Cert, t.Key, t.ClientCA = resolve(dir, t.Cert), resolve(dir, t.Key), resolve(dir, t.ClientCA)
+		checkReadable(c, "http.tls.cert", t.Cert)
+		checkSecretFile(c, "http.tls.key", t.Key)
+		if t.ClientCA != "" {
+			checkReadable(c, "http.tls.clientCA", t.ClientCA)
+		}
+	}
 }
 
 func checkSite(c *checker, field, site string) {

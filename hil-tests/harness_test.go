@@ -1,6 +1,7 @@
 // Package hiltests holds apedge's end-to-end tests: the real apedge binary as separate
-// processes, a real Mosquitto broker started on a free port, real SQLite files, and the
-// site bus driven with the same bytes the bridge publishes.
+// processes, a real Mosquitto broker started on a free port, real SQLite files and a
+// real PostgreSQL server (package pgtest), and the site bus driven with the same bytes
+// the bridge publishes.
 package hiltests
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/mqttclient"
+	"github.com/apedge/apedge/pgtest"
 	"github.com/apedge/apedge/sitebus"
 	"github.com/apedge/apedge/sitekey"
 	"github.com/apedge/apedge/verify"
@@ -34,6 +36,10 @@ import (
 
 // apedgeBin is the binary under test, built once by TestMain.
 var apedgeBin string
+
+// pg is the PostgreSQL cluster of this test binary, started by the first test that
+// needs one and stopped by TestMain.
+var pg pgtest.Shared
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "apedge-hil-")
@@ -52,6 +58,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if err := pg.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "hil-tests:", err)
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -257,8 +266,9 @@ type Site struct {
 	AgentYAML  string
 	CentralYAM string
 	AgentDB    string
-	CentralDB  string
-	PubPath    string
+	// CentralDB is central's store: an SQLite file, or a PostgreSQL URL.
+	CentralDB string
+	PubPath   string
 }
 
 // siteOptions vary a test site's configuration.
@@ -266,6 +276,41 @@ type siteOptions struct {
 	extraTrust []*sitekey.Private // more sites central trusts
 	gapAlarm   time.Duration
 	roster     string // the agent's roster entries, YAML lines; a default resident if empty
+	// central is where central stores and how it receives; SQLite and one receiver
+	// if zero.
+	central centralSetup
+}
+
+// centralSetup is how central runs: its store and how many receivers share it.
+type centralSetup struct {
+	name      string
+	postgres  bool // store in a fresh PostgreSQL database, not an SQLite file
+	receivers int  // central processes sharing the subscription (share group); 1 if 0
+}
+
+// centralSetups are the configurations the spine's exactly-once tests run in.
+var centralSetups = []centralSetup{
+	{name: "sqlite"},
+	{name: "postgres-3-receivers", postgres: true, receivers: 3},
+}
+
+// Centrals are the central receivers of a site, run as separate processes.
+type Centrals []*Proc
+
+// startCentrals starts the site's central receivers (one unless its setup says more),
+// each stopped at the end of the test.
+func startCentrals(t testing.TB, s *Site, o siteOptions) Centrals {
+	t.Helper()
+	n := max(o.central.receivers, 1)
+	var cs Centrals
+	for i := range n {
+		name := "central"
+		if n > 1 {
+			name = fmt.Sprintf("central-%d", i+1)
+		}
+		cs = append(cs, startProc(t, s.Dir, name, "central", "-config", s.CentralYAM))
+	}
+	return cs
 }
 
 // newSite writes a site's key and configs pointing both bus and central at broker.
@@ -283,6 +328,9 @@ func newSite(t testing.TB, code, brokerURL string, o siteOptions) *Site {
 	s := &Site{Code: code, Dir: dir, Key: k, PubPath: pub,
 		AgentYAML: filepath.Join(dir, "agent.yaml"), CentralYAM: filepath.Join(dir, "central.yaml"),
 		AgentDB: filepath.Join(dir, "agent.db"), CentralDB: filepath.Join(dir, "central.db")}
+	if o.central.postgres {
+		s.CentralDB = pg.Database(t)
+	}
 	agentYAML := fmt.Sprintf(`site: %s
 key: keys/%s.key
 database: agent.db
@@ -304,7 +352,10 @@ roster:
 	if gap == 0 {
 		gap = 30 * time.Second
 	}
-	centralYAML := fmt.Sprintf("database: central.db\nbroker: {broker: %s}\ngapAlarmAfter: %s\ntrust:\n%slog: {level: info}\n", brokerURL, gap, trust)
+	centralYAML := fmt.Sprintf("database: '%s'\nbroker: {broker: %s}\ngapAlarmAfter: %s\ntrust:\n%slog: {level: info}\n", s.CentralDB, brokerURL, gap, trust)
+	if o.central.receivers > 1 {
+		centralYAML += "shareGroup: apedge-central\n"
+	}
 	for path, body := range map[string]string{s.AgentYAML: agentYAML, s.CentralYAM: centralYAML} {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
@@ -339,10 +390,13 @@ func (s *Site) journalEntries(t testing.TB) []journal.Entry {
 // stored is how many events central has stored for the site.
 func (s *Site) stored(t testing.TB) int64 {
 	t.Helper()
-	if _, err := os.Stat(s.CentralDB); err != nil {
+	if _, err := os.Stat(s.CentralDB); err != nil && !central.IsPostgres(s.CentralDB) {
 		return 0
 	}
 	n, err := central.StoredCount(context.Background(), s.CentralDB, s.Code)
+	if err != nil && central.IsPostgres(s.CentralDB) && strings.Contains(err.Error(), "does not exist") {
+		return 0 // no central has made the schema yet
+	}
 	if err != nil {
 		return -1
 	}

@@ -3,6 +3,7 @@ package hiltests
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,12 +25,90 @@ func warmUp(t *testing.T, s *Site, d *busDriver) {
 	d.mu.Unlock()
 }
 
+// spineSetup is one configuration of central the exactly-once tests run against.
+type spineSetup struct {
+	central centralSetup
+	// killReceiver: one of the receivers is killed with SIGKILL mid-stream, and stays
+	// down; the others carry on.
+	killReceiver bool
+}
+
+func (c spineSetup) name() string {
+	if c.killReceiver {
+		return c.central.name + "-one-killed"
+	}
+	return c.central.name
+}
+
+// spineSetups: SQLite with one receiver, as a single central runs; PostgreSQL with
+// three receivers sharing the subscription ($share/apedge-central/...); and the same
+// with one of them killed mid-stream.
+var spineSetups = []spineSetup{
+	{central: centralSetups[0]},
+	{central: centralSetups[1]},
+	{central: centralSetups[1], killReceiver: true},
+}
+
+// killOneMidStream kills the first receiver with SIGKILL once central has stored at
+// least from of the site's events, and reports how many it had stored then.
+func killOneMidStream(t *testing.T, s *Site, cs Centrals, from int64) {
+	t.Helper()
+	waitFor(t, 120*time.Second, "central to store some of the stream", func() (bool, string) {
+		n := s.stored(t)
+		return n >= from, fmt.Sprint(n)
+	})
+	cs[0].Kill()
+	t.Logf("%s killed with SIGKILL with %d events stored", cs[0].name, s.stored(t))
+}
+
+// checkShared stops the receivers and checks, from what each logged as it stopped, that
+// more than one of them took batches: the subscription was shared, not copied to each.
+func checkShared(t *testing.T, cs Centrals) {
+	t.Helper()
+	if len(cs) < 2 {
+		return
+	}
+	busy := 0
+	for _, c := range cs {
+		if c.cmd == nil {
+			continue // killed
+		}
+		if err := c.Stop(); err != nil {
+			t.Errorf("%s did not stop cleanly: %v", c.name, err)
+		}
+		line := ""
+		for _, l := range strings.Split(c.Log(), "\n") {
+			if strings.Contains(l, "stopped receiving") {
+				line = l
+			}
+		}
+		if line == "" {
+			t.Errorf("%s logged no stop", c.name)
+			continue
+		}
+		t.Logf("%s: %s", c.name, line[strings.Index(line, "batches="):])
+		if !strings.Contains(line, "batches=0 ") {
+			busy++
+		}
+	}
+	if busy < 2 {
+		t.Errorf("%d receivers took batches; a shared subscription deals them to each", busy)
+	}
+}
+
 // TestBacklogWhileCentralDown: 10,000 events journaled while central is down, then
 // central starts: all stored exactly once, in order.
 func TestBacklogWhileCentralDown(t *testing.T) {
+	for _, setup := range spineSetups {
+		t.Run(setup.name(), func(t *testing.T) { backlogWhileCentralDown(t, setup) })
+	}
+}
+
+func backlogWhileCentralDown(t *testing.T, setup spineSetup) {
 	const n = 10000
 	m := startMosquitto(t)
-	s := newSite(t, "HIL1", m.URL(), siteOptions{})
+	o := siteOptions{central: setup.central}
+	s := newSite(t, "HIL1", m.URL(), o)
 	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
 	d := newBusDriver(t, s.Code, m.URL(), "front-in")
 	warmUp(t, s, d)
@@ -59,7 +138,10 @@ func TestBacklogWhileCentralDown(t *testing.T) {
 	}
 
 	t.Logf("journaled; starting central")
-	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
+	cs := startCentrals(t, s, o)
+	if setup.killReceiver {
+		killOneMidStream(t, s, cs, 1000)
+	}
 	entries := s.checkDelivered(t)
 	t.Logf("central stored all %d", len(entries))
 	d.checkAccepted(t, entries)
@@ -69,15 +151,23 @@ func TestBacklogWhileCentralDown(t *testing.T) {
 	if err := agent.Stop(); err != nil {
 		t.Fatalf("agent did not stop cleanly: %v\n%s", err, agent.Log())
 	}
+	checkShared(t, cs)
 }
 
 // TestAgentKilled: the agent is killed with SIGKILL while events flow, then restarted,
 // five times: every event whose append returned reaches central, none twice, no holes,
 // and every read the broker accepted is journaled exactly once.
 func TestAgentKilled(t *testing.T) {
+	for _, setup := range spineSetups {
+		t.Run(setup.name(), func(t *testing.T) { agentKilled(t, setup) })
+	}
+}
+
+func agentKilled(t *testing.T, setup spineSetup) {
 	m := startMosquitto(t)
-	s := newSite(t, "HIL2", m.URL(), siteOptions{})
-	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
+	o := siteOptions{central: setup.central}
+	s := newSite(t, "HIL2", m.URL(), o)
+	cs := startCentrals(t, s, o)
 	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
 	d := newBusDriver(t, s.Code, m.URL(), "front-in")
 	warmUp(t, s, d)
@@ -93,6 +183,9 @@ func TestAgentKilled(t *testing.T) {
 		agent.Kill()
 		t.Logf("kill %d: journal had %d entries", kill, len(s.journalEntries(t)))
 		agent.Start()
+		if kill == 2 && setup.killReceiver {
+			killOneMidStream(t, s, cs, 1)
+		}
 	}
 	// Let events flow after the last restart too, then stop the reads.
 	before := len(s.journalEntries(t))
@@ -117,6 +210,7 @@ func TestAgentKilled(t *testing.T) {
 	if started != 6 {
 		t.Errorf("%d agent.started events, want 6 (one per start)", started)
 	}
+	checkShared(t, cs)
 }
 
 // TestBrokerRestart: the broker restarts mid-stream, twice: every journaled event reaches

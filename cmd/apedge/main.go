@@ -29,7 +29,7 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
   central   run the central receiver:      apedge central -config central.yaml
             apedge central export -config central.yaml -site CODE [-o FILE]
   keygen    make a site signing key:       apedge keygen -site CODE -out DIR
-  verify    check an export offline:       apedge verify -pubkey FILE EXPORT.jsonl
+  verify    check evidence offline:        apedge verify -pubkey FILE EXPORT.jsonl | -bundle FILE
   sim       a simulated OSDP reader:       apedge sim osdp-pd -pty -addr 1
   curfew    a resident's curfew windows:   apedge curfew windows -config agent.yaml -crn CRN -from DATE -to DATE [-json]
   resident  record an arrival, departure or approved absence:

@@ -161,11 +161,11 @@ func TestSubcommandHelp(t *testing.T) {
 		{[]string{"central", "-h"}, "Usage: apedge central -config FILE [-check-config]", []string{"-config", "-check-config"}},
 		{[]string{"central", "export", "-h"}, "Usage: apedge central export -config FILE -site CODE [-o FILE]", []string{"-config", "-site", "-o"}},
 		{[]string{"keygen", "-h"}, "Usage: apedge keygen -site CODE -out DIR", []string{"-site", "-out"}},
-		{[]string{"verify", "-h"}, "Usage: apedge verify -pubkey FILE EXPORT.jsonl", []string{"-pubkey"}},
+		{[]string{"verify", "-h"}, "Usage: apedge verify -pubkey FILE[,FILE...] EXPORT.jsonl", []string{"-pubkey"}},
 		// -h wins wherever it is, and -help and --help are -h.
 		{[]string{"agent", "-config", "missing.yaml", "-h"}, "Usage: apedge agent -config FILE [-check-config]", nil},
 		{[]string{"keygen", "-help"}, "Usage: apedge keygen -site CODE -out DIR", nil},
-		{[]string{"verify", "--help"}, "Usage: apedge verify -pubkey FILE EXPORT.jsonl", nil},
+		{[]string{"verify", "--help"}, "Usage: apedge verify -pubkey FILE[,FILE...] EXPORT.jsonl", nil},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -1,0 +1,101 @@
+package central
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/apedge/apedge/broker/brokertest"
+	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/mqttclient"
+	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/uplink"
+)
+
+// TestServersShareSubscription runs two central servers in one share group on one
+// store: each batch reaches one of them, every event is stored once, the retained ack
+// reaches the last seq, and the HTTP API answers from the shared store.
+func TestServersShareSubscription(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func() string) {
+		b := brokertest.Start(t)
+		dir := t.TempDir()
+		_, pub, err := sitekey.Write(filepath.Join(dir, "keys"), testKey(t, "ABC"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := newStore()
+		servers := make([]*Server, 2)
+		for i := range servers {
+			cfg := &config.Central{
+				Database:      addr,
+				Broker:        config.MQTT{Broker: b.URL(), ClientID: "central"}, // the same id: each adds its own suffix
+				ShareGroup:    "apedge-central",
+				Trust:         []config.TrustedSite{{Site: "ABC", PubKey: pub}},
+				GapAlarmAfter: 30 * time.Second,
+			}
+			if i == 0 {
+				cfg.HTTP = &config.CentralHTTP{Listen: "127.0.0.1:0"}
+			}
+			s, err := NewServer(context.Background(), cfg, brokertest.Logger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			servers[i] = s
+			ctx, cancel := context.WithCancel(context.Background())
+			ran := make(chan error, 1)
+			go func() { ran <- s.Run(ctx) }()
+			t.Cleanup(func() {
+				cancel()
+				if err := <-ran; err != nil {
+					t.Errorf("server %d: %v", i, err)
+				}
+			})
+		}
+		if servers[1].HTTPAddr() != "" || servers[0].HTTPAddr() == "" {
+			t.Fatalf("HTTP addresses %q, %q", servers[0].HTTPAddr(), servers[1].HTTPAddr())
+		}
+		site := brokertest.Client(t, b.URL(), "site-ABC")
+		var acked atomic.Uint64
+		tok := site.Subscribe(uplink.AckTopic("ABC"), 1, func(_ mqtt.Client, m mqtt.Message) {
+			if a, err := uplink.DecodeAck(m.Payload()); err == nil && a.Seq > acked.Load() {
+				acked.Store(a.Seq)
+			}
+		})
+		if err := mqttclient.WaitTimeout(t.Context(), tok, brokertest.Timeout); err != nil {
+			t.Fatal(err)
+		}
+		// Both servers subscribed: each has announced itself online.
+		brokertest.WaitFor(t, 30*time.Second, "both servers subscribed", func() (bool, string) {
+			return servers[0].subscribed.Load() && servers[1].subscribed.Load(), ""
+		})
+		abc := makeChain(t, testKey(t, "ABC"), 400)
+		for lo := 0; lo < len(abc); lo += 20 {
+			if err := mqttclient.WaitTimeout(t.Context(), site.Publish(uplink.EventsTopic("ABC"), 1, false, uplink.EncodeBatch(abc[lo:lo+20])), brokertest.Timeout); err != nil {
+				t.Fatal(err)
+			}
+		}
+		brokertest.WaitFor(t, 60*time.Second, "the ack of seq 400", func() (bool, string) {
+			return acked.Load() == 400, ""
+		})
+		checkStored(t, addr, "ABC", abc)
+		b0, b1 := servers[0].Stats().Batches, servers[1].Stats().Batches
+		if b0+b1 != 20 {
+			t.Fatalf("the servers got %d + %d batches of 20: a shared subscription gives each to one", b0, b1)
+		}
+		resp, err := http.Get("http://" + servers[0].HTTPAddr() + "/v1/events?site=ABC&limit=1000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var page Page
+		if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != 200 || len(page.Events) != 400 {
+			t.Fatalf("HTTP query: %d, %d events, %v", resp.StatusCode, len(page.Events), err)
+		}
+	})
+}
