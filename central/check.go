@@ -1,6 +1,8 @@
 package central
 
 import (
+	"golang.org/x/mod/sumdb/tlog"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -35,6 +37,11 @@ type entry struct {
 	prev   [32]byte  // the event's prevhash
 	f      fields    // what queries select it by
 	at     time.Time // when received
+	leaf   tlog.Hash // its Merkle leaf hash: tlog.RecordHash of the payload
+	// cp is the signed checkpoint a log.checkpoint event carries, opened with the
+	// site's keys (nil for other events); cpErr says why one could not be opened.
+	cp    *checkpointInfo
+	cpErr error
 }
 
 // chunk is a run of a job's entries for one worker.
@@ -120,7 +127,17 @@ func (r *Receiver) check(site string, e *entry) {
 		refuse(ReasonWrongSite, fmt.Sprintf("event of site %s signed by key %s of site %s", ev.Site(), key.ID, key.Site))
 		return
 	}
+	if p, ok := r.o.KeyPeriods[key.ID]; ok {
+		if t, err := time.Parse(time.RFC3339Nano, ev.Time); err == nil && !p.Contains(t) {
+			refuse(ReasonKeyPeriod, fmt.Sprintf("signed at %s by key %s, valid %s", ev.Time, key.ID, p))
+			return
+		}
+	}
 	e.seq, e.id, e.source = ev.Seq, ev.ID, ev.Source
 	e.hash, e.prev = event.Hash(env.Payload), ev.Prev()
 	e.f = fieldsOf(ev)
+	e.leaf = tlog.RecordHash(env.Payload)
+	if ev.Type == event.TypePrefix+CheckpointType {
+		e.cp, e.cpErr = r.openCheckpoint(site, ev)
+	}
 }

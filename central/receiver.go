@@ -62,6 +62,14 @@ const (
 	ReasonHeldOverflow Reason = "held-overflow"
 	// ReasonBadTopic: the message came on a topic that is not a site's events topic.
 	ReasonBadTopic Reason = "bad-topic"
+	// ReasonKeyPeriod: signed by a site key outside the period it is valid for (a key
+	// retired by a rotation, or not yet in use).
+	ReasonKeyPeriod Reason = "key-period"
+	// ReasonCheckpoint: a signed checkpoint of the site's Merkle log that does not
+	// match the events central has stored (history rewritten), or cannot be opened.
+	// The checkpoint is not stored, and the site's chain stops there until it is
+	// resolved.
+	ReasonCheckpoint Reason = "checkpoint"
 	// ReasonGap is not a refusal: it is the alarm for a gap in a site's seqs that is
 	// still open Options.GapAlarmAfter after it was detected.
 	ReasonGap Reason = "gap"
@@ -70,7 +78,7 @@ const (
 // rejectReasons are the reasons Stats.Rejected counts.
 func rejectReasons() []Reason {
 	return []Reason{ReasonMalformed, ReasonUnknownKey, ReasonBadSignature, ReasonWrongSite,
-		ReasonConflict, ReasonChainBreak, ReasonHeldOverflow, ReasonBadTopic}
+		ReasonConflict, ReasonChainBreak, ReasonHeldOverflow, ReasonBadTopic, ReasonKeyPeriod, ReasonCheckpoint}
 }
 
 // Options configure a Receiver.
@@ -94,6 +102,10 @@ type Options struct {
 	// duplicates, so that the sender learns where central is. It is called from Run's
 	// writer and must not block for long.
 	Publish func(site string, seq uint64)
+	// KeyPeriods bounds, by key id, when each site key may sign (a key without one is
+	// valid always): a rotated site's old key stays trusted for what it signed while
+	// it was the site's key.
+	KeyPeriods map[string]KeyPeriod
 	// Now returns the current time (default time.Now); for tests.
 	Now func() time.Time
 }

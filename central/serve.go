@@ -35,6 +35,22 @@ func TrustFromConfig(cfg *config.Central) (envelope.TrustStore, error) {
 	return t, nil
 }
 
+// KeyPeriodsFromConfig returns the validity period of every trusted key that has one.
+func KeyPeriodsFromConfig(cfg *config.Central) (map[string]KeyPeriod, error) {
+	out := map[string]KeyPeriod{}
+	for _, s := range cfg.Trust {
+		if s.ValidFrom.IsZero() && s.ValidUntil.IsZero() {
+			continue
+		}
+		p, err := sitekey.LoadPublic(s.PubKey, s.Site)
+		if err != nil {
+			return nil, fmt.Errorf("central: trust %s: %w", s.Site, err)
+		}
+		out[p.ID] = KeyPeriod{From: s.ValidFrom, Until: s.ValidUntil}
+	}
+	return out, nil
+}
+
 // Server is a receiver connected to the central broker, and its HTTP query API if
 // configured.
 type Server struct {
@@ -60,6 +76,10 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 		log = slog.Default()
 	}
 	trust, err := TrustFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	periods, err := KeyPeriodsFromConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +161,7 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 	s.Receiver, err = Open(ctx, Options{
 		Path:          cfg.Database,
 		Trust:         trust,
+		KeyPeriods:    periods,
 		Logger:        log,
 		GapAlarmAfter: cfg.GapAlarmAfter,
 		Publish: func(site string, seq uint64) {

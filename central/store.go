@@ -139,6 +139,24 @@ CREATE TABLE held (
 	PRIMARY KEY (site, seq)
 );
 ` + eventIndexes,
+		// The sites' Merkle logs (merkle.go): tlog's stored hashes, and the verified
+		// signed checkpoints.
+		`CREATE TABLE tlog (
+	site TEXT    NOT NULL,
+	idx  INTEGER NOT NULL CHECK (idx >= 0),
+	hash BLOB    NOT NULL CHECK (length(hash) = 32),
+	PRIMARY KEY (site, idx)
+);
+CREATE TABLE checkpoints (
+	site        TEXT    NOT NULL,
+	size        INTEGER NOT NULL CHECK (size >= 1),
+	seq         INTEGER NOT NULL, -- the log.checkpoint event carrying it
+	root        BLOB    NOT NULL CHECK (length(root) = 32),
+	note        TEXT    NOT NULL, -- the signed note, as the site signed it
+	key_id      TEXT    NOT NULL,
+	verified_at TEXT    NOT NULL,
+	PRIMARY KEY (site, size)
+);`,
 	}
 }
 
@@ -202,6 +220,22 @@ CREATE TABLE alarms (
 );
 CREATE INDEX alarms_by_site ON alarms (site, id);
 ` + eventIndexes,
+		`CREATE TABLE tlog (
+	site TEXT   NOT NULL,
+	idx  BIGINT NOT NULL CHECK (idx >= 0),
+	hash BYTEA  NOT NULL CHECK (octet_length(hash) = 32),
+	PRIMARY KEY (site, idx)
+);
+CREATE TABLE checkpoints (
+	site        TEXT   NOT NULL,
+	size        BIGINT NOT NULL CHECK (size >= 1),
+	seq         BIGINT NOT NULL,
+	root        BYTEA  NOT NULL CHECK (octet_length(root) = 32),
+	note        TEXT   NOT NULL,
+	key_id      TEXT   NOT NULL,
+	verified_at TEXT   NOT NULL,
+	PRIMARY KEY (site, size)
+);`,
 	}
 }
 
@@ -253,6 +287,10 @@ func openStore(ctx context.Context, addr string) (*store, error) {
 		}
 		s := &store{db: db, d: sqliteDialect, name: addr}
 		if err := s.backfill(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if err := s.backfillTrees(ctx); err != nil {
 			db.Close()
 			return nil, err
 		}

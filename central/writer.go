@@ -53,6 +53,9 @@ type siteState struct {
 	cand             []uint64
 	loaded           bool
 	stored, heldHash map[uint64][32]byte
+	// tree is the site's Merkle tree, read when the transaction first stores an event
+	// of the site (merkle.go).
+	tree *siteTree
 }
 
 // gapState is the open gap of a site: the seqs after its head that are missing while
@@ -75,6 +78,10 @@ type txn struct {
 	events, held []row
 	// alarms to record with the commit.
 	alarms []Alarm
+	// tlogRows and checkpoints are Merkle tree hashes and verified checkpoints not yet
+	// written (merkle.go).
+	tlogRows    []tlogRow
+	checkpoints []checkpointRow
 
 	stored, dups, nHeld, gaps, gapAlarms uint64
 }
@@ -163,7 +170,7 @@ func (t *txn) flush() error {
 	}); err != nil {
 		return fmt.Errorf("hold: %w", err)
 	}
-	return nil
+	return t.flushTree()
 }
 
 func (t *txn) flushRows(rows *[]row, insert string, values func(row) []any) error {
@@ -500,6 +507,17 @@ func (t *txn) accept(site string, e *entry) error {
 			t.refuseAs(site, e, ReasonChainBreak, err.Error())
 			return nil
 		}
+		why, err := t.checkCheckpoint(st, e)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			t.refuseAs(site, e, ReasonCheckpoint, why)
+			return nil
+		}
+		if err := t.grow(st, e); err != nil {
+			return err
+		}
 		t.store(st, e, false)
 		return t.release(st)
 	default:
@@ -692,6 +710,20 @@ func (t *txn) release(st *siteState) error {
 					return fmt.Errorf("drop held %s: %w", e.id, err)
 				}
 				continue
+			}
+			why, err := t.checkCheckpoint(st, e)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				t.refuseAs(st.site, e, ReasonCheckpoint, why+" (held)")
+				if err := t.exec(sqlDeleteHeld, st.site, int64(e.seq)); err != nil {
+					return fmt.Errorf("drop held %s: %w", e.id, err)
+				}
+				continue
+			}
+			if err := t.grow(st, e); err != nil {
+				return err
 			}
 			t.store(st, e, true)
 		}

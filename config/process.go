@@ -217,6 +217,12 @@ type ServerTLS struct {
 type TrustedSite struct {
 	Site   string `yaml:"site"`
 	PubKey string `yaml:"pubkey"`
+	// ValidFrom and ValidUntil bound when the key may sign (zero: open). A site that
+	// rotates its key is listed once per key: the old key with ValidUntil the moment
+	// of the rotation, the new one with ValidFrom it, so that what the old key signed
+	// while it was the site's key still verifies.
+	ValidFrom  time.Time `yaml:"validFrom,omitempty"`
+	ValidUntil time.Time `yaml:"validUntil,omitempty"`
 }
 
 // LoadCentral reads and validates a central configuration file.
@@ -259,10 +265,13 @@ func LoadCentral(path string) (*Central, error) {
 		f := fmt.Sprintf("trust[%d]", i)
 		t.PubKey = resolve(dir, t.PubKey)
 		checkSite(&c, f+".site", t.Site)
-		if seen[t.Site] {
-			c.add(f+".site", t.Site+" listed twice", "list each site once")
+		if seen[t.Site+"\x00"+t.PubKey] {
+			c.add(f+".pubkey", t.Site+"'s key "+t.PubKey+" listed twice", "list each key once (a rotated site lists each of its keys)")
 		}
-		seen[t.Site] = true
+		seen[t.Site+"\x00"+t.PubKey] = true
+		if !t.ValidFrom.IsZero() && !t.ValidUntil.IsZero() && !t.ValidUntil.After(t.ValidFrom) {
+			c.add(f+".validUntil", "not after validFrom", "a key is valid from validFrom until validUntil")
+		}
 		if _, err := sitekey.LoadPublic(t.PubKey, t.Site); err != nil {
 			c.add(f+".pubkey", err.Error(), "point it at the site's .pub file from apedge keygen")
 		}

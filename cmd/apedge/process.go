@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -140,10 +142,17 @@ func cmdBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cmdCentral(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "export" {
-		return cmdCentralExport(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "export":
+			return cmdCentralExport(ctx, args[1:], stdout, stderr)
+		case "prove":
+			return cmdCentralProve(ctx, args[1:], stdout, stderr)
+		case "checkpoint":
+			return cmdCentralCheckpoint(ctx, args[1:], stdout, stderr)
+		}
 	}
-	fs := flags("central", "apedge central -config FILE [-check-config]\n       apedge central export -config FILE -site CODE [-o FILE]", stderr)
+	fs := flags("central", "apedge central -config FILE [-check-config]\n       apedge central export -config FILE -site CODE [-o FILE]\n       apedge central prove -config FILE -site CODE -seq N [-o FILE]\n       apedge central checkpoint -config FILE -site CODE [-o FILE]", stderr)
 	path := fs.String("config", "", "central configuration `file` (YAML)")
 	check := fs.Bool("check-config", false, "validate the configuration and exit")
 	if err := parse(fs, args, 0); err != nil {
@@ -165,6 +174,90 @@ func cmdCentral(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	return s.Run(ctx)
+}
+
+// centralSiteFlags parses the -config and -site flags shared by central's tools, and
+// -o, and loads the configuration.
+func centralSiteFlags(fs *flag.FlagSet, args []string, extra func() error) (*config.Central, string, string, error) {
+	path := fs.String("config", "", "central configuration `file` (YAML)")
+	site := fs.String("site", "", "site `code`")
+	out := fs.String("o", "", "write to `file` instead of standard output")
+	if err := parse(fs, args, 0); err != nil {
+		return nil, "", "", err
+	}
+	if err := required(fs, "config", *path); err != nil {
+		return nil, "", "", err
+	}
+	if err := required(fs, "site", *site); err != nil {
+		return nil, "", "", err
+	}
+	if extra != nil {
+		if err := extra(); err != nil {
+			return nil, "", "", err
+		}
+	}
+	if !sitekey.ValidSiteCode(*site) {
+		return nil, "", "", fmt.Errorf("-site %q is not a site code", *site)
+	}
+	cfg, err := config.LoadCentral(*path)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return cfg, *site, *out, nil
+}
+
+// writeOut writes b to the file out (mode 0644: evidence to hand over), or to stdout.
+func writeOut(out string, b []byte, stdout io.Writer) error {
+	if out == "" {
+		_, err := stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(out, b, 0o644)
+}
+
+func cmdCentralProve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("central prove", "apedge central prove -config FILE -site CODE -seq N [-o FILE]\n\nWrites the proof bundle of the site's event seq: its envelope as stored, its inclusion\nproof in the site's Merkle log, and the latest verified checkpoint it is proved against.\nCheck it anywhere with: apedge verify -pubkey SITE.pub -bundle FILE", stderr)
+	seq := fs.Uint64("seq", 0, "the event's `seq`")
+	cfg, site, out, err := centralSiteFlags(fs, args, func() error {
+		if *seq == 0 {
+			fmt.Fprintln(stderr, "central prove: -seq is required (from 1)")
+			return errUsage
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := central.Prove(ctx, cfg.Database, site, *seq, &b); err != nil {
+		return err
+	}
+	if err := writeOut(out, b.Bytes(), stdout); err != nil {
+		return err
+	}
+	if out != "" {
+		fmt.Fprintf(stderr, "wrote the proof bundle of %s-%d to %s; check it with apedge verify -pubkey %s.pub -bundle %s\n", site, *seq, out, site, out)
+	}
+	return nil
+}
+
+func cmdCentralCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("central checkpoint", "apedge central checkpoint -config FILE -site CODE [-o FILE]\n\nWrites the site's latest verified signed checkpoint (its note text), to check an export\nwith: apedge verify -pubkey SITE.pub -checkpoint FILE EXPORT.jsonl", stderr)
+	cfg, site, out, err := centralSiteFlags(fs, args, nil)
+	if err != nil {
+		return err
+	}
+	note, size, err := central.LatestCheckpoint(ctx, cfg.Database, site)
+	if err != nil {
+		return err
+	}
+	if err := writeOut(out, note, stdout); err != nil {
+		return err
+	}
+	if out != "" {
+		fmt.Fprintf(stderr, "wrote %s's checkpoint of %d events to %s\n", site, size, out)
+	}
+	return nil
 }
 
 func cmdCentralExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
