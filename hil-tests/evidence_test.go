@@ -2,6 +2,7 @@ package hiltests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,9 +13,13 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/central"
+	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/envelope"
 	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/mqttclient"
+	"github.com/apedge/apedge/proof"
 	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/uplink"
 )
 
 // apedgeRun runs the apedge binary once in dir and returns its exit code and output.
@@ -136,5 +141,117 @@ func TestProofOfYesterdaysEvent(t *testing.T) {
 	}
 	if code, stdout, stderr := apedgeRun(t, s.Dir, "verify", "-pubkey", s.PubPath, "-checkpoint", cp, export); code != 0 || !strings.Contains(stdout, "hash to the checkpoint's root") {
 		t.Fatalf("verify -checkpoint: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestRewrittenHistoryCaught: a site whose key is used to rewrite its history (an old
+// event altered and re-signed, the chain rebuilt after it, and a checkpoint signed over
+// the altered log) is caught by central on real Mosquitto: the re-signed event is a
+// conflict, the checkpoint does not match the events central stored and is refused;
+// both are alarms, and neither is stored.
+func TestRewrittenHistoryCaught(t *testing.T) {
+	m := startMosquitto(t)
+	s := newSite(t, "HIL8", m.URL(), siteOptions{})
+	f, err := os.OpenFile(s.AgentYAML, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "checkpoints: {every: 20, interval: 1s}")
+	f.Close()
+	startCentrals(t, s, siteOptions{})
+	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
+	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	warmUp(t, s, d)
+	for range 50 {
+		d.read(context.Background(), "10001")
+	}
+	ctx := context.Background()
+	waitFor(t, 60*time.Second, "a checkpoint of 40 events verified", func() (bool, string) {
+		_, size, err := central.LatestCheckpoint(ctx, s.CentralDB, s.Code)
+		return err == nil && size >= 40, fmt.Sprint(size, err)
+	})
+	if err := agent.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	entries := s.checkDelivered(t)
+	last := len(entries)
+	_, before, _ := central.LatestCheckpoint(ctx, s.CentralDB, s.Code)
+
+	// The attacker has the site key: it rebuilds the log from seq 5 with an altered
+	// event 5, then signs a checkpoint over that history, chained on as the next event.
+	var tree proof.Tree
+	var payloads [][]byte
+	for _, e := range entries {
+		env, err := envelope.Decode(e.Envelope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payloads = append(payloads, env.Payload)
+	}
+	b, _ := event.NewBuilder(s.Code)
+	prev := event.GenesisHash
+	var forged [][]byte
+	for i, p := range payloads {
+		if i >= 4 { // from seq 5: re-signed, altered where it starts
+			ev, err := event.Parse(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at, _ := time.Parse(time.RFC3339Nano, ev.Data.OccurredAt)
+			info := ev.Data.AdditionalInformation
+			if i == 4 {
+				info = json.RawMessage(`{"door":"garden","altered":true}`)
+			}
+			if p, err = b.Build(ev.Seq, prev, &event.Draft{Type: strings.TrimPrefix(ev.Type, event.TypePrefix), OccurredAt: at, Info: info}); err != nil {
+				t.Fatal(err)
+			}
+			forged = append(forged, envelope.Sign(s.Key, p))
+		}
+		tree.Append(p)
+		prev = event.Hash(p)
+	}
+	note, err := proof.SignCheckpoint(s.Key, proof.Checkpoint{Origin: proof.Origin(s.Code), Size: uint64(last), Root: tree.Root()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := json.Marshal(map[string]any{"size": last, "checkpoint": string(note)})
+	// Chained to central's real head, so that only the checkpoint's root is wrong.
+	realHead := event.Hash(payloads[last-1])
+	cpPayload, err := b.Build(uint64(last+1), realHead, &event.Draft{Type: "log.checkpoint", OccurredAt: time.Now(), Info: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: m.URL(), ClientID: "attacker"}, CleanSession: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := mqttclient.Connect(cctx, attacker); err != nil {
+		t.Fatal(err)
+	}
+	defer attacker.Disconnect(100)
+	for _, batch := range [][][]byte{forged[:1], {envelope.Sign(s.Key, cpPayload)}} {
+		if err := mqttclient.Wait(cctx, attacker.Publish(uplink.EventsTopic(s.Code), 1, false, uplink.EncodeBatch(batch))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 60*time.Second, "the re-signed event and the checkpoint alarmed", func() (bool, string) {
+		al, err := central.ReadAlarms(ctx, s.CentralDB, s.Code)
+		if err != nil {
+			return false, err.Error()
+		}
+		var conflict, checkpoint bool
+		for _, a := range al {
+			conflict = conflict || a.Reason == central.ReasonConflict && a.Seq == 5
+			checkpoint = checkpoint || a.Reason == central.ReasonCheckpoint && strings.Contains(a.Detail, "rewritten")
+		}
+		return conflict && checkpoint, fmt.Sprintf("%+v", al)
+	})
+	if got := s.stored(t); got != int64(last) {
+		t.Errorf("central stores %d events, want %d: nothing forged stored", got, last)
+	}
+	if _, size, _ := central.LatestCheckpoint(ctx, s.CentralDB, s.Code); size != before {
+		t.Errorf("latest verified checkpoint %d, want %d: the forged one must not be stored", size, before)
 	}
 }
