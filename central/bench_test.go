@@ -36,23 +36,7 @@ func benchChain(b *testing.B, n int) [][]byte {
 	c := benchCache.c
 	c.t = b
 	if more := n - len(benchCache.envs); more > 0 {
-		payloads := make([][]byte, more)
-		for i := range payloads {
-			payloads[i] = c.payload(c.seq+1, c.prev)
-			c.seq++
-			c.prev = event.Hash(payloads[i])
-		}
-		envs := make([][]byte, more)
-		var wg sync.WaitGroup
-		var next atomic.Int64
-		for range 4 {
-			wg.Go(func() {
-				for i := int(next.Add(1) - 1); i < more; i = int(next.Add(1) - 1) {
-					envs[i] = envelope.Sign(c.key, payloads[i])
-				}
-			})
-		}
-		wg.Wait()
+		envs := c.signMore(more)
 		benchCache.envs = append(benchCache.envs, envs...)
 	}
 	return benchCache.envs[:n]
@@ -195,23 +179,7 @@ func siteChain(b *testing.B, site string, n int) [][]byte {
 	}
 	c.t = b
 	if more := n - len(siteChains.envs[site]); more > 0 {
-		payloads := make([][]byte, more)
-		for i := range payloads {
-			payloads[i] = c.payload(c.seq+1, c.prev)
-			c.seq++
-			c.prev = event.Hash(payloads[i])
-		}
-		envs := make([][]byte, more)
-		var wg sync.WaitGroup
-		var next atomic.Int64
-		for range 4 {
-			wg.Go(func() {
-				for i := int(next.Add(1) - 1); i < more; i = int(next.Add(1) - 1) {
-					envs[i] = envelope.Sign(c.key, payloads[i])
-				}
-			})
-		}
-		wg.Wait()
+		envs := c.signMore(more)
 		siteChains.envs[site] = append(siteChains.envs[site], envs...)
 	}
 	return siteChains.envs[site][:n]
@@ -325,4 +293,26 @@ func benchIngestShared(b *testing.B, addr string, receivers int) {
 	b.ReportMetric(ingest, "events/s")
 	b.ReportMetric(verifies, "verifies/s")
 	b.ReportMetric(ingest/verifies, "ingest/verify")
+}
+
+// signMore returns the chain's next n envelopes, signed on four goroutines.
+func (c *chain) signMore(n int) [][]byte {
+	payloads := make([][]byte, n)
+	for i := range payloads {
+		payloads[i] = c.payload(c.seq+1, c.prev)
+		c.seq++
+		c.prev = event.Hash(payloads[i])
+	}
+	envs := make([][]byte, n)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				envs[i] = envelope.Sign(c.key, payloads[i])
+			}
+		})
+	}
+	wg.Wait()
+	return envs
 }
