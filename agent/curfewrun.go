@@ -213,17 +213,17 @@ func (c *curfewRun) run(ctx context.Context) error {
 		if err := c.decide(ctx, now); err != nil {
 			return err
 		}
-		wait := nextCheck.Sub(now)
+		until := nextCheck
 		c.mu.Lock()
-		if next := c.eng.Next(now); !next.IsZero() && next.Sub(now) < wait {
-			wait = max(next.Sub(now), 0)
+		if next := c.eng.Next(now); !next.IsZero() && next.Before(until) {
+			until = next
 		}
 		c.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.kick:
-		case <-c.clock.After(wait):
+		case <-c.clock.Until(until):
 		}
 	}
 }

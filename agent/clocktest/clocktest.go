@@ -29,17 +29,17 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// After implements agent.Clock: the channel receives once the clock has been Set to
-// d past now or later.
-func (c *Clock) After(d time.Duration) <-chan time.Time {
+// Until implements agent.Clock: the channel receives once the clock has been Set to t
+// or later (at once if it reads t or later already).
+func (c *Clock) Until(t time.Time) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	if d <= 0 {
+	if !t.After(c.now) {
 		ch <- c.now
 		return ch
 	}
-	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
+	c.waiters = append(c.waiters, waiter{t, ch})
 	return ch
 }
 

@@ -10,11 +10,11 @@ import (
 func TestClock(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 22, 0, 0, 0, time.UTC)
 	c := clocktest.New(t0)
-	soon, later, now := c.After(time.Minute), c.After(time.Hour), c.After(0)
+	soon, later, now := c.Until(t0.Add(time.Minute)), c.Until(t0.Add(time.Hour)), c.Until(t0)
 	select {
 	case <-now:
 	default:
-		t.Fatal("After(0) did not fire at once")
+		t.Fatal("Until(now) did not fire at once")
 	}
 	c.Set(t0.Add(30 * time.Second))
 	select {

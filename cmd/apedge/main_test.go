@@ -444,7 +444,7 @@ func TestCheckConfig(t *testing.T) {
 		{"central trust empty", "central", replace(centralYAML, "trust:\n  - {site: MAN1, pubkey: keys/MAN1.pub}\n", "trust: []\n"), "trust: empty"},
 		{"central pubkey missing", "central", replace(centralYAML, "keys/MAN1.pub", "keys/NOPE.pub"), "trust[0].pubkey"},
 		{"central pubkey of another site", "central", replace(centralYAML, "keys/MAN1.pub", otherPub), `trust[0].pubkey: sitekey: ` + otherPub + `: key is for site "MAN2", not "MAN1"`},
-		{"central site twice", "central", centralYAML + "  - {site: MAN1, pubkey: keys/MAN1.pub}\n", "trust[1].site: MAN1 listed twice"},
+		{"central key twice", "central", centralYAML + "  - {site: MAN1, pubkey: keys/MAN1.pub}\n", "trust[1].pubkey: MAN1's key"},
 		{"central database", "central", replace(centralYAML, "database: central.db\n", ""), "database: missing"},
 	}
 	for _, tt := range tests {
