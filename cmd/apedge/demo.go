@@ -170,10 +170,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   logs                  on standard error (add -v to see every event)
   check the evidence    apedge central export -config %s -site %s -o export.jsonl
                         apedge verify -pubkey %s export.jsonl
+  prove one event       apedge central prove -config %s -site %s -seq 2 -o bundle.json
+                        apedge verify -pubkey %s -bundle bundle.json   (once a checkpoint is in, ~10s)
   curfew                apedge curfew windows -config %s -crn X100001 -from DATE -to DATE
   record an arrival     apedge resident arrive -config %s -crn X100009 -card 12:10009 -by YOU
 Ctrl-C stops everything cleanly.
 `, demoSite, svc.URL(), demoPassword, svc.URL(), brk.URL(), abs, demoSite, demoSite,
+		filepath.Join(*dir, "central.yaml"), demoSite, pubPath,
 		filepath.Join(*dir, "central.yaml"), demoSite, pubPath,
 		filepath.Join(*dir, "agent.yaml"), filepath.Join(*dir, "agent.yaml"))
 
@@ -248,6 +251,7 @@ curfew:
   clockCheck: none                # the demo trusts this machine's clock; a site checks it (timedatectl or ntp)
 console:
   listen: %s
+checkpoints: {every: 100, interval: 10s}   # often, so that the demo has one to prove against soon
 roster:
   - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["12:10001"]}
   - {crn: X100002, noms: A1002AA, name: Resident Two, cards: ["12:10002"]}
