@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -44,6 +45,11 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	log := newLogger(cfg.Log, stderr)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The agent lives on a small box beside the bridge, within 60 MB: let the
+		// garbage collector work harder before the heap grows past this.
+		debug.SetMemoryLimit(agentMemoryLimit)
+	}
 	a, err := agent.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -71,6 +77,10 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	return runErr
 }
+
+// agentMemoryLimit is the agent's soft memory limit (runtime/debug.SetMemoryLimit),
+// unless GOMEMLIMIT sets another.
+const agentMemoryLimit = 40 << 20
 
 // isTerminal says whether r is a terminal.
 func isTerminal(r io.Reader) bool {
