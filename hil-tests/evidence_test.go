@@ -84,7 +84,7 @@ func TestProofOfYesterdaysEvent(t *testing.T) {
 
 	// The seq of yesterday's event, from the agent's journal.
 	var seq uint64
-	waitFor(t, 120*time.Second, "yesterday's read and 10,000 more journaled", func() (bool, string) {
+	waitFor(t, 5*time.Minute, "yesterday's read and 10,000 more journaled", func() (bool, string) {
 		es := s.journalEntries(t)
 		for _, e := range es {
 			env, err := envelope.Decode(e.Envelope)
@@ -101,7 +101,7 @@ func TestProofOfYesterdaysEvent(t *testing.T) {
 		}
 		return seq > 0 && uint64(len(es)) > seq+n, fmt.Sprintf("yesterday's at seq %d; %d entries", seq, len(es))
 	})
-	waitFor(t, 120*time.Second, "central to verify a checkpoint covering 10,000 events after it", func() (bool, string) {
+	waitFor(t, 5*time.Minute, "central to verify a checkpoint covering 10,000 events after it", func() (bool, string) {
 		_, size, err := central.LatestCheckpoint(ctx, s.CentralDB, s.Code)
 		return err == nil && size >= seq+n, fmt.Sprintf("latest checkpoint %d (%v)", size, err)
 	})

@@ -337,6 +337,7 @@ database: agent.db
 bus: {broker: %s}
 central: {broker: %s, resendAfter: 1s}
 curfew: {clockCheck: none}
+console: {listen: "127.0.0.1:0"}
 roster:
 %slog: {level: info}
 `, code, code, brokerURL, brokerURL, cmp.Or(o.roster, "  - {crn: X100001, noms: A1001AA, cards: [\"12:10001\"]}\n"))
