@@ -26,7 +26,7 @@ func (a *Agent) checkpoints(ctx context.Context) error {
 	j := a.journal
 	every, interval := uint64(a.cfg.Checkpoints.Every), a.cfg.Checkpoints.Interval
 	var covered uint64 // tree size of the last checkpoint this process made
-	var ownSeq uint64  // its seq: a tree that has only grown by it has nothing new
+	var ownSeq uint64  // its seq: an entry that needs no checkpoint of its own
 	last := time.Now()
 	timer := time.NewTimer(interval)
 	defer timer.Stop()
@@ -47,8 +47,14 @@ func (a *Agent) checkpoints(ctx context.Context) error {
 			cancel()
 		}
 		size := j.TreeSize()
-		due := size >= covered+every || time.Since(last) >= interval
-		if size > max(covered, ownSeq) && due {
+		// The entries no checkpoint covers yet, but for the last checkpoint's own
+		// event: it may have been journaled after others that it does not cover.
+		uncovered := size - min(covered, size)
+		if ownSeq > covered && ownSeq <= size {
+			uncovered--
+		}
+		due := uncovered >= every || time.Since(last) >= interval
+		if uncovered > 0 && due {
 			rec, err := a.checkpoint(ctx, size)
 			if err != nil {
 				return err
