@@ -67,7 +67,7 @@ func BenchmarkCardToBus(b *testing.B) {
 	b.ResetTimer()
 	for i := range n {
 		b.StopTimer()
-		time.Sleep(rand.N(60 * time.Millisecond)) // not in step with the polls
+		<-time.After(rand.N(60 * time.Millisecond)) // a random moment, not in step with the polls
 		b.StartTimer()
 		want := fmt.Sprintf("12:%d", i)
 		t0 := time.Now()
@@ -128,7 +128,7 @@ func BenchmarkBridgeRSS(b *testing.B) {
 		}
 		return true, ""
 	})
-	time.Sleep(15 * time.Second) // the site running: what is measured
+	<-time.After(15 * time.Second) // the site running for a while: what is measured
 	rss, err := peakRSS(br.cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)

@@ -69,17 +69,19 @@ func TestMain(m *testing.M) {
 // expected and what was seen, for the failure message.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	delay := 5 * time.Millisecond
 	for {
 		ok, seen := cond()
 		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline.C:
 			t.Fatalf("timed out after %v waiting for %s (last seen: %s)", timeout, what, seen)
+		case <-time.After(delay): // the next look, backing off
 		}
-		time.Sleep(delay) // polling interval of a deadline-bounded wait
 		delay = min(2*delay, 200*time.Millisecond)
 	}
 }

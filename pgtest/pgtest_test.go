@@ -143,16 +143,20 @@ func TestServerDiesWithTestProcess(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			break
 		}
 		c.Close()
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline.C:
 			t.Fatal("postgres still listening 30s after its test process was killed")
+		case <-tick.C:
 		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a deadline-bounded wait
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/creack/pty"
 )
 
@@ -503,11 +505,18 @@ func TestCtlTerminal(t *testing.T) {
 	defer func() { ctlStdin = old }()
 	tokFile := filepath.Join(t.TempDir(), "token")
 	go func() {
-		// Type the password once the prompt is up.
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(seen.String(), "password for ann"); {
-			time.Sleep(10 * time.Millisecond)
+		// Type the password once the prompt is up and the terminal's echo is off.
+		deadline := time.NewTimer(10 * time.Second)
+		defer deadline.Stop()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for !strings.Contains(seen.String(), "password for ann") || echoOn(tty) {
+			select {
+			case <-deadline.C:
+				return // the login below fails, showing what the terminal saw
+			case <-tick.C:
+			}
 		}
-		time.Sleep(50 * time.Millisecond) // for echo to be off
 		io.WriteString(ptmx, ctlTestPass+"\r")
 	}()
 	var stdout lockedBuffer
@@ -528,4 +537,10 @@ func TestCtlTerminal(t *testing.T) {
 	if s := seen.String(); strings.Contains(s, ctlTestPass) || !strings.Contains(s, "250/250") || strings.Contains(s, "exported 250 events") {
 		t.Errorf("want no echo of the password and a progress bar instead of the final line; the terminal showed %q", s)
 	}
+}
+
+// echoOn reports whether the terminal f echoes what is typed.
+func echoOn(f *os.File) bool {
+	st, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err != nil || st.Lflag&unix.ECHO != 0
 }

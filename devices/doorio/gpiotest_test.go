@@ -120,7 +120,7 @@ func TestOpenDoorOnGPIOTestPins(t *testing.T) {
 			p = d1
 		}
 		if i > 0 {
-			time.Sleep(bitPeriod) // a reader's bit period, not synchronisation
+			<-time.After(bitPeriod) // a reader's bit period, not synchronisation
 		}
 		select {
 		case p.EdgesChan <- gpio.Low:
