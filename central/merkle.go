@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"strings"
 	"time"
 
@@ -90,14 +89,8 @@ func (r *Receiver) openCheckpoint(site string, ev *event.Event) (*checkpointInfo
 // hashes of its complete subtrees, largest first) and the stored hashes this
 // transaction made.
 type siteTree struct {
-	size    uint64
-	edge    []treeNode
+	edge    *proof.Edge
 	pending map[int64]tlog.Hash
-}
-
-type treeNode struct {
-	level int
-	hash  tlog.Hash
 }
 
 // tlogRow is a stored hash waiting to be written.
@@ -107,36 +100,23 @@ type tlogRow struct {
 	hash tlog.Hash
 }
 
-// edgeIndexes are the stored-hash indexes of the complete subtrees of a tree of size n,
-// largest first, and their levels.
-func edgeIndexes(n uint64) (idx []int64, levels []int) {
-	var start int64
-	for level := bits.Len64(n) - 1; level >= 0; level-- {
-		if n&(1<<level) != 0 {
-			idx = append(idx, tlog.StoredHashIndex(level, start>>level))
-			levels = append(levels, level)
-			start += 1 << level
-		}
-	}
-	return idx, levels
-}
-
 // tree returns st's tree, reading its right edge the first time in the transaction.
 func (t *txn) tree(st *siteState) (*siteTree, error) {
 	if st.tree != nil {
 		return st.tree, nil
 	}
-	tr := &siteTree{size: st.head, pending: map[int64]tlog.Hash{}}
-	idx, levels := edgeIndexes(st.head)
-	if len(idx) > 0 {
-		hs, err := t.readTlog(st.site, idx)
-		if err != nil {
+	var hs []tlog.Hash
+	if idx := proof.EdgeIndexes(st.head); len(idx) > 0 {
+		var err error
+		if hs, err = t.readTlog(st.site, idx); err != nil {
 			return nil, fmt.Errorf("read the Merkle tree of %s: %w", st.site, err)
 		}
-		for i, h := range hs {
-			tr.edge = append(tr.edge, treeNode{levels[i], h})
-		}
 	}
+	edge, err := proof.NewEdge(st.head, hs)
+	if err != nil {
+		return nil, err
+	}
+	tr := &siteTree{edge: edge, pending: map[int64]tlog.Hash{}}
 	st.tree = tr
 	return tr, nil
 }
@@ -206,10 +186,9 @@ func (t *txn) grow(st *siteState, e *entry) error {
 	if err != nil {
 		return err
 	}
-	if tr.size != e.seq-1 {
-		return fmt.Errorf("the Merkle tree of %s has %d events, adding seq %d: store damaged", st.site, tr.size, e.seq)
+	if tr.edge.Size() != e.seq-1 {
+		return fmt.Errorf("the Merkle tree of %s has %d events, adding seq %d: store damaged", st.site, tr.edge.Size(), e.seq)
 	}
-	n := int64(tr.size)
 	leaf := e.leaf
 	if leaf == (tlog.Hash{}) { // released from held: read back from its envelope
 		env, err := envelope.Decode(e.raw)
@@ -218,20 +197,10 @@ func (t *txn) grow(st *siteState, e *entry) error {
 		}
 		leaf = tlog.RecordHash(env.Payload)
 	}
-	add := func(idx int64, h tlog.Hash) {
+	tr.edge.Append(leaf, func(idx int64, h tlog.Hash) {
 		tr.pending[idx] = h
 		t.tlogRows = append(t.tlogRows, tlogRow{st.site, idx, h})
-	}
-	add(tlog.StoredHashCount(n), leaf)
-	cur := treeNode{0, leaf}
-	for len(tr.edge) > 0 && tr.edge[len(tr.edge)-1].level == cur.level {
-		left := tr.edge[len(tr.edge)-1]
-		tr.edge = tr.edge[:len(tr.edge)-1]
-		cur = treeNode{cur.level + 1, tlog.NodeHash(left.hash, cur.hash)}
-		add(tlog.StoredHashIndex(cur.level, n>>cur.level), cur.hash)
-	}
-	tr.edge = append(tr.edge, cur)
-	tr.size++
+	})
 	return nil
 }
 
@@ -241,13 +210,8 @@ func (t *txn) root(st *siteState, n uint64) (tlog.Hash, error) {
 	if err != nil {
 		return tlog.Hash{}, err
 	}
-	if n == tr.size {
-		// Fold the right edge, smallest subtree first.
-		h := tr.edge[len(tr.edge)-1].hash
-		for i := len(tr.edge) - 2; i >= 0; i-- {
-			h = tlog.NodeHash(tr.edge[i].hash, h)
-		}
-		return h, nil
+	if n == tr.edge.Size() {
+		return tr.edge.Root(), nil
 	}
 	return tlog.TreeHash(int64(n), tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		return t.readTlog(st.site, idx)

@@ -22,9 +22,11 @@ package proof
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -407,4 +409,85 @@ func trustStore(site string, keys []*sitekey.Public) envelope.TrustStore {
 		ts.Add(k)
 	}
 	return ts
+}
+
+// EdgeIndexes returns the stored-hash indexes (tlog.StoredHashIndex) of the complete
+// subtrees that make up a tree of size n, largest first: its right edge.
+func EdgeIndexes(n uint64) []int64 {
+	var out []int64
+	var start int64
+	for level := bits.Len64(n) - 1; level >= 0; level-- {
+		if n&(1<<level) != 0 {
+			out = append(out, tlog.StoredHashIndex(level, start>>level))
+			start += 1 << level
+		}
+	}
+	return out
+}
+
+// Edge is the right edge of a Merkle tree kept in tlog's stored-hash layout: the
+// hashes of its complete subtrees, largest first. It is all a writer needs to append
+// to the tree, and to know its root, without reading stored hashes back.
+type Edge struct {
+	size  uint64
+	nodes []edgeNode
+}
+
+type edgeNode struct {
+	level int
+	hash  tlog.Hash
+}
+
+// NewEdge returns the edge of a tree of size n whose edge hashes, at EdgeIndexes(n)
+// in that order, are hashes.
+func NewEdge(n uint64, hashes []tlog.Hash) (*Edge, error) {
+	idx := EdgeIndexes(n)
+	if len(hashes) != len(idx) {
+		return nil, fmt.Errorf("proof: edge of size %d: %d hashes, want %d", n, len(hashes), len(idx))
+	}
+	e := &Edge{size: n}
+	for level, i := bits.Len64(n)-1, 0; level >= 0; level-- {
+		if n&(1<<level) != 0 {
+			e.nodes = append(e.nodes, edgeNode{level, hashes[i]})
+			i++
+		}
+	}
+	return e, nil
+}
+
+// Size is the tree's size.
+func (e *Edge) Size() uint64 { return e.size }
+
+// Clone returns a copy of e, to append to without changing e.
+func (e *Edge) Clone() *Edge {
+	return &Edge{size: e.size, nodes: append([]edgeNode(nil), e.nodes...)}
+}
+
+// Append adds the record whose leaf hash is leaf, calling store with each stored hash
+// it makes, in tlog.StoredHashes's order and with its indexes: the leaf, then every
+// subtree the leaf completes.
+func (e *Edge) Append(leaf tlog.Hash, store func(idx int64, h tlog.Hash)) {
+	n := int64(e.size)
+	store(tlog.StoredHashCount(n), leaf)
+	cur := edgeNode{0, leaf}
+	for len(e.nodes) > 0 && e.nodes[len(e.nodes)-1].level == cur.level {
+		left := e.nodes[len(e.nodes)-1]
+		e.nodes = e.nodes[:len(e.nodes)-1]
+		cur = edgeNode{cur.level + 1, tlog.NodeHash(left.hash, cur.hash)}
+		store(tlog.StoredHashIndex(cur.level, n>>cur.level), cur.hash)
+	}
+	e.nodes = append(e.nodes, cur)
+	e.size++
+}
+
+// Root is the tree's root hash (that of the empty tree for size 0).
+func (e *Edge) Root() tlog.Hash {
+	if len(e.nodes) == 0 {
+		return tlog.Hash(sha256.Sum256(nil))
+	}
+	h := e.nodes[len(e.nodes)-1].hash
+	for i := len(e.nodes) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(e.nodes[i].hash, h)
+	}
+	return h
 }

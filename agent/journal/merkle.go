@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/apedge/apedge/proof"
 )
 
 // The journal is also an RFC 6962 Merkle log (golang.org/x/mod/sumdb/tlog): record n
@@ -43,7 +45,7 @@ type merkle struct {
 	leaves  []leaf // leaf hashes of committed entries, from the committer, in seq order
 	dropped bool   // leaves overflowed: the follower reads payloads back instead
 
-	edge []node // the tree's right edge: its complete subtrees, largest first
+	edge *proof.Edge // the tree's right edge
 	stop chan struct{}
 	done chan struct{}
 
@@ -57,30 +59,18 @@ type leaf struct {
 	hash tlog.Hash
 }
 
-// node is a complete subtree on the tree's right edge: 1<<level records.
-type node struct {
-	level int
-	hash  tlog.Hash
-}
-
 // maxLeaves bounds the leaves the committer hands the follower: past it the
 // follower reads the payloads back from the database.
 const maxLeaves = 1 << 16
 
 // loadTree reads the stored tree's size and its right edge.
-func loadTree(ctx context.Context, db *sql.DB) (uint64, []node, error) {
+func loadTree(ctx context.Context, db *sql.DB) (uint64, *proof.Edge, error) {
 	var size int64
 	if err := db.QueryRowContext(ctx, `SELECT size FROM tlog_size WHERE id = 1`).Scan(&size); err != nil {
 		return 0, nil, fmt.Errorf("read tree size: %w", err)
 	}
-	var edge []node
-	var start int64
-	for level := bits.Len64(uint64(size)) - 1; level >= 0; level-- {
-		if size&(1<<level) == 0 {
-			continue
-		}
-		idx := tlog.StoredHashIndex(level, start>>level)
-		start += 1 << level
+	var hashes []tlog.Hash
+	for _, idx := range proof.EdgeIndexes(uint64(size)) {
 		var h []byte
 		if err := db.QueryRowContext(ctx, `SELECT hash FROM tlog WHERE idx = ?`, idx).Scan(&h); err != nil {
 			return 0, nil, fmt.Errorf("read tree hash %d of size %d: %w", idx, size, err)
@@ -88,13 +78,17 @@ func loadTree(ctx context.Context, db *sql.DB) (uint64, []node, error) {
 		if len(h) != tlog.HashSize {
 			return 0, nil, fmt.Errorf("tree hash %d is %d bytes: database damaged", idx, len(h))
 		}
-		edge = append(edge, node{level, tlog.Hash(h)})
+		hashes = append(hashes, tlog.Hash(h))
+	}
+	edge, err := proof.NewEdge(uint64(size), hashes)
+	if err != nil {
+		return 0, nil, err
 	}
 	return uint64(size), edge, nil
 }
 
 // startMerkle starts the follower, from the tree as stored.
-func (j *Journal) startMerkle(size uint64, edge []node) {
+func (j *Journal) startMerkle(size uint64, edge *proof.Edge) {
 	j.tree = &merkle{notify: make(chan struct{}), edge: edge, stop: make(chan struct{}), done: make(chan struct{})}
 	j.tree.size.Store(size)
 	go j.followMerkle()
@@ -245,24 +239,14 @@ func (j *Journal) hashEntries(ctx context.Context, from, to uint64) error {
 			return err
 		}
 	}
-	// Each leaf is stored, then every subtree it completes: tlog.StoredHashes's
-	// order and indexes, computed on the right edge without reading anything back.
-	edge := append([]node(nil), m.edge...)
+	// Each leaf is stored, then every subtree it completes, computed on the right
+	// edge without reading anything back.
+	edge := m.edge.Clone()
 	args := m.args[:0]
-	n := int64(from)
 	for _, l := range leaves {
-		args = append(args, tlog.StoredHashCount(n), l.hash[:])
-		cur := node{0, l.hash}
-		for len(edge) > 0 && edge[len(edge)-1].level == cur.level {
-			left := edge[len(edge)-1]
-			edge = edge[:len(edge)-1]
-			cur = node{cur.level + 1, tlog.NodeHash(left.hash, cur.hash)}
-			h := cur.hash
-			args = append(args, tlog.StoredHashIndex(cur.level, n>>cur.level), h[:])
-		}
-		edge = append(edge, cur)
-		n++
+		edge.Append(l.hash, func(idx int64, h tlog.Hash) { args = append(args, idx, h[:]) })
 	}
+	n := int64(edge.Size())
 	// Statements of power-of-two numbers of rows, prepared once, and before the
 	// transaction: the writer's database has one connection, which it holds.
 	for k := range m.inserts {
