@@ -468,6 +468,9 @@ func query(r *http.Request) (eventindex.Query, error) {
 			if *f.dst, err = config.ParseLocalTime(x, curfew.London()); err != nil {
 				return q, fmt.Errorf("%s: %w", f.name, err)
 			}
+			if y := f.dst.UTC().Year(); y < 1 || y > 9999 {
+				return q, fmt.Errorf("%s: year %d is out of range", f.name, y)
+			}
 		}
 	}
 	if x := v.Get("after"); x != "" {
