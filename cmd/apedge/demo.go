@@ -174,6 +174,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
                         apedge verify -pubkey %s -bundle bundle.json   (once a checkpoint is in, ~10s)
   curfew                apedge curfew windows -config %s -crn X100001 -from DATE -to DATE
   record an arrival     apedge resident arrive -config %s -crn X100009 -card 12:10009 -by YOU
+(apedge is bin/apedge after 'make build', or 'go run ./cmd/apedge' in place of it.)
 Ctrl-C stops everything cleanly.
 `, demoSite, svc.URL(), demoPassword, svc.URL(), brk.URL(), abs, demoSite, demoSite,
 		filepath.Join(*dir, "central.yaml"), demoSite, pubPath,
