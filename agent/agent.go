@@ -29,6 +29,7 @@ import (
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/firmware-bridge/door"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/mqttclient"
 	"github.com/apedge/apedge/sitebus"
 	"github.com/apedge/apedge/sitekey"
@@ -69,6 +70,7 @@ type Agent struct {
 	regN     int64             // the last register change applied
 	curfew   *curfewRun        // curfew decisions
 
+	clock   clock.Clock // every time the agent records
 	devices deviceState // the devices' last reported status
 	changes changes     // fired when devices, presence or the roster change
 	started time.Time   // when New ran
@@ -95,11 +97,33 @@ type devSeq struct {
 	seq  uint64
 }
 
+// Option changes how New makes an agent.
+type Option func(*options)
+
+type options struct {
+	clock clock.Clock
+	check ClockCheck
+}
+
+// WithClock makes the agent take every time it records (its start, checkpoints, door
+// events, curfew decisions, bus acks) from c instead of the system clock. Tests run
+// nights on a clock they move.
+func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithClockCheck replaces the configured check that the system clock is right (tests
+// use one of their own).
+func WithClockCheck(f ClockCheck) Option { return func(o *options) { o.check = f } }
+
 // New opens the agent's key and journal. Run starts it; Close releases them.
-func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, error) {
+func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Option) (*Agent, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	clk := clock.Or(o.clock)
 	key, err := sitekey.LoadPrivate(cfg.Key)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -123,19 +147,23 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 		acks:    &busAcks{},
 		drain:   5 * time.Second,
 		devices: deviceState{bridge: BridgeView{Status: "unknown"}, doors: map[string]DoorView{}, readers: map[string]ReaderView{}},
-		started: time.Now().UTC(),
+		clock:   clk,
+		started: clk.Now().UTC(),
 		regKick: make(chan struct{}, 1),
 		// Each start gives the bridge a newer list than any before it.
-		listVersion: uint64(time.Now().UnixMilli()),
+		listVersion: uint64(clk.Now().UnixMilli()),
 	}
 	a.setRoster(cfg.Roster)
 	if a.reg, err = register.Open(ctx, register.Path(cfg.Database)); err != nil {
 		j.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	if a.curfew, err = newCurfewRun(a, systemClock{}); err != nil {
+	if a.curfew, err = newCurfewRun(a, clk); err != nil {
 		j.Close()
 		return nil, err
+	}
+	if o.check != nil {
+		a.curfew.check = o.check
 	}
 	a.fwd, err = forwarder.New(forwarder.Options{Site: cfg.Site, Journal: j, Link: cfg.Central, Logger: log})
 	if err != nil {
@@ -168,7 +196,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger) (*Agent, erro
 			a.announceIfReady()
 		},
 		OnLost: func(error) { a.busUp.Store(false) },
-		Will:   &mqttclient.Will{Topic: sitebus.AgentStateTopic(cfg.Site), Payload: agentState("offline"), Retained: true},
+		Will:   &mqttclient.Will{Topic: sitebus.AgentStateTopic(cfg.Site), Payload: agentState("offline", clk.Now()), Retained: true},
 		Logger: a.log,
 	})
 	if err != nil {
@@ -243,7 +271,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	boot := make([]byte, 8)
 	rand.Read(boot)
 	info, _ := json.Marshal(map[string]any{"version": Version, "keyId": a.key.ID, "boot": hex.EncodeToString(boot), "curfewEngine": true})
-	if _, err := a.append(ctx, &event.Draft{Type: "agent.started", OccurredAt: time.Now(), Description: "agent started", Info: info}); err != nil {
+	if _, err := a.append(ctx, &event.Draft{Type: "agent.started", OccurredAt: a.clock.Now(), Description: "agent started", Info: info}); err != nil {
 		return err
 	}
 	fwdCtx, stopFwd := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -512,21 +540,6 @@ func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, e
 		return nil, nil
 	}
 }
-
-// SetClock makes the agent take its time from c (tests use a clock of their own). Call
-// it before Run.
-func (a *Agent) SetClock(c Clock) error {
-	cr, err := newCurfewRun(a, c)
-	if err != nil {
-		return err
-	}
-	a.curfew = cr
-	return nil
-}
-
-// SetClockCheck replaces the configured check of the system clock (tests use one of
-// their own). Call it before Run.
-func (a *Agent) SetClockCheck(f ClockCheck) { a.curfew.check = f }
 
 // Presence returns each resident's presence as the curfew engine knows it.
 func (a *Agent) Presence() map[string]curfew.PresenceState {

@@ -75,12 +75,12 @@ func (a *Agent) flushAcks() {
 }
 
 // agentState is the agent's retained status on the site bus.
-func agentState(status string) []byte {
-	b, _ := json.Marshal(sitebus.AgentState{Status: status, Time: time.Now().UTC()})
+func agentState(status string, now time.Time) []byte {
+	b, _ := json.Marshal(sitebus.AgentState{Status: status, Time: now.UTC()})
 	return b
 }
 
 // announce publishes the agent's status, retained.
 func (a *Agent) announce(c mqtt.Client, status string) mqtt.Token {
-	return c.Publish(sitebus.AgentStateTopic(a.cfg.Site), 1, true, agentState(status))
+	return c.Publish(sitebus.AgentStateTopic(a.cfg.Site), 1, true, agentState(status, a.clock.Now()))
 }

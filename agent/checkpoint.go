@@ -82,7 +82,7 @@ func (a *Agent) checkpoint(ctx context.Context, n uint64) (uint64, error) {
 		return 0, fmt.Errorf("agent: checkpoint: %w", err)
 	}
 	info, _ := json.Marshal(map[string]any{"size": n, "root": base64.StdEncoding.EncodeToString(root[:]), "checkpoint": string(note)})
-	rec, err := a.append(context.WithoutCancel(ctx), &event.Draft{Type: CheckpointType, OccurredAt: time.Now(),
+	rec, err := a.append(context.WithoutCancel(ctx), &event.Draft{Type: CheckpointType, OccurredAt: a.clock.Now(),
 		Description: "signed checkpoint of the site's Merkle log", Info: info, Origin: "checkpoint:" + strconv.FormatUint(n, 10)})
 	if err != nil {
 		return 0, err

@@ -12,21 +12,6 @@ import (
 	"github.com/apedge/apedge/config"
 )
 
-// Clock is the agent's time: the system clock, or a test's.
-type Clock interface {
-	Now() time.Time
-	// Until returns a channel that receives once the clock reads t or later. A
-	// deadline, not a duration: a wait computed from a Now read a moment before
-	// cannot miss a clock that moved in between.
-	Until(t time.Time) <-chan time.Time
-}
-
-// systemClock is the wall clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                     { return time.Now() }
-func (systemClock) Until(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }
-
 // ClockCheck says whether the system clock is known to be right, and why not.
 type ClockCheck func(ctx context.Context) (synced bool, detail string, err error)
 

@@ -12,6 +12,7 @@ import (
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/envelope"
 	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/internal/clock"
 )
 
 // curfewRun decides curfew events from movements and the residents' windows
@@ -19,7 +20,7 @@ import (
 // even a repeat after a crash is journaled only once.
 type curfewRun struct {
 	a     *Agent
-	clock Clock
+	clock clock.Clock
 	check ClockCheck
 	every time.Duration
 
@@ -30,14 +31,14 @@ type curfewRun struct {
 	kick   chan struct{}
 }
 
-func newCurfewRun(a *Agent, clock Clock) (*curfewRun, error) {
-	people, err := curfewPeople(a, clock.Now())
+func newCurfewRun(a *Agent, clk clock.Clock) (*curfewRun, error) {
+	people, err := curfewPeople(a, clk.Now())
 	if err != nil {
 		return nil, err
 	}
 	eng := curfew.NewEngine(curfew.Config{Grace: a.cfg.Curfew.Grace, Loc: curfew.London()})
-	eng.SetPeople(people, clock.Now())
-	return &curfewRun{a: a, clock: clock, check: newClockCheck(a.cfg.Curfew), every: a.cfg.Curfew.ClockEvery,
+	eng.SetPeople(people, clk.Now())
+	return &curfewRun{a: a, clock: clk, check: newClockCheck(a.cfg.Curfew), every: a.cfg.Curfew.ClockEvery,
 		eng: eng, kick: make(chan struct{}, 1)}, nil
 }
 

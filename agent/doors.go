@@ -25,7 +25,7 @@ import (
 // at the AP today (arrived and not departed) open every door; a departed person's
 // cards open nothing.
 func (a *Agent) credentialList() *sitebus.CredentialList {
-	now := time.Now()
+	now := a.clock.Now()
 	a.mu.Lock()
 	version := a.listVersion
 	a.mu.Unlock()
@@ -86,7 +86,7 @@ func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.
 	}
 	idb := make([]byte, 8)
 	rand.Read(idb)
-	ordered := time.Now()
+	ordered := a.clock.Now()
 	cmd := sitebus.Command{ID: hex.EncodeToString(idb), Action: sitebus.ActionUnlock, Deadline: ordered.Add(10 * time.Second).UTC(),
 		By: by, ForMs: d.Milliseconds()}
 	ch := make(chan sitebus.Result, 1)
@@ -101,7 +101,7 @@ func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.
 	body, _ := json.Marshal(cmd)
 	var res sitebus.Result
 	var err error
-	wctx, cancel := context.WithDeadline(ctx, cmd.Deadline)
+	wctx, cancel := context.WithTimeout(ctx, cmd.Deadline.Sub(ordered))
 	defer cancel()
 	tok := a.out.Publish(sitebus.DeviceTopic(a.cfg.Site, sitebus.ClassDoor, door, sitebus.KindCmd), 1, false, body)
 	select {

@@ -16,6 +16,7 @@ import (
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/wiegand"
 	bridge "github.com/apedge/apedge/firmware-bridge"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -45,7 +46,10 @@ simulate: {quiet: true}
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	b := bridge.New(cfg, s.log)
+	if s.clock == nil {
+		s.t.Fatal("startBridge: start the agent first, on a running clock (clocktest.Running)")
+	}
+	b := bridge.New(cfg, s.log, bridge.WithClock(s.clock))
 	start(s.t, "bridge", b.Run)
 	select {
 	case <-b.Ready():
@@ -93,6 +97,7 @@ func (s *apSite) waitFor(what string, cond func() (bool, string)) {
 func TestDoorEventsThroughTheBridge(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
+	s.clock = clocktest.Running(noon) // the doors time themselves
 	s.startCentral()
 	a, _, _ := s.startAgent()
 	b := s.startBridge()
@@ -178,6 +183,7 @@ func TestDoorEventsThroughTheBridge(t *testing.T) {
 func TestUnlockDoor(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
+	s.clock = clocktest.Running(noon) // the doors time themselves
 	s.startCentral()
 	a, _, _ := s.startAgent()
 	b := s.startBridge()

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/agent/clocktest"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -18,7 +18,7 @@ func BenchmarkMovements(b *testing.B) {
 	s.clock = clocktest.New(time.Now().Add(time.Minute)) // movements are never "ahead"
 	a, _, _ := s.startAgent()
 	subscribed(b, a)
-	pub := sitebus.NewPublisher(s.bus, site, "boot-bench")
+	pub := sitebus.NewPublisher(s.bus, site, "boot-bench", s.clock)
 	n := max(b.N, 2000)
 	cards := []string{"10001", "10002"}
 	b.ResetTimer()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/apedge/apedge/agent/register"
 	"github.com/apedge/apedge/broker/brokertest"
@@ -45,7 +44,7 @@ func TestRegisterArrivalAndDeparture(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	at := time.Now()
+	at := s.clock.Now()
 	if _, err := reg.Record(t.Context(), register.Change{Action: register.Arrive, CRN: "X100009", By: "staff-7", At: at,
 		Person: &config.Resident{CRN: "X100009", Name: "New Resident", Room: "4", Cards: []string{"12:10009"}}}); err != nil {
 		t.Fatal(err)
@@ -53,7 +52,7 @@ func TestRegisterArrivalAndDeparture(t *testing.T) {
 	s.waitTypes(a, "resident.arrived")
 	listHas("12:10009", true)
 
-	if _, err := reg.Record(t.Context(), register.Change{Action: register.Depart, CRN: "X100009", By: "staff-8", At: time.Now()}); err != nil {
+	if _, err := reg.Record(t.Context(), register.Change{Action: register.Depart, CRN: "X100009", By: "staff-8", At: s.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	s.waitTypes(a, "resident.departed")
@@ -67,8 +66,8 @@ func TestRegisterArrivalAndDeparture(t *testing.T) {
 		}
 	}
 	// The departed resident's card is attributed to nobody.
-	pub := sitebus.NewPublisher(s.bus, site, "boot-r")
-	if _, err := pub.Publish(t.Context(), sitebus.ClassReader, "front-in", sitebus.KindEvent, "card-read", cardRead("front", "entry", "10009")); err != nil {
+	pub := sitebus.NewPublisher(s.bus, site, "boot-r", s.clock)
+	if _, err := pub.PublishAt(t.Context(), s.clock.Now(), sitebus.ClassReader, "front-in", sitebus.KindEvent, "card-read", cardRead("front", "entry", "10009")); err != nil {
 		t.Fatal(err)
 	}
 	s.waitTypes(a, "movement.entered")

@@ -116,7 +116,7 @@ func (a *Agent) bridgeStatus(st *sitebus.BridgeState) {
 	s.mu.Lock()
 	since := st.Time
 	if since.IsZero() {
-		since = time.Now()
+		since = a.clock.Now()
 	}
 	s.bridge = BridgeView{Status: st.Status, Boot: st.Boot, Since: since.UTC()}
 	s.mu.Unlock()

@@ -145,24 +145,6 @@ func makeChain(t testing.TB, key *sitekey.Private, n int) [][]byte {
 	return newChain(t, key).take(n)
 }
 
-// fakeClock is an injectable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type ack struct {
 	site string
 	seq  uint64
@@ -289,7 +271,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 // processSync runs one message through the whole pipeline on the calling goroutine,
 // for deterministic tests and fuzzing: Run must not be running.
 func (r *Receiver) processSync(topic string, msg []byte) {
-	j := r.newJob(inMsg{topic: topic, msg: msg, at: r.o.Now()})
+	j := r.newJob(inMsg{topic: topic, msg: msg, at: r.o.Clock.Now()})
 	for lo := 0; lo < len(j.entries); lo += chunkLen {
 		r.verifyChunk(chunk{j: j, lo: lo, hi: min(lo+chunkLen, len(j.entries))})
 	}

@@ -277,7 +277,7 @@ func (t *txn) flushTree() error {
 	}
 	for _, c := range t.checkpoints {
 		if err := t.exec(`INSERT INTO checkpoints (site, size, seq, root, note, key_id, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			c.site, int64(c.info.cp.Size), int64(c.seq), c.info.cp.Root[:], string(c.info.note), c.info.keyID, timeKey(t.r.o.Now())); err != nil {
+			c.site, int64(c.info.cp.Size), int64(c.seq), c.info.cp.Root[:], string(c.info.note), c.info.keyID, timeKey(t.r.o.Clock.Now())); err != nil {
 			return fmt.Errorf("store checkpoint of %s at %d: %w", c.site, c.info.cp.Size, err)
 		}
 	}

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/envelope"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/sitekey"
 )
 
@@ -106,8 +107,9 @@ type Options struct {
 	// valid always): a rotated site's old key stays trusted for what it signed while
 	// it was the site's key.
 	KeyPeriods map[string]KeyPeriod
-	// Now returns the current time (default time.Now); for tests.
-	Now func() time.Time
+	// Clock dates what central records (arrivals, alarms, gaps); nil means the system
+	// clock.
+	Clock clock.Clock
 }
 
 // Defaults for Options fields left zero.
@@ -238,9 +240,7 @@ func Open(ctx context.Context, o Options) (*Receiver, error) {
 	if o.Publish == nil {
 		o.Publish = func(string, uint64) {}
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Clock = clock.Or(o.Clock)
 	st, err := openStore(ctx, o.Path)
 	if err != nil {
 		return nil, fmt.Errorf("central: %w", err)
@@ -281,7 +281,7 @@ func Open(ctx context.Context, o Options) (*Receiver, error) {
 // quickly, blocking only while the queue is full. After Close it drops the message,
 // which is safe: nothing is acknowledged that was not stored, so the site resends.
 func (r *Receiver) Handle(topic string, msg []byte) {
-	m := inMsg{topic: topic, msg: bytes.Clone(msg), at: r.o.Now()}
+	m := inMsg{topic: topic, msg: bytes.Clone(msg), at: r.o.Clock.Now()}
 	select {
 	case <-r.stop:
 		r.log.Warn("receiver closed: message dropped", "topic", topic)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apedge/apedge/envelope"
 	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/uplink"
 	"github.com/apedge/apedge/verify"
 )
@@ -273,8 +274,8 @@ func TestHeldEnvelopesAreCheckedWhenReleased(t *testing.T) {
 
 func TestGapAlarmAfterDelay(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func() string) {
-		clock := &fakeClock{now: time.Date(2025, 10, 26, 0, 30, 0, 0, time.UTC)}
-		h := start(t, Options{Path: newStore(), Now: clock.Now, GapAlarmAfter: 30 * time.Second})
+		clock := clocktest.New(time.Date(2025, 10, 26, 0, 30, 0, 0, time.UTC))
+		h := start(t, Options{Path: newStore(), Clock: clock, GapAlarmAfter: 30 * time.Second})
 		abc := makeChain(t, testKey(t, "ABC"), 4)
 		h.send("ABC", abc[0])
 		h.waitHead("ABC", 1)
@@ -301,18 +302,18 @@ func TestGapAlarmAfterDelay(t *testing.T) {
 			h.send("ABC", abc[0])
 			h.waitAcks("ABC", n+1)
 		}
-		clock.Advance(29 * time.Second)
+		clock.Add(29 * time.Second)
 		round()
 		if a := gapAlarms(); len(a) != 0 {
 			t.Fatalf("gap alarmed after 29s: %+v", a)
 		}
-		clock.Advance(2 * time.Second)
+		clock.Add(2 * time.Second)
 		eventually(t, "gap alarm", func() bool { return len(gapAlarms()) == 1 })
 		a := gapAlarms()[0]
 		if a.Seq != 2 || !bytes.Equal(a.Evidence, abc[2]) || !strings.Contains(a.Detail, "seq 2..2 missing") || !a.Time.Equal(clock.Now()) {
 			t.Fatalf("gap alarm %+v", a)
 		}
-		clock.Advance(time.Hour)
+		clock.Add(time.Hour)
 		round()
 		round()
 		if n := len(gapAlarms()); n != 1 || h.r.Stats().GapAlarms != 1 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/uplink"
 )
 
@@ -190,9 +191,9 @@ func TestGapFilledByAnotherReceiver(t *testing.T) {
 func TestGapAlarmedByAnotherReceiver(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func() string) {
 		addr := newStore()
-		clock := &fakeClock{now: time.Date(2026, 3, 29, 0, 59, 0, 0, time.UTC)}
+		clock := clocktest.New(time.Date(2026, 3, 29, 0, 59, 0, 0, time.UTC))
 		ctx := context.Background()
-		o := Options{Path: addr, Trust: testTrust(t), Logger: testLogger(t), Now: clock.Now, GapAlarmAfter: 30 * time.Second}
+		o := Options{Path: addr, Trust: testTrust(t), Logger: testLogger(t), Clock: clock, GapAlarmAfter: 30 * time.Second}
 		r1, err := Open(ctx, o)
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +213,7 @@ func TestGapAlarmedByAnotherReceiver(t *testing.T) {
 		if a, _ := r2.Alarms(ctx, "ABC"); len(a) != 0 {
 			t.Fatalf("alarmed early: %+v", a)
 		}
-		clock.Advance(31 * time.Second)
+		clock.Add(31 * time.Second)
 		r2.alarmGaps(ctx)
 		r2.alarmGaps(ctx)
 		a, err := r2.Alarms(ctx, "ABC")

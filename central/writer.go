@@ -225,7 +225,7 @@ func (t *txn) lock(sites []string) error {
 		if errors.Is(err, sql.ErrNoRows) {
 			// A site's first envelope: make its row, then lock it (another receiver may
 			// have made it meanwhile; then this waits for that one's commit).
-			if err = t.exec(sqlCreateHead, site, event.GenesisHash[:], timeKey(t.r.o.Now())); err != nil {
+			if err = t.exec(sqlCreateHead, site, event.GenesisHash[:], timeKey(t.r.o.Clock.Now())); err != nil {
 				return fmt.Errorf("create head of %s: %w", site, err)
 			}
 			st, err = t.readHead(lock, site)
@@ -437,7 +437,7 @@ func (r *Receiver) applyFree(ctx context.Context, group []*job) (later []*job) {
 // alarmGaps records, in a transaction of its own, the alarms of gaps now due: those of
 // every site, whichever receiver saw the gap open.
 func (r *Receiver) alarmGaps(ctx context.Context) {
-	cutoff := timeKey(r.o.Now().Add(-r.o.GapAlarmAfter))
+	cutoff := timeKey(r.o.Clock.Now().Add(-r.o.GapAlarmAfter))
 	rows, err := r.st.db.QueryContext(ctx, r.st.q(sqlDueGaps), cutoff)
 	if err != nil {
 		r.log.Error("read open gaps", "err", err)
@@ -750,7 +750,7 @@ func (t *txn) release(st *siteState) error {
 		return nil
 	}
 	// The head passed the gap; a further one may lie before the next held envelope.
-	t.r.log.Info("gap filled", "site", st.site, "head", st.head, "open_for", t.r.o.Now().Sub(st.gap.since).String())
+	t.r.log.Info("gap filled", "site", st.site, "head", st.head, "open_for", t.r.o.Clock.Now().Sub(st.gap.since).String())
 	st.gap = nil
 	if next != nil {
 		t.openGap(st, next.at, next.seq)
@@ -805,7 +805,7 @@ func (t *txn) openGap(st *siteState, since time.Time, low uint64) {
 // alarmGaps records an alarm for each open gap of the locked sites that has become
 // due and is not yet alarmed.
 func (t *txn) alarmGaps() error {
-	now := t.r.o.Now()
+	now := t.r.o.Clock.Now()
 	for _, st := range t.order {
 		if st.gap == nil || st.gap.alarmed || now.Sub(st.gap.since) < t.r.o.GapAlarmAfter || st.held == 0 {
 			continue
@@ -840,7 +840,7 @@ func (t *txn) refuse(site string, e *entry) {
 		ev = ev[:maxEvidence]
 		detail += fmt.Sprintf(" (evidence: first %d of %d bytes)", maxEvidence, len(e.raw))
 	}
-	t.alarms = append(t.alarms, Alarm{Time: t.r.o.Now(), Site: site, Seq: e.seq, Reason: e.reason, Detail: detail, Evidence: ev})
+	t.alarms = append(t.alarms, Alarm{Time: t.r.o.Clock.Now(), Site: site, Seq: e.seq, Reason: e.reason, Detail: detail, Evidence: ev})
 }
 
 // refuseAs refuses a verified envelope for a reason found against the store.
@@ -855,7 +855,7 @@ func (t *txn) commit() error {
 	if err := t.flush(); err != nil {
 		return err
 	}
-	now := timeKey(t.r.o.Now())
+	now := timeKey(t.r.o.Clock.Now())
 	for _, st := range t.order {
 		if !st.dirty {
 			continue

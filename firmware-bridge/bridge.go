@@ -27,6 +27,7 @@ import (
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/mqttclient"
 	"github.com/apedge/apedge/sitebus"
 )
@@ -35,6 +36,7 @@ import (
 type Bridge struct {
 	cfg    *config.Bridge
 	log    *slog.Logger
+	clock  clock.Clock
 	access *access
 	out    *outbox
 
@@ -47,12 +49,24 @@ type Bridge struct {
 	agentOnline atomic.Bool
 }
 
+// Option changes how New makes a bridge.
+type Option func(*Bridge)
+
+// WithClock makes the bridge date everything it reports (card reads, door events,
+// device state) and judge commands' deadlines by c instead of the system clock.
+func WithClock(c clock.Clock) Option { return func(b *Bridge) { b.clock = c } }
+
 // New returns a bridge for cfg.
-func New(cfg *config.Bridge, log *slog.Logger) *Bridge {
+func New(cfg *config.Bridge, log *slog.Logger, opts ...Option) *Bridge {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Bridge{cfg: cfg, log: log.With("component", "bridge", "site", cfg.Site), ready: make(chan struct{})}
+	b := &Bridge{cfg: cfg, log: log.With("component", "bridge", "site", cfg.Site), ready: make(chan struct{})}
+	for _, o := range opts {
+		o(b)
+	}
+	b.clock = clock.Or(b.clock)
+	return b
 }
 
 // Published is how many device messages the broker has taken from this bridge.
@@ -95,7 +109,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			}
 		},
 		OnConnect: func(c mqtt.Client) {
-			online, _ := json.Marshal(sitebus.BridgeState{Status: "online", Boot: boot, Time: time.Now().UTC()})
+			online, _ := json.Marshal(sitebus.BridgeState{Status: "online", Boot: boot, Time: b.clock.Now().UTC()})
 			c.Publish(sitebus.BridgeStateTopic(b.cfg.Site), 1, true, online)
 			c.Subscribe(sitebus.CredentialsTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) { b.onCredentials(m.Payload()) })
 			c.Subscribe(cmdFilter, 1, func(_ mqtt.Client, m mqtt.Message) { b.onCommand(ctx, m.Topic(), m.Payload()) })
@@ -117,12 +131,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	pubMu.Lock()
-	pub = sitebus.NewPublisher(c, b.cfg.Site, boot)
+	pub = sitebus.NewPublisher(c, b.cfg.Site, boot, b.clock)
 	pubMu.Unlock()
 	if err := os.MkdirAll(b.cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("bridge: state directory: %w", err)
 	}
-	if b.out, err = openOutbox(ctx, b.cfg.StateDir, pub, b.log); err != nil {
+	if b.out, err = openOutbox(ctx, b.cfg.StateDir, pub, b.clock, b.log); err != nil {
 		return err
 	}
 	defer b.out.db.Close()
@@ -186,12 +200,12 @@ func (b *Bridge) startDevices(ctx context.Context, wg *sync.WaitGroup) error {
 		b.sim = newSimSite(b.cfg.Simulate, b.log)
 	}
 	for _, dc := range b.cfg.Doors {
-		io, simDoor, err := openDoorIO(dc, simulated)
+		io, simDoor, err := openDoorIO(dc, simulated, b.clock)
 		if err != nil {
 			b.sim.close()
 			return err
 		}
-		d := newDoorRun(dc, io, b.out, b.log)
+		d := newDoorRun(dc, io, b.out, b.clock, b.log)
 		b.doors[dc.ID] = d
 		if simDoor != nil {
 			b.sim.addDoor(dc, simDoor)
@@ -201,7 +215,7 @@ func (b *Bridge) startDevices(ctx context.Context, wg *sync.WaitGroup) error {
 			r := &reader{id: w.Reader, place: places[w.Reader], door: d, state: sitebus.ReaderStatus{
 				Online: true, Interface: "wiegand", Door: dc.ID, Direction: w.Direction, Simulated: simulated}}
 			b.rds.by[r.id] = r
-			b.rds.update(r, time.Now(), func(*sitebus.ReaderStatus) {})
+			b.rds.update(r, b.clock.Now(), func(*sitebus.ReaderStatus) {})
 			if simDoor != nil {
 				b.sim.addWiegand(r.id, simDoor)
 			}
@@ -209,10 +223,10 @@ func (b *Bridge) startDevices(ctx context.Context, wg *sync.WaitGroup) error {
 				err := io.Wiegand.Run(ctx, func(c wiegand.Card, err error) {
 					if err != nil {
 						b.log.Warn("bad wiegand read", "reader", r.id, "err", err)
-						b.rds.event(r, time.Now(), "bad-read", map[string]any{"reason": err.Error()})
+						b.rds.event(r, b.clock.Now(), "bad-read", map[string]any{"reason": err.Error()})
 						return
 					}
-					b.rds.cardRead(ctx, r, time.Now(), c)
+					b.rds.cardRead(ctx, r, b.clock.Now(), c)
 				})
 				if err != nil && ctx.Err() == nil {
 					b.log.Error("wiegand reader stopped", "reader", r.id, "err", err)
@@ -247,7 +261,7 @@ func (b *Bridge) startOSDP(ctx context.Context, wg *sync.WaitGroup, i int, bus c
 		return fmt.Errorf("bridge: osdp[%d]: %w", i, err)
 	}
 	pcfg := osdp.PanelConfig{Port: line, ReplyTimeout: bus.ReplyTimeout, OfflineAfter: bus.OfflineAfter, PollInterval: bus.PollInterval,
-		Logger: b.log.With("osdp", port)}
+		Logger: b.log.With("osdp", port), Clock: b.clock}
 	byAddr := map[int]*reader{}
 	var rs []*reader
 	for _, rc := range bus.Readers {
@@ -281,7 +295,7 @@ func (b *Bridge) startOSDP(ctx context.Context, wg *sync.WaitGroup, i int, bus c
 	}
 	for _, r := range rs {
 		r.panel = panel
-		b.rds.update(r, time.Now(), func(*sitebus.ReaderStatus) {})
+		b.rds.update(r, b.clock.Now(), func(*sitebus.ReaderStatus) {})
 	}
 	wg.Go(func() {
 		defer line.Close()

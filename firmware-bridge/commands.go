@@ -27,13 +27,14 @@ func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 		b.out.put(outMsg{class: tp.Class, id: tp.ID, kind: sitebus.KindCmdResult, msgKind: status,
 			data: sitebus.Result{ID: cmd.ID, Status: status, Error: why}})
 	}
-	if !time.Now().Before(cmd.Deadline) {
+	left := cmd.Deadline.Sub(b.clock.Now())
+	if left <= 0 {
 		result(sitebus.ResultExpired, "received after its deadline "+cmd.Deadline.Format(time.RFC3339Nano))
 		return
 	}
 	// paho calls handlers in order on one goroutine: carry the command out on another.
 	go func() {
-		cctx, cancel := context.WithDeadline(ctx, cmd.Deadline)
+		cctx, cancel := context.WithTimeout(ctx, left)
 		defer cancel()
 		switch {
 		case tp.Class == sitebus.ClassDoor && cmd.Action == sitebus.ActionUnlock:
@@ -43,7 +44,7 @@ func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 				return
 			}
 			done := make(chan struct{})
-			in := doorInput{at: time.Now(), in: door.Unlock{For: time.Duration(cmd.ForMs) * time.Millisecond, By: cmd.By}, done: done}
+			in := doorInput{at: b.clock.Now(), in: door.Unlock{For: time.Duration(cmd.ForMs) * time.Millisecond, By: cmd.By}, done: done}
 			select {
 			case d.in <- in:
 			case <-cctx.Done():

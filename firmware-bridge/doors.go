@@ -11,6 +11,7 @@ import (
 	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/doorio"
 	"github.com/apedge/apedge/firmware-bridge/door"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -23,25 +24,27 @@ type doorInput struct {
 
 // doorRun runs one door: its state machine, its lock relay and its inputs.
 type doorRun struct {
-	cfg  config.Door
-	m    *door.Machine
-	io   *doorio.Door // nil parts are not fitted
-	out  *outbox
-	log  *slog.Logger
-	in   chan doorInput
-	lock bool // the lock output as last set
+	cfg   config.Door
+	m     *door.Machine
+	io    *doorio.Door // nil parts are not fitted
+	out   *outbox
+	clock clock.Clock
+	log   *slog.Logger
+	in    chan doorInput
+	lock  bool // the lock output as last set
 }
 
-func newDoorRun(cfg config.Door, io *doorio.Door, out *outbox, log *slog.Logger) *doorRun {
+func newDoorRun(cfg config.Door, io *doorio.Door, out *outbox, clk clock.Clock, log *slog.Logger) *doorRun {
 	hasContact := io != nil && io.Contact != nil
 	return &doorRun{
 		cfg: cfg,
 		m: door.New(door.Config{UnlockFor: cfg.UnlockFor, HeldOpenAfter: cfg.HeldOpenAfter,
 			RelockOnClose: cfg.RelockOnClose, HasContact: hasContact}),
-		io:  io,
-		out: out,
-		log: log.With("door", cfg.ID),
-		in:  make(chan doorInput, 64),
+		io:    io,
+		out:   out,
+		clock: clk,
+		log:   log.With("door", cfg.ID),
+		in:    make(chan doorInput, 64),
 	}
 }
 
@@ -57,7 +60,7 @@ func (d *doorRun) send(ctx context.Context, at time.Time, in door.Input) {
 // own and handed in; the machine itself runs only here.
 func (d *doorRun) run(ctx context.Context) {
 	d.setLock(true)
-	d.publishState(time.Now())
+	d.publishState(d.clock.Now())
 	if d.io != nil {
 		if c := d.io.Contact; c != nil {
 			go func() {
@@ -82,13 +85,11 @@ func (d *doorRun) run(ctx context.Context) {
 			}()
 		}
 	}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	for {
+		// The machine's next deadline (relock, held open), on the bridge's clock.
+		var due <-chan time.Time
 		if next := d.m.Next(); !next.IsZero() {
-			timer.Reset(max(time.Until(next), 0))
-		} else {
-			timer.Stop()
+			due = d.clock.Until(next)
 		}
 		select {
 		case <-ctx.Done():
@@ -96,14 +97,14 @@ func (d *doorRun) run(ctx context.Context) {
 		case x := <-d.in:
 			at := x.at
 			if at.IsZero() {
-				at = time.Now()
+				at = d.clock.Now()
 			}
 			// Inputs stamped by hardware can be a moment old; time never runs back.
 			d.apply(d.m.Handle(at, x.in))
 			if x.done != nil {
 				close(x.done)
 			}
-		case now := <-timer.C:
+		case now := <-due:
 			d.apply(d.m.Tick(now))
 		}
 	}
@@ -152,8 +153,8 @@ func (d *doorRun) lockFitted() string {
 }
 
 // openDoorIO opens a door's pins. In a simulation the pins are fakes made here.
-func openDoorIO(cfg config.Door, sim bool) (*doorio.Door, *doorio.SimDoor, error) {
-	dc := doorio.DoorConfig{Debounce: 20 * time.Millisecond, ContactActiveLow: true, ExitActiveLow: true}
+func openDoorIO(cfg config.Door, sim bool, clk clock.Clock) (*doorio.Door, *doorio.SimDoor, error) {
+	dc := doorio.DoorConfig{Debounce: 20 * time.Millisecond, ContactActiveLow: true, ExitActiveLow: true, Clock: clk}
 	var simDoor *doorio.SimDoor
 	if sim {
 		// Fake pins live in periph's process-wide registry: name them uniquely.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/sitebus"
 	"github.com/apedge/apedge/sqlitedb"
 )
@@ -51,29 +52,30 @@ CREATE UNIQUE INDEX outbox_msg ON outbox (boot, dev, seq);`}
 // Messages kept from an earlier run keep the boot and seq they were given then, so the
 // agent's dedupe on (device, boot, seq) makes every resend harmless.
 type outbox struct {
-	db   *sql.DB
-	pub  *sitebus.Publisher
-	log  *slog.Logger
-	ch   chan outMsg
-	kept chan struct{} // something was written, or is to be sent again
+	db    *sql.DB
+	pub   *sitebus.Publisher
+	clock clock.Clock // dates a message put without a time
+	log   *slog.Logger
+	ch    chan outMsg
+	kept  chan struct{} // something was written, or is to be sent again
 
 	published, dropped, written, acked, resent atomic.Uint64
 }
 
 // openOutbox opens the outbox file in dir.
-func openOutbox(ctx context.Context, dir string, pub *sitebus.Publisher, log *slog.Logger) (*outbox, error) {
+func openOutbox(ctx context.Context, dir string, pub *sitebus.Publisher, clk clock.Clock, log *slog.Logger) (*outbox, error) {
 	db, err := sqlitedb.Open(ctx, filepath.Join(dir, "outbox.db"), outboxSchema)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: outbox: %w", err)
 	}
-	return &outbox{db: db, pub: pub, log: log, ch: make(chan outMsg, outboxSize), kept: make(chan struct{}, 1)}, nil
+	return &outbox{db: db, pub: pub, clock: clk, log: log, ch: make(chan outMsg, outboxSize), kept: make(chan struct{}, 1)}, nil
 }
 
 // put queues m without blocking. If the writer has fallen a whole outboxSize behind (the
 // disk has failed), m is dropped, counted and logged: the doors keep working regardless.
 func (o *outbox) put(m outMsg) {
 	if m.at.IsZero() {
-		m.at = time.Now()
+		m.at = o.clock.Now()
 	}
 	select {
 	case o.ch <- m:

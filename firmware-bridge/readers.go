@@ -99,7 +99,7 @@ func (rs *readers) onOSDP(ctx context.Context, byAddr map[int]*reader, ev osdp.E
 	}
 	at := ev.Time
 	if at.IsZero() {
-		at = time.Now()
+		at = rs.b.clock.Now()
 	}
 	errText := func() string {
 		if ev.Err == nil {

@@ -15,8 +15,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/agent"
-	"github.com/apedge/apedge/agent/clocktest"
 	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -27,7 +27,18 @@ import (
 // those in leaves at 02:00; one never returns. Central ends with exactly the expected
 // curfew events, verified there: one roll, six absences, five late returns and one
 // breach, each signed and in the chain.
+//
+// It runs on each of clocktest.Nights, in parallel, each with its own broker and central.
 func TestCurfewNightAt40(t *testing.T) {
+	for _, n := range clocktest.Nights() {
+		t.Run(n.Name, func(t *testing.T) {
+			t.Parallel()
+			curfewNightAt40(t, n)
+		})
+	}
+}
+
+func curfewNightAt40(t *testing.T, n clocktest.Night) {
 	const residents = 40
 	mq := startMosquitto(t)
 	var roster strings.Builder
@@ -37,20 +48,17 @@ func TestCurfewNightAt40(t *testing.T) {
 	s := newSite(t, "HIL6", mq.URL(), siteOptions{roster: roster.String()})
 	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
 
-	at := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, time.UTC) } // GMT
+	at := func(day, h, m int) time.Time { return n.At(day-22, h, m) } // day 22 is the evening, 23 the morning
 	clock := clocktest.New(at(22, 18, 0))
 	cfg, err := config.LoadAgent(s.AgentYAML)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ag, err := agent.New(context.Background(), cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ag, err := agent.New(context.Background(), cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), agent.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ag.Close()
-	if err := ag.SetClock(clock); err != nil {
-		t.Fatal(err)
-	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ag.Run(ctx) }()
@@ -183,7 +191,16 @@ func TestCurfewNightAt40(t *testing.T) {
 	if want := []string{crn(34), crn(35), crn(36), crn(37), crn(38), crn(39)}; !slices.Equal(absent, want) {
 		t.Errorf("absent %v, want %v", absent, want)
 	}
-	if want := []string{crn(34) + " 10", crn(35) + " 25", crn(36) + " 45", crn(37) + " 90", crn(38) + " 135"}; !slices.Equal(lateCRNs, want) {
+	// Minutes late are real minutes since 23:00, which a clock change makes differ
+	// from the local times' difference (01:15 is 135 minutes after 23:00 on most nights).
+	var wantLate []string
+	for _, r := range []int{34, 35, 36, 37, 38} {
+		wantLate = append(wantLate, fmt.Sprintf("%s %d", crn(r), int(late[r].Sub(at(22, 23, 0)).Minutes())))
+	}
+	if n.Name == "2026-11-22" && !slices.Equal(wantLate, []string{crn(34) + " 10", crn(35) + " 25", crn(36) + " 45", crn(37) + " 90", crn(38) + " 135"}) {
+		t.Fatalf("the test's own arithmetic is off: %v", wantLate)
+	}
+	if want := wantLate; !slices.Equal(lateCRNs, want) {
 		t.Errorf("returned late %v, want %v", lateCRNs, want)
 	}
 	if b := byType["curfew.breached"][0]; b["crn"] != crn(5) {

@@ -514,7 +514,7 @@ func newBusDriver(t testing.TB, site, brokerURL, reader string) *busDriver {
 		t.Fatal(err)
 	}
 	d.client = c
-	d.pub = sitebus.NewPublisher(c, site, fmt.Sprintf("hil%d", time.Now().UnixNano()))
+	d.pub = sitebus.NewPublisher(c, site, fmt.Sprintf("hil%d", time.Now().UnixNano()), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := mqttclient.Connect(ctx, c); err != nil {

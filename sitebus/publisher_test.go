@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/broker/brokertest"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -43,14 +44,15 @@ var pubCalls = []pubCall{
 func TestPublisherSeq(t *testing.T) {
 	bus := brokertest.Start(t)
 	msgs := brokertest.Subscribe(t, brokertest.Client(t, bus.URL(), "watcher"), "apedge/v1/MAN1/#")
-	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "boot-1")
+	clk := clocktest.New(time.Date(2031, 3, 30, 1, 30, 0, 0, time.FixedZone("BST", 3600)))
+	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "boot-1", clk)
 	if p.Boot() != "boot-1" {
 		t.Errorf("Boot() = %q, want boot-1", p.Boot())
 	}
 
 	sent := map[string]*sitebus.Message{} // by topic and seq
-	before := time.Now()
 	for i, c := range pubCalls {
+		now := clk.Add(time.Second)
 		m, err := p.Publish(t.Context(), c.class, c.id, c.kind, c.msgKind, c.data)
 		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
@@ -59,8 +61,8 @@ func TestPublisherSeq(t *testing.T) {
 			t.Errorf("publish %d (%s/%s %s): seq %d boot %q kind %q, want seq %d boot-1 %q",
 				i, c.class, c.id, c.kind, m.Seq, m.Boot, m.Kind, c.wantSeq, c.msgKind)
 		}
-		if m.Time.Location() != time.UTC || m.Time.Before(before.Add(-time.Second)) || m.Time.After(time.Now().Add(time.Second)) {
-			t.Errorf("publish %d: time %v, want now in UTC", i, m.Time)
+		if m.Time.Location() != time.UTC || !m.Time.Equal(now) {
+			t.Errorf("publish %d: time %v, want the publisher's clock, %v, in UTC", i, m.Time, now.UTC())
 		}
 		if c.data == nil {
 			if m.Data != nil {
@@ -116,7 +118,7 @@ func TestPublisherSeq(t *testing.T) {
 // latest state, and no event.
 func TestPublisherStateRetained(t *testing.T) {
 	bus := brokertest.Start(t)
-	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "boot-1")
+	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "boot-1", nil)
 	for i, c := range pubCalls {
 		if _, err := p.Publish(t.Context(), c.class, c.id, c.kind, c.msgKind, c.data); err != nil {
 			t.Fatalf("publish %d: %v", i, err)
@@ -155,7 +157,7 @@ func TestPublisherStateRetained(t *testing.T) {
 func TestPublisherNoData(t *testing.T) {
 	bus := brokertest.Start(t)
 	msgs := brokertest.Subscribe(t, brokertest.Client(t, bus.URL(), "watcher"), "apedge/v1/MAN1/#")
-	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "b")
+	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "b", nil)
 	if _, err := p.Publish(t.Context(), sitebus.ClassCamera, "cam1", sitebus.KindEvent, "motion", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +174,7 @@ func TestPublisherNoData(t *testing.T) {
 func TestPublisherEncodeError(t *testing.T) {
 	bus := brokertest.Start(t)
 	msgs := brokertest.Subscribe(t, brokertest.Client(t, bus.URL(), "watcher"), "apedge/v1/MAN1/#")
-	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "b")
+	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "b", nil)
 	if _, err := p.Publish(t.Context(), sitebus.ClassReader, "r1", sitebus.KindEvent, "x", map[string]any{"f": func() {}}); err == nil {
 		t.Fatal("Publish of unencodable data succeeded")
 	}
@@ -194,7 +196,7 @@ func TestPublisherConcurrent(t *testing.T) {
 	const workers, each = 4, 50
 	bus := brokertest.Start(t)
 	msgs := brokertest.Subscribe(t, brokertest.Client(t, bus.URL(), "watcher"), "apedge/v1/MAN1/#")
-	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "b")
+	p := sitebus.NewPublisher(brokertest.Client(t, bus.URL(), "bridge"), "MAN1", "b", nil)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -237,7 +239,7 @@ func TestPublisherErrors(t *testing.T) {
 		bus := brokertest.Start(t)
 		// A read is never dropped for want of a link: Publish keeps trying until its
 		// context ends, then names the message it could not hand over.
-		p := sitebus.NewPublisher(brokertest.NewClient(t, bus.URL(), "never-connected"), "MAN1", "b")
+		p := sitebus.NewPublisher(brokertest.NewClient(t, bus.URL(), "never-connected"), "MAN1", "b", nil)
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
 		m, err := p.Publish(ctx, sitebus.ClassReader, "r1", sitebus.KindEvent, "card-read", nil)
@@ -258,7 +260,7 @@ func TestPublisherErrors(t *testing.T) {
 		ln.Close()
 		c := brokertest.NewClient(t, "tcp://"+addr, "connecting")
 		c.Connect()
-		p := sitebus.NewPublisher(c, "MAN1", "b")
+		p := sitebus.NewPublisher(c, "MAN1", "b", nil)
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
 		_, err = p.Publish(ctx, sitebus.ClassReader, "r1", sitebus.KindEvent, "card-read", nil)

@@ -25,6 +25,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/sitekey"
 )
 
@@ -322,6 +323,7 @@ func DecodeReaderStatus(b []byte) (*ReaderStatus, error) {
 // The owner reports connection losses with ConnectionLost (mqttclient.Options.OnLost).
 type Publisher struct {
 	client mqtt.Client
+	clock  clock.Clock // dates what Publish sends
 	site   string
 	boot   string
 	lost   atomic.Uint64 // connection losses so far
@@ -330,9 +332,10 @@ type Publisher struct {
 	seqs   map[string]uint64
 }
 
-// NewPublisher returns a publisher for site's bridge whose boot id is boot.
-func NewPublisher(c mqtt.Client, site, boot string) *Publisher {
-	return &Publisher{client: c, site: site, boot: boot, seqs: map[string]uint64{}}
+// NewPublisher returns a publisher for site's bridge whose boot id is boot, dating what
+// Publish sends by clk (the system clock if nil).
+func NewPublisher(c mqtt.Client, site, boot string, clk clock.Clock) *Publisher {
+	return &Publisher{client: c, clock: clock.Or(clk), site: site, boot: boot, seqs: map[string]uint64{}}
 }
 
 // Boot returns the publisher's boot id.
@@ -346,7 +349,7 @@ func (p *Publisher) ConnectionLost() { p.lost.Add(1) }
 // ctx ends, resending it after a lost connection. data, if not nil, is encoded as the
 // message's data. State messages are retained.
 func (p *Publisher) Publish(ctx context.Context, class, id, kind, msgKind string, data any) (*Message, error) {
-	return p.PublishAt(ctx, time.Now(), class, id, kind, msgKind, data)
+	return p.PublishAt(ctx, p.clock.Now(), class, id, kind, msgKind, data)
 }
 
 // PublishAt is Publish for something that happened at at, earlier than now: a door

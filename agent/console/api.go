@@ -84,7 +84,7 @@ func (s *Server) deliveryNow() deliveryView {
 
 func (s *Server) statusNow(ctx context.Context) (statusView, error) {
 	st := s.o.Site.Status()
-	now := s.o.Now()
+	now := s.clock.Now()
 	v := statusView{Site: st.Site, Version: st.Version, StartedAt: st.StartedAt, Now: now.UTC(),
 		NowLocal: now.In(curfew.London()).Format("2006-01-02 15:04:05"),
 		Clock:    map[string]bool{"synced": st.ClockSynced}, Bus: map[string]bool{"connected": st.BusUp},
@@ -237,7 +237,7 @@ func (s *Server) residents(w http.ResponseWriter, r *http.Request) {
 
 // record records a register change made by the signed-in user.
 func (s *Server) record(w http.ResponseWriter, r *http.Request, c register.Change) {
-	c.By, c.At = who(r).user.Name, s.o.Now()
+	c.By, c.At = who(r).user.Name, s.clock.Now()
 	n, err := s.o.Site.RecordChange(r.Context(), c)
 	switch {
 	case errors.Is(err, register.ErrNotOnRoster):
@@ -333,7 +333,7 @@ func (s *Server) curfewEvents(w http.ResponseWriter, r *http.Request) {
 // curfewEventsNow returns the curfew events since the last roll (or of the last day,
 // if that is longer ago), marking absences not yet followed by a late return as open.
 func (s *Server) curfewEventsNow(ctx context.Context) ([]curfewEventView, error) {
-	from := s.o.Now().Add(-24 * time.Hour)
+	from := s.clock.Now().Add(-24 * time.Hour)
 	if roll, ok, err := s.o.Index.Latest(ctx, curfew.TypeRoll); err == nil && ok && roll.OccurredAt.Before(from) {
 		from = roll.OccurredAt
 	}
@@ -415,7 +415,7 @@ func (s *Server) ackAlarm(w http.ResponseWriter, r *http.Request) {
 	by := who(r).user.Name
 	info, _ := json.Marshal(map[string]any{"alarm": seq, "alarmId": al.ID, "alarmType": al.Type, "note": clip(in.Note, 2000), "by": by})
 	// One acknowledgement per alarm: its origin is the alarm's seq.
-	rec, err := s.o.Site.Journal().Append(context.WithoutCancel(ctx), &event.Draft{Type: "alarm.acknowledged", OccurredAt: s.o.Now(),
+	rec, err := s.o.Site.Journal().Append(context.WithoutCancel(ctx), &event.Draft{Type: "alarm.acknowledged", OccurredAt: s.clock.Now(),
 		Description: "an alarm was acknowledged by staff", Info: info, Origin: "ack:" + strconv.FormatUint(seq, 10)})
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())

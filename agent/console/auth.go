@@ -126,7 +126,7 @@ func (s *Server) checkPassword(w http.ResponseWriter, r *http.Request, c credent
 		map[string]any{"name": clip(c.Name, 64), "reason": reason, "via": via})
 	switch {
 	case locked != nil:
-		retry := max(int(locked.Until.Sub(s.o.Now()).Seconds())+1, 1)
+		retry := max(int(locked.Until.Sub(s.clock.Now()).Seconds())+1, 1)
 		w.Header().Set("Retry-After", fmt.Sprint(retry))
 		writeJSON(w, http.StatusLocked, map[string]any{"error": "account locked after repeated failures: try again later or ask an admin",
 			"retryAfter": retry})
@@ -327,7 +327,7 @@ func (s *Server) audit(r *http.Request, typ, by, desc string, info map[string]an
 		return
 	}
 	if _, err := s.o.Site.Journal().Append(context.WithoutCancel(r.Context()),
-		&event.Draft{Type: typ, OccurredAt: s.o.Now(), Description: desc, Info: b}); err != nil {
+		&event.Draft{Type: typ, OccurredAt: s.clock.Now(), Description: desc, Info: b}); err != nil {
 		s.log.Error("audit event not journaled", "type", typ, "err", err)
 	}
 }

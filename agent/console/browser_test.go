@@ -110,16 +110,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		}).observe(document.body, {subtree: true, childList: true, characterData: true});
 		undefined`))
 	front := s.bridge.Sim().Door("front")
-	front.Open() // no read, no unlock: forced
+	opened := time.Now() // the browser's clock is the wall clock; the site's is the test's
+	front.Open()         // no read, no unlock: forced
 	seenAt, err := chromedp.Run(ctx, chromedp.Poll[float64](`window.forcedSeenAt || false`, chromedp.WithPollingTimeout(timeout)))
 	if err != nil {
 		shot("failed")
 		t.Fatalf("the forced door shown as an alarm: %v (screenshots in %s)", err, shots)
 	}
 	forced := s.waitEvent("door.forced")
-	latency := time.UnixMilli(int64(seenAt)).Sub(forced.OccurredAt)
-	t.Logf("forced door to alarm on screen: %v (door opened at %s, on screen at %s)", latency,
-		forced.OccurredAt.Format(time.RFC3339Nano), time.UnixMilli(int64(seenAt)).UTC().Format(time.RFC3339Nano))
+	latency := time.UnixMilli(int64(seenAt)).Sub(opened)
+	t.Logf("forced door to alarm on screen: %v (door opened at %s by the site's clock, %s by the wall clock; on screen at %s)", latency,
+		forced.OccurredAt.Format(time.RFC3339Nano), opened.UTC().Format(time.RFC3339Nano), time.UnixMilli(int64(seenAt)).UTC().Format(time.RFC3339Nano))
 	if latency > time.Second {
 		t.Errorf("the alarm took %v to appear on screen after the door was forced; the limit is 1s", latency)
 	}

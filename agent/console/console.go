@@ -33,6 +33,7 @@ import (
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/agent/register"
 	"github.com/apedge/apedge/agent/staff"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/sitebus"
 )
 
@@ -59,13 +60,14 @@ type Options struct {
 	// Secure marks cookies Secure: set it when serving over TLS.
 	Secure bool
 	Logger *slog.Logger
-	// Now is the clock (default time.Now).
-	Now func() time.Time
+	// Clock dates staff actions and answers "now" (nil: the system clock).
+	Clock clock.Clock
 }
 
 // Server is the console's HTTP handler.
 type Server struct {
 	o        Options
+	clock    clock.Clock
 	patterns []string
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -81,10 +83,7 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	s := &Server{o: o, log: o.Logger.With("component", "console"), mux: http.NewServeMux()}
+	s := &Server{o: o, clock: clock.Or(o.Clock), log: o.Logger.With("component", "console"), mux: http.NewServeMux()}
 	s.reg = prometheus.NewRegistry()
 	s.metrics = newHTTPMetrics(s.reg)
 	s.registerSiteMetrics()

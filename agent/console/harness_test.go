@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent"
-	"github.com/apedge/apedge/agent/clocktest"
 	"github.com/apedge/apedge/agent/console"
 	"github.com/apedge/apedge/agent/eventindex"
 	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/broker/brokertest"
 	"github.com/apedge/apedge/config"
 	bridge "github.com/apedge/apedge/firmware-bridge"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/sitekey"
 )
 
@@ -78,7 +78,7 @@ type consoleSite struct {
 
 func newConsoleSite(t testing.TB) *consoleSite {
 	t.Helper()
-	s := &consoleSite{t: t, dir: t.TempDir(), clock: clocktest.New(noon)}
+	s := &consoleSite{t: t, dir: t.TempDir(), clock: clocktest.Running(noon)} // the doors time themselves
 	log := brokertest.Logger(t)
 	brk := brokertest.Start(t)
 	key, err := sitekey.Generate(site, nil)
@@ -104,14 +104,11 @@ func newConsoleSite(t testing.TB) *consoleSite {
 		t.Fatal(err)
 	}
 	s.cfg = acfg
-	if s.agent, err = agent.New(t.Context(), acfg, log); err != nil {
+	if s.agent, err = agent.New(t.Context(), acfg, log, agent.WithClock(s.clock)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.agent.Close() })
-	if err := s.agent.SetClock(s.clock); err != nil {
-		t.Fatal(err)
-	}
-	if s.staff, err = staff.Open(t.Context(), filepath.Join(s.dir, "staff.db"), staff.Options{Now: s.clock.Now,
+	if s.staff, err = staff.Open(t.Context(), filepath.Join(s.dir, "staff.db"), staff.Options{Clock: s.clock,
 		Hashing: staff.Hashing{Time: 1, MemoryKiB: 64, Threads: 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +117,7 @@ func newConsoleSite(t testing.TB) *consoleSite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.index.Close() })
-	srv, err := console.New(console.Options{Site: s.agent, Index: s.index, Staff: s.staff, Logger: log, Now: s.clock.Now})
+	srv, err := console.New(console.Options{Site: s.agent, Index: s.index, Staff: s.staff, Logger: log, Clock: s.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +125,7 @@ func newConsoleSite(t testing.TB) *consoleSite {
 	t.Cleanup(s.srv.Close)
 	run(t, "agent", s.agent.Run)
 	run(t, "index", s.index.Run)
-	s.bridge = bridge.New(bcfg, log)
+	s.bridge = bridge.New(bcfg, log, bridge.WithClock(s.clock))
 	run(t, "bridge", s.bridge.Run)
 	select {
 	case <-s.bridge.Ready():

@@ -23,6 +23,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/sqlitedb"
 )
 
@@ -170,8 +171,8 @@ const TokenPrefix = "apt_"
 
 // Options tune a Store. The zero value of a field means its default.
 type Options struct {
-	// Now is the clock; default time.Now.
-	Now func() time.Time
+	// Clock dates sign-ins, sessions and lockouts; nil means the system clock.
+	Clock clock.Clock
 	// MaxFailures consecutive failed sign-ins lock an account for LockFor from the
 	// last of them; default 5. The count is reset only by a successful sign-in or a
 	// new password, so once a lock ends a further failure locks the account again.
@@ -234,11 +235,8 @@ CREATE INDEX tokens_name ON tokens(name);`}
 // its owner.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s := &Store{
-		now: opts.Now, maxFail: opts.MaxFailures, lockFor: opts.LockFor,
+		now: clock.Or(opts.Clock).Now, maxFail: opts.MaxFailures, lockFor: opts.LockFor,
 		idle: opts.SessionIdle, max: opts.SessionMax, hashing: opts.Hashing,
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	s.maxFail = orDefault(s.maxFail, 5)
 	s.lockFor = orDefault(s.lockFor, 15*time.Minute)

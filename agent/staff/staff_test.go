@@ -24,15 +24,18 @@ var tiny = staff.Hashing{Time: 1, MemoryKiB: 64, Threads: 1}
 const pw = "correct horse battery"
 
 // clock is a settable time source; tests move it rather than sleep.
+// clock is a test clock that, unlike clocktest's, can be set back: the table tests
+// of expiry try each time from the same start.
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) set(d time.Duration)     { c.t = start.Add(d) }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func (c *clock) Now() time.Time                     { return c.t }
+func (c *clock) Until(t time.Time) <-chan time.Time { return make(chan time.Time) }
+func (c *clock) set(d time.Duration)                { c.t = start.Add(d) }
+func (c *clock) advance(d time.Duration)            { c.t = c.t.Add(d) }
 
 func open(t testing.TB, path string, c *clock) *staff.Store {
 	t.Helper()
-	s, err := staff.Open(t.Context(), path, staff.Options{Now: c.now, Hashing: tiny})
+	s, err := staff.Open(t.Context(), path, staff.Options{Clock: c, Hashing: tiny})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +630,7 @@ func TestRehash(t *testing.T) {
 	add(t, s, "bob", staff.RoleStaff)
 	s.Close()
 
-	s, err := staff.Open(t.Context(), path, staff.Options{Now: c.now, Hashing: staff.Hashing{Time: 2, MemoryKiB: 128, Threads: 2}})
+	s, err := staff.Open(t.Context(), path, staff.Options{Clock: c, Hashing: staff.Hashing{Time: 2, MemoryKiB: 128, Threads: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}

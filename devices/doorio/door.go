@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apedge/apedge/internal/clock"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/host/v3"
@@ -53,6 +54,8 @@ type DoorConfig struct {
 	ContactActiveLow, ExitActiveLow bool
 	// WiegandFrameGap ends a Wiegand frame; zero means FrameGap.
 	WiegandFrameGap time.Duration
+	// Clock dates the inputs' changes; nil means the system clock.
+	Clock clock.Clock
 }
 
 // OpenDoor looks up the configured pins with gpioreg.ByName and sets them up: the
@@ -101,12 +104,12 @@ func OpenDoor(cfg DoorConfig) (*Door, error) {
 	d := &Door{}
 	var err error
 	if pin := pins["contact"]; pin != nil {
-		if d.Contact, err = newInput(pin, cfg.ContactActiveLow, debounce); err != nil {
+		if d.Contact, err = newInput(pin, cfg.ContactActiveLow, debounce, cfg.Clock); err != nil {
 			return nil, fmt.Errorf("doorio: pin %q (contact): %w", p.Contact, err)
 		}
 	}
 	if pin := pins["exit"]; pin != nil {
-		if d.Exit, err = newInput(pin, cfg.ExitActiveLow, debounce); err != nil {
+		if d.Exit, err = newInput(pin, cfg.ExitActiveLow, debounce, cfg.Clock); err != nil {
 			return nil, fmt.Errorf("doorio: pin %q (exit): %w", p.Exit, err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+
+	"github.com/apedge/apedge/internal/clock"
 )
 
 // DefaultDebounce is the debounce OpenDoor uses when DoorConfig.Debounce is zero.
@@ -22,6 +24,7 @@ type Input struct {
 	pin       gpio.PinIn
 	activeLow bool
 	debounce  time.Duration
+	clock     clock.Clock // dates the changes Run reports
 	active    atomic.Bool
 	running   atomic.Bool
 }
@@ -29,16 +32,17 @@ type Input struct {
 // NewInput configures pin as an input with pull-up and detection of both edges.
 // activeLow says the input is active when the pin reads Low, as for a switch to
 // ground with a pull-up. A new level counts only once it has been stable for
-// debounce (20ms is typical); zero reports every level seen.
-func NewInput(pin gpio.PinIn, activeLow bool, debounce time.Duration) (*Input, error) {
-	in, err := newInput(pin, activeLow, debounce)
+// debounce (20ms is typical); zero reports every level seen. The times Run reports are
+// read from clk (the system clock if nil); debouncing is timed on the monotonic clock.
+func NewInput(pin gpio.PinIn, activeLow bool, debounce time.Duration, clk clock.Clock) (*Input, error) {
+	in, err := newInput(pin, activeLow, debounce, clk)
 	if err != nil {
 		return nil, fmt.Errorf("doorio: input %s: %w", pinName(pin), err)
 	}
 	return in, nil
 }
 
-func newInput(pin gpio.PinIn, activeLow bool, debounce time.Duration) (*Input, error) {
+func newInput(pin gpio.PinIn, activeLow bool, debounce time.Duration, clk clock.Clock) (*Input, error) {
 	if pin == nil {
 		return nil, errors.New("nil pin")
 	}
@@ -48,7 +52,7 @@ func newInput(pin gpio.PinIn, activeLow bool, debounce time.Duration) (*Input, e
 	if err := pin.In(gpio.PullUp, gpio.BothEdges); err != nil {
 		return nil, fmt.Errorf("configure pull-up and both edges: %w", err)
 	}
-	in := &Input{pin: pin, activeLow: activeLow, debounce: debounce}
+	in := &Input{pin: pin, activeLow: activeLow, debounce: debounce, clock: clock.Or(clk)}
 	in.active.Store(in.isActive(pin.Read()))
 	return in, nil
 }
@@ -74,17 +78,18 @@ func (in *Input) Run(ctx context.Context, h func(active bool, at time.Time)) err
 	defer in.running.Store(false)
 
 	stable := in.pin.Read()
-	now := time.Now()
+	now := in.clock.Now()
 	in.active.Store(in.isActive(stable))
 	h(in.isActive(stable), now)
-	cand, candAt := stable, now
+	// candAt dates the candidate level for the report; candSeen times its stability.
+	cand, candAt, candSeen := stable, now, time.Now()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		wait := idlePoll
 		if cand != stable {
-			left := in.debounce - time.Since(candAt)
+			left := in.debounce - time.Since(candSeen)
 			if left <= 0 {
 				stable = cand
 				in.active.Store(in.isActive(stable))
@@ -99,7 +104,7 @@ func (in *Input) Run(ctx context.Context, h func(active bool, at time.Time)) err
 		// same: the line moved in between. A level change without an edge (a lost
 		// edge) counts too.
 		if edge || lvl != cand {
-			cand, candAt = lvl, time.Now()
+			cand, candAt, candSeen = lvl, in.clock.Now(), time.Now()
 		}
 	}
 }

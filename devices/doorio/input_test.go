@@ -133,7 +133,7 @@ func TestInputRunTwice(t *testing.T) {
 }
 
 func TestNewInputErrors(t *testing.T) {
-	if _, err := NewInput(nil, true, 0); err == nil {
+	if _, err := NewInput(nil, true, 0, nil); err == nil {
 		t.Error("nil pin accepted")
 	}
 	_, pins := newSim(t)
@@ -141,7 +141,7 @@ func TestNewInputErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewInput(d.Exit.pin, true, -time.Second); err == nil {
+	if _, err := NewInput(d.Exit.pin, true, -time.Second, nil); err == nil {
 		t.Error("negative debounce accepted")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/internal/clock"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -294,7 +295,7 @@ func FuzzCardData(f *testing.F) {
 		if rc, ok := rep.(RawCard); ok {
 			_, _ = wiegand.Decode(rc.Data, rc.Bits)
 		}
-		r := &runner{p: &Panel{log: discardLogger()}, h: func(Event) {}}
+		r := &runner{p: &Panel{log: discardLogger(), clock: clock.System()}, h: func(Event) {}}
 		r.absorb(&pdState{}, rep)
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/internal/clock"
 )
 
 // The bad-input corpora of FuzzCardData and FuzzSecureChannel: every file is an
@@ -116,7 +117,7 @@ func decodeCard(code byte, data []byte) ([]Event, error) {
 		return nil, err
 	}
 	var evs []Event
-	r := &runner{p: &Panel{log: discardLogger()}, h: func(e Event) { evs = append(evs, e) }}
+	r := &runner{p: &Panel{log: discardLogger(), clock: clock.System()}, h: func(e Event) { evs = append(evs, e) }}
 	r.absorb(&pdState{}, rep)
 	for _, e := range evs {
 		if e.Err != nil {

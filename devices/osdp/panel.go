@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/internal/clock"
 )
 
 // Defaults for PanelConfig.
@@ -53,6 +54,9 @@ type PanelConfig struct {
 	// Commands from Send go out at once, whatever the interval.
 	PollInterval time.Duration
 	Logger       *slog.Logger // default: discard
+	// Clock dates events and replies (Event.Time, PDStatus.LastReply); nil means the
+	// system clock. Polls, retries and timeouts are timed on the monotonic clock.
+	Clock clock.Clock
 }
 
 // EventKind says what an Event reports.
@@ -181,6 +185,7 @@ type pdState struct {
 type Panel struct {
 	cfg     PanelConfig
 	log     *slog.Logger
+	clock   clock.Clock
 	pds     []*pdState
 	byAddr  map[int]*pdState
 	mu      sync.Mutex
@@ -209,7 +214,7 @@ func NewPanel(cfg PanelConfig) (*Panel, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Panel{cfg: cfg, log: cfg.Logger, byAddr: make(map[int]*pdState), wake: make(chan struct{}, 1)}
+	p := &Panel{cfg: cfg, log: cfg.Logger, clock: clock.Or(cfg.Clock), byAddr: make(map[int]*pdState), wake: make(chan struct{}, 1)}
 	for _, c := range cfg.PDs {
 		switch {
 		case c.Address < 0 || c.Address > 0x7E:
@@ -364,7 +369,7 @@ func (r *runner) readLoop(ctx context.Context) {
 }
 
 func (r *runner) emit(e Event) {
-	e.Time = time.Now()
+	e.Time = r.p.clock.Now()
 	r.h(e)
 }
 
@@ -731,7 +736,7 @@ func (r *runner) transact(ctx context.Context, d *pdState, f *Frame) (*Frame, er
 		}
 		if err == nil {
 			d.missed = 0
-			now := time.Now()
+			now := r.p.clock.Now()
 			r.updateStatus(d, func(s *PDStatus) { s.LastReply, s.Missed = now, 0 })
 			return rf, nil
 		}
