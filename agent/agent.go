@@ -26,13 +26,13 @@ import (
 	"github.com/apedge/apedge/agent/forwarder"
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/firmware-bridge/door"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/clock"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/sitebus"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // Version is reported in agent.started.

@@ -8,7 +8,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/sitebus"
 )
 
 // busAcks collects the device messages the agent has handled, to tell the bridge

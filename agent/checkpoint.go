@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/proof"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/proof"
 )
 
 // CheckpointType is the event that carries a signed checkpoint of the site's Merkle

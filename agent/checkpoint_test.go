@@ -9,9 +9,9 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/apedge/apedge/agent"
-	"github.com/apedge/apedge/proof"
-	"github.com/apedge/apedge/sitebus"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/proof"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 // TestCheckpoints: with checkpoints every 5 entries, the agent journals signed

@@ -9,7 +9,7 @@ import (
 
 	"github.com/beevik/ntp"
 
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // ClockCheck says whether the system clock is known to be right, and why not.

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent"
-	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/firmware-bridge/door"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock/clocktest"
-	"github.com/apedge/apedge/sitebus"
 )
 
 // onEachNight runs test as a parallel subtest on each of clocktest.Nights, with london

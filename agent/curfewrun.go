@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent/curfew"
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/internal/clock"
 )
 

@@ -15,10 +15,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/agent/curfew"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/event"
 	"github.com/apedge/apedge/firmware-bridge/door"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // credentialList is the access list the agent gives the bridge: the cards of everyone

@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent"
-	"github.com/apedge/apedge/broker/brokertest"
-	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/wiegand"
 	bridge "github.com/apedge/apedge/firmware-bridge"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/clock/clocktest"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // startBridge runs a real bridge on the site's bus with one simulated door, front,

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock/clocktest"
-	"github.com/apedge/apedge/sitebus"
 )
 
 // BenchmarkMovements measures movement processing from the site bus to the journal:

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/broker/brokertest"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // TestRegisterArrivalAndDeparture: an arrival recorded by staff opens the doors to the

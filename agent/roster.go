@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/apedge/apedge/agent/curfew"
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // Schedule returns a resident's curfew schedule: the AP rule (23:00-06:00 every night)

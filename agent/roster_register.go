@@ -7,8 +7,8 @@ import (
 
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // setRoster makes roster the agent's roster and indexes its credentials.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // BridgeView is the firmware bridge's status as the agent last heard it.

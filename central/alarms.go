@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 // ReadAlarms returns the alarms recorded in the store at dbPath (as in Options.Path)

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/uplink"
 )
 
 // badCase is one file of testdata/bad: a message the receiver must refuse, sent after

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/uplink"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
 

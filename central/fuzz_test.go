@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/uplink"
-	"github.com/apedge/apedge/verify"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/formats/verify"
 )
 
 // FuzzBatch feeds arbitrary bytes as a batch on ABC's events topic to one receiver

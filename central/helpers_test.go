@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/pgtest"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/pgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/bad and testdata/fuzz from the generators")

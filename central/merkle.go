@@ -12,10 +12,10 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/proof"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/proof"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 // Central keeps, beside each site's events, the site's Merkle log (RFC 6962, tlog's

@@ -17,10 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // Query selects stored events across sites; zero fields select everything. Events

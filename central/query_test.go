@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 // qEvent is what a query test knows of an event it made.

@@ -35,9 +35,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apedge/apedge/envelope"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/clock"
-	"github.com/apedge/apedge/sitekey"
 )
 
 // Reason says why an envelope or a batch was refused, or what an alarm is about.

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/formats/verify"
 	"github.com/apedge/apedge/internal/clock/clocktest"
-	"github.com/apedge/apedge/uplink"
-	"github.com/apedge/apedge/verify"
 )
 
 // exportLines exports site from the store at path.

@@ -15,11 +15,11 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // TrustFromConfig loads the public key of every trusted site.

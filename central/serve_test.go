@@ -11,11 +11,11 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/broker/brokertest"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // TestServersShareSubscription runs two central servers in one share group on one

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/formats/uplink"
 	"github.com/apedge/apedge/internal/clock/clocktest"
-	"github.com/apedge/apedge/uplink"
 )
 
 // ackLog records every ack each receiver published, checking at each one that the

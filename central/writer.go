@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/event"
 )
 
 // The writer applies verified batches to the store, one transaction per group of

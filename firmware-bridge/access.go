@@ -8,7 +8,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/sitebus"
 )
 
 // Reasons a card read is refused.

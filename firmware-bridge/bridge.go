@@ -24,12 +24,12 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // Bridge is a running firmware bridge.

@@ -18,13 +18,13 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/broker/brokertest"
-	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/wiegand"
 	bridge "github.com/apedge/apedge/firmware-bridge"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 const (

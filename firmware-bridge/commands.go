@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/firmware-bridge/door"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/sitebus"
 )
 
 // onCommand carries out one command from the site bus and publishes its result on the

@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/doorio"
 	"github.com/apedge/apedge/firmware-bridge/door"
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // doorInput is one input to a door's machine, with where to say it was applied.

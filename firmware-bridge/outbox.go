@@ -10,9 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock"
-	"github.com/apedge/apedge/sitebus"
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 // outboxSize bounds what waits to be written to the outbox file: at a busy AP's rate of

@@ -7,11 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/wiegand"
 	"github.com/apedge/apedge/firmware-bridge/door"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // reader is one reader, OSDP or Wiegand, and where it is.

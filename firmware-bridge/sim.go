@@ -10,10 +10,10 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/doorio"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // Sim returns the bridge's simulated site, or nil if it has none. It is set once Ready

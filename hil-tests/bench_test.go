@@ -15,9 +15,9 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // Each benchmark here runs its whole measurement once, whatever b.N: they time real

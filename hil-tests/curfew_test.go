@@ -15,9 +15,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/agent"
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock/clocktest"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // TestCurfewNightAt40 runs a night at an AP with 40 residents through a real Mosquitto

@@ -16,8 +16,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // SimPD is `apedge sim osdp-pd` as its own process on a pseudo-terminal, driven

@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/central"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/proof"
-	"github.com/apedge/apedge/sitebus"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/proof"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // apedgeRun runs the apedge binary once in dir and returns its exit code and output.

@@ -25,13 +25,13 @@ import (
 
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/central"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/pgtest"
-	"github.com/apedge/apedge/sitebus"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/verify"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/formats/verify"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/pgtest"
 )
 
 // apedgeBin is the binary under test, built once by TestMain.

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/central"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // signed builds event seq of site, chained to prev, signed by key.

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 BENCHTIME=${BENCHTIME:-3s}
 {
   go test -run '^$' -bench . -benchtime "$BENCHTIME" -timeout 30m ./agent/journal ./central
-  go test -run '^$' -bench . -benchtime 1s -timeout 30m ./proof
+  go test -run '^$' -bench . -benchtime 1s -timeout 30m ./formats/proof
   go test -run '^$' -bench . -benchtime 100x -timeout 30m ./devices/osdp
   go test -run '^$' -bench . -benchtime 50x -timeout 30m ./agent/curfew
   go test -run '^$' -bench Movements -benchtime 5000x -timeout 30m ./agent

@@ -16,8 +16,8 @@ import (
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/eventindex"
 	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // maxBody bounds every request body.

@@ -18,8 +18,8 @@ import (
 
 	"github.com/apedge/apedge/agent/console"
 	"github.com/apedge/apedge/agent/eventindex"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/verify"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/formats/verify"
 )
 
 // endpoints is every API route with a request that exercises it, and the roles that

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent/staff"
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/event"
 )
 
 // SessionCookie is the name of the browser's session cookie.

@@ -33,8 +33,8 @@ import (
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/agent/register"
 	"github.com/apedge/apedge/agent/staff"
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock"
-	"github.com/apedge/apedge/sitebus"
 )
 
 //go:embed web openapi.yaml

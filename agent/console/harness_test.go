@@ -18,11 +18,11 @@ import (
 	"github.com/apedge/apedge/agent/console"
 	"github.com/apedge/apedge/agent/eventindex"
 	"github.com/apedge/apedge/agent/staff"
-	"github.com/apedge/apedge/broker/brokertest"
-	"github.com/apedge/apedge/config"
 	bridge "github.com/apedge/apedge/firmware-bridge"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/clock/clocktest"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/internal/config"
 )
 
 const (

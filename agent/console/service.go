@@ -12,7 +12,7 @@ import (
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/eventindex"
 	"github.com/apedge/apedge/agent/staff"
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // Service is the console as it runs beside an agent: the staff accounts, the event

@@ -20,8 +20,8 @@ import (
 
 	"github.com/apedge/apedge/agent/console"
 	"github.com/apedge/apedge/agent/staff"
-	"github.com/apedge/apedge/broker/brokertest"
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key (0600) into dir.

@@ -37,7 +37,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent/journal"
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 // AckType is the type of the event that acknowledges an alarm. Its info is

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/event"
 )
 
 func TestPath(t *testing.T) {

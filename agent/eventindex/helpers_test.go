@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent/journal"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 const testSite = "AP-LDN-01"

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent/journal"
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
 )
 
 // LocalLayout formats Summary.OccurredAtLocal, in Europe/London.

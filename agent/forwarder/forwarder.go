@@ -23,9 +23,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/agent/journal"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // Journal is what the forwarder needs of the journal.

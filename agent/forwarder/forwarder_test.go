@@ -15,15 +15,15 @@ import (
 
 	"github.com/apedge/apedge/agent/forwarder"
 	"github.com/apedge/apedge/agent/journal"
-	"github.com/apedge/apedge/broker"
-	"github.com/apedge/apedge/broker/brokertest"
 	"github.com/apedge/apedge/central"
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/mqttclient"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/uplink"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/broker"
+	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 const (

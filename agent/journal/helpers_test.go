@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 const testSite = "AP-LDN-01"

@@ -32,9 +32,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 // DefaultMaxBatch is the largest number of drafts committed in one transaction when

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 func TestConcurrentAppends(t *testing.T) {

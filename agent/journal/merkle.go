@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/apedge/apedge/proof"
+	"github.com/apedge/apedge/formats/proof"
 )
 
 // The journal is also an RFC 6962 Merkle log (golang.org/x/mod/sumdb/tlog): record n

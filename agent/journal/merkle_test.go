@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 // memTree is an independent Merkle tree over payloads, built with tlog in memory.

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 // ReadAll returns every entry of the journal database at path, in seq order, opening it

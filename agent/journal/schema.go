@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
 )
 
 // migrations is the journal's schema, forward-only: append new versions, never edit

@@ -8,8 +8,8 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 // TestStoredEnvelopeExact checks that the envelope rebuilt from a stored payload and

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/apedge/apedge/event"
+	"github.com/apedge/apedge/formats/event"
 )
 
 // The writer is three kinds of goroutine joined by channels:

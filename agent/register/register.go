@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/apedge/apedge/config"
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 // Actions a change records.

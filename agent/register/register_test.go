@@ -8,7 +8,7 @@ import (
 
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/config"
 )
 
 var at = time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)

@@ -24,7 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apedge/apedge/internal/clock"
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 // Role is what a member of staff may do on the console.

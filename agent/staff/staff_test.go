@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent/staff"
-	"github.com/apedge/apedge/sqlitedb"
+	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
 var start = time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)

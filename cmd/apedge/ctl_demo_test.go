@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/broker/brokertest"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/broker/brokertest"
 )
 
 // TestCtlAgainstDemo runs `apedge ctl` against the demo site's real console, as the

@@ -12,7 +12,7 @@ import (
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/config"
 )
 
 const curfewUsage = `apedge curfew windows -config FILE -crn CRN -from DATE -to DATE [-json]

@@ -18,11 +18,11 @@ import (
 	"github.com/apedge/apedge/agent/console"
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/staff"
-	"github.com/apedge/apedge/broker"
 	"github.com/apedge/apedge/central"
-	"github.com/apedge/apedge/config"
 	bridge "github.com/apedge/apedge/firmware-bridge"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/broker"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // demoSite is the site code of the demo AP.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 // runDemo runs `apedge demo -dir dir` for a few seconds with a card read every 20ms

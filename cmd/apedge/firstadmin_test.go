@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/apedge/apedge/agent/staff"
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/config"
 )
 
 // TestFirstAdmin: with no accounts, the first admin is made from the configured 0600

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/config"
 )
 
 const usage = `apedge: the Approved Premises site security and substance-testing controller

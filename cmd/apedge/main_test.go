@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 // lockedBuffer collects output that several goroutines may write at once, as they may

@@ -19,11 +19,11 @@ import (
 	"github.com/apedge/apedge/agent/console"
 	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/central"
-	"github.com/apedge/apedge/config"
 	bridge "github.com/apedge/apedge/firmware-bridge"
-	"github.com/apedge/apedge/proof"
-	"github.com/apedge/apedge/sitekey"
-	"github.com/apedge/apedge/verify"
+	"github.com/apedge/apedge/formats/proof"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/formats/verify"
+	"github.com/apedge/apedge/internal/config"
 )
 
 func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/config"
+	"github.com/apedge/apedge/internal/config"
 )
 
 const residentUsage = `apedge resident arrive  -config FILE -crn CRN -card ID[,ID] -by STAFF [-noms N] [-name NAME] [-room R] [-expected-departure DATE]

@@ -12,9 +12,9 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/apedge/apedge/config"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/internal/config"
 )
 
 const simUsage = `apedge sim osdp-pd (-tty PATH | -pty) -addr N[,N...] [flags]

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apedge/apedge/envelope"
-	"github.com/apedge/apedge/sitekey"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 // otherDemo is a real export of another demo site (see testdata/otherdemo/README.md):

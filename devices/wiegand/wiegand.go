@@ -20,7 +20,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apedge/apedge/sitebus"
+	"github.com/apedge/apedge/formats/sitebus"
 )
 
 // Formats a Card can have.
