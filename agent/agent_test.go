@@ -25,6 +25,7 @@ import (
 	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 const (
@@ -177,7 +178,7 @@ func (s *apSite) startAgent() (a *agent.Agent, stop func() error, done <-chan er
 // subscribed to the site bus.
 func subscribed(t testing.TB, a *agent.Agent) {
 	t.Helper()
-	brokertest.WaitFor(t, timeout, "the agent to subscribe", func() (bool, string) {
+	wait.For(t, timeout, "the agent to subscribe", func() (bool, string) {
 		return a.Stats().BusMessages >= 1, fmt.Sprintf("%+v", a.Stats())
 	})
 }
@@ -186,7 +187,7 @@ func subscribed(t testing.TB, a *agent.Agent) {
 // malformed messages.
 func journaled(t testing.TB, a *agent.Agent, n, dups, bad uint64) {
 	t.Helper()
-	brokertest.WaitFor(t, timeout, fmt.Sprintf("%d events journaled, %d duplicates, %d bad messages", n, dups, bad), func() (bool, string) {
+	wait.For(t, timeout, fmt.Sprintf("%d events journaled, %d duplicates, %d bad messages", n, dups, bad), func() (bool, string) {
 		st := a.Stats()
 		return st.Journaled == n && st.Duplicates == dups && st.BadMessages == bad, fmt.Sprintf("%+v", st)
 	})

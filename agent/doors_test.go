@@ -15,9 +15,9 @@ import (
 	"github.com/apedge/apedge/devices/wiegand"
 	bridge "github.com/apedge/apedge/firmware-bridge"
 	"github.com/apedge/apedge/formats/sitebus"
-	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 // startBridge runs a real bridge on the site's bus with one simulated door, front,
@@ -88,7 +88,7 @@ func (s *apSite) waitTypes(a *agent.Agent, want ...string) {
 
 func (s *apSite) waitFor(what string, cond func() (bool, string)) {
 	s.t.Helper()
-	brokertest.WaitFor(s.t, timeout, what, cond)
+	wait.For(s.t, timeout, what, cond)
 }
 
 // TestDoorEventsThroughTheBridge runs the agent with a real bridge over simulated

@@ -19,6 +19,7 @@ import (
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/formats/uplink"
 	"github.com/apedge/apedge/internal/pgtest"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/bad and testdata/fuzz from the generators")
@@ -252,20 +253,10 @@ func (h *harness) waitStats(what string, cond func(Stats) bool) {
 	eventually(h.t, what, func() bool { return cond(h.r.Stats()) })
 }
 
-// eventually polls cond until it holds or 20 s pass.
+// eventually waits for cond for up to 20 s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(20 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	wait.Until(t, 20*time.Second, what, cond)
 }
 
 // processSync runs one message through the whole pipeline on the calling goroutine,

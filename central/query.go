@@ -21,6 +21,7 @@ import (
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/httpjson"
 )
 
 // Query selects stored events across sites; zero fields select everything. Events
@@ -272,12 +273,12 @@ func QueryHandler(r *Receiver, log *slog.Logger) http.Handler {
 		}
 		switch {
 		case errors.Is(err, ErrBadQuery):
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": strings.TrimPrefix(err.Error(), ErrBadQuery.Error()+": ")})
+			httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": strings.TrimPrefix(err.Error(), ErrBadQuery.Error()+": ")})
 		case err != nil:
 			log.Error("query failed", "query", req.URL.RawQuery, "err", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "the store could not answer; see central's log"})
+			httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": "the store could not answer; see central's log"})
 		default:
-			writeJSON(w, http.StatusOK, page)
+			httpjson.Write(w, http.StatusOK, page)
 		}
 	})
 	return mux
@@ -313,13 +314,6 @@ func queryFromURL(req *http.Request) (Query, error) {
 		q.Limit = n
 	}
 	return q, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
 
 // listenHTTP opens the query API's listener as cfg says, with TLS (and client

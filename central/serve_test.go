@@ -16,6 +16,7 @@ import (
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 // TestServersShareSubscription runs two central servers in one share group on one
@@ -71,7 +72,7 @@ func TestServersShareSubscription(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Both servers subscribed: each has announced itself online.
-		brokertest.WaitFor(t, 30*time.Second, "both servers subscribed", func() (bool, string) {
+		wait.For(t, 30*time.Second, "both servers subscribed", func() (bool, string) {
 			return servers[0].subscribed.Load() && servers[1].subscribed.Load(), ""
 		})
 		abc := makeChain(t, testKey(t, "ABC"), 400)
@@ -80,7 +81,7 @@ func TestServersShareSubscription(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		brokertest.WaitFor(t, 60*time.Second, "the ack of seq 400", func() (bool, string) {
+		wait.For(t, 60*time.Second, "the ack of seq 400", func() (bool, string) {
 			return acked.Load() == 400, ""
 		})
 		checkStored(t, addr, "ABC", abc)

@@ -25,6 +25,7 @@ import (
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 const (
@@ -99,7 +100,7 @@ func kinds(msgs []busMsg) []string {
 func (r *recorder) waitEvents(t *testing.T, class, id string, skip int, want ...string) []busMsg {
 	t.Helper()
 	var got []busMsg
-	brokertest.WaitFor(t, timeout, fmt.Sprintf("%s %s events %v", class, id, want), func() (bool, string) {
+	wait.For(t, timeout, fmt.Sprintf("%s %s events %v", class, id, want), func() (bool, string) {
 		got = nil
 		for _, m := range r.device(t, class, id, sitebus.KindEvent) {
 			if slices.Contains(want, m.Kind) {
@@ -233,7 +234,7 @@ func start(t *testing.T) *harness {
 	h.sim = h.b.Sim()
 	h.waitOnline(t, "front-in", true)
 	h.waitOnline(t, "front-out", false)
-	brokertest.WaitFor(t, timeout, "credential list kept", func() (bool, string) {
+	wait.For(t, timeout, "credential list kept", func() (bool, string) {
 		_, err := os.Stat(filepath.Join(h.cfg.StateDir, "credentials.json"))
 		return err == nil, fmt.Sprint(err)
 	})
@@ -243,7 +244,7 @@ func start(t *testing.T) *harness {
 // waitOnline waits for reader id's state to say online (and secure, if asked).
 func (h *harness) waitOnline(t *testing.T, id string, secure bool) {
 	t.Helper()
-	brokertest.WaitFor(t, timeout, id+" online", func() (bool, string) {
+	wait.For(t, timeout, id+" online", func() (bool, string) {
 		st := h.bus.device(t, sitebus.ClassReader, id, sitebus.KindState)
 		if len(st) == 0 {
 			return false, "no state"
@@ -257,7 +258,7 @@ func (h *harness) waitOnline(t *testing.T, id string, secure bool) {
 // lockReleased waits until door id's lock relay lets the door open.
 func (h *harness) waitLock(t *testing.T, id string, energised bool) {
 	t.Helper()
-	brokertest.WaitFor(t, timeout, fmt.Sprintf("%s lock energised=%v", id, energised), func() (bool, string) {
+	wait.For(t, timeout, fmt.Sprintf("%s lock energised=%v", id, energised), func() (bool, string) {
 		return h.sim.Door(id).LockEnergised() == energised, ""
 	})
 }
@@ -302,7 +303,7 @@ func TestAuthorisedEntry(t *testing.T) {
 	h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "closed", "locked")
 	h.waitLock(t, "front", true)
 	// The reader showed the grant pattern.
-	brokertest.WaitFor(t, timeout, "green LED", func() (bool, string) {
+	wait.For(t, timeout, "green LED", func() (bool, string) {
 		led := h.sim.Reader("front-in").LED()
 		return led.Count > 0 && led.Last.Temporary.OnColor == osdp.ColorGreen, fmt.Sprintf("%+v", led)
 	})
@@ -329,7 +330,7 @@ func TestRefused(t *testing.T) {
 			t.Errorf("card %s: granted %v reason %q, want refused %q", tc.card.Credential().ID(), cr.Granted, cr.Reason, tc.reason)
 		}
 	}
-	brokertest.WaitFor(t, timeout, "red LED", func() (bool, string) {
+	wait.For(t, timeout, "red LED", func() (bool, string) {
 		led := h.sim.Reader("front-in").LED()
 		return led.Count >= 2 && led.Last.Temporary.OnColor == osdp.ColorRed, fmt.Sprintf("%+v", led)
 	})
@@ -355,7 +356,7 @@ func TestForcedAndHeldOpen(t *testing.T) {
 		t.Errorf("closed after forced: %s, want not authorised", ev[0].Data)
 	}
 	// The state follows the events that changed it.
-	brokertest.WaitFor(t, timeout, "door state locked and closed", func() (bool, string) {
+	wait.For(t, timeout, "door state locked and closed", func() (bool, string) {
 		st := h.bus.device(t, sitebus.ClassDoor, "front", sitebus.KindState)
 		var s struct{ Locked, Open, Forced, HeldOpen bool }
 		json.Unmarshal(st[len(st)-1].Data, &s)
@@ -413,7 +414,7 @@ func command(t *testing.T, h *harness, class, id string, cmd sitebus.Command) si
 		t.Fatal(err)
 	}
 	var res sitebus.Result
-	brokertest.WaitFor(t, timeout, "result of "+cmd.ID, func() (bool, string) {
+	wait.For(t, timeout, "result of "+cmd.ID, func() (bool, string) {
 		rs := h.bus.device(t, class, id, sitebus.KindCmdResult)
 		if len(rs) <= skip {
 			return false, ""
@@ -565,15 +566,15 @@ func TestDoorsWorkWithoutBus(t *testing.T) {
 	run(t, b)
 	sim := b.Sim()
 	front := sim.Door("front")
-	brokertest.WaitFor(t, timeout, "front-in secure", func() (bool, string) { return sim.Reader("front-in").Secure(), "" })
+	wait.For(t, timeout, "front-in secure", func() (bool, string) { return sim.Reader("front-in").Secure(), "" })
 	presented := time.Now()
 	sim.Present("front-in", card(t, 12, 10001))
-	brokertest.WaitFor(t, timeout, "lock released with the bus down", func() (bool, string) { return !front.LockEnergised(), "" })
+	wait.For(t, timeout, "lock released with the bus down", func() (bool, string) { return !front.LockEnergised(), "" })
 	front.Open()
-	brokertest.WaitFor(t, timeout, "lock back on after the unlock time", func() (bool, string) { return front.LockEnergised(), "" })
+	wait.For(t, timeout, "lock back on after the unlock time", func() (bool, string) { return front.LockEnergised(), "" })
 	front.Shut()
 	sim.Present("front-in", card(t, 99, 99)) // refused, also with the bus down
-	brokertest.WaitFor(t, timeout, "red LED", func() (bool, string) {
+	wait.For(t, timeout, "red LED", func() (bool, string) {
 		return sim.Reader("front-in").LED().Last.Temporary.OnColor == osdp.ColorRed, ""
 	})
 	if b.Published() != 0 {
@@ -621,7 +622,7 @@ func TestTamperKeypadAndBadReads(t *testing.T) {
 	if string(ev[0].Data) != `{"tamper":true}` {
 		t.Errorf("tamper event %s", ev[0].Data)
 	}
-	brokertest.WaitFor(t, timeout, "tamper in the reader's state", func() (bool, string) {
+	wait.For(t, timeout, "tamper in the reader's state", func() (bool, string) {
 		st := h.bus.device(t, sitebus.ClassReader, "front-in", sitebus.KindState)
 		var s struct{ Tamper bool }
 		json.Unmarshal(st[len(st)-1].Data, &s)
@@ -652,9 +653,9 @@ func TestKeptAcrossRestart(t *testing.T) {
 	first := bridge.New(cfg, brokertest.Logger(t))
 	stop := run(t, first)
 	sim := first.Sim()
-	brokertest.WaitFor(t, timeout, "front-in secure", func() (bool, string) { return sim.Reader("front-in").Secure(), "" })
+	wait.For(t, timeout, "front-in secure", func() (bool, string) { return sim.Reader("front-in").Secure(), "" })
 	sim.Present("front-in", card(t, 12, 10001))
-	brokertest.WaitFor(t, timeout, "lock released with the bus down", func() (bool, string) { return !sim.Door("front").LockEnergised(), "" })
+	wait.For(t, timeout, "lock released with the bus down", func() (bool, string) { return !sim.Door("front").LockEnergised(), "" })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -672,7 +673,7 @@ func TestKeptAcrossRestart(t *testing.T) {
 		t.Errorf("kept card read %+v", cr)
 	}
 	// The second run's own messages carry its own boot.
-	brokertest.WaitFor(t, timeout, "the second run's reader state", func() (bool, string) {
+	wait.For(t, timeout, "the second run's reader state", func() (bool, string) {
 		for _, m := range bus.device(t, sitebus.ClassReader, "front-in", sitebus.KindState) {
 			if m.Boot != reads[0].Boot {
 				return true, ""
@@ -734,7 +735,7 @@ func TestResendUntilAcked(t *testing.T) {
 			}
 		}
 	}
-	brokertest.WaitFor(t, timeout, "the outbox emptied by the agent's acks", func() (bool, string) {
+	wait.For(t, timeout, "the outbox emptied by the agent's acks", func() (bool, string) {
 		ackAll()
 		n, err := h.b.Unacknowledged(t.Context())
 		return err == nil && n == 0, fmt.Sprint(n, err)

@@ -32,6 +32,7 @@ import (
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 	"github.com/apedge/apedge/internal/pgtest"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 // apedgeBin is the binary under test, built once by TestMain.
@@ -65,25 +66,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// waitFor polls cond until it holds or the deadline passes; describe says what was
-// expected and what was seen, for the failure message.
+// waitFor is wait.For.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	delay := 5 * time.Millisecond
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s (last seen: %s)", timeout, what, seen)
-		case <-time.After(delay): // the next look, backing off
-		}
-		delay = min(2*delay, 200*time.Millisecond)
-	}
+	wait.For(t, timeout, what, cond)
 }
 
 func freePort(t testing.TB) int {

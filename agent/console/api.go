@@ -18,22 +18,11 @@ import (
 	"github.com/apedge/apedge/agent/register"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/httpjson"
 )
 
 // maxBody bounds every request body.
 const maxBody = 64 << 10
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(true)
-	_ = enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
 
 // readJSON decodes the request body into v, refusing unknown fields; on failure it has
 // written a 400 naming what is wrong.
@@ -41,7 +30,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "request body: "+err.Error())
+		httpjson.Error(w, http.StatusBadRequest, "request body: "+err.Error())
 		return false
 	}
 	return true
@@ -113,10 +102,10 @@ func (s *Server) statusNow(ctx context.Context) (statusView, error) {
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	v, err := s.statusNow(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 // doorView is a door as the console shows it: its state in one word, and its alarm.
@@ -151,12 +140,12 @@ func doorsOf(d agent.Devices) []doorView {
 
 func (s *Server) devices(w http.ResponseWriter, _ *http.Request) {
 	d := s.o.Site.Devices()
-	writeJSON(w, http.StatusOK, map[string]any{"bridge": d.Bridge, "readers": d.Readers, "doors": doorsOf(d),
+	httpjson.Write(w, http.StatusOK, map[string]any{"bridge": d.Bridge, "readers": d.Readers, "doors": doorsOf(d),
 		"cameras": []any{}, "docks": []any{}})
 }
 
 func (s *Server) doors(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, doorsOf(s.o.Site.Devices()))
+	httpjson.Write(w, http.StatusOK, doorsOf(s.o.Site.Devices()))
 }
 
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
@@ -174,13 +163,13 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case !known:
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no door %q has reported to the agent", id))
+		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("no door %q has reported to the agent", id))
 		return
 	case strings.TrimSpace(in.Reason) == "":
-		writeError(w, http.StatusBadRequest, "reason: say why the door is unlocked")
+		httpjson.Error(w, http.StatusBadRequest, "reason: say why the door is unlocked")
 		return
 	case in.Seconds < 0 || in.Seconds > 60:
-		writeError(w, http.StatusBadRequest, "seconds: 0 (the door's own unlock time) to 60")
+		httpjson.Error(w, http.StatusBadRequest, "seconds: 0 (the door's own unlock time) to 60")
 		return
 	}
 	res, err := s.o.Site.UnlockDoor(r.Context(), id, who(r).user.Name, clip(in.Reason, 500), time.Duration(in.Seconds)*time.Second)
@@ -190,10 +179,10 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 			out["result"] = "no-answer"
 		}
 		out["detail"] = err.Error()
-		writeJSON(w, http.StatusBadGateway, out)
+		httpjson.Write(w, http.StatusBadGateway, out)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // residentView is a resident with whether they are absent from the curfew window in
@@ -229,10 +218,10 @@ func (s *Server) residentsNow(ctx context.Context) ([]residentView, error) {
 func (s *Server) residents(w http.ResponseWriter, r *http.Request) {
 	rs, err := s.residentsNow(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, rs)
+	httpjson.Write(w, http.StatusOK, rs)
 }
 
 // record records a register change made by the signed-in user.
@@ -241,11 +230,11 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, c register.Chang
 	n, err := s.o.Site.RecordChange(r.Context(), c)
 	switch {
 	case errors.Is(err, register.ErrNotOnRoster):
-		writeError(w, http.StatusNotFound, err.Error())
+		httpjson.Error(w, http.StatusNotFound, err.Error())
 	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
 	default:
-		writeJSON(w, http.StatusAccepted, map[string]any{"change": n, "action": c.Action, "crn": c.CRN})
+		httpjson.Write(w, http.StatusAccepted, map[string]any{"change": n, "action": c.Action, "crn": c.CRN})
 	}
 }
 
@@ -262,11 +251,11 @@ func (s *Server) arrival(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.CRN == "" {
-		writeError(w, http.StatusBadRequest, "crn: missing")
+		httpjson.Error(w, http.StatusBadRequest, "crn: missing")
 		return
 	}
 	if len(in.Cards) == 0 {
-		writeError(w, http.StatusBadRequest, "cards: an arriving resident needs at least one card (facility:number)")
+		httpjson.Error(w, http.StatusBadRequest, "cards: an arriving resident needs at least one card (facility:number)")
 		return
 	}
 	s.record(w, r, register.Change{Action: register.Arrive, CRN: in.CRN, Person: &config.Resident{CRN: in.CRN, NOMS: in.NOMS,
@@ -294,7 +283,7 @@ func (s *Server) absence(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, f := range []struct{ name, v string }{{"id", in.ID}, {"from", in.From}, {"to", in.To}, {"approvedBy", in.ApprovedBy}} {
 		if strings.TrimSpace(f.v) == "" {
-			writeError(w, http.StatusBadRequest, f.name+": missing")
+			httpjson.Error(w, http.StatusBadRequest, f.name+": missing")
 			return
 		}
 	}
@@ -306,11 +295,11 @@ func (s *Server) roll(w http.ResponseWriter, r *http.Request) {
 	roll, ok, err := s.o.Index.Latest(r.Context(), curfew.TypeRoll)
 	switch {
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 	case !ok:
-		writeError(w, http.StatusNotFound, "no curfew roll yet: the first is taken at 23:00")
+		httpjson.Error(w, http.StatusNotFound, "no curfew roll yet: the first is taken at 23:00")
 	default:
-		writeJSON(w, http.StatusOK, roll)
+		httpjson.Write(w, http.StatusOK, roll)
 	}
 }
 
@@ -324,10 +313,10 @@ type curfewEventView struct {
 func (s *Server) curfewEvents(w http.ResponseWriter, r *http.Request) {
 	out, err := s.curfewEventsNow(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // curfewEventsNow returns the curfew events since the last roll (or of the last day,
@@ -369,25 +358,25 @@ func windowKey(data json.RawMessage) string {
 func (s *Server) alarms(w http.ResponseWriter, r *http.Request) {
 	state := r.URL.Query().Get("state")
 	if state != "" && state != "open" && state != "all" {
-		writeError(w, http.StatusBadRequest, "state: open or all")
+		httpjson.Error(w, http.StatusBadRequest, "state: open or all")
 		return
 	}
 	as, err := s.o.Index.Alarms(r.Context(), state != "all", eventindex.MaxLimit)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if as == nil {
 		as = []eventindex.Alarm{}
 	}
-	writeJSON(w, http.StatusOK, as)
+	httpjson.Write(w, http.StatusOK, as)
 }
 
 func (s *Server) ackAlarm(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "alarm: not a seq number")
+		httpjson.Error(w, http.StatusBadRequest, "alarm: not a seq number")
 		return
 	}
 	var in struct {
@@ -397,19 +386,19 @@ func (s *Server) ackAlarm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.TrimSpace(in.Note) == "" {
-		writeError(w, http.StatusBadRequest, "note: say what was found or done")
+		httpjson.Error(w, http.StatusBadRequest, "note: say what was found or done")
 		return
 	}
 	al, err := s.o.Index.Alarm(ctx, seq)
 	switch {
 	case errors.Is(err, eventindex.ErrNotFound):
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no alarm %d", seq))
+		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("no alarm %d", seq))
 		return
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	case al.Acknowledged != nil:
-		writeJSON(w, http.StatusConflict, map[string]any{"error": fmt.Sprintf("alarm %d was acknowledged by %s", seq, al.Acknowledged.By), "alarm": al})
+		httpjson.Write(w, http.StatusConflict, map[string]any{"error": fmt.Sprintf("alarm %d was acknowledged by %s", seq, al.Acknowledged.By), "alarm": al})
 		return
 	}
 	by := who(r).user.Name
@@ -418,22 +407,22 @@ func (s *Server) ackAlarm(w http.ResponseWriter, r *http.Request) {
 	rec, err := s.o.Site.Journal().Append(context.WithoutCancel(ctx), &event.Draft{Type: "alarm.acknowledged", OccurredAt: s.clock.Now(),
 		Description: "an alarm was acknowledged by staff", Info: info, Origin: "ack:" + strconv.FormatUint(seq, 10)})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if err := s.waitIndexed(ctx, rec.Seq); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if al, err = s.o.Index.Alarm(ctx, seq); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if rec.Duplicate {
-		writeJSON(w, http.StatusConflict, map[string]any{"error": fmt.Sprintf("alarm %d was already acknowledged", seq), "alarm": al})
+		httpjson.Write(w, http.StatusConflict, map[string]any{"error": fmt.Sprintf("alarm %d was already acknowledged", seq), "alarm": al})
 		return
 	}
-	writeJSON(w, http.StatusOK, al)
+	httpjson.Write(w, http.StatusOK, al)
 }
 
 // waitIndexed waits until the index holds seq, for at most five seconds.
@@ -490,19 +479,19 @@ func query(r *http.Request) (eventindex.Query, error) {
 func (s *Server) search(w http.ResponseWriter, r *http.Request, q eventindex.Query) {
 	ss, next, err := s.o.Index.Search(r.Context(), q)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if ss == nil {
 		ss = []eventindex.Summary{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": ss, "next": next})
+	httpjson.Write(w, http.StatusOK, map[string]any{"events": ss, "next": next})
 }
 
 func (s *Server) journalSearch(w http.ResponseWriter, r *http.Request) {
 	q, err := query(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	s.search(w, r, q)
@@ -514,7 +503,7 @@ var AuditTypes = []string{"staff.*", "resident.*", "door.unlock-ordered", "alarm
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 	q, err := query(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	q.Types = AuditTypes
@@ -522,7 +511,7 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) delivery(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.deliveryNow())
+	httpjson.Write(w, http.StatusOK, s.deliveryNow())
 }
 
 // export streams the whole journal as JSON lines of signed envelopes, as stored: what

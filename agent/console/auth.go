@@ -13,6 +13,7 @@ import (
 
 	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/internal/httpjson"
 )
 
 // SessionCookie is the name of the browser's session cookie.
@@ -41,16 +42,16 @@ func (s *Server) authorize(roles []staff.Role, h http.HandlerFunc) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {
-			writeError(w, http.StatusUnauthorized, "sign in first: "+err.Error())
+			httpjson.Error(w, http.StatusUnauthorized, "sign in first: "+err.Error())
 			return
 		}
 		if p.session != nil && !safeMethod(r.Method) && !p.session.CheckCSRF(r.Header.Get(CSRFHeader)) {
 			s.log.Warn("request refused: missing or wrong CSRF token", "user", p.user.Name, "path", r.URL.Path)
-			writeError(w, http.StatusForbidden, "missing or wrong CSRF token")
+			httpjson.Error(w, http.StatusForbidden, "missing or wrong CSRF token")
 			return
 		}
 		if !slices.Contains(roles, p.user.Role) {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", p.user.Role, r.Method, r.URL.Path))
+			httpjson.Error(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", p.user.Role, r.Method, r.URL.Path))
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
@@ -119,7 +120,7 @@ func (s *Server) checkPassword(w http.ResponseWriter, r *http.Request, c credent
 		reason = "account disabled"
 	case !errors.Is(err, staff.ErrBadCredentials):
 		s.log.Error("sign-in", "err", err)
-		writeError(w, http.StatusInternalServerError, "sign-in failed: "+err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, "sign-in failed: "+err.Error())
 		return staff.User{}, false
 	}
 	s.audit(r, "staff.sign-in-failed", "", "a sign-in to the site console failed",
@@ -128,12 +129,12 @@ func (s *Server) checkPassword(w http.ResponseWriter, r *http.Request, c credent
 	case locked != nil:
 		retry := max(int(locked.Until.Sub(s.clock.Now()).Seconds())+1, 1)
 		w.Header().Set("Retry-After", fmt.Sprint(retry))
-		writeJSON(w, http.StatusLocked, map[string]any{"error": "account locked after repeated failures: try again later or ask an admin",
+		httpjson.Write(w, http.StatusLocked, map[string]any{"error": "account locked after repeated failures: try again later or ask an admin",
 			"retryAfter": retry})
 	case errors.Is(err, staff.ErrDisabled):
-		writeError(w, http.StatusForbidden, "account disabled: ask an admin")
+		httpjson.Error(w, http.StatusForbidden, "account disabled: ask an admin")
 	default:
-		writeError(w, http.StatusUnauthorized, "wrong name or password")
+		httpjson.Error(w, http.StatusUnauthorized, "wrong name or password")
 	}
 	return staff.User{}, false
 }
@@ -156,13 +157,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, err := s.o.Staff.NewSession(r.Context(), u)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	// A browser-session cookie: the store ends the session when it is idle or too old.
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: sess.ID, Path: "/", HttpOnly: true, Secure: s.o.Secure,
 		SameSite: http.SameSiteStrictMode})
-	writeJSON(w, http.StatusOK, map[string]any{"user": userOf(u), "csrf": sess.CSRF})
+	httpjson.Write(w, http.StatusOK, map[string]any{"user": userOf(u), "csrf": sess.CSRF})
 }
 
 func (s *Server) currentSession(w http.ResponseWriter, r *http.Request) {
@@ -171,14 +172,14 @@ func (s *Server) currentSession(w http.ResponseWriter, r *http.Request) {
 	if p.session != nil {
 		out["csrf"] = p.session.CSRF
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	p := who(r)
 	if p.session != nil {
 		if err := s.o.Staff.EndSession(r.Context(), p.session.ID); err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
+			httpjson.Error(w, http.StatusInternalServerError, err.Error())
 			return
 		}
 	}
@@ -199,20 +200,20 @@ func (s *Server) newToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := s.o.Staff.NewToken(r.Context(), u, clip(c.Label, 128))
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "user": userOf(u)})
+	httpjson.Write(w, http.StatusCreated, map[string]any{"token": tok, "user": userOf(u)})
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	p := who(r)
 	if p.token == "" {
-		writeError(w, http.StatusBadRequest, "this request was not made with a token")
+		httpjson.Error(w, http.StatusBadRequest, "this request was not made with a token")
 		return
 	}
 	if err := s.o.Staff.RevokeToken(r.Context(), p.token); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	s.audit(r, "staff.signed-out", p.user.Name, "a member of staff revoked their CLI token", map[string]any{"via": "cli"})
@@ -222,14 +223,14 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 	us, err := s.o.Staff.List(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	out := make([]userJSON, 0, len(us))
 	for _, u := range us {
 		out = append(out, userOf(u))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 func (s *Server) addUser(w http.ResponseWriter, r *http.Request) {
@@ -239,16 +240,16 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request) {
 	}
 	role, err := staff.ParseRole(in.Role)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	u, err := s.o.Staff.Add(r.Context(), in.Name, role, in.Password)
 	if err != nil {
-		writeError(w, staffStatus(err), err.Error())
+		httpjson.Error(w, staffStatus(err), err.Error())
 		return
 	}
 	s.audit(r, "staff.account-added", who(r).user.Name, "a staff account was added", map[string]any{"account": u.Name, "role": u.Role})
-	writeJSON(w, http.StatusCreated, userOf(u))
+	httpjson.Write(w, http.StatusCreated, userOf(u))
 }
 
 func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
@@ -263,7 +264,7 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if _, err := s.o.Staff.Get(ctx, name); err != nil {
-		writeError(w, staffStatus(err), err.Error())
+		httpjson.Error(w, staffStatus(err), err.Error())
 		return
 	}
 	changed := map[string]any{"account": name}
@@ -284,16 +285,16 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
 		changed["disabled"] = *in.Disabled
 	}
 	if err != nil {
-		writeError(w, staffStatus(err), err.Error())
+		httpjson.Error(w, staffStatus(err), err.Error())
 		return
 	}
 	s.audit(r, "staff.account-changed", who(r).user.Name, "a staff account was changed", changed)
 	u, err := s.o.Staff.Get(ctx, name)
 	if err != nil {
-		writeError(w, staffStatus(err), err.Error())
+		httpjson.Error(w, staffStatus(err), err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, userOf(u))
+	httpjson.Write(w, http.StatusOK, userOf(u))
 }
 
 func staffStatus(err error) int {

@@ -23,6 +23,7 @@ import (
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 const (
@@ -160,7 +161,7 @@ func run(t testing.TB, name string, f func(context.Context) error) {
 
 func (s *consoleSite) waitFor(what string, cond func() (bool, string)) {
 	s.t.Helper()
-	brokertest.WaitFor(s.t, timeout, what, cond)
+	wait.For(s.t, timeout, what, cond)
 }
 
 // client is one signed-in user: by bearer token, or by session cookie and CSRF token.

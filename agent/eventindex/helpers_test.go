@@ -14,6 +14,7 @@ import (
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 const testSite = "AP-LDN-01"
@@ -82,18 +83,10 @@ func run(tb testing.TB, x *Index) (stop func()) {
 	return stop
 }
 
-// waitFor polls cond until it holds, failing the test if it does not within 10s.
+// waitFor waits for cond for up to 10 s.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	wait.Until(tb, 10*time.Second, what, cond)
 }
 
 // waitIndexed waits until x has indexed seq.

@@ -24,6 +24,7 @@ import (
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 const (
@@ -192,7 +193,7 @@ func (e *env) startQuietCentral() *central.Receiver {
 // cursor has followed it.
 func delivered(t *testing.T, e *env, f *forwarder.Forwarder, want uint64) {
 	t.Helper()
-	brokertest.WaitFor(t, timeout, fmt.Sprintf("delivery of %d events", want), func() (bool, string) {
+	wait.For(t, timeout, fmt.Sprintf("delivery of %d events", want), func() (bool, string) {
 		s := f.Stats()
 		return s.Acked == want && e.j.Delivered() == want, fmt.Sprintf("journal delivered %d, forwarder %+v", e.j.Delivered(), s)
 	})
@@ -262,7 +263,7 @@ func TestBacklog(t *testing.T) {
 	link := e.link(32, 4, time.Minute)
 	f, _ := e.startForwarder(link)
 	window := uint64(link.Batch * link.Window)
-	brokertest.WaitFor(t, timeout, "a window sent to nobody", func() (bool, string) {
+	wait.For(t, timeout, "a window sent to nobody", func() (bool, string) {
 		return f.Stats().Sent >= window, fmt.Sprintf("%+v", f.Stats())
 	})
 	if s := f.Stats(); s.Sent != window || s.Acked != 0 || e.j.Delivered() != 0 {
@@ -314,7 +315,7 @@ func TestResendAfterSilence(t *testing.T) {
 	link := e.link(16, 4, 200*time.Millisecond)
 	f, _ := e.startForwarder(link)
 	window := uint64(link.Batch * link.Window)
-	brokertest.WaitFor(t, timeout, "a window sent to nobody", func() (bool, string) {
+	wait.For(t, timeout, "a window sent to nobody", func() (bool, string) {
 		return f.Stats().Sent >= window, fmt.Sprintf("%+v", f.Stats())
 	})
 
@@ -353,7 +354,7 @@ func TestIgnoresBadAcks(t *testing.T) {
 	}
 	link := e.link(16, 4, time.Minute)
 	f, _ := e.startForwarder(link)
-	brokertest.WaitFor(t, timeout, "a window sent", func() (bool, string) {
+	wait.For(t, timeout, "a window sent", func() (bool, string) {
 		return f.Stats().Sent >= uint64(link.Batch*link.Window), fmt.Sprintf("%+v", f.Stats())
 	})
 	if s := f.Stats(); s.Acked != 0 || e.j.Delivered() != 0 {

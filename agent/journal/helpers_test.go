@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/apedge/apedge/formats/envelope"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 const testSite = "AP-LDN-01"
@@ -118,14 +118,8 @@ func verifyChain(tb testing.TB, j *Journal, key *sitekey.Private, want uint64) (
 	return envs, hashes
 }
 
-// waitFor spins, yielding the processor, until cond holds or the deadline passes.
+// waitFor waits for cond for up to 10 s.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
+	wait.Until(tb, 10*time.Second, what, cond)
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/formats/sitekey"
-	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 // TestCtlAgainstDemo runs `apedge ctl` against the demo site's real console, as the
@@ -34,7 +34,7 @@ func TestCtlAgainstDemo(t *testing.T) {
 	}()
 	banner := regexp.MustCompile(`dashboard +(http://\S+)\n +sign in as demo with password (\S+)`)
 	var m []string
-	brokertest.WaitFor(t, 30*time.Second, "the demo's dashboard URL and password", func() (bool, string) {
+	wait.For(t, 30*time.Second, "the demo's dashboard URL and password", func() (bool, string) {
 		m = banner.FindStringSubmatch(out.String())
 		return m != nil, out.String()
 	})
@@ -52,7 +52,7 @@ func TestCtlAgainstDemo(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "as demo (admin)") {
 		t.Fatalf("login\n%v", r)
 	}
-	brokertest.WaitFor(t, 30*time.Second, "the demo's doors and an alarm", func() (bool, string) {
+	wait.For(t, 30*time.Second, "the demo's doors and an alarm", func() (bool, string) {
 		r = ctl("status")
 		return r.code == 0 && strings.Contains(r.stdout, "bridge     online") && !strings.Contains(r.stdout, "alarms     0 open"), r.stdout
 	})
@@ -84,7 +84,7 @@ func TestCtlAgainstDemo(t *testing.T) {
 	if r = ctl("arrive", "-crn", "X100009", "-card", "12:10009", "-name", "Nine"); r.code != 0 {
 		t.Fatalf("arrive\n%v", r)
 	}
-	brokertest.WaitFor(t, 30*time.Second, "the arrival on the residents list", func() (bool, string) {
+	wait.For(t, 30*time.Second, "the arrival on the residents list", func() (bool, string) {
 		r = ctl("residents")
 		return strings.Contains(r.stdout, "X100009"), r.stdout
 	})

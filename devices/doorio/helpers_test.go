@@ -11,25 +11,16 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 // waitDeadline bounds every wait on a condition: generous, for a loaded machine.
 const waitDeadline = 15 * time.Second
 
-// waitFor polls cond every few milliseconds until it holds or waitDeadline passes.
+// waitFor waits for cond for up to waitDeadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(waitDeadline)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s", waitDeadline, what)
-		case <-tick.C:
-		}
-	}
+	wait.Until(t, waitDeadline, what, cond)
 }
 
 var prefixes atomic.Int64

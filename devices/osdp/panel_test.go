@@ -9,23 +9,14 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/internal/wait"
 	"github.com/creack/pty"
 )
 
-// waitFor polls cond every 5ms for up to 20s.
+// waitFor waits for cond for up to 20 s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(20 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	wait.Until(t, 20*time.Second, what, cond)
 }
 
 // eventLog collects events from the panel's handler.

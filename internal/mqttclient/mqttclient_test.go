@@ -31,6 +31,7 @@ import (
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 // timeout bounds every wait for something that should happen; refuseWait is how long a
@@ -40,7 +41,7 @@ const (
 	refuseWait = 1500 * time.Millisecond
 )
 
-func wait(t *testing.T, tok mqtt.Token, what string) {
+func waitToken(t *testing.T, tok mqtt.Token, what string) {
 	t.Helper()
 	if err := mqttclient.WaitTimeout(t.Context(), tok, timeout); err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -94,7 +95,7 @@ func TestConnect(t *testing.T) {
 	if !c.IsConnectionOpen() {
 		t.Error("connected client reports no open connection")
 	}
-	brokertest.WaitFor(t, timeout, "OnConnect", func() (bool, string) { return connects.Load() == 1, "" })
+	wait.For(t, timeout, "OnConnect", func() (bool, string) { return connects.Load() == 1, "" })
 	r := c.OptionsReader()
 	if got := r.ClientID(); got != "c1" {
 		t.Errorf("client id %q, want c1", got)
@@ -105,7 +106,7 @@ func TestConnect(t *testing.T) {
 	if !r.CleanSession() {
 		t.Error("CleanSession not passed on")
 	}
-	wait(t, c.Publish("apedge/test", 1, false, "x"), "publish")
+	waitToken(t, c.Publish("apedge/test", 1, false, "x"), "publish")
 }
 
 func TestConnectCanceled(t *testing.T) {
@@ -158,7 +159,7 @@ func TestOnConnectAfterBrokerRestart(t *testing.T) {
 		t.Fatal("no first connect")
 	}
 	pub1 := brokertest.Client(t, b1.URL(), "pub1")
-	wait(t, pub1.Publish("apedge/test/t", 1, false, "before"), "publish before")
+	waitToken(t, pub1.Publish("apedge/test/t", 1, false, "before"), "publish before")
 	if m := brokertest.Receive(t, timeout, "before restart", msgs); string(m.Payload()) != "before" {
 		t.Fatalf("got %q, want before", m.Payload())
 	}
@@ -186,7 +187,7 @@ func TestOnConnectAfterBrokerRestart(t *testing.T) {
 	}
 	// The new broker knows nothing of the old subscription: only OnConnect made it.
 	pub2 := brokertest.Client(t, b2.URL(), "pub2")
-	wait(t, pub2.Publish("apedge/test/t", 1, false, "after"), "publish after")
+	waitToken(t, pub2.Publish("apedge/test/t", 1, false, "after"), "publish after")
 	for {
 		m := brokertest.Receive(t, timeout, "after restart", msgs)
 		if string(m.Payload()) == "after" {
@@ -466,7 +467,7 @@ func TestTLS(t *testing.T) {
 			t.Errorf("broker saw %d MQTT connects, want 1", len(hook.attempts("tls-ok")))
 		}
 		msgs := brokertest.Subscribe(t, c, "apedge/tls")
-		wait(t, c.Publish("apedge/tls", 1, false, "over tls"), "publish")
+		waitToken(t, c.Publish("apedge/tls", 1, false, "over tls"), "publish")
 		if m := brokertest.Receive(t, timeout, "message over TLS", msgs); string(m.Payload()) != "over tls" {
 			t.Errorf("got %q", m.Payload())
 		}
@@ -610,18 +611,18 @@ func TestPersistentSession(t *testing.T) {
 		t.Fatal("OnConnect did not subscribe")
 	}
 	// Received, but never acknowledged.
-	wait(t, pub.Publish("apedge/test/a", 1, false, "unacked"), "publish unacked")
+	waitToken(t, pub.Publish("apedge/test/a", 1, false, "unacked"), "publish unacked")
 	if m := brokertest.Receive(t, timeout, "unacked", first); string(m.Payload()) != "unacked" {
 		t.Fatalf("got %q", m.Payload())
 	}
 	c1.Disconnect(0)
-	wait(t, pub.Publish("apedge/test/a", 1, false, "while away"), "publish while away")
+	waitToken(t, pub.Publish("apedge/test/a", 1, false, "while away"), "publish while away")
 	// mochi acknowledges a publish before it queues it for subscribers, and handles one
 	// client's publishes in order: once a later one has reached a watcher, "while away"
 	// is queued for the session (else the next connect could take the session over
 	// first and the message would be queued on the old connection, and lost).
 	fence := brokertest.Subscribe(t, brokertest.Client(t, b.URL(), "watcher"), "apedge/fence")
-	wait(t, pub.Publish("apedge/fence", 1, false, "fence"), "publish fence")
+	waitToken(t, pub.Publish("apedge/fence", 1, false, "fence"), "publish fence")
 	brokertest.Receive(t, timeout, "fence", fence)
 
 	second := make(chan mqtt.Message, 16)

@@ -142,28 +142,3 @@ func Receive(t testing.TB, timeout time.Duration, what string, msgs <-chan mqtt.
 		return nil
 	}
 }
-
-// WaitFor polls cond until it holds, failing the test once timeout has passed. what
-// names what the test waits for, and cond returns, with whether it holds, what it saw
-// (or ""): the failure message gives both.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-deadline.C:
-			if seen == "" {
-				t.Fatalf("timed out after %v waiting for %s", timeout, what)
-			}
-			t.Fatalf("timed out after %v waiting for %s (last seen: %s)", timeout, what, seen)
-		case <-tick.C:
-		}
-	}
-}

@@ -1,11 +1,7 @@
 package brokertest_test
 
 import (
-	"fmt"
-	"runtime"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/mqttclient"
@@ -31,47 +27,5 @@ func TestNewClientOptions(t *testing.T) {
 	}
 	if r := c.OptionsReader(); r.ClientID() != "c" || r.CleanSession() {
 		t.Errorf("client id %q, clean session %v; want c, false", r.ClientID(), r.CleanSession())
-	}
-}
-
-func TestWaitFor(t *testing.T) {
-	var n atomic.Int32
-	brokertest.WaitFor(t, brokertest.Timeout, "three polls", func() (bool, string) {
-		return n.Add(1) >= 3, fmt.Sprint(n.Load())
-	})
-}
-
-// fatalTB records the first Fatalf and ends the goroutine, as testing.T does.
-type fatalTB struct {
-	testing.TB
-	msg string
-}
-
-func (f *fatalTB) Helper() {}
-
-func (f *fatalTB) Fatalf(format string, args ...any) {
-	f.msg = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-func TestWaitForTimesOut(t *testing.T) {
-	for _, tc := range []struct{ seen, want string }{
-		{"", "timed out after 20ms waiting for never"},
-		{"nothing yet", "timed out after 20ms waiting for never (last seen: nothing yet)"},
-	} {
-		ft := &fatalTB{TB: t}
-		done := make(chan struct{})
-		start := time.Now()
-		go func() {
-			defer close(done)
-			brokertest.WaitFor(ft, 20*time.Millisecond, "never", func() (bool, string) { return false, tc.seen })
-		}()
-		<-done
-		if elapsed := time.Since(start); elapsed < 20*time.Millisecond {
-			t.Errorf("WaitFor gave up after %v, before its timeout", elapsed)
-		}
-		if ft.msg != tc.want {
-			t.Errorf("WaitFor failed with %q, want %q", ft.msg, tc.want)
-		}
 	}
 }
