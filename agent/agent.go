@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.bus, err = mqttclient.New(mqttclient.Options{
-		Config:          cfg.Bus,
+		Link:            cfg.Bus,
 		CleanSession:    false, // the broker keeps our QoS 1 messages while we are away
 		AutoAckDisabled: true,  // ack each message once its event is durable
 		OnConnect:       a.subscribe,
@@ -189,7 +189,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 	pubCfg := cfg.Bus
 	pubCfg.ClientID += "-out"
 	a.out, err = mqttclient.New(mqttclient.Options{
-		Config:       pubCfg,
+		Link:         pubCfg,
 		CleanSession: true,
 		OnConnect: func(mqtt.Client) {
 			a.busUp.Store(true)

@@ -97,7 +97,7 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 		inCfg.ClientID, filter = id, SharedFilter(cfg.ShareGroup)
 	}
 	s.client, err = mqttclient.New(mqttclient.Options{
-		Config: inCfg,
+		Link: inCfg,
 		// Alone, a persistent session: batches published while this receiver restarts
 		// wait at the broker for it.
 		CleanSession: cfg.ShareGroup != "",
@@ -125,7 +125,7 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 	outCfg := cfg.Broker
 	outCfg.ClientID = id + "-out"
 	s.out, err = mqttclient.New(mqttclient.Options{
-		Config:       outCfg,
+		Link:         outCfg,
 		CleanSession: true,
 		Will:         &mqttclient.Will{Topic: uplink.StatusTopic, Payload: offline, Retained: true},
 		OnConnect: func(mqtt.Client) {

@@ -122,7 +122,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 				}
 			})
 		},
-		Config:       b.cfg.Bus,
+		Link:         b.cfg.Bus,
 		CleanSession: true,
 		Will:         &mqttclient.Will{Topic: sitebus.BridgeStateTopic(b.cfg.Site), Payload: offline, Retained: true},
 		Logger:       b.log,

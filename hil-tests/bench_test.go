@@ -16,7 +16,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/formats/uplink"
-	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 )
 
@@ -25,7 +24,7 @@ import (
 
 func connect(b testing.TB, url, id string) mqtt.Client {
 	b.Helper()
-	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: id}, CleanSession: true})
+	c, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: url, ClientID: id}, CleanSession: true})
 	if err != nil {
 		b.Fatal(err)
 	}

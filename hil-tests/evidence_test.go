@@ -18,7 +18,6 @@ import (
 	"github.com/apedge/apedge/formats/proof"
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/formats/uplink"
-	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 )
 
@@ -221,7 +220,7 @@ func TestRewrittenHistoryCaught(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attacker, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: m.URL(), ClientID: "attacker"}, CleanSession: true})
+	attacker, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: m.URL(), ClientID: "attacker"}, CleanSession: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -494,7 +494,7 @@ type busDriver struct {
 func newBusDriver(t testing.TB, site, brokerURL, reader string) *busDriver {
 	t.Helper()
 	d := &busDriver{t: t, reader: reader, accepted: map[string]bool{}}
-	c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: brokerURL, ClientID: "hil-bridge-" + reader}, CleanSession: true,
+	c, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: brokerURL, ClientID: "hil-bridge-" + reader}, CleanSession: true,
 		OnLost: func(error) { d.pub.ConnectionLost() }}) // as the bridge does
 	if err != nil {
 		t.Fatal(err)

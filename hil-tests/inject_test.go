@@ -14,7 +14,6 @@ import (
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/formats/uplink"
-	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 )
 
@@ -72,7 +71,7 @@ func TestInjectedEnvelopes(t *testing.T) {
 		return n >= 20, fmt.Sprint(n)
 	})
 
-	attacker, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: m.URL(), ClientID: "attacker"}, CleanSession: true})
+	attacker, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: m.URL(), ClientID: "attacker"}, CleanSession: true})
 	if err != nil {
 		t.Fatal(err)
 	}

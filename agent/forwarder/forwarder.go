@@ -89,7 +89,7 @@ func New(o Options) (*Forwarder, error) {
 		connected: make(chan struct{}),
 	}
 	c, err := mqttclient.New(mqttclient.Options{
-		Config:       o.Link.MQTT,
+		Link:         o.Link.MQTT,
 		CleanSession: true,
 		OnConnect:    f.onConnect,
 		Logger:       f.log,

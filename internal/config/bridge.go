@@ -180,14 +180,14 @@ func LoadBridge(path string) (*Bridge, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
-	b.Bus.resolve(dir)
+	resolveMQTT(&b.Bus, dir)
 	b.StateDir = resolve(dir, b.StateDir)
 	if b.Bus.ClientID == "" {
 		b.Bus.ClientID = "apedge-bridge-" + b.Site
 	}
 	var c checker
 	checkSite(&c, "site", b.Site)
-	b.Bus.check(&c, "bus", true)
+	checkMQTT(&b.Bus, &c, "bus", true)
 	if b.ResendAfter == 0 {
 		b.ResendAfter = 10 * time.Second
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/secret"
 	"gopkg.in/yaml.v3"
 )
 
@@ -90,36 +92,14 @@ func resolve(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
-// MQTT is a connection to an MQTT broker.
-type MQTT struct {
-	// Broker is the URL: tcp://host:port, or tls://host:port (ssl:// and mqtts:// too).
-	Broker string `yaml:"broker"`
-	// ClientID defaults to one derived from the process and site. Sessions are
-	// persistent where delivery depends on them, so keep it stable per process.
-	ClientID string `yaml:"clientID,omitempty"`
-	// Username, with the password read from PasswordFile (mode 0600).
-	Username     string `yaml:"username,omitempty"`
-	PasswordFile string `yaml:"passwordFile,omitempty"`
-	// TLS configures server verification and a client certificate.
-	TLS *TLS `yaml:"tls,omitempty"`
-}
+// MQTT is a connection to an MQTT broker (package mqttclient's Link).
+type MQTT = mqttclient.Link
 
-// TLS names the files of a TLS link: the CA that signs the broker's certificate and this
-// client's certificate and key (key mode 0600).
-type TLS struct {
-	CA         string `yaml:"ca,omitempty"`
-	Cert       string `yaml:"cert,omitempty"`
-	Key        string `yaml:"key,omitempty"`
-	ServerName string `yaml:"serverName,omitempty"`
-}
+// TLS names the files of a TLS link (package mqttclient's TLS).
+type TLS = mqttclient.TLS
 
-// Secure reports whether the broker URL uses TLS.
-func (m *MQTT) Secure() bool {
-	u, err := url.Parse(m.Broker)
-	return err == nil && (u.Scheme == "tls" || u.Scheme == "ssl" || u.Scheme == "mqtts")
-}
-
-func (m *MQTT) resolve(dir string) {
+// resolveMQTT makes m's file names relative to dir.
+func resolveMQTT(m *MQTT, dir string) {
 	m.PasswordFile = resolve(dir, m.PasswordFile)
 	if m.TLS != nil {
 		m.TLS.CA = resolve(dir, m.TLS.CA)
@@ -130,7 +110,7 @@ func (m *MQTT) resolve(dir string) {
 
 // check validates m; offBox says whether plain TCP to a non-loopback host is an error
 // (every link that leaves the box must be TLS).
-func (m *MQTT) check(c *checker, field string, offBox bool) {
+func checkMQTT(m *MQTT, c *checker, field string, offBox bool) {
 	if m.Broker == "" {
 		c.add(field+".broker", "missing", "set it to tcp://127.0.0.1:1883 or tls://host:8883")
 		return
@@ -204,27 +184,10 @@ func checkSecretFile(c *checker, field, path string) {
 	}
 }
 
-// ReadSecret reads a secret from a file that only its owner may read, trimming trailing
-// newlines. The secret itself never appears in an error.
-func ReadSecret(path string) (string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("config: secret: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("config: secret %s has mode %04o: chmod 600 it", path, st.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("config: secret: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
 // ReadHexKey reads a key of size bytes written as hex digits in a secret file (mode
 // 0600), such as an OSDP secure channel base key.
 func ReadHexKey(path string, size int) ([]byte, error) {
-	s, err := ReadSecret(path)
+	s, err := secret.Read(path)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/secret"
 )
 
 // writeFile writes content to dir/name with exactly mode perm, making parent dirs.
@@ -182,9 +183,9 @@ log:
 			t.Errorf("%s = %v, want %v", c.field, c.got, c.want)
 		}
 	}
-	secret, err := config.ReadSecret(a.Central.PasswordFile)
+	secret, err := secret.Read(a.Central.PasswordFile)
 	if err != nil || secret != "central-secret" {
-		t.Errorf("ReadSecret(central.passwordFile) = %q, %v", secret, err)
+		t.Errorf("secret.Read(central.passwordFile) = %q, %v", secret, err)
 	}
 }
 
@@ -618,59 +619,6 @@ func TestLoadCentralInvalid(t *testing.T) {
 				t.Errorf("problems on %q, want %q: %v", got, tc.wantFields, err)
 			}
 		})
-	}
-}
-
-func TestReadSecret(t *testing.T) {
-	const secret = "correct horse battery staple"
-	tests := []struct {
-		name    string
-		content string
-		perm    fs.FileMode
-		want    string
-		wantErr bool
-	}{
-		{"plain", secret, 0o600, secret, false},
-		{"trailing newline", secret + "\n", 0o600, secret, false},
-		{"trailing CRLF", secret + "\r\n", 0o600, secret, false},
-		{"several trailing newlines", secret + "\n\n", 0o600, secret, false},
-		{"inner newline kept", "a\nb\n", 0o600, "a\nb", false},
-		{"leading and trailing spaces kept", " " + secret + " \n", 0o600, " " + secret + " ", false},
-		{"owner read-only", secret, 0o400, secret, false},
-		{"empty", "", 0o600, "", false},
-		{"group readable", secret + "\n", 0o640, "", true},
-		{"world readable", secret + "\n", 0o644, "", true},
-		{"world writable", secret + "\n", 0o602, "", true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, t.TempDir(), "secret", tc.content, tc.perm)
-			got, err := config.ReadSecret(path)
-			if tc.wantErr {
-				if err == nil {
-					t.Fatalf("ReadSecret = %q, want an error", got)
-				}
-				if got != "" {
-					t.Errorf("ReadSecret returned %q with its error", got)
-				}
-				if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "horse") {
-					t.Errorf("error shows the secret: %v", err)
-				}
-				if !strings.Contains(err.Error(), "chmod 600") || !strings.Contains(err.Error(), path) {
-					t.Errorf("error %q does not say how to fix %s", err, path)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("ReadSecret = %q, want %q", got, tc.want)
-			}
-		})
-	}
-	if _, err := config.ReadSecret(filepath.Join(t.TempDir(), "none")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadSecret of a missing file: %v, want fs.ErrNotExist", err)
 	}
 }
 

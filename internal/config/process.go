@@ -85,8 +85,8 @@ func LoadAgent(path string) (*Agent, error) {
 	dir := filepath.Dir(path)
 	a.Key = resolve(dir, a.Key)
 	a.Database = resolve(dir, a.Database)
-	a.Bus.resolve(dir)
-	a.Central.resolve(dir)
+	resolveMQTT(&a.Bus, dir)
+	resolveMQTT(&a.Central.MQTT, dir)
 	if a.Bus.ClientID == "" {
 		a.Bus.ClientID = "apedge-agent-" + a.Site
 	}
@@ -112,8 +112,8 @@ func LoadAgent(path string) (*Agent, error) {
 	if a.Database == "" {
 		c.add("database", "missing", "set it to a file path such as agent.db")
 	}
-	a.Bus.check(&c, "bus", true)
-	a.Central.check(&c, "central", true)
+	checkMQTT(&a.Bus, &c, "bus", true)
+	checkMQTT(&a.Central.MQTT, &c, "central", true)
 	if a.Central.Batch < 1 || a.Central.Batch > 4096 {
 		c.add("central.batch", fmt.Sprintf("%d out of range", a.Central.Batch), "use 1..4096")
 	}
@@ -235,7 +235,7 @@ func LoadCentral(path string) (*Central, error) {
 	if !isPostgresURL(ce.Database) {
 		ce.Database = resolve(dir, ce.Database)
 	}
-	ce.Broker.resolve(dir)
+	resolveMQTT(&ce.Broker, dir)
 	if ce.Broker.ClientID == "" {
 		ce.Broker.ClientID = "apedge-central"
 	}
@@ -249,7 +249,7 @@ func LoadCentral(path string) (*Central, error) {
 	case isPostgresURL(ce.Database):
 		ce.Database = checkPostgres(&c, "database", ce.Database, dir)
 	}
-	ce.Broker.check(&c, "broker", false)
+	checkMQTT(&ce.Broker, &c, "broker", false)
 	if g := ce.ShareGroup; g != "" && (strings.ContainsAny(g, "/+#$ ") || len(g) > 64) {
 		c.add("shareGroup", fmt.Sprintf("%q is not a share name", g), "use letters, digits, dashes, e.g. apedge-central")
 	}

@@ -18,12 +18,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"time"
 
+	"github.com/apedge/apedge/internal/secret"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/apedge/apedge/internal/config"
 )
 
 // Will is a last-will message the broker publishes if the client vanishes.
@@ -33,9 +33,39 @@ type Will struct {
 	Retained bool
 }
 
+// Link is where a client connects and how it proves who it is. It is also the
+// configuration files' "bus", "central" and "broker" sections.
+type Link struct {
+	// Broker is the URL: tcp://host:port, or tls://host:port (ssl:// and mqtts:// too).
+	Broker string `yaml:"broker"`
+	// ClientID defaults to one derived from the process and site. Sessions are
+	// persistent where delivery depends on them, so keep it stable per process.
+	ClientID string `yaml:"clientID,omitempty"`
+	// Username, with the password read from PasswordFile (mode 0600).
+	Username     string `yaml:"username,omitempty"`
+	PasswordFile string `yaml:"passwordFile,omitempty"`
+	// TLS configures server verification and a client certificate.
+	TLS *TLS `yaml:"tls,omitempty"`
+}
+
+// TLS names the files of a TLS link: the CA that signs the broker's certificate and this
+// client's certificate and key (key mode 0600).
+type TLS struct {
+	CA         string `yaml:"ca,omitempty"`
+	Cert       string `yaml:"cert,omitempty"`
+	Key        string `yaml:"key,omitempty"`
+	ServerName string `yaml:"serverName,omitempty"`
+}
+
+// Secure reports whether the broker URL uses TLS.
+func (l *Link) Secure() bool {
+	u, err := url.Parse(l.Broker)
+	return err == nil && (u.Scheme == "tls" || u.Scheme == "ssl" || u.Scheme == "mqtts")
+}
+
 // Options describe one client.
 type Options struct {
-	Config config.MQTT
+	Link Link
 	// CleanSession false keeps the client's subscriptions and queued QoS 1 messages at
 	// the broker while it is away; the client id must then be stable. Such a client
 	// should only receive: paho resends its stored publishes on every connect while
@@ -66,7 +96,7 @@ func New(o Options) (mqtt.Client, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	c := o.Config
+	c := o.Link
 	opts := mqtt.NewClientOptions().
 		AddBroker(c.Broker).
 		SetClientID(c.ClientID).
@@ -84,7 +114,7 @@ func New(o Options) (mqtt.Client, error) {
 	if c.Username != "" {
 		opts.SetUsername(c.Username)
 		if c.PasswordFile != "" {
-			pw, err := config.ReadSecret(c.PasswordFile)
+			pw, err := secret.Read(c.PasswordFile)
 			if err != nil {
 				return nil, fmt.Errorf("mqttclient: %w", err)
 			}
@@ -119,7 +149,7 @@ func New(o Options) (mqtt.Client, error) {
 	return mqtt.NewClient(opts), nil
 }
 
-func tlsConfig(t *config.TLS) (*tls.Config, error) {
+func tlsConfig(t *TLS) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t == nil {
 		return tc, nil
@@ -137,7 +167,7 @@ func tlsConfig(t *config.TLS) (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	if t.Cert != "" {
-		if _, err := config.ReadSecret(t.Key); err != nil {
+		if _, err := secret.Read(t.Key); err != nil {
 			return nil, err
 		}
 		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)

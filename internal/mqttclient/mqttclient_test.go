@@ -29,7 +29,6 @@ import (
 
 	"github.com/apedge/apedge/internal/broker"
 	"github.com/apedge/apedge/internal/broker/brokertest"
-	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 	"github.com/apedge/apedge/internal/wait"
 )
@@ -53,12 +52,12 @@ func persistent(o *mqttclient.Options) { o.CleanSession = false }
 
 // login has the client log in as user with the password in the file pw.
 func login(user, pw string) brokertest.Option {
-	return func(o *mqttclient.Options) { o.Config.Username, o.Config.PasswordFile = user, pw }
+	return func(o *mqttclient.Options) { o.Link.Username, o.Link.PasswordFile = user, pw }
 }
 
 // withTLS has the client connect with tc.
-func withTLS(tc *config.TLS) brokertest.Option {
-	return func(o *mqttclient.Options) { o.Config.TLS = tc }
+func withTLS(tc *mqttclient.TLS) brokertest.Option {
+	return func(o *mqttclient.Options) { o.Link.TLS = tc }
 }
 
 // refused checks that c, told to connect, is still not connected after refuseWait.
@@ -335,7 +334,7 @@ func TestPasswordFile(t *testing.T) {
 	for _, perm := range []fs.FileMode{0o644, 0o640, 0o604, 0o660} {
 		t.Run(perm.String(), func(t *testing.T) {
 			pw := writeFile(t, t.TempDir(), "pw", []byte(password+"\n"), perm)
-			c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "open", Username: user, PasswordFile: pw}})
+			c, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: url, ClientID: "open", Username: user, PasswordFile: pw}})
 			if err == nil {
 				c.Disconnect(0)
 				t.Fatalf("New with a password file of mode %v succeeded", perm)
@@ -349,7 +348,7 @@ func TestPasswordFile(t *testing.T) {
 		})
 	}
 	t.Run("missing file", func(t *testing.T) {
-		_, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "x", Username: user, PasswordFile: filepath.Join(dir, "none")}})
+		_, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: url, ClientID: "x", Username: user, PasswordFile: filepath.Join(dir, "none")}})
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("New with a missing password file = %v, want fs.ErrNotExist", err)
 		}
@@ -462,7 +461,7 @@ func TestTLS(t *testing.T) {
 	otherKey := writeFile(t, dir, "other-client.key", other.clientKey, 0o600)
 
 	t.Run("client certificate", func(t *testing.T) {
-		c := brokertest.Client(t, url, "tls-ok", withTLS(&config.TLS{CA: ca, Cert: cert, Key: key}))
+		c := brokertest.Client(t, url, "tls-ok", withTLS(&mqttclient.TLS{CA: ca, Cert: cert, Key: key}))
 		if len(hook.attempts("tls-ok")) != 1 {
 			t.Errorf("broker saw %d MQTT connects, want 1", len(hook.attempts("tls-ok")))
 		}
@@ -474,11 +473,11 @@ func TestTLS(t *testing.T) {
 	})
 	refusals := []struct {
 		name string
-		tls  *config.TLS
+		tls  *mqttclient.TLS
 	}{
-		{"no client certificate", &config.TLS{CA: ca}},
-		{"client certificate from another CA", &config.TLS{CA: ca, Cert: otherCert, Key: otherKey}},
-		{"server certificate from an untrusted CA", &config.TLS{CA: otherCA, Cert: cert, Key: key}},
+		{"no client certificate", &mqttclient.TLS{CA: ca}},
+		{"client certificate from another CA", &mqttclient.TLS{CA: ca, Cert: otherCert, Key: otherKey}},
+		{"server certificate from an untrusted CA", &mqttclient.TLS{CA: otherCA, Cert: cert, Key: key}},
 	}
 	for i, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
@@ -494,17 +493,17 @@ func TestTLS(t *testing.T) {
 
 	bad := []struct {
 		name string
-		tls  *config.TLS
+		tls  *mqttclient.TLS
 		want string // in the error
 	}{
-		{"key readable by others", &config.TLS{CA: ca, Cert: cert, Key: writeFile(t, dir, "open.key", site.clientKey, 0o644)}, "chmod 600"},
-		{"CA file with no certificate", &config.TLS{CA: writeFile(t, dir, "empty.pem", []byte("not a certificate\n"), 0o644)}, "no certificates"},
-		{"CA file missing", &config.TLS{CA: filepath.Join(dir, "none.pem")}, "no such file"},
-		{"key does not match cert", &config.TLS{CA: ca, Cert: cert, Key: otherKey}, "private key does not match"},
+		{"key readable by others", &mqttclient.TLS{CA: ca, Cert: cert, Key: writeFile(t, dir, "open.key", site.clientKey, 0o644)}, "chmod 600"},
+		{"CA file with no certificate", &mqttclient.TLS{CA: writeFile(t, dir, "empty.pem", []byte("not a certificate\n"), 0o644)}, "no certificates"},
+		{"CA file missing", &mqttclient.TLS{CA: filepath.Join(dir, "none.pem")}, "no such file"},
+		{"key does not match cert", &mqttclient.TLS{CA: ca, Cert: cert, Key: otherKey}, "private key does not match"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := mqttclient.New(mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: "bad", TLS: tc.tls}})
+			c, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: url, ClientID: "bad", TLS: tc.tls}})
 			if err == nil {
 				c.Disconnect(0)
 				t.Fatal("New succeeded")

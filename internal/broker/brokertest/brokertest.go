@@ -14,7 +14,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/internal/broker"
-	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 )
 
@@ -86,7 +85,7 @@ type Option func(*mqttclient.Options)
 // over those. The client is not connected, and is disconnected at the end of the test.
 func NewClient(t testing.TB, url, clientID string, opts ...Option) mqtt.Client {
 	t.Helper()
-	o := mqttclient.Options{Config: config.MQTT{Broker: url, ClientID: clientID}, CleanSession: true}
+	o := mqttclient.Options{Link: mqttclient.Link{Broker: url, ClientID: clientID}, CleanSession: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
