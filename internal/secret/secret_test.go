@@ -38,6 +38,9 @@ func TestRead(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), tc.perm); err != nil {
 				t.Fatal(err)
 			}
+			if err := os.Chmod(path, tc.perm); err != nil { // past the umask
+				t.Fatal(err)
+			}
 			got, err := secret.Read(path)
 			if tc.wantErr {
 				if err == nil {
