@@ -374,7 +374,7 @@ func (s *store) rebuildTree(ctx context.Context, site string, head uint64) error
 
 // ErrNoCheckpoint is returned by Prove and LatestCheckpoint when no verified checkpoint
 // covers what is asked.
-var ErrNoCheckpoint = errors.New("no verified checkpoint")
+var ErrNoCheckpoint = errors.New("central: no verified checkpoint")
 
 // LatestCheckpoint returns the site's latest verified checkpoint (the signed note text)
 // from the store at addr, and its size.
@@ -388,7 +388,7 @@ func LatestCheckpoint(ctx context.Context, addr, site string) ([]byte, uint64, e
 	var size int64
 	err = s.db.QueryRowContext(ctx, s.q(`SELECT note, size FROM checkpoints WHERE site = ? ORDER BY size DESC LIMIT 1`), site).Scan(&note, &size)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, fmt.Errorf("central: site %s: %w yet", site, ErrNoCheckpoint)
+		return nil, 0, fmt.Errorf("%w of site %s yet", ErrNoCheckpoint, site)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("central: checkpoint of %s: %w", site, err)
@@ -410,11 +410,11 @@ func Prove(ctx context.Context, addr, site string, seq uint64, w io.Writer) erro
 	err = s.db.QueryRowContext(ctx, s.q(`SELECT note, size FROM checkpoints WHERE site = ? ORDER BY size DESC LIMIT 1`), site).Scan(&note, &size)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("central: prove %s seq %d: %w of the site yet", site, seq, ErrNoCheckpoint)
+		return fmt.Errorf("%w of site %s yet: prove seq %d", ErrNoCheckpoint, site, seq)
 	case err != nil:
 		return fmt.Errorf("central: prove %s seq %d: %w", site, seq, err)
 	case seq < 1 || int64(seq) > size:
-		return fmt.Errorf("central: prove %s seq %d: %w covers it yet (the latest covers %d events)", site, seq, ErrNoCheckpoint, size)
+		return fmt.Errorf("%w covers %s seq %d yet (the latest covers %d events)", ErrNoCheckpoint, site, seq, size)
 	}
 	var raw []byte
 	if err := s.db.QueryRowContext(ctx, s.q(`SELECT envelope FROM events WHERE site = ? AND seq = ?`), site, int64(seq)).Scan(&raw); err != nil {

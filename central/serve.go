@@ -18,6 +18,7 @@ import (
 	"github.com/apedge/apedge/formats/envelope"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 )
@@ -58,6 +59,8 @@ type Server struct {
 	client mqtt.Client // receives batches (persistent session, or clean when shared)
 	out    mqtt.Client // publishes acks and status (clean session)
 	log    *slog.Logger
+	clock  clock.Clock  // dates acks and status, and what the receiver records
+	id     string       // the broker client id, unique to this server
 	http   *http.Server // nil if off
 	httpL  net.Listener
 
@@ -69,11 +72,28 @@ type Server struct {
 // subscription to every site's events topic.
 func SharedFilter(group string) string { return "$share/" + group + "/" + uplink.EventsFilter }
 
+// Option changes a default of NewServer.
+type Option func(*serverOptions)
+
+// serverOptions are what the Options given to NewServer set.
+type serverOptions struct {
+	clock clock.Clock
+}
+
+// WithClock makes the server tell the time by c instead of the system clock: the
+// times of its acks and status messages, and its receiver's Options.Clock (the dates
+// of arrivals, alarms and gaps). A nil c means the system clock.
+func WithClock(c clock.Clock) Option { return func(o *serverOptions) { o.clock = c } }
+
 // NewServer opens the store and the HTTP listener, and prepares the broker connection
-// described by cfg.
-func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Server, error) {
+// described by cfg. The options change its defaults (WithClock).
+func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger, opts ...Option) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
+	}
+	var o serverOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	trust, err := TrustFromConfig(cfg)
 	if err != nil {
@@ -83,23 +103,58 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log.With("component", "central")}
-	idB := make([]byte, 4)
-	rand.Read(idB)
-	id := cfg.Broker.ClientID + "-" + hex.EncodeToString(idB)
-	offline, _ := json.Marshal(uplink.Status{Status: "offline", ID: id})
-	handle := func(_ mqtt.Client, m mqtt.Message) { s.Handle(m.Topic(), m.Payload()) }
-	inCfg, filter := cfg.Broker, uplink.EventsFilter
-	if cfg.ShareGroup != "" {
-		// One of several receivers: a clean session of its own, so that the broker
-		// deals batches only to receivers that are connected. What it had in flight to
-		// one that dies is lost with it and resent by the site, unacknowledged.
-		inCfg.ClientID, filter = id, SharedFilter(cfg.ShareGroup)
+	s := &Server{log: log.With("component", "central"), clock: clock.Or(o.clock), id: uniqueClientID(cfg.Broker.ClientID)}
+	s.announce = func() { s.announceState(ctx) }
+	if s.client, err = s.newEventsClient(cfg); err != nil {
+		return nil, err
 	}
-	s.client, err = mqttclient.New(mqttclient.Options{
-		Link: inCfg,
-		// Alone, a persistent session: batches published while this receiver restarts
-		// wait at the broker for it.
+	if s.out, err = s.newOutClient(cfg); err != nil {
+		return nil, err
+	}
+	s.Receiver, err = Open(ctx, Options{
+		Path:          cfg.Database,
+		Trust:         trust,
+		KeyPeriods:    periods,
+		Logger:        log,
+		GapAlarmAfter: cfg.GapAlarmAfter,
+		Clock:         s.clock,
+		// Not waited on: a lost ack is repeated by the next one or by the agent's resend.
+		Publish: s.publishAck,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.HTTP != nil {
+		if s.http, s.httpL, err = listenHTTP(cfg.HTTP, s.Receiver, s.log); err != nil {
+			s.Receiver.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// uniqueClientID is the broker client id prefix followed by a random suffix, so that
+// servers configured alike do not take each other's connection.
+func uniqueClientID(prefix string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// newEventsClient returns the client that receives the sites' batches: alone, with the
+// configured client id and a persistent session, so that batches published while this
+// receiver restarts wait at the broker for it; in a share group, with a clean session
+// of its own under s.id, so that the broker deals batches only to receivers that are
+// connected (what it had in flight to one that dies is lost with it and resent by the
+// site, unacknowledged). It subscribes on every connect and then announces.
+func (s *Server) newEventsClient(cfg *config.Central) (mqtt.Client, error) {
+	handle := func(_ mqtt.Client, m mqtt.Message) { s.Handle(m.Topic(), m.Payload()) }
+	link, filter := cfg.Broker, uplink.EventsFilter
+	if cfg.ShareGroup != "" {
+		link.ClientID, filter = s.id, SharedFilter(cfg.ShareGroup)
+	}
+	c, err := mqttclient.New(mqttclient.Options{
+		Link:         link,
 		CleanSession: cfg.ShareGroup != "",
 		// Batches the broker kept for this session arrive straight after connecting,
 		// before OnConnect subscribes again: the default handler takes them.
@@ -118,14 +173,20 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 		Logger: s.log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("central: %w", err)
+		return nil, fmt.Errorf("central: events client: %w", err)
 	}
-	// Acks and status go out on a clean-session client of their own (see
-	// mqttclient.Options.CleanSession); its last will says offline.
-	outCfg := cfg.Broker
-	outCfg.ClientID = id + "-out"
-	s.out, err = mqttclient.New(mqttclient.Options{
-		Link:         outCfg,
+	return c, nil
+}
+
+// newOutClient returns the client that publishes acks and status: a clean session of
+// its own (see mqttclient.Options.CleanSession), whose last will says offline. It
+// announces on every connect.
+func (s *Server) newOutClient(cfg *config.Central) (mqtt.Client, error) {
+	link := cfg.Broker
+	link.ClientID = s.id + "-out"
+	offline, _ := json.Marshal(uplink.Status{Status: "offline", ID: s.id})
+	c, err := mqttclient.New(mqttclient.Options{
+		Link:         link,
 		CleanSession: true,
 		Will:         &mqttclient.Will{Topic: uplink.StatusTopic, Payload: offline, Retained: true},
 		OnConnect: func(mqtt.Client) {
@@ -136,50 +197,37 @@ func NewServer(ctx context.Context, cfg *config.Central, log *slog.Logger) (*Ser
 		Logger: s.log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("central: %w", err)
+		return nil, fmt.Errorf("central: ack client: %w", err)
 	}
-	// Once subscribed and able to publish: re-announce where every site stands
-	// (retained), then say we are online, so agents resend from the ack straight away.
-	s.announce = func() {
-		if !s.subscribed.Load() || !s.outUp.Load() {
-			return
-		}
-		// The committed heads, whichever receiver committed them.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		heads, err := s.StoredHeads(actx)
-		cancel()
-		if err != nil {
-			s.log.Warn("announce: reading heads from the store failed; announcing those last seen", "err", err)
-			heads = s.Heads()
-		}
-		for site, seq := range heads {
-			s.out.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, time.Now()))
-		}
-		online, _ := json.Marshal(uplink.Status{Status: "online", ID: id, Time: time.Now().UTC()})
-		s.out.Publish(uplink.StatusTopic, 1, true, online)
+	return c, nil
+}
+
+// publishAck publishes the ack of site at seq, retained, so that an agent learns it on
+// every (re)subscribe. It does not wait for the broker.
+func (s *Server) publishAck(site string, seq uint64) {
+	s.out.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, s.clock.Now()))
+}
+
+// announceState, once both clients are up (subscribed and able to publish),
+// re-announces where every site stands (retained acks of the heads committed, whichever
+// receiver committed them), then says that this server is online, so that agents
+// resend from the ack straight away.
+func (s *Server) announceState(ctx context.Context) {
+	if !s.subscribed.Load() || !s.outUp.Load() {
+		return
 	}
-	s.Receiver, err = Open(ctx, Options{
-		Path:          cfg.Database,
-		Trust:         trust,
-		KeyPeriods:    periods,
-		Logger:        log,
-		GapAlarmAfter: cfg.GapAlarmAfter,
-		Publish: func(site string, seq uint64) {
-			// Retained, so an agent learns it on every (re)subscribe. Not waited on:
-			// a lost ack is repeated by the next one or by the agent's resend.
-			s.out.Publish(uplink.AckTopic(site), 1, true, uplink.EncodeAck(site, seq, time.Now()))
-		},
-	})
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	heads, err := s.StoredHeads(actx)
+	cancel()
 	if err != nil {
-		return nil, err
+		s.log.Warn("announce: reading heads from the store failed; announcing those last seen", "err", err)
+		heads = s.Heads()
 	}
-	if cfg.HTTP != nil {
-		if s.http, s.httpL, err = listenHTTP(cfg.HTTP, s.Receiver, s.log); err != nil {
-			s.Receiver.Close()
-			return nil, err
-		}
+	for site, seq := range heads {
+		s.publishAck(site, seq)
 	}
-	return s, nil
+	online, _ := json.Marshal(uplink.Status{Status: "online", ID: s.id, Time: s.clock.Now().UTC()})
+	s.out.Publish(uplink.StatusTopic, 1, true, online)
 }
 
 // HTTPAddr is the address the HTTP query API listens on ("" if off).

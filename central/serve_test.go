@@ -14,6 +14,8 @@ import (
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/formats/uplink"
 	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/clock"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 	"github.com/apedge/apedge/internal/wait"
@@ -99,4 +101,65 @@ func TestServersShareSubscription(t *testing.T) {
 			t.Fatalf("HTTP query: %d, %d events, %v", resp.StatusCode, len(page.Events), err)
 		}
 	})
+}
+
+// TestServerWithClock: a server given a clock dates its online status and its acks by
+// it, and its receiver records by it too.
+func TestServerWithClock(t *testing.T) {
+	b := brokertest.Start(t)
+	dir := t.TempDir()
+	_, pub, err := sitekey.Write(filepath.Join(dir, "keys"), testKey(t, "ABC"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 22, 23, 15, 0, 0, time.UTC)
+	clk := clocktest.New(at)
+	cfg := &config.Central{
+		Database:      filepath.Join(dir, "central.db"),
+		Broker:        config.MQTT{Broker: b.URL(), ClientID: "central"},
+		Trust:         []config.TrustedSite{{Site: "ABC", PubKey: pub}},
+		GapAlarmAfter: 30 * time.Second,
+	}
+	s, err := NewServer(context.Background(), cfg, brokertest.Logger(t), WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Receiver.o.Clock != clock.Clock(clk) {
+		t.Errorf("the receiver's clock is %v, want the server's", s.Receiver.o.Clock)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	})
+	site := brokertest.Client(t, b.URL(), "site-ABC")
+	var statusAt, ackAt atomic.Pointer[time.Time]
+	for topic, into := range map[string]*atomic.Pointer[time.Time]{uplink.StatusTopic: &statusAt, uplink.AckTopic("ABC"): &ackAt} {
+		tok := site.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
+			if st, err := uplink.DecodeStatus(m.Payload()); err == nil && st.Status == "online" {
+				into.Store(&st.Time)
+			} else if a, err := uplink.DecodeAck(m.Payload()); err == nil && a.Seq == 1 {
+				into.Store(&a.Time)
+			}
+		})
+		if err := mqttclient.WaitTimeout(t.Context(), tok, brokertest.Timeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait.For(t, 30*time.Second, "the online status", func() (bool, string) { return statusAt.Load() != nil, "" })
+	abc := makeChain(t, testKey(t, "ABC"), 1)
+	if err := mqttclient.WaitTimeout(t.Context(), site.Publish(uplink.EventsTopic("ABC"), 1, false, uplink.EncodeBatch(abc)), brokertest.Timeout); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, 30*time.Second, "the ack of seq 1", func() (bool, string) { return ackAt.Load() != nil, "" })
+	if got := *statusAt.Load(); !got.Equal(at) {
+		t.Errorf("online status dated %v, want the clock's %v", got, at)
+	}
+	if got := *ackAt.Load(); !got.Equal(at) {
+		t.Errorf("ack dated %v, want the clock's %v", got, at)
+	}
 }

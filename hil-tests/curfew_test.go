@@ -30,6 +30,7 @@ import (
 //
 // It runs on each of clocktest.Nights, in parallel, each with its own broker and central.
 func TestCurfewNightAt40(t *testing.T) {
+	t.Parallel()
 	for _, n := range clocktest.Nights() {
 		t.Run(n.Name, func(t *testing.T) {
 			t.Parallel()

@@ -324,6 +324,7 @@ doors:
 // bridge keeps each device message until the agent acknowledges it and sends again
 // what a broker restart lost, so no accepted read depends on Mosquitto keeping it.
 func TestBrokerRestartNothingLost(t *testing.T) {
+	t.Parallel()
 	const readers, residents, cardsEach = 8, 20, 30
 	mq := startMosquitto(t)
 	var roster strings.Builder

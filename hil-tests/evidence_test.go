@@ -47,6 +47,7 @@ func TestProofOfYesterdaysEvent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 events through real processes")
 	}
+	t.Parallel()
 	const n = 10000
 	m := startMosquitto(t)
 	s := newSite(t, "HIL7", m.URL(), siteOptions{})
@@ -149,6 +150,7 @@ func TestProofOfYesterdaysEvent(t *testing.T) {
 // conflict, the checkpoint does not match the events central stored and is refused;
 // both are alarms, and neither is stored.
 func TestRewrittenHistoryCaught(t *testing.T) {
+	t.Parallel()
 	m := startMosquitto(t)
 	s := newSite(t, "HIL8", m.URL(), siteOptions{})
 	f, err := os.OpenFile(s.AgentYAML, os.O_APPEND|os.O_WRONLY, 0)

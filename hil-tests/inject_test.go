@@ -54,6 +54,7 @@ func alterPayload(t *testing.T, env []byte) []byte {
 // on central's topic are all rejected and alarmed (an identical replay is only a
 // duplicate), none is stored, and the site's real traffic is unaffected.
 func TestInjectedEnvelopes(t *testing.T) {
+	t.Parallel()
 	m := startMosquitto(t)
 	other, err := sitekey.Generate("HIL5", nil)
 	if err != nil {

@@ -99,8 +99,9 @@ func checkShared(t *testing.T, cs Centrals) {
 // TestBacklogWhileCentralDown: 10,000 events journaled while central is down, then
 // central starts: all stored exactly once, in order.
 func TestBacklogWhileCentralDown(t *testing.T) {
+	t.Parallel()
 	for _, setup := range spineSetups {
-		t.Run(setup.name(), func(t *testing.T) { backlogWhileCentralDown(t, setup) })
+		t.Run(setup.name(), func(t *testing.T) { t.Parallel(); backlogWhileCentralDown(t, setup) })
 	}
 }
 
@@ -158,8 +159,9 @@ func backlogWhileCentralDown(t *testing.T, setup spineSetup) {
 // five times: every event whose append returned reaches central, none twice, no holes,
 // and every read the broker accepted is journaled exactly once.
 func TestAgentKilled(t *testing.T) {
+	t.Parallel()
 	for _, setup := range spineSetups {
-		t.Run(setup.name(), func(t *testing.T) { agentKilled(t, setup) })
+		t.Run(setup.name(), func(t *testing.T) { t.Parallel(); agentKilled(t, setup) })
 	}
 }
 
@@ -224,6 +226,7 @@ func agentKilled(t *testing.T, setup spineSetup) {
 // keeps each message until the agent acknowledges it and sends again what was lost,
 // and TestBrokerRestartNothingLost shows that nothing is.
 func TestBrokerRestart(t *testing.T) {
+	t.Parallel()
 	const restarts = 2
 	m := startMosquitto(t)
 	s := newSite(t, "HIL3", m.URL(), siteOptions{})

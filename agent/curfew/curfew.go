@@ -23,16 +23,18 @@ import (
 	_ "time/tzdata" // Europe/London must not depend on the host's zoneinfo being present.
 )
 
-// Errors wrapped by the errors this package returns; test for them with [errors.Is].
+// Errors wrapped by the errors this package returns, each followed by what was wrong
+// ("curfew: invalid date "2026-02-30": day 30 out of range 01-28"); test for them with
+// [errors.Is].
 var (
 	// ErrInvalidTimeOfDay reports a malformed or out-of-range time of day.
-	ErrInvalidTimeOfDay = errors.New("invalid time of day")
+	ErrInvalidTimeOfDay = errors.New("curfew: invalid time of day")
 	// ErrInvalidDate reports a malformed or out-of-range civil date.
-	ErrInvalidDate = errors.New("invalid date")
+	ErrInvalidDate = errors.New("curfew: invalid date")
 	// ErrInvalidRule reports a rule that fails [Rule.Validate].
-	ErrInvalidRule = errors.New("invalid rule")
+	ErrInvalidRule = errors.New("curfew: invalid rule")
 	// ErrInvalidAbsence reports an absence that fails [Absence.Validate].
-	ErrInvalidAbsence = errors.New("invalid absence")
+	ErrInvalidAbsence = errors.New("curfew: invalid absence")
 )
 
 // TimeOfDay is a local wall-clock time with minute resolution. The zero value is midnight.
@@ -44,7 +46,7 @@ type TimeOfDay struct {
 // from "00:00" to "23:59".
 func ParseTimeOfDay(s string) (TimeOfDay, error) {
 	bad := func(msg string) (TimeOfDay, error) {
-		return TimeOfDay{}, fmt.Errorf("curfew: parse time of day %q: %s: %w", s, msg, ErrInvalidTimeOfDay)
+		return TimeOfDay{}, fmt.Errorf("%w %q: %s", ErrInvalidTimeOfDay, s, msg)
 	}
 	if len(s) != 5 || s[2] != ':' {
 		return bad(`want "HH:MM"`)
@@ -83,7 +85,7 @@ func (t TimeOfDay) check() error {
 // Validate reports whether t is a time of day from 00:00 to 23:59.
 func (t TimeOfDay) Validate() error {
 	if err := t.check(); err != nil {
-		return fmt.Errorf("curfew: time of day %02d:%02d: %s: %w", t.Hour, t.Minute, err, ErrInvalidTimeOfDay)
+		return fmt.Errorf("%w %02d:%02d: %s", ErrInvalidTimeOfDay, t.Hour, t.Minute, err)
 	}
 	return nil
 }
@@ -107,7 +109,7 @@ type Date struct {
 // ParseDate parses a date written "YYYY-MM-DD", e.g. "2026-03-29", years 0000 to 9999.
 func ParseDate(s string) (Date, error) {
 	bad := func(msg string) (Date, error) {
-		return Date{}, fmt.Errorf("curfew: parse date %q: %s: %w", s, msg, ErrInvalidDate)
+		return Date{}, fmt.Errorf("%w %q: %s", ErrInvalidDate, s, msg)
 	}
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return bad(`want "YYYY-MM-DD"`)
@@ -164,7 +166,7 @@ func daysIn(y int, m time.Month) int {
 // Validate reports whether d is a real calendar date.
 func (d Date) Validate() error {
 	if err := d.check(); err != nil {
-		return fmt.Errorf("curfew: date %s: %s: %w", d, err, ErrInvalidDate)
+		return fmt.Errorf("%w %s: %s", ErrInvalidDate, d, err)
 	}
 	return nil
 }

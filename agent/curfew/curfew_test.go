@@ -31,7 +31,7 @@ func TestParseTimeOfDay(t *testing.T) {
 		}
 	}
 	_, err := ParseTimeOfDay("24:00")
-	if want := `curfew: parse time of day "24:00": hour 24 out of range 00-23: invalid time of day`; err == nil || err.Error() != want {
+	if want := `curfew: invalid time of day "24:00": hour 24 out of range 00-23`; err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}
 	if err := (TimeOfDay{Hour: 12, Minute: 60}).Validate(); !errors.Is(err, ErrInvalidTimeOfDay) {

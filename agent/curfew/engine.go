@@ -592,11 +592,23 @@ func (e *Engine) pending(upTo time.Time) []Decision {
 }
 
 // personDecisions appends the decisions about one person's roster entry s due from a to b
-// (inclusive; the entry's own end excluded).
+// (inclusive; the entry's own end excluded): absences at the judging of each window,
+// then, for each of their movements, whether it contradicts the one before, breaches a
+// window or is a late return.
 func (e *Engine) personDecisions(ds []Decision, crn string, s *segment, a, b time.Time) []Decision {
 	in := func(t time.Time) bool { return !t.Before(a) && !t.After(b) && s.contains(t) }
+	ds = e.absenceDecisions(ds, crn, s, a, b, in)
+	for i, x := range e.hist[crn] {
+		if in(x.m.At) {
+			ds = e.movementDecisions(ds, crn, s, i)
+		}
+	}
+	return ds
+}
 
-	// Absences at window starts.
+// absenceDecisions appends an absent decision for each window of s from a to b that is
+// judged (at its start plus grace) while in holds and finds the person out.
+func (e *Engine) absenceDecisions(ds []Decision, crn string, s *segment, a, b time.Time, in func(time.Time) bool) []Decision {
 	e.eachWindow(s, a, b, func(wp *Window) {
 		j := e.judge(*wp)
 		if !in(j) {
@@ -615,86 +627,105 @@ func (e *Engine) personDecisions(ds []Decision, crn string, s *segment, a, b tim
 		}
 		ds = append(ds, e.decision(TypeAbsent, s.p, w, j, detail))
 	})
+	return ds
+}
 
-	// Movements.
-	for i, x := range e.hist[crn] {
-		m := x.m
-		if !in(m.At) {
+// movementDecisions appends the decisions about the person's i-th movement in history,
+// made while on roster entry s: an inconsistent decision if it contradicts the one
+// before, then a breach for an exit during a window or a late return for an entry.
+func (e *Engine) movementDecisions(ds []Decision, crn string, s *segment, i int) []Decision {
+	x := e.hist[crn][i]
+	m := x.m
+	before := PresenceUnknown
+	var prev *Movement
+	if i > 0 {
+		p := e.hist[crn][i-1].m
+		prev = &p
+		before = presenceOf(p.Direction)
+	}
+	if i == 0 && x.inconsistent {
+		// The movement it contradicted has been pruned; it was of the same direction.
+		before = presenceOf(m.Direction)
+	}
+	mv := movementDetail(&m, e.loc)
+	if x.inconsistent {
+		ds = append(ds, e.inconsistentDecision(crn, s, m, prev, before, mv))
+	}
+	ws := s.at(m.At)
+	switch m.Direction {
+	case DirectionExit:
+		if len(ws) > 0 {
+			ds = append(ds, e.breachDecision(s, m, ws, before, mv))
+		}
+	case DirectionEntry:
+		ds = e.lateReturnDecisions(ds, crn, s, m, ws, before, mv)
+	}
+	return ds
+}
+
+// inconsistentDecision is the decision that movement m, with presence before it before
+// and detail mv, repeats the direction of prev, the movement before it (nil if pruned).
+func (e *Engine) inconsistentDecision(crn string, s *segment, m Movement, prev *Movement, before Presence, mv any) Decision {
+	reason := "exit while already out"
+	if m.Direction == DirectionEntry {
+		reason = "entry while already in"
+	}
+	return Decision{
+		Type: TypeInconsistent,
+		Key:  TypeInconsistent + "/" + crn + "/" + movementID(m),
+		At:   m.At, CRN: crn, NOMS: s.p.NOMS,
+		Detail: map[string]any{
+			"presence": string(before),
+			"movement": mv,
+			"previous": movementDetail(prev, e.loc),
+			"reason":   reason,
+		},
+	}
+}
+
+// breachDecision is the decision that exit m, with presence before it before and
+// detail mv, breached ws[0], the earliest of the windows ws (not empty) in force then;
+// the detail lists them all when there are more.
+func (e *Engine) breachDecision(s *segment, m Movement, ws []Window, before Presence, mv any) Decision {
+	w := ws[0]
+	detail := map[string]any{
+		"presence": string(before),
+		"movement": mv,
+		"window":   windowDetail(w),
+	}
+	if len(ws) > 1 {
+		all := make([]map[string]any, len(ws))
+		for k, w := range ws {
+			all[k] = windowDetail(w)
+		}
+		detail["windows"] = all
+	}
+	d := e.decision(TypeBreached, s.p, w, m.At, detail)
+	d.Key += "/" + movementID(m)
+	return d
+}
+
+// lateReturnDecisions appends a returned-late decision for each window of ws (those in
+// force at entry m) that m comes after the judging of and whose absent decision was
+// issued.
+func (e *Engine) lateReturnDecisions(ds []Decision, crn string, s *segment, m Movement, ws []Window, before Presence, mv any) []Decision {
+	for _, w := range ws {
+		j := e.judge(w)
+		if !j.Before(m.At) {
+			continue // in by Start+Grace: not absent
+		}
+		absentKey := e.key(TypeAbsent, crn, w)
+		if !e.absentIssued(crn, w, j, absentKey) {
 			continue
 		}
-		before := PresenceUnknown
-		var prev *Movement
-		if i > 0 {
-			p := e.hist[crn][i-1].m
-			prev = &p
-			before = presenceOf(p.Direction)
+		detail := map[string]any{
+			"presence":    string(before),
+			"movement":    mv,
+			"minutesLate": int(m.At.Sub(w.Start) / time.Minute),
+			"absentKey":   absentKey,
+			"window":      windowDetail(w),
 		}
-		if i == 0 && x.inconsistent {
-			// The movement it contradicted has been pruned; it was of the same direction.
-			before = presenceOf(m.Direction)
-		}
-		mv := movementDetail(&m, e.loc)
-		ws := s.at(m.At)
-
-		if x.inconsistent {
-			reason := "exit while already out"
-			if m.Direction == DirectionEntry {
-				reason = "entry while already in"
-			}
-			ds = append(ds, Decision{
-				Type: TypeInconsistent,
-				Key:  TypeInconsistent + "/" + crn + "/" + movementID(m),
-				At:   m.At, CRN: crn, NOMS: s.p.NOMS,
-				Detail: map[string]any{
-					"presence": string(before),
-					"movement": mv,
-					"previous": movementDetail(prev, e.loc),
-					"reason":   reason,
-				},
-			})
-		}
-
-		switch m.Direction {
-		case DirectionExit:
-			if len(ws) == 0 {
-				continue
-			}
-			w := ws[0]
-			detail := map[string]any{
-				"presence": string(before),
-				"movement": mv,
-				"window":   windowDetail(w),
-			}
-			if len(ws) > 1 {
-				all := make([]map[string]any, len(ws))
-				for k, w := range ws {
-					all[k] = windowDetail(w)
-				}
-				detail["windows"] = all
-			}
-			d := e.decision(TypeBreached, s.p, w, m.At, detail)
-			d.Key += "/" + movementID(m)
-			ds = append(ds, d)
-		case DirectionEntry:
-			for _, w := range ws {
-				j := e.judge(w)
-				if !j.Before(m.At) {
-					continue // in by Start+Grace: not absent
-				}
-				absentKey := e.key(TypeAbsent, crn, w)
-				if !e.absentIssued(crn, w, j, absentKey) {
-					continue
-				}
-				detail := map[string]any{
-					"presence":    string(before),
-					"movement":    mv,
-					"minutesLate": int(m.At.Sub(w.Start) / time.Minute),
-					"absentKey":   absentKey,
-					"window":      windowDetail(w),
-				}
-				ds = append(ds, e.decision(TypeReturnedLate, s.p, w, m.At, detail))
-			}
-		}
+		ds = append(ds, e.decision(TypeReturnedLate, s.p, w, m.At, detail))
 	}
 	return ds
 }

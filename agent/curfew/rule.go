@@ -44,7 +44,7 @@ func APStandard() Rule {
 // distinct weekdays, valid dates with From not after Until.
 func (r Rule) Validate() error {
 	if err := r.validate(); err != nil {
-		return fmt.Errorf("curfew: rule %q: %w: %w", r.ID, err, ErrInvalidRule)
+		return fmt.Errorf("%w %q: %w", ErrInvalidRule, r.ID, err)
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ func (a Absence) Validate() error {
 		err = fmt.Errorf("no approver recorded")
 	}
 	if err != nil {
-		return fmt.Errorf("curfew: absence %q: %w: %w", a.ID, err, ErrInvalidAbsence)
+		return fmt.Errorf("%w %q: %w", ErrInvalidAbsence, a.ID, err)
 	}
 	return nil
 }

@@ -96,7 +96,7 @@ func (s Schedule) Validate() error {
 			return err
 		}
 		if rules[r.ID] {
-			return fmt.Errorf("curfew: rule %q: duplicate id: %w", r.ID, ErrInvalidRule)
+			return fmt.Errorf("%w %q: duplicate id", ErrInvalidRule, r.ID)
 		}
 		rules[r.ID] = true
 	}
@@ -106,7 +106,7 @@ func (s Schedule) Validate() error {
 			return err
 		}
 		if absences[a.ID] {
-			return fmt.Errorf("curfew: absence %q: duplicate id: %w", a.ID, ErrInvalidAbsence)
+			return fmt.Errorf("%w %q: duplicate id", ErrInvalidAbsence, a.ID)
 		}
 		absences[a.ID] = true
 	}

@@ -43,7 +43,7 @@ func TestRuleValidate(t *testing.T) {
 		r := licence1()
 		tt.edit(&r)
 		err := r.Validate()
-		if !errors.Is(err, ErrInvalidRule) || !strings.Contains(err.Error(), tt.msg) || !strings.HasPrefix(err.Error(), "curfew: rule ") {
+		if !errors.Is(err, ErrInvalidRule) || !strings.Contains(err.Error(), tt.msg) || !strings.HasPrefix(err.Error(), "curfew: invalid rule ") {
 			t.Errorf("%s: Validate() = %v, want ErrInvalidRule mentioning %q", tt.name, err, tt.msg)
 		}
 	}

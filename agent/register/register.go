@@ -25,8 +25,9 @@ const (
 	Absence = "absence"
 )
 
-// ErrNotOnRoster is the error of a departure or absence of someone not on the roster.
-var ErrNotOnRoster = errors.New("not on the roster")
+// ErrNotOnRoster is the error of a departure or absence of someone not on the roster,
+// followed by the change that names them.
+var ErrNotOnRoster = errors.New("register: not on the roster")
 
 // Change is one recorded staff action.
 type Change struct {
@@ -193,12 +194,12 @@ func Apply(roster []config.Resident, c Change, loc *time.Location) ([]config.Res
 		}
 	case Depart:
 		if i < 0 {
-			return roster, fmt.Errorf("register: change %d: departure of %s: %w", c.N, c.CRN, ErrNotOnRoster)
+			return roster, fmt.Errorf("%w: departure of %s (change %d)", ErrNotOnRoster, c.CRN, c.N)
 		}
 		out[i].Departed = day
 	case Absence:
 		if i < 0 {
-			return roster, fmt.Errorf("register: change %d: absence of %s: %w", c.N, c.CRN, ErrNotOnRoster)
+			return roster, fmt.Errorf("%w: absence of %s (change %d)", ErrNotOnRoster, c.CRN, c.N)
 		}
 		out[i].Absences = append(append([]config.Absence(nil), out[i].Absences...), *c.Absence)
 	}

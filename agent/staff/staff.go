@@ -45,39 +45,59 @@ func Roles() []Role { return []Role{RoleStaff, RoleSecurity, RoleManager, RoleAd
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
 	if !r.valid() {
-		return "", fmt.Errorf("staff: %w %q (want staff, security, manager or admin)", ErrBadRole, s)
+		return "", fmt.Errorf("%w %q (want staff, security, manager or admin)", ErrBadRole, s)
 	}
 	return r, nil
 }
 
 func (r Role) valid() bool { return slices.Contains(Roles(), r) }
 
-// Errors the store returns, wrapped with context; test for them with errors.Is.
+// Errors the store returns, followed by what it was doing ("staff: no such user: get
+// "bob""); test for them with errors.Is.
 var (
 	// ErrBadCredentials is a sign-in with an unknown name or a wrong password; the two
 	// are deliberately indistinguishable.
-	ErrBadCredentials = errors.New("wrong name or password")
+	ErrBadCredentials = errors.New("staff: wrong name or password")
 	// ErrLocked is a sign-in refused because of too many failures; the error is a
 	// *LockedError saying until when.
-	ErrLocked = errors.New("account locked after too many failed sign-ins")
+	ErrLocked = errors.New("staff: account locked after too many failed sign-ins")
 	// ErrDisabled is a sign-in (with the right password) to a disabled account.
-	ErrDisabled = errors.New("account disabled")
+	ErrDisabled = errors.New("staff: account disabled")
 	// ErrNoSession is a session ID or token that is unknown, expired or ended.
-	ErrNoSession = errors.New("no such session")
+	ErrNoSession = errors.New("staff: no such session")
 	// ErrExists is adding a user whose name is taken.
-	ErrExists = errors.New("user already exists")
+	ErrExists = errors.New("staff: user already exists")
 	// ErrNotFound is a user that does not exist.
-	ErrNotFound = errors.New("no such user")
+	ErrNotFound = errors.New("staff: no such user")
 	// ErrWeakPassword is a password shorter than 12 characters.
-	ErrWeakPassword = errors.New("a password needs at least 12 characters")
+	ErrWeakPassword = errors.New("staff: a password needs at least 12 characters")
 	// ErrLongPassword is a password longer than 1024 bytes.
-	ErrLongPassword = errors.New("a password may be at most 1024 bytes long")
+	ErrLongPassword = errors.New("staff: a password may be at most 1024 bytes long")
 	// ErrBadName is a user name that is not 1-64 characters from a-z, 0-9, '.', '_'
 	// and '-'.
-	ErrBadName = errors.New("a user name needs 1-64 characters from a-z, 0-9, '.', '_' and '-'")
+	ErrBadName = errors.New("staff: a user name needs 1-64 characters from a-z, 0-9, '.', '_' and '-'")
 	// ErrBadRole is a role that is not one of Roles.
-	ErrBadRole = errors.New("unknown role")
+	ErrBadRole = errors.New("staff: unknown role")
 )
+
+// ownErrors are the errors above: an error that is one of them already names the
+// package (see wrap).
+var ownErrors = []error{ErrBadCredentials, ErrLocked, ErrDisabled, ErrNoSession, ErrExists,
+	ErrNotFound, ErrWeakPassword, ErrLongPassword, ErrBadName, ErrBadRole}
+
+// wrap says what the store was doing when err happened, naming the package once: one
+// of the package's errors (which start "staff: ") comes first, as in
+// "staff: no such user: set role of "bob"", and any other error last, as in
+// "staff: set role of "bob": database is locked".
+func wrap(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	for _, own := range ownErrors {
+		if errors.Is(err, own) {
+			return fmt.Errorf("%w: %s", err, what)
+		}
+	}
+	return fmt.Errorf("staff: %s: %w", what, err)
+}
 
 // LockedError is the error of a sign-in refused because the account is locked. It
 // matches ErrLocked with errors.Is.
@@ -88,7 +108,7 @@ type LockedError struct {
 
 // Error says that the account is locked, and until when.
 func (e *LockedError) Error() string {
-	return fmt.Sprintf("account locked after too many failed sign-ins, until %s", e.Until.Format(time.RFC3339))
+	return ErrLocked.Error() + ", until " + e.Until.Format(time.RFC3339)
 }
 
 // Is reports whether target is ErrLocked.
@@ -106,11 +126,11 @@ const (
 // '.', '_' and '-'.
 func CheckName(name string) error {
 	if name == "" || len(name) > MaxNameChars {
-		return fmt.Errorf("staff: user name %q: %w", name, ErrBadName)
+		return fmt.Errorf("%w: %q", ErrBadName, name)
 	}
 	for _, c := range []byte(name) {
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("staff: user name %q: %w", name, ErrBadName)
+			return fmt.Errorf("%w: %q", ErrBadName, name)
 		}
 	}
 	return nil
@@ -119,10 +139,7 @@ func CheckName(name string) error {
 // CheckPassword reports whether password is acceptable: at least 12 characters and at
 // most 1024 bytes.
 func CheckPassword(password string) error {
-	if err := checkPassword(password); err != nil {
-		return fmt.Errorf("staff: %w", err)
-	}
-	return nil
+	return checkPassword(password)
 }
 
 func checkPassword(password string) error {
@@ -298,25 +315,25 @@ func (s *Store) Add(ctx context.Context, name string, role Role, password string
 		return User{}, err
 	}
 	if !role.valid() {
-		return User{}, fmt.Errorf("staff: add %q: %w %q", name, ErrBadRole, role)
+		return User{}, fmt.Errorf("%w %q: add %q", ErrBadRole, role, name)
 	}
 	if err := checkPassword(password); err != nil {
-		return User{}, fmt.Errorf("staff: add %q: %w", name, err)
+		return User{}, wrap(err, "add %q", name)
 	}
 	hash, err := s.hash(ctx, password)
 	if err != nil {
-		return User{}, fmt.Errorf("staff: add %q: %w", name, err)
+		return User{}, wrap(err, "add %q", name)
 	}
 	now := s.now()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO users (name, role, hash, locked_until, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO NOTHING`, name, string(role), hash, fmtTime(time.Time{}), fmtTime(now))
 	if err != nil {
-		return User{}, fmt.Errorf("staff: add %q: %w", name, err)
+		return User{}, wrap(err, "add %q", name)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return User{}, fmt.Errorf("staff: add %q: %w", name, err)
+		return User{}, wrap(err, "add %q", name)
 	} else if n == 0 {
-		return User{}, fmt.Errorf("staff: add %q: %w", name, ErrExists)
+		return User{}, wrap(ErrExists, "add %q", name)
 	}
 	return User{Name: name, Role: role, CreatedAt: parsedNow(now)}, nil
 }
@@ -359,7 +376,7 @@ func (s *Store) Get(ctx context.Context, name string) (User, error) {
 		err = ErrNotFound
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("staff: get %q: %w", name, err)
+		return User{}, wrap(err, "get %q", name)
 	}
 	return u, nil
 }
@@ -390,16 +407,16 @@ func (s *Store) List(ctx context.Context) ([]User, error) {
 // user's sessions and tokens.
 func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err := checkPassword(password); err != nil {
-		return fmt.Errorf("staff: set password of %q: %w", name, err)
+		return wrap(err, "set password of %q", name)
 	}
 	hash, err := s.hash(ctx, password)
 	if err != nil {
-		return fmt.Errorf("staff: set password of %q: %w", name, err)
+		return wrap(err, "set password of %q", name)
 	}
 	err = s.update(ctx, name, true, `UPDATE users SET hash = ?, failures = 0, locked_until = ? WHERE name = ?`,
 		hash, fmtTime(time.Time{}), name)
 	if err != nil {
-		return fmt.Errorf("staff: set password of %q: %w", name, err)
+		return wrap(err, "set password of %q", name)
 	}
 	return nil
 }
@@ -407,10 +424,10 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 // SetRole changes a user's role. It applies at once to their sessions and tokens.
 func (s *Store) SetRole(ctx context.Context, name string, role Role) error {
 	if !role.valid() {
-		return fmt.Errorf("staff: set role of %q: %w %q", name, ErrBadRole, role)
+		return fmt.Errorf("%w %q: set role of %q", ErrBadRole, role, name)
 	}
 	if err := s.update(ctx, name, false, `UPDATE users SET role = ? WHERE name = ?`, string(role), name); err != nil {
-		return fmt.Errorf("staff: set role of %q: %w", name, err)
+		return wrap(err, "set role of %q", name)
 	}
 	return nil
 }
@@ -419,7 +436,7 @@ func (s *Store) SetRole(ctx context.Context, name string, role Role) error {
 // at once; re-enabling does not bring them back.
 func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool) error {
 	if err := s.update(ctx, name, disabled, `UPDATE users SET disabled = ? WHERE name = ?`, disabled, name); err != nil {
-		return fmt.Errorf("staff: set disabled of %q: %w", name, err)
+		return wrap(err, "set disabled of %q", name)
 	}
 	return nil
 }
@@ -460,7 +477,7 @@ func (s *Store) update(ctx context.Context, name string, endAll bool, query stri
 // for LockFor; a success resets the count. Failures are counted in the database
 // before the password is checked, so parallel guesses cannot outrun the lock.
 func (s *Store) Authenticate(ctx context.Context, name, password string) (User, error) {
-	fail := func(err error) (User, error) { return User{}, fmt.Errorf("staff: sign in %q: %w", name, err) }
+	fail := func(err error) (User, error) { return User{}, wrap(err, "sign in %q", name) }
 	if len(password) > MaxPasswordBytes {
 		return fail(ErrBadCredentials)
 	}
@@ -557,7 +574,7 @@ func (s *Store) hash(ctx context.Context, password string) (string, error) {
 // also forgets sessions that have expired.
 func (s *Store) NewSession(ctx context.Context, u User) (Session, error) {
 	fail := func(err error) (Session, error) {
-		return Session{}, fmt.Errorf("staff: new session for %q: %w", u.Name, err)
+		return Session{}, wrap(err, "new session for %q", u.Name)
 	}
 	id, err := randomString(32)
 	if err != nil {
@@ -610,7 +627,7 @@ func (s *Store) expires(created, lastUsed time.Time) time.Time {
 // ErrNoSession.
 func (s *Store) Session(ctx context.Context, id string) (Session, error) {
 	// The ID is a secret: errors do not quote it.
-	fail := func(err error) (Session, error) { return Session{}, fmt.Errorf("staff: session: %w", err) }
+	fail := func(err error) (Session, error) { return Session{}, wrap(err, "session") }
 	now := s.now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -670,7 +687,7 @@ func (s *Store) EndSession(ctx context.Context, id string) error {
 // is for (at most 200 bytes). Tokens do not expire with time; they end when revoked,
 // when the user's password is changed, or when the user is disabled.
 func (s *Store) NewToken(ctx context.Context, u User, label string) (string, error) {
-	fail := func(err error) (string, error) { return "", fmt.Errorf("staff: new token for %q: %w", u.Name, err) }
+	fail := func(err error) (string, error) { return "", wrap(err, "new token for %q", u.Name) }
 	if len(label) > maxLabelBytes {
 		return fail(fmt.Errorf("label longer than %d bytes", maxLabelBytes))
 	}
@@ -700,7 +717,7 @@ func (s *Store) NewToken(ctx context.Context, u User, label string) (string, err
 // revoked token is ErrNoSession; a disabled user's is refused.
 func (s *Store) TokenUser(ctx context.Context, secret string) (User, error) {
 	// The secret is not quoted in errors.
-	fail := func(err error) (User, error) { return User{}, fmt.Errorf("staff: token: %w", err) }
+	fail := func(err error) (User, error) { return User{}, wrap(err, "token") }
 	if !strings.HasPrefix(secret, TokenPrefix) {
 		return fail(ErrNoSession)
 	}

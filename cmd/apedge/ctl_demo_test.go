@@ -24,7 +24,7 @@ func TestCtlAgainstDemo(t *testing.T) {
 	var out, errs lockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- cmdDemo(ctx, []string{"-dir", dir, "-every", "50ms", "-console", "127.0.0.1:0"}, &out, &errs)
+		done <- testSys("").cmdDemo(ctx, []string{"-dir", dir, "-every", "50ms", "-console", "127.0.0.1:0"}, &out, &errs)
 	}()
 	defer func() {
 		cancel()
@@ -40,15 +40,16 @@ func TestCtlAgainstDemo(t *testing.T) {
 	})
 	url, password := m[1], m[2]
 	tokenFile := filepath.Join(t.TempDir(), "token")
+	ctlIn := func(stdin string, args ...string) result {
+		t.Helper()
+		return apedgeIn(t, stdin, append([]string{"ctl", "-url", url, "-token-file", tokenFile}, args...)...)
+	}
 	ctl := func(args ...string) result {
 		t.Helper()
-		return apedge(t, append([]string{"ctl", "-url", url, "-token-file", tokenFile}, args...)...)
+		return ctlIn("", args...)
 	}
 
-	old := ctlStdin
-	ctlStdin = strings.NewReader(password + "\n")
-	r := ctl("login", "-user", "demo")
-	ctlStdin = old
+	r := ctlIn(password+"\n", "login", "-user", "demo")
 	if r.code != 0 || !strings.Contains(r.stdout, "as demo (admin)") {
 		t.Fatalf("login\n%v", r)
 	}
@@ -103,16 +104,12 @@ func TestCtlAgainstDemo(t *testing.T) {
 	wantVerified(t, pub, export, len(readLines(t, export)))
 
 	// An admin adds a staff account; staff may not unlock doors, and are told so.
-	ctlStdin = strings.NewReader("a long enough password\n")
-	r = ctl("user", "add", "-name", "sam", "-role", "staff")
-	ctlStdin = old
+	r = ctlIn("a long enough password\n", "user", "add", "-name", "sam", "-role", "staff")
 	if r.code != 0 {
 		t.Fatalf("user add\n%v", r)
 	}
 	samToken := filepath.Join(t.TempDir(), "token")
-	ctlStdin = strings.NewReader("a long enough password\n")
-	r = apedge(t, "ctl", "-url", url, "-token-file", samToken, "login", "-user", "sam")
-	ctlStdin = old
+	r = apedgeIn(t, "a long enough password\n", "ctl", "-url", url, "-token-file", samToken, "login", "-user", "sam")
 	if r.code != 0 {
 		t.Fatalf("login as sam\n%v", r)
 	}

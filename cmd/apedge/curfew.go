@@ -12,6 +12,7 @@ import (
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/register"
+	"github.com/apedge/apedge/cmd/apedge/internal/cli"
 	"github.com/apedge/apedge/internal/config"
 )
 
@@ -29,6 +30,7 @@ source, rule, description, key, and suspendedBy (approved absences that cut it).
 // localLayout writes a local time with its offset always spelled out (+00:00 in winter).
 const localLayout = "2006-01-02T15:04:05-07:00"
 
+// cmdCurfew is apedge curfew windows: a resident's curfew windows over some days.
 func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "windows" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
@@ -36,64 +38,43 @@ func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return nil
 		}
 		fmt.Fprintln(stderr, "apedge curfew: say what: apedge curfew windows -h")
-		return errUsage
+		return cli.ErrUsage
 	}
-	fs := flags("curfew windows", curfewUsage, stderr)
+	fs := cli.Flags("curfew windows", curfewUsage, stderr)
 	path := fs.String("config", "", "agent configuration `file` (YAML) holding the roster")
 	crn := fs.String("crn", "", "the resident's `CRN`")
 	fromS := fs.String("from", "", "first start `date` (2026-11-22)")
 	toS := fs.String("to", "", "last start `date` (2026-11-22)")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
-	if err := parse(fs, args[1:], 0); err != nil {
+	if err := cli.Parse(fs, args[1:], 0); err != nil {
 		return err
 	}
 	for _, f := range []struct{ name, v string }{{"config", *path}, {"crn", *crn}, {"from", *fromS}, {"to", *toS}} {
-		if err := required(fs, f.name, f.v); err != nil {
+		if err := cli.Required(fs, f.name, f.v); err != nil {
 			return err
 		}
 	}
 	from, err := curfew.ParseDate(*fromS)
 	if err != nil {
 		fmt.Fprintf(stderr, "curfew windows: -from: %v\n", err)
-		return errUsage
+		return cli.ErrUsage
 	}
 	to, err := curfew.ParseDate(*toS)
 	if err != nil {
 		fmt.Fprintf(stderr, "curfew windows: -to: %v\n", err)
-		return errUsage
+		return cli.ErrUsage
 	}
 	if to.Before(from) {
 		fmt.Fprintln(stderr, "curfew windows: -to is before -from")
-		return errUsage
+		return cli.ErrUsage
 	}
 	if to.Compare(from.AddDays(3660)) > 0 {
 		fmt.Fprintln(stderr, "curfew windows: at most ten years at a time")
-		return errUsage
+		return cli.ErrUsage
 	}
-	roster, database, err := config.LoadRoster(*path)
+	person, err := rosterResident(ctx, *path, *crn)
 	if err != nil {
 		return err
-	}
-	// With the arrivals, departures and absences staff recorded since.
-	if regPath := register.Path(database); database != "" && fileExists(regPath) {
-		reg, err := register.Open(ctx, regPath)
-		if err != nil {
-			return err
-		}
-		roster, err = reg.Roster(ctx, roster, curfew.London())
-		reg.Close()
-		if err != nil {
-			return err
-		}
-	}
-	var person *config.Resident
-	for i := range roster {
-		if roster[i].CRN == *crn && roster[i].IsResident() {
-			person = &roster[i]
-		}
-	}
-	if person == nil {
-		return fmt.Errorf("no resident with CRN %s on the roster of %s", *crn, *path)
 	}
 	sched, err := agent.Schedule(person)
 	if err != nil {
@@ -109,6 +90,44 @@ func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return nil
 	}
+	printWindows(stdout, person.CRN, sched, windows, from, to)
+	return nil
+}
+
+// rosterResident finds the resident crn on the roster of the agent configuration at
+// path, with the arrivals, departures and absences staff recorded since in the
+// agent's register.
+func rosterResident(ctx context.Context, path, crn string) (*config.Resident, error) {
+	roster, database, err := config.LoadRoster(path)
+	if err != nil {
+		return nil, err
+	}
+	if regPath := register.Path(database); database != "" && fileExists(regPath) {
+		reg, err := register.Open(ctx, regPath)
+		if err != nil {
+			return nil, err
+		}
+		roster, err = reg.Roster(ctx, roster, curfew.London())
+		reg.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var person *config.Resident
+	for i := range roster {
+		if roster[i].CRN == crn && roster[i].IsResident() {
+			person = &roster[i]
+		}
+	}
+	if person == nil {
+		return nil, fmt.Errorf("no resident with CRN %s on the roster of %s", crn, path)
+	}
+	return person, nil
+}
+
+// printWindows prints the windows of the resident crn from from to to as a table,
+// then the approved absences of sched that overlap those days.
+func printWindows(stdout io.Writer, crn string, sched curfew.Schedule, windows []curfew.Window, from, to curfew.Date) {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "START (UK)\tEND (UK)\tSTART (UTC)\tEND (UTC)\tLENGTH\tSOURCE\tRULE\tNOTE")
 	for _, w := range windows {
@@ -122,7 +141,7 @@ func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			hoursMinutes(w.Duration()), w.Rule.Source, w.Rule.Description, note)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%d windows for %s from %s to %s\n", len(windows), person.CRN, from, to)
+	fmt.Fprintf(stdout, "%d windows for %s from %s to %s\n", len(windows), crn, from, to)
 	spanFrom, spanTo := curfew.Boundary(from, curfew.TimeOfDay{}, curfew.London()), curfew.Boundary(to.AddDays(2), curfew.TimeOfDay{}, curfew.London())
 	for _, a := range sched.Absences {
 		if a.To.After(spanFrom) && a.From.Before(spanTo) {
@@ -130,7 +149,6 @@ func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				a.ID, a.From.In(curfew.London()).Format("Mon 2006-01-02 15:04 MST"), a.To.In(curfew.London()).Format("Mon 2006-01-02 15:04 MST"), a.ApprovedBy)
 		}
 	}
-	return nil
 }
 
 // windowJSON is one window as `curfew windows -json` prints it.
@@ -158,6 +176,7 @@ func hoursMinutes(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", m/60, m%60)
 }
 
+// fileExists says whether there is a file at path.
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil

@@ -22,7 +22,7 @@ func TestFirstAdmin(t *testing.T) {
 	defer st.Close()
 
 	var stderr lockedBuffer
-	if err := firstAdmin(t.Context(), st, config.Console{}, &stderr); err != nil {
+	if err := firstAdmin(t.Context(), st, config.Console{}, strings.NewReader(""), &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stderr.String(), "WARNING: there are no staff accounts") {
@@ -33,7 +33,7 @@ func TestFirstAdmin(t *testing.T) {
 	os.WriteFile(pwFile, []byte("first admin password\n"), 0o600)
 	stderr = lockedBuffer{}
 	c := config.Console{FirstAdmin: &config.FirstAdmin{Name: "chief", PasswordFile: pwFile}}
-	if err := firstAdmin(t.Context(), st, c, &stderr); err != nil {
+	if err := firstAdmin(t.Context(), st, c, strings.NewReader(""), &stderr); err != nil {
 		t.Fatal(err)
 	}
 	u, err := st.Authenticate(t.Context(), "chief", "first admin password")
@@ -45,7 +45,7 @@ func TestFirstAdmin(t *testing.T) {
 	}
 	// A second start changes nothing, even with another password in the file.
 	os.WriteFile(pwFile, []byte("another password here\n"), 0o600)
-	if err := firstAdmin(t.Context(), st, c, &stderr); err != nil {
+	if err := firstAdmin(t.Context(), st, c, strings.NewReader(""), &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Authenticate(t.Context(), "chief", "first admin password"); err != nil {
@@ -55,7 +55,7 @@ func TestFirstAdmin(t *testing.T) {
 	st2, _ := staff.Open(t.Context(), filepath.Join(dir, "staff2.db"), staff.Options{})
 	defer st2.Close()
 	os.WriteFile(pwFile, []byte("short\n"), 0o600)
-	if err := firstAdmin(t.Context(), st2, c, &stderr); err == nil || !strings.Contains(err.Error(), "12") {
+	if err := firstAdmin(t.Context(), st2, c, strings.NewReader(""), &stderr); err == nil || !strings.Contains(err.Error(), "12") {
 		t.Errorf("weak first admin password: %v", err)
 	}
 }

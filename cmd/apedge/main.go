@@ -4,7 +4,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -13,9 +12,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
+	"github.com/apedge/apedge/cmd/apedge/internal/cli"
+	"github.com/apedge/apedge/cmd/apedge/internal/ctl"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/config"
 )
 
@@ -38,14 +39,21 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
             apedge ctl login -user NAME; apedge ctl status; apedge ctl -h
 `
 
+// main runs the command with the process's standard streams and the system clock.
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	s := sys{stdin: os.Stdin, clock: clock.System()}
+	os.Exit(run(s, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// errUsage marks bad input; its message has already been printed by the flag set.
-var errUsage = errors.New("usage")
+// sys is what some commands take from the process beyond their arguments and output:
+// its standard input and its clock. main makes the one sys of the process.
+type sys struct {
+	stdin io.Reader
+	clock clock.Clock
+}
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run runs the command args names and returns the process's exit status.
+func run(s sys, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -53,84 +61,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"demo":     cmdDemo,
-		"agent":    cmdAgent,
-		"bridge":   cmdBridge,
+		"demo":     s.cmdDemo,
+		"agent":    s.cmdAgent,
+		"bridge":   s.cmdBridge,
 		"central":  cmdCentral,
 		"keygen":   cmdKeygen,
 		"verify":   cmdVerify,
-		"sim":      cmdSim,
+		"sim":      s.cmdSim,
 		"curfew":   cmdCurfew,
-		"resident": cmdResident,
-		"ctl":      cmdCtl,
+		"resident": s.cmdResident,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
+	if name == "ctl" {
+		return s.ctl(ctx, args[1:], stdout, stderr)
+	}
 	cmd, ok := cmds[name]
 	if !ok {
 		fmt.Fprintf(stderr, "apedge: unknown command %q (run apedge help)\n", name)
 		return 2
 	}
-	err := cmd(ctx, args[1:], stdout, stderr)
+	return exit(name, cmd(ctx, args[1:], stdout, stderr), stderr)
+}
+
+// exit maps the error of the command name to its exit status: 0 for none (or -h), 2
+// for bad usage (already reported), else 1, with the error on one line of stderr.
+func exit(name string, err error, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.Is(err, cli.ErrUsage):
 		return 2
 	default:
-		fmt.Fprintf(stderr, "apedge %s: %s\n", name, oneLine(err.Error()))
+		fmt.Fprintf(stderr, "apedge %s: %s\n", name, cli.OneLine(err.Error()))
 		return 1
 	}
 }
 
-func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ") }
-
-// flags returns a flag set for a subcommand that prints its usage to stderr.
-func flags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s\n\n", synopsis)
-		fs.PrintDefaults()
+// ctl runs apedge ctl, the site console's command-line client (package ctl), but for
+// apedge ctl keygen, which is apedge keygen.
+func (s sys) ctl(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "keygen" {
+		return exit("ctl", cmdKeygen(ctx, args[1:], stdout, stderr), stderr)
 	}
-	return fs
-}
-
-// parse parses args, mapping flag errors to errUsage and rejecting stray arguments
-// beyond nargs. The usage is printed only for -h; any other flag error is one line.
-func parse(fs *flag.FlagSet, args []string, nargs int) error {
-	out := fs.Output()
-	var buf bytes.Buffer
-	fs.SetOutput(&buf) // the flag package prints the error and the whole usage
-	err := fs.Parse(args)
-	fs.SetOutput(out)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			out.Write(buf.Bytes())
-			return err
-		}
-		fmt.Fprintf(out, "%s: %s (see apedge %s -h)\n", fs.Name(), oneLine(err.Error()), fs.Name())
-		return errUsage
-	}
-	if fs.NArg() > nargs {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(nargs))
-		return errUsage
-	}
-	return nil
-}
-
-// required reports a missing flag as a usage error.
-func required(fs *flag.FlagSet, name, value string) error {
-	if value == "" {
-		fmt.Fprintf(fs.Output(), "%s: -%s is required\n", fs.Name(), name)
-		return errUsage
-	}
-	return nil
+	return ctl.Main(ctx, args, ctl.Env{Stdin: s.stdin, Stdout: stdout, Stderr: stderr, Clock: s.clock})
 }
 
 // newLogger makes the slog logger a configuration asks for, on w.

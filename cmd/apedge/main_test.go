@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/clock"
 )
 
 // lockedBuffer collects output that several goroutines may write at once, as they may
@@ -43,12 +44,24 @@ func (r result) String() string {
 	return fmt.Sprintf("apedge %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
 }
 
-// apedge runs the command in-process, exactly as main does.
+// apedge runs the command in-process, exactly as main does, with nothing on standard
+// input.
 func apedge(t *testing.T, args ...string) result {
 	t.Helper()
+	return apedgeIn(t, "", args...)
+}
+
+// apedgeIn runs the command in-process as apedge does, with stdin as standard input.
+func apedgeIn(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
 	var stdout, stderr lockedBuffer
-	code := run(args, &stdout, &stderr)
+	code := run(testSys(stdin), args, &stdout, &stderr)
 	return result{args: args, code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// testSys is what main hands the commands, with stdin as standard input.
+func testSys(stdin string) sys {
+	return sys{stdin: strings.NewReader(stdin), clock: clock.System()}
 }
 
 // lines splits output into its lines, without the final newline.

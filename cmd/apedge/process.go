@@ -13,12 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/console"
 	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/central"
+	"github.com/apedge/apedge/cmd/apedge/internal/cli"
 	bridge "github.com/apedge/apedge/firmware-bridge"
 	"github.com/apedge/apedge/formats/proof"
 	"github.com/apedge/apedge/formats/sitekey"
@@ -26,14 +25,16 @@ import (
 	"github.com/apedge/apedge/internal/config"
 )
 
-func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("agent", "apedge agent -config FILE [-check-config]", stderr)
+// cmdAgent runs the site agent and, unless the configuration turns it off, its
+// console; with no staff accounts yet it makes the first admin from s.stdin.
+func (s sys) cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.Flags("agent", "apedge agent -config FILE [-check-config]", stderr)
 	path := fs.String("config", "", "agent configuration `file` (YAML)")
 	check := fs.Bool("check-config", false, "validate the configuration and exit")
-	if err := parse(fs, args, 0); err != nil {
+	if err := cli.Parse(fs, args, 0); err != nil {
 		return err
 	}
-	if err := required(fs, "config", *path); err != nil {
+	if err := cli.Required(fs, "config", *path); err != nil {
 		return err
 	}
 	cfg, err := config.LoadAgent(*path)
@@ -50,7 +51,7 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// garbage collector work harder before the heap grows past this.
 		debug.SetMemoryLimit(agentMemoryLimit)
 	}
-	a, err := agent.New(ctx, cfg, log)
+	a, err := agent.New(ctx, cfg, log, agent.WithClock(s.clock))
 	if err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer svc.Close()
-	if err := firstAdmin(ctx, svc.Staff, cfg.Console, stderr); err != nil {
+	if err := firstAdmin(ctx, svc.Staff, cfg.Console, s.stdin, stderr); err != nil {
 		return err
 	}
 	log.Info("site console", "url", svc.URL())
@@ -82,16 +83,10 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // unless GOMEMLIMIT sets another.
 const agentMemoryLimit = 40 << 20
 
-// isTerminal says whether r is a terminal.
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
 // firstAdmin makes the first admin account when there is none: from the password file
-// the configuration names, or by asking on the terminal. With neither, the console
-// runs with nobody able to sign in, and says so.
-func firstAdmin(ctx context.Context, st *staff.Store, c config.Console, stderr io.Writer) error {
+// the configuration names, or by asking on the terminal stdin. With neither, the
+// console runs with nobody able to sign in, and says so.
+func firstAdmin(ctx context.Context, st *staff.Store, c config.Console, stdin io.Reader, stderr io.Writer) error {
 	n, err := st.Count(ctx)
 	if err != nil || n > 0 {
 		return err
@@ -106,14 +101,14 @@ func firstAdmin(ctx context.Context, st *staff.Store, c config.Console, stderr i
 			return fmt.Errorf("console.firstAdmin: %w", err)
 		}
 		fmt.Fprintf(stderr, "apedge agent: made the first admin account %q from %s; you may delete that file now\n", c.FirstAdmin.Name, c.FirstAdmin.PasswordFile)
-	case isTerminal(ctlStdin):
+	case cli.IsTerminal(stdin):
 		fmt.Fprintln(stderr, "apedge agent: there are no staff accounts yet: make the first admin now.")
 		fmt.Fprint(stderr, "admin name: ")
-		name, err := bufio.NewReader(ctlStdin).ReadString('\n')
+		name, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil {
 			return fmt.Errorf("first admin: %w", err)
 		}
-		pw, err := ctlPassword(ctx, stderr, "password (12 characters or more): ", "again: ")
+		pw, err := cli.ReadPassword(ctx, stdin, stderr, "password (12 characters or more): ", "again: ")
 		if err != nil {
 			return fmt.Errorf("first admin: %w", err)
 		}
@@ -127,14 +122,15 @@ func firstAdmin(ctx context.Context, st *staff.Store, c config.Console, stderr i
 	return nil
 }
 
-func cmdBridge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("bridge", "apedge bridge -config FILE [-check-config]", stderr)
+// cmdBridge runs the firmware bridge on the clock s.clock.
+func (s sys) cmdBridge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.Flags("bridge", "apedge bridge -config FILE [-check-config]", stderr)
 	path := fs.String("config", "", "bridge configuration `file` (YAML)")
 	check := fs.Bool("check-config", false, "validate the configuration and exit")
-	if err := parse(fs, args, 0); err != nil {
+	if err := cli.Parse(fs, args, 0); err != nil {
 		return err
 	}
-	if err := required(fs, "config", *path); err != nil {
+	if err := cli.Required(fs, "config", *path); err != nil {
 		return err
 	}
 	cfg, err := config.LoadBridge(*path)
@@ -148,9 +144,10 @@ func cmdBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "%s: ok\n", *path)
 		return nil
 	}
-	return bridge.New(cfg, newLogger(cfg.Log, stderr)).Run(ctx)
+	return bridge.New(cfg, newLogger(cfg.Log, stderr), bridge.WithClock(s.clock)).Run(ctx)
 }
 
+// cmdCentral runs the central receiver, or one of its tools (export, prove, checkpoint).
 func cmdCentral(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -162,13 +159,13 @@ func cmdCentral(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return cmdCentralCheckpoint(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fs := flags("central", "apedge central -config FILE [-check-config]\n       apedge central export -config FILE -site CODE [-o FILE]\n       apedge central prove -config FILE -site CODE -seq N [-o FILE]\n       apedge central checkpoint -config FILE -site CODE [-o FILE]", stderr)
+	fs := cli.Flags("central", "apedge central -config FILE [-check-config]\n       apedge central export -config FILE -site CODE [-o FILE]\n       apedge central prove -config FILE -site CODE -seq N [-o FILE]\n       apedge central checkpoint -config FILE -site CODE [-o FILE]", stderr)
 	path := fs.String("config", "", "central configuration `file` (YAML)")
 	check := fs.Bool("check-config", false, "validate the configuration and exit")
-	if err := parse(fs, args, 0); err != nil {
+	if err := cli.Parse(fs, args, 0); err != nil {
 		return err
 	}
-	if err := required(fs, "config", *path); err != nil {
+	if err := cli.Required(fs, "config", *path); err != nil {
 		return err
 	}
 	cfg, err := config.LoadCentral(*path)
@@ -192,13 +189,13 @@ func centralSiteFlags(fs *flag.FlagSet, args []string, extra func() error) (*con
 	path := fs.String("config", "", "central configuration `file` (YAML)")
 	site := fs.String("site", "", "site `code`")
 	out := fs.String("o", "", "write to `file` instead of standard output")
-	if err := parse(fs, args, 0); err != nil {
+	if err := cli.Parse(fs, args, 0); err != nil {
 		return nil, "", "", err
 	}
-	if err := required(fs, "config", *path); err != nil {
+	if err := cli.Required(fs, "config", *path); err != nil {
 		return nil, "", "", err
 	}
-	if err := required(fs, "site", *site); err != nil {
+	if err := cli.Required(fs, "site", *site); err != nil {
 		return nil, "", "", err
 	}
 	if extra != nil {
@@ -225,13 +222,14 @@ func writeOut(out string, b []byte, stdout io.Writer) error {
 	return os.WriteFile(out, b, 0o644)
 }
 
+// cmdCentralProve is apedge central prove: one event's proof bundle.
 func cmdCentralProve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("central prove", "apedge central prove -config FILE -site CODE -seq N [-o FILE]\n\nWrites the proof bundle of the site's event seq: its envelope as stored, its inclusion\nproof in the site's Merkle log, and the latest verified checkpoint it is proved against.\nCheck it anywhere with: apedge verify -pubkey SITE.pub -bundle FILE", stderr)
+	fs := cli.Flags("central prove", "apedge central prove -config FILE -site CODE -seq N [-o FILE]\n\nWrites the proof bundle of the site's event seq: its envelope as stored, its inclusion\nproof in the site's Merkle log, and the latest verified checkpoint it is proved against.\nCheck it anywhere with: apedge verify -pubkey SITE.pub -bundle FILE", stderr)
 	seq := fs.Uint64("seq", 0, "the event's `seq`")
 	cfg, site, out, err := centralSiteFlags(fs, args, func() error {
 		if *seq == 0 {
 			fmt.Fprintln(stderr, "central prove: -seq is required (from 1)")
-			return errUsage
+			return cli.ErrUsage
 		}
 		return nil
 	})
@@ -251,8 +249,9 @@ func cmdCentralProve(ctx context.Context, args []string, stdout, stderr io.Write
 	return nil
 }
 
+// cmdCentralCheckpoint is apedge central checkpoint: a site's latest verified checkpoint.
 func cmdCentralCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("central checkpoint", "apedge central checkpoint -config FILE -site CODE [-o FILE]\n\nWrites the site's latest verified signed checkpoint (its note text), to check an export\nwith: apedge verify -pubkey SITE.pub -checkpoint FILE EXPORT.jsonl", stderr)
+	fs := cli.Flags("central checkpoint", "apedge central checkpoint -config FILE -site CODE [-o FILE]\n\nWrites the site's latest verified signed checkpoint (its note text), to check an export\nwith: apedge verify -pubkey SITE.pub -checkpoint FILE EXPORT.jsonl", stderr)
 	cfg, site, out, err := centralSiteFlags(fs, args, nil)
 	if err != nil {
 		return err
@@ -270,18 +269,19 @@ func cmdCentralCheckpoint(ctx context.Context, args []string, stdout, stderr io.
 	return nil
 }
 
+// cmdCentralExport is apedge central export: a site's stored envelopes, as received.
 func cmdCentralExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("central export", "apedge central export -config FILE -site CODE [-o FILE]\n\nWrites the site's stored envelopes, exactly as received, as JSON lines in seq order.", stderr)
+	fs := cli.Flags("central export", "apedge central export -config FILE -site CODE [-o FILE]\n\nWrites the site's stored envelopes, exactly as received, as JSON lines in seq order.", stderr)
 	path := fs.String("config", "", "central configuration `file` (YAML)")
 	site := fs.String("site", "", "site `code` to export")
 	out := fs.String("o", "", "write to `file` instead of standard output")
-	if err := parse(fs, args, 0); err != nil {
+	if err := cli.Parse(fs, args, 0); err != nil {
 		return err
 	}
-	if err := required(fs, "config", *path); err != nil {
+	if err := cli.Required(fs, "config", *path); err != nil {
 		return err
 	}
-	if err := required(fs, "site", *site); err != nil {
+	if err := cli.Required(fs, "site", *site); err != nil {
 		return err
 	}
 	if !sitekey.ValidSiteCode(*site) {
@@ -316,17 +316,18 @@ func cmdCentralExport(ctx context.Context, args []string, stdout, stderr io.Writ
 	return nil
 }
 
+// cmdKeygen is apedge keygen (and apedge ctl keygen): a new site signing key.
 func cmdKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("keygen", "apedge keygen -site CODE -out DIR\n\nWrites DIR/CODE.key (mode 0600) and DIR/CODE.pub and prints the key id.", stderr)
+	fs := cli.Flags("keygen", "apedge keygen -site CODE -out DIR\n\nWrites DIR/CODE.key (mode 0600) and DIR/CODE.pub and prints the key id.", stderr)
 	site := fs.String("site", "", "the AP's site `code`")
 	out := fs.String("out", "", "`directory` for the key files")
-	if err := parse(fs, args, 0); err != nil {
+	if err := cli.Parse(fs, args, 0); err != nil {
 		return err
 	}
-	if err := required(fs, "site", *site); err != nil {
+	if err := cli.Required(fs, "site", *site); err != nil {
 		return err
 	}
-	if err := required(fs, "out", *out); err != nil {
+	if err := cli.Required(fs, "out", *out); err != nil {
 		return err
 	}
 	k, err := sitekey.Generate(*site, nil)
@@ -355,15 +356,16 @@ file each, when the site has rotated its key):
   -bundle        one event's proof bundle (apedge central prove): its signature, its
                  inclusion in the site's Merkle log, and the checkpoint it is proved against.`
 
+// cmdVerify is apedge verify: evidence checked offline with the site's public keys.
 func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("verify", verifyUsage, stderr)
+	fs := cli.Flags("verify", verifyUsage, stderr)
 	pubPaths := fs.String("pubkey", "", "the site's public key `file`s, comma-separated")
 	bundlePath := fs.String("bundle", "", "a proof bundle `file`")
 	cpPath := fs.String("checkpoint", "", "a signed checkpoint `file` to check the export against")
-	if err := parse(fs, args, 1); err != nil {
+	if err := cli.Parse(fs, args, 1); err != nil {
 		return err
 	}
-	if err := required(fs, "pubkey", *pubPaths); err != nil {
+	if err := cli.Required(fs, "pubkey", *pubPaths); err != nil {
 		return err
 	}
 	var keys []*sitekey.Public
@@ -381,7 +383,7 @@ func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if *bundlePath != "" {
 		if fs.NArg() != 0 || *cpPath != "" {
 			fmt.Fprintln(stderr, "verify: -bundle takes no export and no -checkpoint")
-			return errUsage
+			return cli.ErrUsage
 		}
 		b, err := os.ReadFile(*bundlePath)
 		if err != nil {
@@ -398,7 +400,7 @@ func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "verify: name the export file (or give -bundle)")
-		return errUsage
+		return cli.ErrUsage
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {

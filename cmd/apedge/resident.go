@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/register"
+	"github.com/apedge/apedge/cmd/apedge/internal/cli"
 	"github.com/apedge/apedge/internal/config"
 )
 
@@ -24,17 +24,19 @@ Each is journaled as a signed event naming who recorded it (resident.arrived,
 resident.departed, resident.absence-approved). Times are UK local (2026-11-22 14:00)
 or RFC 3339.`
 
-func cmdResident(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// cmdResident records a staff action in the agent's roster register, at the time
+// s.clock tells.
+func (s sys) cmdResident(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != register.Arrive && args[0] != register.Depart && args[0] != register.Absence) {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 			fmt.Fprintln(stdout, residentUsage)
 			return nil
 		}
 		fmt.Fprintln(stderr, "apedge resident: say arrive, depart or absence: apedge resident -h")
-		return errUsage
+		return cli.ErrUsage
 	}
 	action := args[0]
-	fs := flags("resident "+action, residentUsage, stderr)
+	fs := cli.Flags("resident "+action, residentUsage, stderr)
 	path := fs.String("config", "", "agent configuration `file`")
 	crn := fs.String("crn", "", "the resident's `CRN`")
 	by := fs.String("by", "", "the `staff` member recording this")
@@ -48,11 +50,11 @@ func cmdResident(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	to := fs.String("to", "", "absence end `time`")
 	approvedBy := fs.String("approved-by", "", "who approved the absence (`name`)")
 	reason := fs.String("reason", "", "why (`text`)")
-	if err := parse(fs, args[1:], 0); err != nil {
+	if err := cli.Parse(fs, args[1:], 0); err != nil {
 		return err
 	}
 	for _, f := range []struct{ name, v string }{{"config", *path}, {"crn", *crn}, {"by", *by}} {
-		if err := required(fs, f.name, f.v); err != nil {
+		if err := cli.Required(fs, f.name, f.v); err != nil {
 			return err
 		}
 	}
@@ -60,17 +62,17 @@ func cmdResident(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	c := register.Change{Action: action, CRN: *crn, By: *by, At: time.Now()}
+	c := register.Change{Action: action, CRN: *crn, By: *by, At: s.clock.Now()}
 	switch action {
 	case register.Arrive:
-		if err := required(fs, "card", *cards); err != nil {
+		if err := cli.Required(fs, "card", *cards); err != nil {
 			return err
 		}
 		c.Person = &config.Resident{CRN: *crn, NOMS: *noms, Name: *name, Room: *room, ExpectedDeparture: *expected,
 			Cards: strings.Split(*cards, ",")}
 	case register.Absence:
 		for _, f := range []struct{ name, v string }{{"id", *id}, {"from", *from}, {"to", *to}, {"approved-by", *approvedBy}} {
-			if err := required(fs, f.name, f.v); err != nil {
+			if err := cli.Required(fs, f.name, f.v); err != nil {
 				return err
 			}
 		}

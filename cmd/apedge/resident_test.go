@@ -16,7 +16,7 @@ func TestResident(t *testing.T) {
 		{"arrival", []string{"arrive", "-crn", "X200001", "-card", "12:50001", "-name", "New One", "-room", "7", "-by", "staff-7"}, 0, "recorded arrive of X200001 by staff-7 as register change 1"},
 		{"absence", []string{"absence", "-crn", "X200001", "-id", "hosp-1", "-from", "2026-11-23 09:00", "-to", "2026-11-24 12:00", "-approved-by", "manager", "-by", "staff-7"}, 0, "as register change 2"},
 		{"departure", []string{"depart", "-crn", "X200001", "-by", "staff-8"}, 0, "as register change 3"},
-		{"departure of nobody", []string{"depart", "-crn", "Y999999", "-by", "staff-8"}, 1, "departure of Y999999: not on the roster"},
+		{"departure of nobody", []string{"depart", "-crn", "Y999999", "-by", "staff-8"}, 1, "not on the roster: departure of Y999999"},
 		{"card already held", []string{"arrive", "-crn", "X200002", "-card", "12:40001", "-by", "staff-7"}, 1, "card 12:40001 also belongs to X123456"},
 		{"bad CRN", []string{"arrive", "-crn", "200002", "-card", "12:1", "-by", "staff-7"}, 1, "is not a CRN"},
 		{"absence backwards", []string{"absence", "-crn", "X123456", "-id", "a", "-from", "2026-11-24 09:00", "-to", "2026-11-23 12:00", "-approved-by", "m", "-by", "s"}, 1, "not after from"},

@@ -5,13 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/creack/pty"
 
+	"github.com/apedge/apedge/cmd/apedge/internal/cli"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/wiegand"
 	"github.com/apedge/apedge/internal/config"
@@ -39,16 +39,18 @@ prefixed with @N (e.g. "@2 swipe 12:10001"):
   status            print what the panel last set (LED, buzzer) and the counters
 `
 
-func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// cmdSim runs simulated devices: OSDP readers answering on a serial line, worked by
+// commands on s.stdin.
+func (s sys) cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "osdp-pd" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 			fmt.Fprint(stdout, simUsage)
 			return nil
 		}
 		fmt.Fprint(stderr, "apedge sim: say which device: apedge sim osdp-pd -h\n")
-		return errUsage
+		return cli.ErrUsage
 	}
-	fs := flags("sim osdp-pd", simUsage, stderr)
+	fs := cli.Flags("sim osdp-pd", simUsage, stderr)
 	tty := fs.String("tty", "", "serial `device` to answer on")
 	mkpty := fs.Bool("pty", false, "make a pseudo-terminal and print its name")
 	addrs := fs.String("addr", "", "reader `address`es, 0-126, comma-separated")
@@ -56,14 +58,14 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	scbk := fs.String("scbk", "", "secure channel base key `file` (32 hex digits, mode 0600); none: no secure channel")
 	install := fs.Bool("install", false, "install mode: accept the default key until the panel sets one")
 	serial := fs.Uint("serial", 1, "serial number the readers report (address added)")
-	if err := parse(fs, args[1:], 0); err != nil {
+	if err := cli.Parse(fs, args[1:], 0); err != nil {
 		return err
 	}
 	if (*tty == "") == !*mkpty {
 		fmt.Fprintln(stderr, "sim osdp-pd: give -tty PATH or -pty")
-		return errUsage
+		return cli.ErrUsage
 	}
-	if err := required(fs, "addr", *addrs); err != nil {
+	if err := cli.Required(fs, "addr", *addrs); err != nil {
 		return err
 	}
 	var key []byte
@@ -80,7 +82,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		n, err := strconv.Atoi(strings.TrimSpace(a))
 		if err != nil || n < 0 || n > 126 || byAddr[n] != nil {
 			fmt.Fprintf(stderr, "sim osdp-pd: -addr %q: want distinct addresses 0-126\n", a)
-			return errUsage
+			return cli.ErrUsage
 		}
 		r := osdp.NewReader(osdp.ReaderConfig{Address: n, SCBK: key, AcceptDefaultKey: *install,
 			ID: osdp.PDID{Vendor: 0x0A9E00, Model: 1, Version: 1, Serial: uint32(*serial) + uint32(n), Firmware: [3]byte{1, 0, 0}}})
@@ -109,7 +111,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if key == nil && !*install {
 		fmt.Fprintln(stdout, "secure channel: off (give -scbk FILE to turn it on)")
 	}
-	go simCommands(ctx, os.Stdin, stdout, readers[0], byAddr)
+	go simCommands(ctx, s.stdin, stdout, readers[0], byAddr)
 	err := osdp.ServeBus(ctx, line, readers...)
 	if ctx.Err() != nil {
 		return nil
@@ -140,6 +142,7 @@ func simCommands(ctx context.Context, in io.Reader, out io.Writer, first *osdp.R
 	}
 }
 
+// simCommand carries out one command line f on the simulated reader r.
 func simCommand(r *osdp.Reader, f []string, out io.Writer) error {
 	arg := func() (string, error) {
 		if len(f) < 2 {

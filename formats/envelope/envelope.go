@@ -24,12 +24,18 @@ const PayloadType = "application/vnd.apedge.event.v1+json"
 // MaxSize bounds an encoded envelope; anything larger is refused before parsing.
 const MaxSize = 64 << 10
 
-// Errors a verifier tells apart, so that central can count and alarm on each.
+// Errors a verifier tells apart, so that central can count and alarm on each. The
+// errors of Decode and Verify wrap one of them, followed by what was wrong.
 var (
-	ErrMalformed    = errors.New("malformed envelope")
-	ErrPayloadType  = errors.New("wrong payloadType")
-	ErrUnknownKey   = errors.New("no signature by a trusted key")
-	ErrBadSignature = errors.New("bad signature")
+	// ErrMalformed marks bytes that are not a DSSE envelope apedge accepts.
+	ErrMalformed = errors.New("envelope: malformed envelope")
+	// ErrPayloadType marks an envelope whose payloadType is not PayloadType.
+	ErrPayloadType = errors.New("envelope: wrong payloadType")
+	// ErrUnknownKey marks an envelope with no signature by the key (or any key of the
+	// trust store) it is verified with.
+	ErrUnknownKey = errors.New("envelope: no signature by a trusted key")
+	// ErrBadSignature marks a signature by a trusted key that does not verify.
+	ErrBadSignature = errors.New("envelope: bad signature")
 )
 
 // Sign returns the compact JSON DSSE envelope of payload signed by k, in the one
@@ -106,27 +112,27 @@ type Signature struct {
 // envelope has one encoding of its payload. It never panics on any input.
 func Decode(raw []byte) (*Envelope, error) {
 	if len(raw) > MaxSize {
-		return nil, fmt.Errorf("envelope: %d bytes exceeds %d: %w", len(raw), MaxSize, ErrMalformed)
+		return nil, fmt.Errorf("%w: %d bytes exceeds %d", ErrMalformed, len(raw), MaxSize)
 	}
 	var d dsse.Envelope
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return nil, fmt.Errorf("envelope: %w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if d.PayloadType != PayloadType {
-		return nil, fmt.Errorf("envelope: payloadType %q: %w", d.PayloadType, ErrPayloadType)
+		return nil, fmt.Errorf("%w %q", ErrPayloadType, d.PayloadType)
 	}
 	payload, err := base64.StdEncoding.Strict().DecodeString(d.Payload)
 	if err != nil {
-		return nil, fmt.Errorf("envelope: payload: %w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 	}
 	if len(d.Signatures) == 0 || len(d.Signatures) > 4 {
-		return nil, fmt.Errorf("envelope: %d signatures: %w", len(d.Signatures), ErrMalformed)
+		return nil, fmt.Errorf("%w: %d signatures", ErrMalformed, len(d.Signatures))
 	}
 	e := &Envelope{PayloadType: d.PayloadType, Payload: payload}
 	for i, s := range d.Signatures {
 		sig, err := base64.StdEncoding.Strict().DecodeString(s.Sig)
 		if err != nil {
-			return nil, fmt.Errorf("envelope: signature %d: %w: %v", i, ErrMalformed, err)
+			return nil, fmt.Errorf("%w: signature %d: %v", ErrMalformed, i, err)
 		}
 		e.Signatures = append(e.Signatures, Signature{KeyID: s.KeyID, Sig: sig})
 	}
@@ -150,11 +156,11 @@ func (e *Envelope) Verify(pub *sitekey.Public) error {
 			continue
 		}
 		if len(s.Sig) != ed25519.SignatureSize || !ed25519.Verify(pub.Key, dsse.PAE(e.PayloadType, e.Payload), s.Sig) {
-			return fmt.Errorf("envelope: key %s: %w", pub.ID, ErrBadSignature)
+			return fmt.Errorf("%w: key %s", ErrBadSignature, pub.ID)
 		}
 		return nil
 	}
-	return fmt.Errorf("envelope: key %s: %w", pub.ID, ErrUnknownKey)
+	return fmt.Errorf("%w: key %s", ErrUnknownKey, pub.ID)
 }
 
 // TrustStore maps key ids to site public keys.
@@ -170,5 +176,5 @@ func (t TrustStore) Verify(e *Envelope) (*sitekey.Public, error) {
 			return p, e.Verify(p)
 		}
 	}
-	return nil, fmt.Errorf("envelope: keys %v: %w", e.KeyIDs(), ErrUnknownKey)
+	return nil, fmt.Errorf("%w: keys %v", ErrUnknownKey, e.KeyIDs())
 }

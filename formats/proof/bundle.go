@@ -121,6 +121,9 @@ func writeString(out *bytes.Buffer, s string) {
 	out.Truncate(out.Len() - 1)
 }
 
+// bundleFields are the fields of an encoded bundle, every one of them required.
+var bundleFields = []string{"format", "site", "seq", "envelope", "leafIndex", "treeSize", "proof", "checkpoint"}
+
 // DecodeBundle parses an encoded bundle strictly: at most MaxBundleSize bytes of UTF-8
 // holding one JSON object with exactly the fields of Bundle, each once and spelt exactly
 // (encoding/json alone would match "LeafIndex" or "leafindex"), none null, format
@@ -129,116 +132,146 @@ func writeString(out *bytes.Buffer, s string) {
 // between JSON tokens is free. It checks no signature or proof: VerifyBundle does. Errors
 // wrap ErrBundleFormat. It never panics on any input.
 func DecodeBundle(data []byte) (*Bundle, error) {
-	bad := func(format string, args ...any) (*Bundle, error) {
-		return nil, fmt.Errorf("proof: %w: "+format, append([]any{ErrBundleFormat}, args...)...)
-	}
 	if len(data) > MaxBundleSize {
-		return bad("%d bytes exceeds %d", len(data), MaxBundleSize)
+		return nil, badBundle("%d bytes exceeds %d", len(data), MaxBundleSize)
 	}
 	if !utf8.Valid(data) {
-		return bad("not valid UTF-8")
+		return nil, badBundle("not valid UTF-8")
 	}
+	b, seen, err := decodeBundleObject(data)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range bundleFields {
+		if !seen[f] {
+			return nil, badBundle("field %s is missing", f)
+		}
+	}
+	if err := b.checkValues(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// badBundle returns an error wrapping ErrBundleFormat that goes on to say what is wrong.
+func badBundle(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrBundleFormat}, args...)...)
+}
+
+// decodeBundleObject reads the one JSON object data holds, a field at a time (see
+// Bundle.decodeField), and returns the bundle and the names of the fields it had. It
+// refuses a field that appears twice or is null, and anything after the object.
+func decodeBundleObject(data []byte) (*Bundle, map[string]bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return bad("not a JSON object")
+		return nil, nil, badBundle("not a JSON object")
 	}
-	var (
-		b    Bundle
-		seen = map[string]bool{}
-	)
+	b := &Bundle{}
+	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return bad("%v", err)
+			return nil, nil, badBundle("%v", err)
 		}
 		key, ok := tok.(string)
 		if !ok {
-			return bad("object key %v", tok)
+			return nil, nil, badBundle("object key %v", tok)
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return bad("field %.40q: %v", key, err)
+			return nil, nil, badBundle("field %.40q: %v", key, err)
 		}
 		if seen[key] {
-			return bad("field %.40q appears twice", key)
+			return nil, nil, badBundle("field %.40q appears twice", key)
 		}
 		seen[key] = true
 		if string(raw) == "null" {
-			return bad("field %.40q is null", key)
+			return nil, nil, badBundle("field %.40q is null", key)
 		}
-		var (
-			into any
-			num  uint64
-		)
-		switch key {
-		case "format":
-			into = &b.Format
-		case "site":
-			into = &b.Site
-		case "seq", "leafIndex", "treeSize":
-			into = &num
-		case "envelope":
-			if raw[0] != '{' {
-				return bad("envelope is not a JSON object")
-			}
-			b.Envelope = bytes.Clone(raw)
-			continue
-		case "proof":
-			var hs []string
-			if err := json.Unmarshal(raw, &hs); err != nil {
-				return bad("proof: %v", err)
-			}
-			if len(hs) > maxProofLen {
-				return bad("proof has %d hashes, at most %d", len(hs), maxProofLen)
-			}
-			b.Proof = make([]tlog.Hash, len(hs))
-			for i, s := range hs {
-				if b.Proof[i], err = parseHash(s); err != nil {
-					return bad("proof hash %d: %v", i, err)
-				}
-			}
-			continue
-		case "checkpoint":
-			into = &b.Checkpoint
-		default:
-			return bad("unknown field %.40q", key)
-		}
-		if err := json.Unmarshal(raw, into); err != nil {
-			return bad("field %s: %v", key, err)
-		}
-		switch key {
-		case "seq":
-			b.Seq = num
-		case "leafIndex":
-			b.LeafIndex = num
-		case "treeSize":
-			b.TreeSize = num
+		if err := b.decodeField(key, raw); err != nil {
+			return nil, nil, err
 		}
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return bad("object not closed")
+		return nil, nil, badBundle("object not closed")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return bad("data after the object")
+		return nil, nil, badBundle("data after the object")
 	}
-	for _, f := range []string{"format", "site", "seq", "envelope", "leafIndex", "treeSize", "proof", "checkpoint"} {
-		if !seen[f] {
-			return bad("field %s is missing", f)
+	return b, seen, nil
+}
+
+// decodeField sets the field of b whose JSON name is exactly key from its value raw
+// (not null), refusing an unknown name and a value of the wrong type.
+func (b *Bundle) decodeField(key string, raw json.RawMessage) error {
+	var into any
+	switch key {
+	case "format":
+		into = &b.Format
+	case "site":
+		into = &b.Site
+	case "seq":
+		into = &b.Seq
+	case "leafIndex":
+		into = &b.LeafIndex
+	case "treeSize":
+		into = &b.TreeSize
+	case "envelope":
+		if raw[0] != '{' {
+			return badBundle("envelope is not a JSON object")
 		}
+		b.Envelope = bytes.Clone(raw)
+		return nil
+	case "proof":
+		return b.decodeProof(raw)
+	case "checkpoint":
+		into = &b.Checkpoint
+	default:
+		return badBundle("unknown field %.40q", key)
 	}
+	if err := json.Unmarshal(raw, into); err != nil {
+		return badBundle("field %s: %v", key, err)
+	}
+	return nil
+}
+
+// decodeProof sets b.Proof from raw, a JSON array of at most maxProofLen hashes, each
+// in canonical standard base64.
+func (b *Bundle) decodeProof(raw json.RawMessage) error {
+	var hs []string
+	if err := json.Unmarshal(raw, &hs); err != nil {
+		return badBundle("proof: %v", err)
+	}
+	if len(hs) > maxProofLen {
+		return badBundle("proof has %d hashes, at most %d", len(hs), maxProofLen)
+	}
+	b.Proof = make([]tlog.Hash, len(hs))
+	for i, s := range hs {
+		h, err := parseHash(s)
+		if err != nil {
+			return badBundle("proof hash %d: %v", i, err)
+		}
+		b.Proof[i] = h
+	}
+	return nil
+}
+
+// checkValues checks what DecodeBundle requires of the decoded fields' values: the
+// format, a valid site code, and seq, tree size and leaf index in range.
+func (b *Bundle) checkValues() error {
 	switch {
 	case b.Format != BundleFormat:
-		return bad("format %.60q, want %q", b.Format, BundleFormat)
+		return badBundle("format %.60q, want %q", b.Format, BundleFormat)
 	case !sitekey.ValidSiteCode(b.Site):
-		return bad("site %.40q is not a site code", b.Site)
+		return badBundle("site %.40q is not a site code", b.Site)
 	case b.Seq < 1 || b.Seq > event.MaxSeq:
-		return bad("seq %d out of range 1..%d", b.Seq, event.MaxSeq)
+		return badBundle("seq %d out of range 1..%d", b.Seq, event.MaxSeq)
 	case b.TreeSize > MaxTreeSize:
-		return bad("tree size %d exceeds %d", b.TreeSize, MaxTreeSize)
+		return badBundle("tree size %d exceeds %d", b.TreeSize, MaxTreeSize)
 	case b.LeafIndex > MaxTreeSize:
-		return bad("leaf index %d exceeds %d", b.LeafIndex, MaxTreeSize)
+		return badBundle("leaf index %d exceeds %d", b.LeafIndex, MaxTreeSize)
 	}
-	return &b, nil
+	return nil
 }
 
 // Verified describes the event a bundle proves.
@@ -281,50 +314,50 @@ func VerifyBundle(b []byte, keys []*sitekey.Public) (*Verified, error) {
 // and the proof leads from the payload's leaf hash to the checkpoint's root (ErrProof).
 func (b *Bundle) Verify(keys []*sitekey.Public) (*Verified, error) {
 	if b == nil {
-		return nil, fmt.Errorf("proof: %w: nil bundle", ErrBundleFormat)
+		return nil, badBundle("nil bundle")
 	}
 	if b.Format != BundleFormat || !sitekey.ValidSiteCode(b.Site) || b.TreeSize > MaxTreeSize || len(b.Proof) > maxProofLen {
-		return nil, fmt.Errorf("proof: %w: not a valid %s bundle", ErrBundleFormat, BundleFormat)
+		return nil, badBundle("not a valid %s bundle", BundleFormat)
 	}
 	env, err := envelope.Decode(b.Envelope)
 	if err != nil {
-		return nil, fmt.Errorf("proof: %w: %w", ErrEnvelope, err)
+		return nil, fmt.Errorf("%w: %w", ErrEnvelope, err)
 	}
 	if !bytes.Equal(b.Envelope, envelope.Encode(env)) {
-		return nil, fmt.Errorf("proof: %w: not canonically encoded: it was re-encoded or altered outside the signed payload", ErrEnvelope)
+		return nil, fmt.Errorf("%w: not canonically encoded: it was re-encoded or altered outside the signed payload", ErrEnvelope)
 	}
 	pub, err := trustStore(b.Site, keys).Verify(env)
 	if err != nil {
-		return nil, fmt.Errorf("proof: %w: %w", ErrSignature, err)
+		return nil, fmt.Errorf("%w: %w", ErrSignature, err)
 	}
 	ev, err := event.Parse(env.Payload)
 	if err != nil {
-		return nil, fmt.Errorf("proof: %w: %w", ErrEvent, err)
+		return nil, fmt.Errorf("%w: %w", ErrEvent, err)
 	}
 	if ev.Site() != b.Site {
-		return nil, fmt.Errorf("proof: %w: event %s is of site %s, bundle of site %s", ErrEvent, ev.ID, ev.Site(), b.Site)
+		return nil, fmt.Errorf("%w: event %s is of site %s, bundle of site %s", ErrEvent, ev.ID, ev.Site(), b.Site)
 	}
 	switch {
 	case ev.Seq != b.Seq:
-		return nil, fmt.Errorf("proof: %w: event %s has seq %d, bundle says %d", ErrSeq, ev.ID, ev.Seq, b.Seq)
+		return nil, fmt.Errorf("%w: event %s has seq %d, bundle says %d", ErrSeq, ev.ID, ev.Seq, b.Seq)
 	case b.LeafIndex != b.Seq-1:
-		return nil, fmt.Errorf("proof: %w: leaf index %d, want seq-1 = %d", ErrSeq, b.LeafIndex, b.Seq-1)
+		return nil, fmt.Errorf("%w: leaf index %d, want seq-1 = %d", ErrSeq, b.LeafIndex, b.Seq-1)
 	case b.LeafIndex >= b.TreeSize:
-		return nil, fmt.Errorf("proof: %w: leaf %d is not in a tree of %d leaves", ErrSeq, b.LeafIndex, b.TreeSize)
+		return nil, fmt.Errorf("%w: leaf %d is not in a tree of %d leaves", ErrSeq, b.LeafIndex, b.TreeSize)
 	}
 	c, ckey, err := OpenCheckpoint([]byte(b.Checkpoint), b.Site, keys)
 	if err != nil {
 		return nil, err
 	}
 	if c.Size != b.TreeSize {
-		return nil, fmt.Errorf("proof: %w: checkpoint is of a tree of %d leaves, bundle proves in one of %d", ErrCheckpoint, c.Size, b.TreeSize)
+		return nil, fmt.Errorf("%w: checkpoint is of a tree of %d leaves, bundle proves in one of %d", ErrCheckpoint, c.Size, b.TreeSize)
 	}
 	if err := tlog.CheckRecord(b.Proof, int64(b.TreeSize), c.Root, int64(b.LeafIndex), LeafHash(env.Payload)); err != nil {
-		return nil, fmt.Errorf("proof: %w: leaf %d in tree of %d (root %s): %w", ErrProof, b.LeafIndex, b.TreeSize, c.Root, err)
+		return nil, fmt.Errorf("%w: leaf %d in tree of %d (root %s): %w", ErrProof, b.LeafIndex, b.TreeSize, c.Root, err)
 	}
 	at, err := time.Parse(time.RFC3339Nano, ev.Data.OccurredAt)
 	if err != nil { // event.Parse checked it
-		return nil, fmt.Errorf("proof: %w: occurredAt: %w", ErrEvent, err)
+		return nil, fmt.Errorf("%w: occurredAt: %w", ErrEvent, err)
 	}
 	return &Verified{
 		Site:            b.Site,

@@ -61,7 +61,7 @@ func (c Checkpoint) Body() []byte {
 // ignored. It never panics on any input.
 func ParseCheckpoint(body []byte) (Checkpoint, error) {
 	bad := func(format string, args ...any) (Checkpoint, error) {
-		return Checkpoint{}, fmt.Errorf("proof: %w: "+format, append([]any{ErrMalformedCheckpoint}, args...)...)
+		return Checkpoint{}, fmt.Errorf("%w: "+format, append([]any{ErrMalformedCheckpoint}, args...)...)
 	}
 	if len(body) > MaxCheckpointSize {
 		return bad("body of %d bytes exceeds %d", len(body), MaxCheckpointSize)
@@ -225,7 +225,7 @@ func SignCheckpoint(k *sitekey.Private, c Checkpoint) ([]byte, error) {
 // ErrWrongOrigin, each of which is also an ErrCheckpoint. It never panics on any input.
 func OpenCheckpoint(msg []byte, site string, keys []*sitekey.Public) (Checkpoint, *sitekey.Public, error) {
 	fail := func(kind error, format string, args ...any) (Checkpoint, *sitekey.Public, error) {
-		return Checkpoint{}, nil, fmt.Errorf("proof: %w: "+format, append([]any{kind}, args...)...)
+		return Checkpoint{}, nil, fmt.Errorf("%w: "+format, append([]any{kind}, args...)...)
 	}
 	if len(msg) > MaxCheckpointSize {
 		return fail(ErrMalformedCheckpoint, "%d bytes exceeds %d", len(msg), MaxCheckpointSize)

@@ -20,8 +20,6 @@
 package proof
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -53,41 +51,42 @@ func (e *kindError) Unwrap() error { return e.parent }
 
 // Errors that the failures of this package wrap, to tell them apart with errors.Is.
 // VerifyBundle wraps exactly one of ErrBundleFormat, ErrEnvelope, ErrSignature,
-// ErrEvent, ErrSeq, ErrCheckpoint and ErrProof, for the first check that fails.
+// ErrEvent, ErrSeq, ErrCheckpoint and ErrProof, for the first check that fails. Each
+// error message starts with the error it wraps ("proof: malformed proof bundle: ...").
 var (
 	// ErrBundleFormat marks a bundle that does not decode: not JSON, too large, an
 	// unknown, missing or repeated field, a wrong format string, a malformed hash.
-	ErrBundleFormat = errors.New("malformed proof bundle")
+	ErrBundleFormat = errors.New("proof: malformed proof bundle")
 	// ErrEnvelope marks an envelope that does not decode or is not in the one encoding
 	// apedge stores (see envelope.Encode).
-	ErrEnvelope = errors.New("envelope not valid")
+	ErrEnvelope = errors.New("proof: envelope not valid")
 	// ErrSignature marks an envelope with no valid signature by a key of the site.
-	ErrSignature = errors.New("envelope not signed by a key of the site")
+	ErrSignature = errors.New("proof: envelope not signed by a key of the site")
 	// ErrEvent marks a signed payload that is not a valid event of the bundle's site.
-	ErrEvent = errors.New("event not valid")
+	ErrEvent = errors.New("proof: event not valid")
 	// ErrSeq marks an event that is not at the place in the log the bundle says.
-	ErrSeq = errors.New("event not at the bundle's place in the log")
+	ErrSeq = errors.New("proof: event not at the bundle's place in the log")
 	// ErrProof marks an inclusion proof that does not lead from the event to the
 	// checkpoint's root.
-	ErrProof = errors.New("inclusion proof does not lead to the checkpoint root")
+	ErrProof = errors.New("proof: inclusion proof does not lead to the checkpoint root")
 	// ErrCheckpoint marks a checkpoint that is refused; the errors below say why, and
 	// each of them is also an ErrCheckpoint.
-	ErrCheckpoint = errors.New("checkpoint not valid")
+	ErrCheckpoint = errors.New("proof: checkpoint not valid")
 
 	// ErrMalformedCheckpoint marks a checkpoint body or signed note that does not parse.
-	ErrMalformedCheckpoint error = &kindError{"malformed checkpoint", ErrCheckpoint}
+	ErrMalformedCheckpoint error = &kindError{"proof: malformed checkpoint", ErrCheckpoint}
 	// ErrUnknownSigner marks a checkpoint with no signature by any key given for the site.
-	ErrUnknownSigner error = &kindError{"checkpoint not signed by a known key of the site", ErrCheckpoint}
+	ErrUnknownSigner error = &kindError{"proof: checkpoint not signed by a known key of the site", ErrCheckpoint}
 	// ErrCheckpointSignature marks a checkpoint whose signature by a known key is wrong.
-	ErrCheckpointSignature error = &kindError{"bad checkpoint signature", ErrCheckpoint}
+	ErrCheckpointSignature error = &kindError{"proof: bad checkpoint signature", ErrCheckpoint}
 	// ErrWrongOrigin marks a checkpoint of another log than the site's.
-	ErrWrongOrigin error = &kindError{"checkpoint of another log", ErrCheckpoint}
+	ErrWrongOrigin error = &kindError{"proof: checkpoint of another log", ErrCheckpoint}
 
 	// ErrShortExport marks an export with fewer events than the checkpoint's tree size.
-	ErrShortExport = errors.New("export shorter than the checkpoint")
+	ErrShortExport = errors.New("proof: export shorter than the checkpoint")
 	// ErrRootMismatch marks an export whose first events do not hash to the
 	// checkpoint's root.
-	ErrRootMismatch = errors.New("export does not match the checkpoint root")
+	ErrRootMismatch = errors.New("proof: export does not match the checkpoint root")
 )
 
 // LeafHash returns the Merkle leaf hash of an event payload: SHA-256(0x00 || payload),
@@ -224,15 +223,15 @@ type ExportResult struct {
 
 // CheckExport reads an export from r (JSON lines of envelopes from seq 1, as written by
 // `apedge central export` and the agent's journal export) and checks it against a signed
-// checkpoint of site: the checkpoint opens with one of keys; every line is checked as
-// package verify checks it (canonical envelope, signed by a key of the site, an event
-// of the site, the hash chain from seq 1), except that any of the site's keys may sign
-// a line, so an export that spans a key rotation passes; the export holds at least the
-// checkpoint's size of events; and the tree of those first events has the checkpoint's
-// root. Keys of other sites in keys are ignored.
+// checkpoint of site: the checkpoint opens with one of keys; every line is checked by
+// verify.Lines (canonical envelope, signed by a key of the site, an event of the site,
+// the hash chain from seq 1), so any of the site's keys may sign a line and an export
+// that spans a key rotation passes; the export holds at least the checkpoint's size of
+// events; and the tree of those first events has the checkpoint's root. Keys of other
+// sites in keys are ignored.
 //
 // A failed line is reported as a *verify.LineError wrapping the same errors verify.Export
-// uses (verify.ErrChain, verify.ErrNotCanonical, envelope.ErrBadSignature...). A short
+// uses (event.ErrChain, verify.ErrNotCanonical, envelope.ErrBadSignature...). A short
 // export wraps ErrShortExport, a root that differs ErrRootMismatch, and a refused
 // checkpoint ErrCheckpoint. The result is nil on any error. With a nil checkpoint it
 // checks the lines alone, as verify.Export does but with any of the site's keys.
@@ -250,64 +249,22 @@ func CheckExport(r io.Reader, checkpoint []byte, site string, keys []*sitekey.Pu
 		}
 		res.CheckpointSize, res.Root, res.CheckpointKeyID = c.Size, c.Root, ckey.ID
 	}
-	ts := trustStore(site, keys)
-	var (
-		tree        Tree
-		line, blank int
-		prevSeq     uint64
-		prevHash    = event.GenesisHash
-		seenKeys    = map[string]bool{}
-	)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), envelope.MaxSize+1)
-	sc.Split(splitLines)
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(b) == 0 {
-			if blank == 0 {
-				blank = line
-			}
-			continue
+	var tree Tree
+	seenKeys := map[string]bool{}
+	err := verify.Lines(r, site, trustStore(site, keys), func(l verify.Line) error {
+		if err := tree.Append(l.Payload); err != nil {
+			return err
 		}
-		if blank != 0 {
-			return nil, exportError(&verify.LineError{Line: blank, Err: verify.ErrBlankLine})
+		if !seenKeys[l.Key.ID] {
+			seenKeys[l.Key.ID] = true
+			res.KeyIDs = append(res.KeyIDs, l.Key.ID)
 		}
-		ev, pub, payload, le := checkLine(b, site, ts)
-		if le != nil {
-			le.Line = line
-			return nil, exportError(le)
-		}
-		if err := ev.Follows(prevSeq, prevHash); err != nil {
-			le := &verify.LineError{Line: line, ID: ev.ID, Seq: ev.Seq}
-			switch {
-			case line == 1 && ev.Seq != 1:
-				le.Err = fmt.Errorf("%w: export starts at seq %d, want 1", verify.ErrChain, ev.Seq)
-			case ev.Seq != prevSeq+1:
-				le.Err = fmt.Errorf("%w: seq %d after %d", verify.ErrChain, ev.Seq, prevSeq)
-			case line == 1:
-				le.Err = fmt.Errorf("%w: prevhash %s of seq 1 is not the genesis hash", verify.ErrChain, ev.PrevHash)
-			default:
-				le.Err = fmt.Errorf("%w: prevhash %s is not the hash of line %d (%x)", verify.ErrChain, ev.PrevHash, line-1, prevHash)
-			}
-			return nil, exportError(le)
-		}
-		if err := tree.Append(payload); err != nil {
-			return nil, err
-		}
-		if !seenKeys[pub.ID] {
-			seenKeys[pub.ID] = true
-			res.KeyIDs = append(res.KeyIDs, pub.ID)
-		}
-		prevSeq, prevHash = ev.Seq, event.Hash(payload)
 		res.Count++
-		res.LastSeq = ev.Seq
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, exportError(&verify.LineError{Line: line + 1, Err: fmt.Errorf("%w (over %d bytes)", verify.ErrTooLong, envelope.MaxSize)})
-		}
-		return nil, fmt.Errorf("proof: read export: %w", err)
+		res.LastSeq = l.Event.Seq
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("proof: export: %w", err)
 	}
 	if checkpoint == nil {
 		if res.Count == 0 {
@@ -318,73 +275,19 @@ func CheckExport(r io.Reader, checkpoint []byte, site string, keys []*sitekey.Pu
 	}
 	if tree.Size() < c.Size {
 		if res.Count == 0 {
-			return nil, fmt.Errorf("proof: export: %w: %w, checkpoint has %d", ErrShortExport, verify.ErrEmpty, c.Size)
+			return nil, fmt.Errorf("%w: %w, checkpoint has %d", ErrShortExport, verify.ErrEmpty, c.Size)
 		}
-		return nil, fmt.Errorf("proof: export: %w: %d events, checkpoint has %d", ErrShortExport, tree.Size(), c.Size)
+		return nil, fmt.Errorf("%w: %d events, checkpoint has %d", ErrShortExport, tree.Size(), c.Size)
 	}
 	root, err := tree.RootAt(c.Size)
 	if err != nil {
 		return nil, err
 	}
 	if root != c.Root {
-		return nil, fmt.Errorf("proof: export: %w: first %d events hash to %s, checkpoint root is %s", ErrRootMismatch, c.Size, root, c.Root)
+		return nil, fmt.Errorf("%w: first %d events hash to %s, checkpoint root is %s", ErrRootMismatch, c.Size, root, c.Root)
 	}
 	res.ExportRoot = tree.Root()
 	return res, nil
-}
-
-func exportError(le *verify.LineError) error { return fmt.Errorf("proof: export: %w", le) }
-
-// checkLine checks one export line as verify does, except its place in the chain, with
-// any of the site's keys in ts.
-func checkLine(b []byte, site string, ts envelope.TrustStore) (*event.Event, *sitekey.Public, []byte, *verify.LineError) {
-	env, err := envelope.Decode(b)
-	if err != nil {
-		return nil, nil, nil, &verify.LineError{Err: err}
-	}
-	le := &verify.LineError{}
-	le.ID, le.Seq = event.Claimed(env.Payload)
-	if !bytes.Equal(b, envelope.Encode(env)) {
-		le.Err = verify.ErrNotCanonical
-		return nil, nil, nil, le
-	}
-	pub, err := ts.Verify(env)
-	if err != nil {
-		switch {
-		case errors.Is(err, envelope.ErrBadSignature):
-			le.Err = envelope.ErrBadSignature
-		case errors.Is(err, envelope.ErrUnknownKey):
-			le.Err = fmt.Errorf("%w: none of the %d keys of site %s signed it", envelope.ErrUnknownKey, len(ts), site)
-		default:
-			le.Err = err
-		}
-		return nil, nil, nil, le
-	}
-	ev, err := event.Parse(env.Payload)
-	if err != nil {
-		le.Err = fmt.Errorf("%w: %v", verify.ErrMalformedEvent, err)
-		return nil, nil, nil, le
-	}
-	if ev.Site() != site {
-		le.Err = fmt.Errorf("%w: event of site %s, key of site %s", verify.ErrWrongSite, ev.Site(), site)
-		return nil, nil, nil, le
-	}
-	return ev, pub, env.Payload, nil
-}
-
-// splitLines is bufio.ScanLines without dropping a carriage return, as in package
-// verify, so that a line that gained one no longer matches its envelope.
-func splitLines(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	if atEOF && len(data) == 0 {
-		return 0, nil, nil
-	}
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		return i + 1, data[:i], nil
-	}
-	if atEOF {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
 }
 
 // siteKeys returns the usable keys of site in keys: well-formed Ed25519 public keys whose

@@ -375,7 +375,7 @@ func TestCheckExport(t *testing.T) {
 		{"short", joinLines(signAll([]*sitekey.Private{key}, payloads[:4])), checkpointOf(t, key, payloads, 6), keys, ErrShortExport, 0},
 		{"empty", nil, checkpointOf(t, key, payloads, 2), keys, verify.ErrEmpty, 0},
 		{"root mismatch", export, wrongRootMsg, keys, ErrRootMismatch, 0},
-		{"forked export", joinLines(signAll([]*sitekey.Private{key}, fork)), checkpointOf(t, key, payloads, 6), keys, verify.ErrChain, 0},
+		{"forked export", joinLines(signAll([]*sitekey.Private{key}, fork)), checkpointOf(t, key, payloads, 6), keys, event.ErrChain, 0},
 		{"checkpoint of another site", export, checkpointOf(t, other, payloads, 6), append(keys, other.Public()), ErrUnknownSigner, 0},
 		{"events of another site", joinLines(signAll([]*sitekey.Private{other}, makePayloads(t, "OTHER", 2))), checkpointOf(t, key, payloads, 1), append(keys, other.Public()), envelope.ErrUnknownKey, 0},
 		{"blank line", bytes.Replace(export, []byte("\n"), []byte("\n\n"), 1), checkpointOf(t, key, payloads, 6), keys, verify.ErrBlankLine, 0},

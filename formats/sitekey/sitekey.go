@@ -143,7 +143,7 @@ func EncodePublic(p *Public) []byte {
 }
 
 // ErrInsecureMode is returned when a private key file can be read by anyone but its owner.
-var ErrInsecureMode = errors.New("private key file must have mode 0600 (chmod 600 it)")
+var ErrInsecureMode = errors.New("sitekey: private key file must have mode 0600 (chmod 600 it)")
 
 // LoadPrivate reads a private key file written by Write. The file must not be readable
 // or writable by group or others. The site is taken from the file's Site header.
@@ -153,7 +153,7 @@ func LoadPrivate(path string) (*Private, error) {
 		return nil, fmt.Errorf("sitekey: %w", err)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("sitekey: %s has mode %04o: %w", path, st.Mode().Perm(), ErrInsecureMode)
+		return nil, fmt.Errorf("%w: %s has mode %04o", ErrInsecureMode, path, st.Mode().Perm())
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -139,47 +139,47 @@ func TestExportRefuses(t *testing.T) {
 			d.Payload = bytes.Replace(d.Payload, []byte("front"), []byte("frOnt"), 1)
 			l[16] = envelope.Encode(d)
 			return l
-		}), pub, "line 17 (ABC-17): bad signature", envelope.ErrBadSignature},
+		}), pub, "line 17 (ABC-17): envelope: bad signature", envelope.ErrBadSignature},
 		{"signature changed", edit(envs[:3], func(l [][]byte) [][]byte {
 			d := decoded(l[1])
 			d.Signatures[0].Sig[0] ^= 0x80
 			l[1] = envelope.Encode(d)
 			return l
-		}), pub, "line 2 (ABC-2): bad signature", envelope.ErrBadSignature},
+		}), pub, "line 2 (ABC-2): envelope: bad signature", envelope.ErrBadSignature},
 		{"removed from the middle", edit(envs[:20], func(l [][]byte) [][]byte {
 			return append(l[:18], l[19:]...)
-		}), pub, "line 19 (ABC-20): chain broken: seq 20 after 18", ErrChain},
+		}), pub, "line 19 (ABC-20): event: chain broken: seq 20 after 18", event.ErrChain},
 		{"reordered", edit(envs[:5], func(l [][]byte) [][]byte {
 			l[2], l[3] = l[3], l[2]
 			return l
-		}), pub, "line 3 (ABC-4): chain broken: seq 4 after 2", ErrChain},
+		}), pub, "line 3 (ABC-4): event: chain broken: seq 4 after 2", event.ErrChain},
 		{"repeated", edit(envs[:5], func(l [][]byte) [][]byte {
 			return append(l[:3], append([][]byte{l[2]}, l[3:]...)...)
-		}), pub, "line 4 (ABC-3): chain broken: seq 3 after 3", ErrChain},
+		}), pub, "line 4 (ABC-3): event: chain broken: seq 3 after 3", event.ErrChain},
 		{"forked event inserted in place", edit(envs[:5], func(l [][]byte) [][]byte {
 			l[2] = fork[2]
 			return l
-		}), pub, "line 3 (ABC-3): chain broken: prevhash", ErrChain},
-		{"does not start at 1", join(envs[1:4]...), pub, "line 1 (ABC-2): chain broken: export starts at seq 2, want 1", ErrChain},
-		{"first prevhash not genesis", join(resign(key, envs[0], `"prevhash":"00`, `"prevhash":"01`)), pub, "line 1 (ABC-1): chain broken: prevhash 01", ErrChain},
+		}), pub, "line 3 (ABC-3): event: chain broken: prevhash", event.ErrChain},
+		{"does not start at 1", join(envs[1:4]...), pub, "line 1 (ABC-2): event: chain broken: export starts at seq 2, want 1", event.ErrChain},
+		{"first prevhash not genesis", join(resign(key, envs[0], `"prevhash":"00`, `"prevhash":"01`)), pub, "line 1 (ABC-1): event: chain broken: prevhash 01", event.ErrChain},
 		{"another site's event inserted", edit(envs[:3], func(l [][]byte) [][]byte {
 			return append(l[:2], append([][]byte{other[2]}, l[2:]...)...)
-		}), pub, "line 3 (XYZ-3): no signature by a trusted key: no signature by key", envelope.ErrUnknownKey},
-		{"signed by another key", join(envs[0], rogue[1]), pub, "line 2 (ABC-ROGUE-2): no signature by a trusted key", envelope.ErrUnknownKey},
-		{"key of another site", join(envs[:2]...), &xyzPub, "line 1 (ABC-1): wrong site: event of site ABC, key of site XYZ", ErrWrongSite},
+		}), pub, "line 3 (XYZ-3): envelope: no signature by a trusted key: no signature by key", envelope.ErrUnknownKey},
+		{"signed by another key", join(envs[0], rogue[1]), pub, "line 2 (ABC-ROGUE-2): envelope: no signature by a trusted key", envelope.ErrUnknownKey},
+		{"key of another site", join(envs[:2]...), &xyzPub, "line 1 (ABC-1): verify: wrong site: event of site ABC, key of site XYZ", ErrWrongSite},
 		{"not an envelope", []byte("hello\n"), pub, "line 1: envelope: malformed envelope", envelope.ErrMalformed},
-		{"signed payload not an event", join(envs[0], envelope.Sign(key, []byte(`{"id":"ABC-2","seq":2}`))), pub, "line 2 (ABC-2): malformed event", ErrMalformedEvent},
+		{"signed payload not an event", join(envs[0], envelope.Sign(key, []byte(`{"id":"ABC-2","seq":2}`))), pub, "line 2 (ABC-2): verify: malformed event", ErrMalformedEvent},
 		{"re-encoded with spaces", edit(envs[:2], func(l [][]byte) [][]byte {
 			l[1] = bytes.Replace(l[1], []byte(`","payload":"`), []byte(`", "payload":"`), 1)
 			return l
-		}), pub, "line 2 (ABC-2): envelope is not canonically encoded", ErrNotCanonical},
+		}), pub, "line 2 (ABC-2): verify: envelope is not canonically encoded", ErrNotCanonical},
 		{"field renamed in another case", edit(envs[:2], func(l [][]byte) [][]byte {
 			l[1] = bytes.Replace(l[1], []byte(`"keyid"`), []byte(`"KeyID"`), 1)
 			return l
-		}), pub, "line 2 (ABC-2): envelope is not canonically encoded", ErrNotCanonical},
-		{"CRLF line ends", bytes.ReplaceAll(join(envs[:2]...), []byte("\n"), []byte("\r\n")), pub, "line 1 (ABC-1): envelope is not canonically encoded", ErrNotCanonical},
-		{"blank line inside", append(append(join(envs[0]), '\n'), join(envs[1])...), pub, "line 2: blank line inside the export", ErrBlankLine},
-		{"line too long", []byte(strings.Repeat("x", envelope.MaxSize+10)), pub, "line 1: line too long", ErrTooLong},
+		}), pub, "line 2 (ABC-2): verify: envelope is not canonically encoded", ErrNotCanonical},
+		{"CRLF line ends", bytes.ReplaceAll(join(envs[:2]...), []byte("\n"), []byte("\r\n")), pub, "line 1 (ABC-1): verify: envelope is not canonically encoded", ErrNotCanonical},
+		{"blank line inside", append(append(join(envs[0]), '\n'), join(envs[1])...), pub, "line 2: verify: blank line inside the export", ErrBlankLine},
+		{"line too long", []byte(strings.Repeat("x", envelope.MaxSize+10)), pub, "line 1: verify: line too long", ErrTooLong},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

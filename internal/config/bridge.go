@@ -199,136 +199,12 @@ func LoadBridge(path string) (*Bridge, error) {
 	}
 	ids := map[string]string{} // reader id: field that named it
 	for i := range b.OSDP {
-		bus := &b.OSDP[i]
-		f := fmt.Sprintf("osdp[%d]", i)
-		if bus.Port != SimulatedPort {
-			bus.Port = resolve(dir, bus.Port)
-		}
-		if bus.Baud == 0 {
-			bus.Baud = 9600
-		}
-		if bus.ReplyTimeout == 0 {
-			bus.ReplyTimeout = 200 * time.Millisecond
-		}
-		if bus.OfflineAfter == 0 {
-			bus.OfflineAfter = 3
-		}
-		if bus.PollInterval == 0 {
-			bus.PollInterval = 50 * time.Millisecond
-		}
-		switch {
-		case bus.Port == "":
-			c.add(f+".port", "missing", "name the serial device, e.g. /dev/ttyUSB0")
-		case bus.Port == SimulatedPort && b.Simulate == nil:
-			c.add(f+".port", "simulated, but there is no simulate section", "add simulate: or name a serial device")
-		}
-		if !slices.Contains(bauds, bus.Baud) {
-			c.add(f+".baud", fmt.Sprint(bus.Baud), fmt.Sprintf("use one of %v", bauds))
-		}
-		if bus.ReplyTimeout < 10*time.Millisecond || bus.ReplyTimeout > 5*time.Second {
-			c.add(f+".replyTimeout", bus.ReplyTimeout.String(), "use 10ms to 5s; OSDP says 200ms")
-		}
-		if bus.PollInterval < time.Millisecond || bus.PollInterval > 5*time.Second {
-			c.add(f+".pollInterval", bus.PollInterval.String(), "use 1ms to 5s; 50ms is usual")
-		}
-		if bus.OfflineAfter < 1 || bus.OfflineAfter > 100 {
-			c.add(f+".offlineAfter", fmt.Sprint(bus.OfflineAfter), "use 1 to 100; 3 is usual")
-		}
-		if len(bus.Readers) == 0 {
-			c.add(f+".readers", "empty", "list the readers on the line with id and address")
-		}
-		addrs := map[int]bool{}
-		for j := range bus.Readers {
-			r := &bus.Readers[j]
-			rf := fmt.Sprintf("%s.readers[%d]", f, j)
-			checkReaderID(&c, ids, rf+".id", r.ID)
-			if r.Address < 0 || r.Address > 126 {
-				c.add(rf+".address", fmt.Sprint(r.Address), "use 0 to 126 (127 is broadcast)")
-			}
-			if addrs[r.Address] {
-				c.add(rf+".address", fmt.Sprintf("%d used twice on this line", r.Address), "give each reader on a line its own address")
-			}
-			addrs[r.Address] = true
-			r.SCBKFile = resolve(dir, r.SCBKFile)
-			switch {
-			case r.SCBKFile != "" && r.Insecure:
-				c.add(rf+".insecure", "set together with scbkFile", "remove one: a reader either has a key or runs in clear")
-			case r.SCBKFile == "" && !r.Insecure:
-				c.add(rf+".scbkFile", "missing", "give the reader's secure channel key file (32 hex digits, mode 0600), or set insecure: true to run in clear (never on a live site)")
-			case r.SCBKFile != "":
-				checkSecretFile(&c, rf+".scbkFile", r.SCBKFile)
-			}
-			if r.Install && r.SCBKFile == "" {
-				c.add(rf+".install", "set without scbkFile", "install mode sets the key in scbkFile; give one")
-			}
-		}
+		b.checkOSDPBus(&c, ids, dir, i)
 	}
 	doors := map[string]bool{}
-	onDoor := map[string]string{}
+	onDoor := map[string]string{} // reader id: field of the door it is on
 	for i := range b.Doors {
-		d := &b.Doors[i]
-		f := fmt.Sprintf("doors[%d]", i)
-		if !validDeviceID(d.ID) {
-			c.add(f+".id", fmt.Sprintf("%q is not a door id", d.ID), "use letters, digits, '-' and '_'")
-		}
-		if doors[d.ID] {
-			c.add(f+".id", d.ID+" repeated", "give each door its own id")
-		}
-		doors[d.ID] = true
-		if d.UnlockFor == 0 {
-			d.UnlockFor = 5 * time.Second
-		}
-		if d.HeldOpenAfter == 0 {
-			d.HeldOpenAfter = 30 * time.Second
-		}
-		if d.UnlockFor < 500*time.Millisecond || d.UnlockFor > 10*time.Minute {
-			c.add(f+".unlockFor", d.UnlockFor.String(), "use 500ms to 10m; 5s is usual")
-		}
-		if d.HeldOpenAfter < time.Second || d.HeldOpenAfter > time.Hour {
-			c.add(f+".heldOpenAfter", d.HeldOpenAfter.String(), "use 1s to 1h; 30s is usual")
-		}
-		if w := d.Wiegand; w != nil {
-			checkReaderID(&c, ids, f+".wiegand.reader", w.Reader)
-			if w.Direction != "entry" && w.Direction != "exit" {
-				c.add(f+".wiegand.direction", fmt.Sprintf("%q", w.Direction), "use entry (reader outside) or exit (reader inside)")
-			}
-			if b.Simulate == nil && (w.D0 == "" || w.D1 == "") {
-				c.add(f+".wiegand", "d0 or d1 missing", "name both data pins, e.g. d0: GPIO5, d1: GPIO6")
-			}
-			if w.Direction == "entry" && d.EntryReader == "" {
-				d.EntryReader = w.Reader
-			} else if w.Direction == "exit" && d.ExitReader == "" {
-				d.ExitReader = w.Reader
-			}
-		}
-		if b.Simulate == nil {
-			for _, p := range []struct {
-				name string
-				in   *Input
-			}{{"contact", d.Contact}, {"exitButton", d.ExitButton}} {
-				if p.in != nil && p.in.Pin == "" {
-					c.add(f+"."+p.name+".pin", "missing", "name the pin, e.g. GPIO17")
-				}
-			}
-			if d.Lock != nil && d.Lock.Pin == "" {
-				c.add(f+".lock.pin", "missing", "name the relay's pin, e.g. GPIO22")
-			}
-		}
-		if d.Lock != nil && d.Lock.Mode != "fail-safe" && d.Lock.Mode != "fail-secure" {
-			c.add(f+".lock.mode", fmt.Sprintf("%q", d.Lock.Mode), "say fail-safe (escape routes: unlocks on power loss) or fail-secure")
-		}
-		for _, side := range []struct{ field, id string }{{"entryReader", d.EntryReader}, {"exitReader", d.ExitReader}} {
-			if side.id == "" {
-				continue
-			}
-			if _, ok := ids[side.id]; !ok {
-				c.add(f+"."+side.field, side.id+" is not a configured reader", "name a reader from osdp[].readers[] or the door's wiegand reader")
-			}
-			if other, ok := onDoor[side.id]; ok && other != f {
-				c.add(f+"."+side.field, side.id+" is already on "+other, "put each reader on one door")
-			}
-			onDoor[side.id] = f
-		}
+		b.checkDoor(&c, ids, doors, onDoor, i)
 	}
 	for i, bus := range b.OSDP {
 		for j, r := range bus.Readers {
@@ -338,35 +214,194 @@ func LoadBridge(path string) (*Bridge, error) {
 			}
 		}
 	}
-	if s := b.Simulate; s != nil {
-		if s.Every == 0 {
-			s.Every = 2 * time.Second
-		}
-		if s.Incidents == 0 {
-			s.Incidents = 0.05
-		}
-		if s.Every < time.Millisecond {
-			c.add("simulate.every", s.Every.String()+" too short", "use at least 1ms")
-		}
-		if s.Incidents < 0 || s.Incidents > 1 {
-			c.add("simulate.incidents", fmt.Sprint(s.Incidents), "use a share from 0 to 1")
-		}
-		if len(s.Cards) == 0 && !s.Quiet {
-			c.add("simulate.cards", "empty", `list the cards people present, e.g. ["12:3456"]`)
-		}
-		for i, card := range s.Cards {
-			if _, err := wiegand.Parse(card, 26); err != nil {
-				c.add(fmt.Sprintf("simulate.cards[%d]", i), fmt.Sprintf("%q", card), `write a 26-bit card as "facility:number", facility 0-255, number 0-65535`)
-			}
-		}
-		if len(b.Doors) == 0 {
-			c.add("doors", "empty", "the simulation needs at least one door")
-		}
+	if b.Simulate != nil {
+		b.checkSimulate(&c)
 	}
 	b.Log.check(&c)
 	return &b, c.err(path)
 }
 
+// checkOSDPBus sets the defaults of RS-485 line osdp[i] and checks it and its readers,
+// resolving file names against dir and recording each reader's id in ids.
+func (b *Bridge) checkOSDPBus(c *checker, ids map[string]string, dir string, i int) {
+	bus := &b.OSDP[i]
+	f := fmt.Sprintf("osdp[%d]", i)
+	if bus.Port != SimulatedPort {
+		bus.Port = resolve(dir, bus.Port)
+	}
+	if bus.Baud == 0 {
+		bus.Baud = 9600
+	}
+	if bus.ReplyTimeout == 0 {
+		bus.ReplyTimeout = 200 * time.Millisecond
+	}
+	if bus.OfflineAfter == 0 {
+		bus.OfflineAfter = 3
+	}
+	if bus.PollInterval == 0 {
+		bus.PollInterval = 50 * time.Millisecond
+	}
+	switch {
+	case bus.Port == "":
+		c.add(f+".port", "missing", "name the serial device, e.g. /dev/ttyUSB0")
+	case bus.Port == SimulatedPort && b.Simulate == nil:
+		c.add(f+".port", "simulated, but there is no simulate section", "add simulate: or name a serial device")
+	}
+	if !slices.Contains(bauds, bus.Baud) {
+		c.add(f+".baud", fmt.Sprint(bus.Baud), fmt.Sprintf("use one of %v", bauds))
+	}
+	if bus.ReplyTimeout < 10*time.Millisecond || bus.ReplyTimeout > 5*time.Second {
+		c.add(f+".replyTimeout", bus.ReplyTimeout.String(), "use 10ms to 5s; OSDP says 200ms")
+	}
+	if bus.PollInterval < time.Millisecond || bus.PollInterval > 5*time.Second {
+		c.add(f+".pollInterval", bus.PollInterval.String(), "use 1ms to 5s; 50ms is usual")
+	}
+	if bus.OfflineAfter < 1 || bus.OfflineAfter > 100 {
+		c.add(f+".offlineAfter", fmt.Sprint(bus.OfflineAfter), "use 1 to 100; 3 is usual")
+	}
+	if len(bus.Readers) == 0 {
+		c.add(f+".readers", "empty", "list the readers on the line with id and address")
+	}
+	addrs := map[int]bool{}
+	for j := range bus.Readers {
+		checkOSDPReader(c, ids, addrs, dir, fmt.Sprintf("%s.readers[%d]", f, j), &bus.Readers[j])
+	}
+}
+
+// checkOSDPReader checks reader r, named field rf, of a line whose addresses taken so
+// far are addrs: its id, its address, and its secure channel key or the explicit lack
+// of one (resolved against dir).
+func checkOSDPReader(c *checker, ids map[string]string, addrs map[int]bool, dir, rf string, r *OSDPReader) {
+	checkReaderID(c, ids, rf+".id", r.ID)
+	if r.Address < 0 || r.Address > 126 {
+		c.add(rf+".address", fmt.Sprint(r.Address), "use 0 to 126 (127 is broadcast)")
+	}
+	if addrs[r.Address] {
+		c.add(rf+".address", fmt.Sprintf("%d used twice on this line", r.Address), "give each reader on a line its own address")
+	}
+	addrs[r.Address] = true
+	r.SCBKFile = resolve(dir, r.SCBKFile)
+	switch {
+	case r.SCBKFile != "" && r.Insecure:
+		c.add(rf+".insecure", "set together with scbkFile", "remove one: a reader either has a key or runs in clear")
+	case r.SCBKFile == "" && !r.Insecure:
+		c.add(rf+".scbkFile", "missing", "give the reader's secure channel key file (32 hex digits, mode 0600), or set insecure: true to run in clear (never on a live site)")
+	case r.SCBKFile != "":
+		checkSecretFile(c, rf+".scbkFile", r.SCBKFile)
+	}
+	if r.Install && r.SCBKFile == "" {
+		c.add(rf+".install", "set without scbkFile", "install mode sets the key in scbkFile; give one")
+	}
+}
+
+// checkDoor sets the defaults of door doors[i] and checks it: its id (recorded in
+// doors), times, Wiegand reader (recorded in ids, and made the door's entry or exit
+// reader), pins and lock, and that its entry and exit readers are configured readers
+// on no other door (recorded in onDoor).
+func (b *Bridge) checkDoor(c *checker, ids map[string]string, doors map[string]bool, onDoor map[string]string, i int) {
+	d := &b.Doors[i]
+	f := fmt.Sprintf("doors[%d]", i)
+	if !validDeviceID(d.ID) {
+		c.add(f+".id", fmt.Sprintf("%q is not a door id", d.ID), "use letters, digits, '-' and '_'")
+	}
+	if doors[d.ID] {
+		c.add(f+".id", d.ID+" repeated", "give each door its own id")
+	}
+	doors[d.ID] = true
+	if d.UnlockFor == 0 {
+		d.UnlockFor = 5 * time.Second
+	}
+	if d.HeldOpenAfter == 0 {
+		d.HeldOpenAfter = 30 * time.Second
+	}
+	if d.UnlockFor < 500*time.Millisecond || d.UnlockFor > 10*time.Minute {
+		c.add(f+".unlockFor", d.UnlockFor.String(), "use 500ms to 10m; 5s is usual")
+	}
+	if d.HeldOpenAfter < time.Second || d.HeldOpenAfter > time.Hour {
+		c.add(f+".heldOpenAfter", d.HeldOpenAfter.String(), "use 1s to 1h; 30s is usual")
+	}
+	if d.Wiegand != nil {
+		b.checkWiegand(c, ids, f, d)
+	}
+	if b.Simulate == nil {
+		for _, p := range []struct {
+			name string
+			in   *Input
+		}{{"contact", d.Contact}, {"exitButton", d.ExitButton}} {
+			if p.in != nil && p.in.Pin == "" {
+				c.add(f+"."+p.name+".pin", "missing", "name the pin, e.g. GPIO17")
+			}
+		}
+		if d.Lock != nil && d.Lock.Pin == "" {
+			c.add(f+".lock.pin", "missing", "name the relay's pin, e.g. GPIO22")
+		}
+	}
+	if d.Lock != nil && d.Lock.Mode != "fail-safe" && d.Lock.Mode != "fail-secure" {
+		c.add(f+".lock.mode", fmt.Sprintf("%q", d.Lock.Mode), "say fail-safe (escape routes: unlocks on power loss) or fail-secure")
+	}
+	for _, side := range []struct{ field, id string }{{"entryReader", d.EntryReader}, {"exitReader", d.ExitReader}} {
+		if side.id == "" {
+			continue
+		}
+		if _, ok := ids[side.id]; !ok {
+			c.add(f+"."+side.field, side.id+" is not a configured reader", "name a reader from osdp[].readers[] or the door's wiegand reader")
+		}
+		if other, ok := onDoor[side.id]; ok && other != f {
+			c.add(f+"."+side.field, side.id+" is already on "+other, "put each reader on one door")
+		}
+		onDoor[side.id] = f
+	}
+}
+
+// checkWiegand checks the Wiegand reader of door d, named field f, recording its id in
+// ids, and makes it the door's entry or exit reader if that is not set.
+func (b *Bridge) checkWiegand(c *checker, ids map[string]string, f string, d *Door) {
+	w := d.Wiegand
+	checkReaderID(c, ids, f+".wiegand.reader", w.Reader)
+	if w.Direction != "entry" && w.Direction != "exit" {
+		c.add(f+".wiegand.direction", fmt.Sprintf("%q", w.Direction), "use entry (reader outside) or exit (reader inside)")
+	}
+	if b.Simulate == nil && (w.D0 == "" || w.D1 == "") {
+		c.add(f+".wiegand", "d0 or d1 missing", "name both data pins, e.g. d0: GPIO5, d1: GPIO6")
+	}
+	if w.Direction == "entry" && d.EntryReader == "" {
+		d.EntryReader = w.Reader
+	} else if w.Direction == "exit" && d.ExitReader == "" {
+		d.ExitReader = w.Reader
+	}
+}
+
+// checkSimulate sets the defaults of the simulate section, which must be present, and
+// checks it.
+func (b *Bridge) checkSimulate(c *checker) {
+	s := b.Simulate
+	if s.Every == 0 {
+		s.Every = 2 * time.Second
+	}
+	if s.Incidents == 0 {
+		s.Incidents = 0.05
+	}
+	if s.Every < time.Millisecond {
+		c.add("simulate.every", s.Every.String()+" too short", "use at least 1ms")
+	}
+	if s.Incidents < 0 || s.Incidents > 1 {
+		c.add("simulate.incidents", fmt.Sprint(s.Incidents), "use a share from 0 to 1")
+	}
+	if len(s.Cards) == 0 && !s.Quiet {
+		c.add("simulate.cards", "empty", `list the cards people present, e.g. ["12:3456"]`)
+	}
+	for i, card := range s.Cards {
+		if _, err := wiegand.Parse(card, 26); err != nil {
+			c.add(fmt.Sprintf("simulate.cards[%d]", i), fmt.Sprintf("%q", card), `write a 26-bit card as "facility:number", facility 0-255, number 0-65535`)
+		}
+	}
+	if len(b.Doors) == 0 {
+		c.add("doors", "empty", "the simulation needs at least one door")
+	}
+}
+
+// checkReaderID checks a reader id, named field, and records it in ids (reader id:
+// the field that named it), refusing one named twice.
 func checkReaderID(c *checker, ids map[string]string, field, id string) {
 	if !validDeviceID(id) {
 		c.add(field, fmt.Sprintf("%q is not a reader id", id), "use letters, digits, '-' and '_'")

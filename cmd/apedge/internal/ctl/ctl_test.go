@@ -1,9 +1,8 @@
-package main
+package ctl
 
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -163,23 +162,11 @@ func (f *fakeConsole) authHeaders() []string {
 	return append([]string(nil), f.auth...)
 }
 
-// ctl runs `apedge ctl args...` in-process with stdin as standard input, mapping its
-// error to an exit code and stderr line exactly as run does.
+// ctl runs `apedge ctl args...` in-process with stdin as standard input, as main does.
 func ctl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	old := ctlStdin
-	ctlStdin = strings.NewReader(stdin)
-	defer func() { ctlStdin = old }()
 	var stdout, stderr lockedBuffer
-	code := 0
-	switch err := cmdCtl(t.Context(), args, &stdout, &stderr); {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errUsage):
-		code = 2
-	default:
-		fmt.Fprintf(&stderr, "apedge ctl: %s\n", oneLine(err.Error()))
-		code = 1
-	}
+	code := Main(t.Context(), args, Env{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr})
 	return result{args: append([]string{"ctl"}, args...), code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
@@ -500,9 +487,6 @@ func TestCtlTerminal(t *testing.T) {
 	done := make(chan struct{})
 	go func() { io.Copy(&seen, ptmx); close(done) }()
 
-	old := ctlStdin
-	ctlStdin = tty
-	defer func() { ctlStdin = old }()
 	tokFile := filepath.Join(t.TempDir(), "token")
 	go func() {
 		// Type the password once the prompt is up and the terminal's echo is off.
@@ -520,8 +504,9 @@ func TestCtlTerminal(t *testing.T) {
 		io.WriteString(ptmx, ctlTestPass+"\r")
 	}()
 	var stdout lockedBuffer
-	if err := cmdCtl(t.Context(), []string{"login", "-user", "ann", "-url", f.URL, "-token-file", tokFile}, &stdout, tty); err != nil {
-		t.Fatalf("login on a terminal: %v\n%s", err, seen.String())
+	env := Env{Stdin: tty, Stdout: &stdout, Stderr: tty}
+	if code := Main(t.Context(), []string{"login", "-user", "ann", "-url", f.URL, "-token-file", tokFile}, env); code != 0 {
+		t.Fatalf("login on a terminal: exit %d\n%s", code, seen.String())
 	}
 	if !strings.Contains(stdout.String(), "signed in") {
 		t.Errorf("login printed %q", stdout.String())
@@ -529,8 +514,8 @@ func TestCtlTerminal(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "site.jsonl")
 	stdout = lockedBuffer{}
-	if err := cmdCtl(t.Context(), []string{"export", "-o", out, "-url", f.URL, "-token-file", tokFile}, &stdout, tty); err != nil {
-		t.Fatalf("export on a terminal: %v", err)
+	if code := Main(t.Context(), []string{"export", "-o", out, "-url", f.URL, "-token-file", tokFile}, env); code != 0 {
+		t.Fatalf("export on a terminal: exit %d\n%s", code, seen.String())
 	}
 	tty.Close()
 	<-done
