@@ -345,108 +345,122 @@ func (j *Journal) commitLoop() {
 	var (
 		queue []*chunk // received from orderQ, not yet committed, in order
 		rows  []*request
+		open  bool
 	)
 	for {
-		// Gather what is waiting and, while that would make a small transaction and
-		// more drafts are on their way through the sequencer and signers, wait for
-		// them (minCommitRows).
-		queued := 0 // rows in queue
-		for _, c := range queue {
-			queued += len(c.rows)
+		if queue, open = j.gather(queue); !open {
+			return
 		}
-	gather:
+		var chunks []*chunk
+		chunks, rows = j.takeBatch(queue, rows[:0])
+		j.commit(chunks, rows)
+		clear(rows)
+		queue = queue[:copy(queue, queue[len(chunks):])]
+		clear(queue[len(queue):cap(queue)])
+	}
+}
+
+// gather adds to queue what the sequencer has ordered and, while that would make a
+// small transaction and more drafts are on their way through the sequencer and
+// signers, waits for them (minCommitRows). It reports false once the sequencer has
+// closed and nothing is left to commit.
+func (j *Journal) gather(queue []*chunk) ([]*chunk, bool) {
+	queued := 0 // rows in queue
+	for _, c := range queue {
+		queued += len(c.rows)
+	}
+	add := func(c *chunk) {
+		queue = append(queue, c)
+		queued += len(c.rows)
+		j.upstream.Add(-int64(len(c.reqs)))
+	}
+	for {
+	drain:
 		for {
-		drain:
-			for {
-				select {
-				case c, ok := <-j.orderQ:
-					if !ok {
-						break drain
-					}
-					queue = append(queue, c)
-					queued += len(c.rows)
-					j.upstream.Add(-int64(len(c.reqs)))
-				default:
+			select {
+			case c, ok := <-j.orderQ:
+				if !ok {
 					break drain
 				}
+				add(c)
+			default:
+				break drain
 			}
-			if len(queue) > 0 && (queued >= min(minCommitRows, j.maxBatch) || j.upstream.Load() == 0) {
-				break
-			}
-			var c *chunk
-			ok := true
-			select {
-			case c, ok = <-j.orderQ:
-			case <-j.nudge:
-				continue // the sequencer answered the last drafts on their way itself
-			}
+		}
+		if len(queue) > 0 && (queued >= min(minCommitRows, j.maxBatch) || j.upstream.Load() == 0) {
+			return queue, true
+		}
+		select {
+		case c, ok := <-j.orderQ:
 			if !ok {
-				if len(queue) == 0 {
-					return
-				}
-				break gather
+				return queue, len(queue) > 0
 			}
-			queue = append(queue, c)
-			queued += len(c.rows)
-			j.upstream.Add(-int64(len(c.reqs)))
+			add(c)
+		case <-j.nudge:
+			// The sequencer answered the last drafts on their way itself.
 		}
-		// Take the oldest chunks, up to MaxBatch drafts. Their rows are inserted as
-		// their signatures arrive, so the transaction's work overlaps the signing.
-		take, n := 0, 0
-		rows = rows[:0]
-		for _, c := range queue {
-			if take > 0 && n+len(c.reqs) > j.maxBatch {
-				break
-			}
-			take++
-			n += len(c.reqs)
-			rows = append(rows, c.rows...)
-		}
-		chunks := queue[:take]
+	}
+}
 
-		err := j.failure()
-		if err == nil && len(rows) > 0 {
-			if werr := j.write(chunks, len(rows)); werr != nil {
-				j.fail(werr)
-				err = j.failure()
+// takeBatch takes the oldest chunks of queue, up to MaxBatch drafts, and appends their
+// rows to rows. The rows are inserted as their signatures arrive, so the transaction's
+// work overlaps the signing.
+func (j *Journal) takeBatch(queue []*chunk, rows []*request) ([]*chunk, []*request) {
+	take, n := 0, 0
+	for _, c := range queue {
+		if take > 0 && n+len(c.reqs) > j.maxBatch {
+			break
+		}
+		take++
+		n += len(c.reqs)
+		rows = append(rows, c.rows...)
+	}
+	return queue[:take], rows
+}
+
+// commit writes chunks' rows in one transaction, publishes the new Last and the
+// tree's new leaves, and answers every request of chunks: with its record, its
+// original's for a duplicate, or the journal's failure.
+func (j *Journal) commit(chunks []*chunk, rows []*request) {
+	err := j.failure()
+	if err == nil && len(rows) > 0 {
+		if werr := j.write(chunks, len(rows)); werr != nil {
+			j.fail(werr)
+			err = j.failure()
+		}
+	}
+	for _, c := range chunks {
+		// Never hand back a chunk a signer may still be writing to; after write
+		// this is already done.
+		if !c.isSigned {
+			<-c.signed
+		}
+	}
+	j.pendMu.Lock()
+	for _, r := range rows {
+		if o := r.d.Origin; o != "" && j.pending[o] == r {
+			delete(j.pending, o)
+		}
+	}
+	j.pendMu.Unlock()
+	if err == nil && len(rows) > 0 {
+		j.tree.offer(rows)
+		j.last.Store(rows[len(rows)-1].rec.Seq)
+		j.wake()
+	}
+	for _, c := range chunks {
+		for _, r := range c.reqs {
+			switch {
+			case err != nil:
+				r.err, r.rec = err, Record{}
+			case r.dupOf != nil:
+				r.rec = r.dupOf.rec
+				r.rec.Envelope = append([]byte(nil), r.rec.Envelope...)
+				r.rec.Duplicate = true
 			}
+			answer(r)
 		}
-		for _, c := range chunks {
-			// Never hand back a chunk a signer may still be writing to; after write
-			// this is already done.
-			if !c.isSigned {
-				<-c.signed
-			}
-		}
-		j.pendMu.Lock()
-		for _, r := range rows {
-			if o := r.d.Origin; o != "" && j.pending[o] == r {
-				delete(j.pending, o)
-			}
-		}
-		j.pendMu.Unlock()
-		if err == nil && len(rows) > 0 {
-			j.tree.offer(rows)
-			j.last.Store(rows[len(rows)-1].rec.Seq)
-			j.wake()
-		}
-		for _, c := range chunks {
-			for _, r := range c.reqs {
-				switch {
-				case err != nil:
-					r.err, r.rec = err, Record{}
-				case r.dupOf != nil:
-					r.rec = r.dupOf.rec
-					r.rec.Envelope = append([]byte(nil), r.rec.Envelope...)
-					r.rec.Duplicate = true
-				}
-				answer(r)
-			}
-			j.recycle(c)
-		}
-		clear(rows)
-		queue = queue[:copy(queue, queue[take:])]
-		clear(queue[len(queue):cap(queue)])
+		j.recycle(c)
 	}
 }
 
