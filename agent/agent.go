@@ -26,7 +26,6 @@ import (
 	"github.com/apedge/apedge/agent/forwarder"
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/firmware-bridge/door"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/formats/sitekey"
@@ -527,7 +526,7 @@ func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, e
 	switch {
 	case tp.Class == sitebus.ClassReader && m.Kind == "card-read":
 		return a.cardRead(tp, m)
-	case tp.Class == sitebus.ClassDoor && m.Kind == door.EventOpened:
+	case tp.Class == sitebus.ClassDoor && m.Kind == sitebus.DoorOpened:
 		return a.doorOpened(tp, m)
 	case tp.Class == sitebus.ClassDoor || tp.Class == sitebus.ClassReader:
 		d, err := a.translateDoor(tp, m)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent"
-	"github.com/apedge/apedge/firmware-bridge/door"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock/clocktest"
@@ -192,8 +191,8 @@ func TestUnattributedExitAtNight(t *testing.T) {
 		exit := func(at time.Time) {
 			t.Helper()
 			s.clock.Set(at)
-			ev := door.Event{Reason: door.ByExitButton, Authorised: true, Passages: 1, UnlockedAt: at.Add(-2 * time.Second)}
-			if _, err := pub.PublishAt(t.Context(), at, sitebus.ClassDoor, "garden", sitebus.KindEvent, door.EventOpened, ev); err != nil {
+			ev := sitebus.DoorEvent{Reason: sitebus.UnlockByExitButton, Authorised: true, Passages: 1, UnlockedAt: at.Add(-2 * time.Second)}
+			if _, err := pub.PublishAt(t.Context(), at, sitebus.ClassDoor, "garden", sitebus.KindEvent, sitebus.DoorOpened, ev); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -15,7 +15,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/agent/curfew"
-	"github.com/apedge/apedge/firmware-bridge/door"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/config"
@@ -238,7 +237,7 @@ func (a *Agent) cardRead(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, er
 // opened it, unattributed when the exit button did. An opening on a staff command is
 // a staff action (audited as door.unlock-ordered), not a resident's movement.
 func (a *Agent) doorOpened(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, error) {
-	var ev door.Event
+	var ev sitebus.DoorEvent
 	if err := json.Unmarshal(m.Data, &ev); err != nil {
 		return nil, fmt.Errorf("%w: door opened: %v", sitebus.ErrMessage, err)
 	}
@@ -247,7 +246,7 @@ func (a *Agent) doorOpened(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, 
 		info["unlockedAt"] = ev.UnlockedAt
 	}
 	switch ev.Reason {
-	case door.ByCredential:
+	case sitebus.UnlockByCredential:
 		if ev.Direction != "entry" && ev.Direction != "exit" || ev.Credential == "" {
 			return nil, fmt.Errorf("%w: door opened by a credential with direction %q, credential %q", sitebus.ErrMessage, ev.Direction, ev.Credential)
 		}
@@ -255,7 +254,7 @@ func (a *Agent) doorOpened(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, 
 		info["credential"] = map[string]any{"kind": "card", "id": ev.Credential}
 		info["readAt"] = ev.UnlockedAt
 		return a.movement(tp, m, ev.Direction, ev.Credential, basisOpened, info)
-	case door.ByExitButton:
+	case sitebus.UnlockByExitButton:
 		info["direction"] = "exit"
 		return a.movement(tp, m, "exit", "", basisExitButton, info)
 	default:

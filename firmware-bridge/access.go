@@ -13,9 +13,10 @@ import (
 
 // Reasons a card read is refused.
 const (
-	denyNoList      = "no-list"       // the bridge has never had a credential list
-	denyNotListed   = "not-listed"    // the credential is not on the list
-	denyNotThisDoor = "not-this-door" // it is listed, but not for this door
+	denyNoList      = "no-list"           // the bridge has never had a credential list
+	denyNotListed   = "not-listed"        // the credential is not on the list
+	denyNotThisDoor = "not-this-door"     // it is listed, but not for this door
+	denyNoDoor      = "reader-on-no-door" // the reader is on no door the bridge runs
 )
 
 // access is the credential list the bridge grants entry by: the last one the agent

@@ -1,7 +1,11 @@
 // Package bridge is firmware-bridge: the only process that talks to devices. It runs
-// the doors (OSDP readers on RS-485, door contacts, exit buttons, lock relays and
-// Wiegand readers on GPIO) and publishes normalised device telemetry on the site MQTT
-// bus (package sitebus).
+// the device classes of its table (Classes: doors on GPIO with their Wiegand readers,
+// OSDP readers on RS-485, and each class to come) through the contract of package
+// devices/device, and publishes their normalised telemetry on the site MQTT bus
+// (package sitebus). It knows no class by name: it opens what each class finds in
+// the configuration, routes commands from the bus to devices by class and id, keeps
+// what devices publish in its outbox until the agent has it, and asks devices how
+// they are (Health).
 //
 // The bridge decides card reads itself, from the last credential list the agent
 // published, so that doors keep working while the agent or the bus is down; what
@@ -18,14 +22,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/apedge/apedge/devices/osdp"
-	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/devices/device"
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/config"
@@ -40,9 +44,11 @@ type Bridge struct {
 	access *access
 	out    *outbox
 
-	mu    sync.Mutex
-	doors map[string]*doorRun
-	rds   *readers
+	classes []device.Class
+
+	mu    sync.RWMutex
+	devs  map[device.Ref]device.Device // every device, once started
+	doors map[string]device.Door       // the devices that are doors, by id
 	sim   *Sim
 	ready chan struct{}
 
@@ -56,12 +62,18 @@ type Option func(*Bridge)
 // device state) and judge commands' deadlines by c instead of the system clock.
 func WithClock(c clock.Clock) Option { return func(b *Bridge) { b.clock = c } }
 
+// WithClasses makes the bridge run the device classes cs instead of those of Classes:
+// for tests, and for a build that runs other classes.
+func WithClasses(cs ...device.Class) Option {
+	return func(b *Bridge) { b.classes = slices.Clone(cs) }
+}
+
 // New returns a bridge for cfg.
 func New(cfg *config.Bridge, log *slog.Logger, opts ...Option) *Bridge {
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Bridge{cfg: cfg, log: log.With("component", "bridge", "site", cfg.Site), ready: make(chan struct{})}
+	b := &Bridge{cfg: cfg, log: log.With("component", "bridge", "site", cfg.Site), ready: make(chan struct{}), classes: Classes()}
 	for _, o := range opts {
 		o(b)
 	}
@@ -90,7 +102,6 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if v := acc.version(); v > 0 {
 		b.log.Info("credential list kept from before", "version", v)
 	}
-	logInsecure(b.log, b.cfg)
 
 	bootB := make([]byte, 8)
 	rand.Read(bootB)
@@ -171,7 +182,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}()
 	ackDone := make(chan struct{})
 	go func() { defer close(ackDone); b.applyAcks(outCtx, acks) }()
-	b.log.Info("bridge running", "boot", boot, "broker", b.cfg.Bus.Broker, "doors", len(b.doors), "readers", len(b.rds.by))
+	b.log.Info("bridge running", append([]any{"boot", boot, "broker", b.cfg.Bus.Broker}, b.deviceCounts()...)...)
 
 	<-ctx.Done()
 	stopDevices()
@@ -190,123 +201,6 @@ func (b *Bridge) Run(ctx context.Context) error {
 	return nil
 }
 
-// startDevices opens and runs every door and reader.
-func (b *Bridge) startDevices(ctx context.Context, wg *sync.WaitGroup) error {
-	b.doors = map[string]*doorRun{}
-	b.rds = &readers{b: b, by: map[string]*reader{}}
-	places := b.cfg.Readers()
-	simulated := b.cfg.Simulate != nil
-	if simulated {
-		b.sim = newSimSite(b.cfg.Simulate, b.log)
-	}
-	for _, dc := range b.cfg.Doors {
-		io, simDoor, err := openDoorIO(dc, simulated, b.clock)
-		if err != nil {
-			b.sim.close()
-			return err
-		}
-		d := newDoorRun(dc, io, b.out, b.clock, b.log)
-		b.doors[dc.ID] = d
-		if simDoor != nil {
-			b.sim.addDoor(dc, simDoor)
-		}
-		wg.Go(func() { d.run(ctx) })
-		if w := dc.Wiegand; w != nil {
-			r := &reader{id: w.Reader, place: places[w.Reader], door: d, state: sitebus.ReaderStatus{
-				Online: true, Interface: "wiegand", Door: dc.ID, Direction: w.Direction, Simulated: simulated}}
-			b.rds.by[r.id] = r
-			b.rds.update(r, b.clock.Now(), func(*sitebus.ReaderStatus) {})
-			if simDoor != nil {
-				b.sim.addWiegand(r.id, simDoor)
-			}
-			wg.Go(func() {
-				err := io.Wiegand.Run(ctx, func(c wiegand.Card, err error) {
-					if err != nil {
-						b.log.Warn("bad wiegand read", "reader", r.id, "err", err)
-						b.rds.event(r, b.clock.Now(), "bad-read", map[string]any{"reason": err.Error()})
-						return
-					}
-					b.rds.cardRead(ctx, r, b.clock.Now(), c)
-				})
-				if err != nil && ctx.Err() == nil {
-					b.log.Error("wiegand reader stopped", "reader", r.id, "err", err)
-				}
-			})
-		}
-	}
-	for i, bus := range b.cfg.OSDP {
-		if err := b.startOSDP(ctx, wg, i, bus, places); err != nil {
-			b.sim.close()
-			return err
-		}
-	}
-	if b.sim != nil {
-		wg.Go(func() { b.sim.run(ctx, b) })
-	}
-	return nil
-}
-
-// startOSDP opens one RS-485 line and runs its panel.
-func (b *Bridge) startOSDP(ctx context.Context, wg *sync.WaitGroup, i int, bus config.OSDPBus, places map[string]config.ReaderPlace) error {
-	port := bus.Port
-	if port == config.SimulatedPort {
-		p, err := b.sim.addBus(ctx, wg, bus)
-		if err != nil {
-			return fmt.Errorf("bridge: osdp[%d]: %w", i, err)
-		}
-		port = p
-	}
-	line, err := osdp.OpenSerial(port, bus.Baud)
-	if err != nil {
-		return fmt.Errorf("bridge: osdp[%d]: %w", i, err)
-	}
-	pcfg := osdp.PanelConfig{Port: line, ReplyTimeout: bus.ReplyTimeout, OfflineAfter: bus.OfflineAfter, PollInterval: bus.PollInterval,
-		Logger: b.log.With("osdp", port), Clock: b.clock}
-	byAddr := map[int]*reader{}
-	var rs []*reader
-	for _, rc := range bus.Readers {
-		pd := osdp.PDConfig{Address: rc.Address, Install: rc.Install}
-		secure := "off"
-		if rc.SCBKFile != "" {
-			key, err := config.ReadHexKey(rc.SCBKFile, osdp.KeyLen)
-			if err != nil {
-				line.Close()
-				return fmt.Errorf("bridge: reader %s: %w", rc.ID, err)
-			}
-			pd.SCBK = key
-			secure = "on"
-			if rc.Install {
-				secure = "install"
-			}
-		}
-		pcfg.PDs = append(pcfg.PDs, pd)
-		pl := places[rc.ID]
-		r := &reader{id: rc.ID, place: pl, door: b.doors[pl.Door], addr: rc.Address, secure: secure,
-			state: sitebus.ReaderStatus{Interface: "osdp", Door: pl.Door, Direction: pl.Direction, Address: rc.Address,
-				SecureChannel: secure, Simulated: bus.Port == config.SimulatedPort}}
-		byAddr[rc.Address] = r
-		b.rds.by[rc.ID] = r
-		rs = append(rs, r)
-	}
-	panel, err := osdp.NewPanel(pcfg)
-	if err != nil {
-		line.Close()
-		return fmt.Errorf("bridge: osdp[%d]: %w", i, err)
-	}
-	for _, r := range rs {
-		r.panel = panel
-		b.rds.update(r, b.clock.Now(), func(*sitebus.ReaderStatus) {})
-	}
-	wg.Go(func() {
-		defer line.Close()
-		err := panel.Run(ctx, func(ev osdp.Event) { b.rds.onOSDP(ctx, byAddr, ev) })
-		if err != nil && ctx.Err() == nil {
-			b.log.Error("osdp line stopped", "port", port, "err", err)
-		}
-	})
-	return nil
-}
-
 // onCredentials takes a credential list from the agent.
 func (b *Bridge) onCredentials(raw []byte) {
 	changed, err := b.access.update(raw)
@@ -316,13 +210,6 @@ func (b *Bridge) onCredentials(raw []byte) {
 	case changed:
 		b.log.Info("credential list updated", "version", b.access.version())
 	}
-}
-
-// door returns the running door id, or nil.
-func (b *Bridge) door(id string) *doorRun {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.doors[id]
 }
 
 // onAgentState notes whether the agent is online: unacknowledged messages are sent

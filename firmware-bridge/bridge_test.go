@@ -327,7 +327,7 @@ func TestRefused(t *testing.T) {
 		h.sim.Present("front-in", tc.card)
 		cr := decodeCardRead(t, h.bus.waitEvents(t, sitebus.ClassReader, "front-in", i, "card-read")[0])
 		if cr.Granted || cr.Reason != tc.reason {
-			t.Errorf("card %s: granted %v reason %q, want refused %q", tc.card.Credential().ID(), cr.Granted, cr.Reason, tc.reason)
+			t.Errorf("card %s: granted %v reason %q, want refused %q", tc.card.ID(), cr.Granted, cr.Reason, tc.reason)
 		}
 	}
 	wait.For(t, timeout, "red LED", func() (bool, string) {

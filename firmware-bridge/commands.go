@@ -2,15 +2,17 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"time"
 
-	"github.com/apedge/apedge/firmware-bridge/door"
+	"github.com/apedge/apedge/devices/device"
 	"github.com/apedge/apedge/formats/sitebus"
 )
 
 // onCommand carries out one command from the site bus and publishes its result on the
 // device's cmd/result topic. A command past its deadline is not carried out: it is
-// answered "expired", so a late unlock never opens a door nobody is waiting at.
+// answered "expired", so a late unlock never opens a door nobody is waiting at. The
+// device the topic names carries it out, whatever its class.
 func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 	tp, err := sitebus.ParseTopic(topic)
 	if err != nil || tp.Site != b.cfg.Site || tp.Kind != sitebus.KindCmd {
@@ -32,47 +34,23 @@ func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 		result(sitebus.ResultExpired, "received after its deadline "+cmd.Deadline.Format(time.RFC3339Nano))
 		return
 	}
+	d := b.lookup(device.Ref{Class: tp.Class, ID: tp.ID})
+	if d == nil {
+		result(sitebus.ResultFailed, "no "+tp.Class+" "+tp.ID)
+		return
+	}
 	// paho calls handlers in order on one goroutine: carry the command out on another.
 	go func() {
 		cctx, cancel := context.WithTimeout(ctx, left)
 		defer cancel()
+		err := d.Command(cctx, device.Command{ID: cmd.ID, Action: cmd.Action, By: cmd.By, Deadline: cmd.Deadline, Body: raw})
 		switch {
-		case tp.Class == sitebus.ClassDoor && cmd.Action == sitebus.ActionUnlock:
-			d := b.door(tp.ID)
-			if d == nil {
-				result(sitebus.ResultFailed, "no door "+tp.ID)
-				return
-			}
-			done := make(chan struct{})
-			in := doorInput{at: b.clock.Now(), in: door.Unlock{For: time.Duration(cmd.ForMs) * time.Millisecond, By: cmd.By}, done: done}
-			select {
-			case d.in <- in:
-			case <-cctx.Done():
-				result(sitebus.ResultExpired, "door busy until the deadline")
-				return
-			}
-			select {
-			case <-done:
-				result(sitebus.ResultDone, "")
-			case <-cctx.Done():
-				result(sitebus.ResultExpired, "door busy until the deadline")
-			}
-		case tp.Class == sitebus.ClassReader && cmd.Action == sitebus.ActionIndicate:
-			r := b.rds.by[tp.ID]
-			switch {
-			case r == nil:
-				result(sitebus.ResultFailed, "no reader "+tp.ID)
-			case r.panel == nil:
-				result(sitebus.ResultFailed, "reader "+tp.ID+" has no LED or buzzer the bridge drives")
-			default:
-				if err := indicate(cctx, r.panel, r.addr, cmd.Pattern == "grant"); err != nil {
-					result(sitebus.ResultFailed, err.Error())
-					return
-				}
-				result(sitebus.ResultDone, "")
-			}
+		case err == nil:
+			result(sitebus.ResultDone, "")
+		case errors.Is(err, device.ErrExpired) || errors.Is(err, context.DeadlineExceeded):
+			result(sitebus.ResultExpired, err.Error())
 		default:
-			result(sitebus.ResultFailed, cmd.Action+" is not a command for a "+tp.Class)
+			result(sitebus.ResultFailed, err.Error())
 		}
 	}()
 }

@@ -216,6 +216,8 @@ func (o *outbox) sendKept(ctx context.Context) (int, error) {
 		if err := o.pub.Send(ctx, &k.pm); err != nil {
 			return sent, err
 		}
+		// When it was sent times the resend (against applyAcks's ticker), not an event:
+		// the system clock, not the bridge's.
 		if _, err := o.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox SET sent = ? WHERE n = ?`, time.Now().UnixMilli(), k.n); err != nil {
 			return sent, fmt.Errorf("mark sent: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/wait"
 )
@@ -21,7 +22,7 @@ func TestCtlAgainstDemo(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errs lockedBuffer
+	var out, errs clitest.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- testSys("").cmdDemo(ctx, []string{"-dir", dir, "-every", "50ms", "-console", "127.0.0.1:0"}, &out, &errs)
@@ -40,64 +41,64 @@ func TestCtlAgainstDemo(t *testing.T) {
 	})
 	url, password := m[1], m[2]
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	ctlIn := func(stdin string, args ...string) result {
+	ctlIn := func(stdin string, args ...string) clitest.Result {
 		t.Helper()
 		return apedgeIn(t, stdin, append([]string{"ctl", "-url", url, "-token-file", tokenFile}, args...)...)
 	}
-	ctl := func(args ...string) result {
+	ctl := func(args ...string) clitest.Result {
 		t.Helper()
 		return ctlIn("", args...)
 	}
 
 	r := ctlIn(password+"\n", "login", "-user", "demo")
-	if r.code != 0 || !strings.Contains(r.stdout, "as demo (admin)") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "as demo (admin)") {
 		t.Fatalf("login\n%v", r)
 	}
 	wait.For(t, 30*time.Second, "the demo's doors and an alarm", func() (bool, string) {
 		r = ctl("status")
-		return r.code == 0 && strings.Contains(r.stdout, "bridge     online") && !strings.Contains(r.stdout, "alarms     0 open"), r.stdout
+		return r.Code == 0 && strings.Contains(r.Stdout, "bridge     online") && !strings.Contains(r.Stdout, "alarms     0 open"), r.Stdout
 	})
 	for _, want := range []string{"site       DEMO1", "clock      synced", "bus        connected"} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("status lacks %q\n%v", want, r)
 		}
 	}
-	if r = ctl("doors"); r.code != 0 || !strings.Contains(r.stdout, "front") || !strings.Contains(r.stdout, "side") {
+	if r = ctl("doors"); r.Code != 0 || !strings.Contains(r.Stdout, "front") || !strings.Contains(r.Stdout, "side") {
 		t.Errorf("doors\n%v", r)
 	}
-	if r = ctl("devices"); r.code != 0 || !regexp.MustCompile(`front-in +front +entry +online +up`).MatchString(r.stdout) {
+	if r = ctl("devices"); r.Code != 0 || !regexp.MustCompile(`front-in +front +entry +online +up`).MatchString(r.Stdout) {
 		t.Errorf("devices\n%v", r)
 	}
 
 	// Acknowledge the newest open alarm.
 	r = ctl("alarms")
-	seq := regexp.MustCompile(`(?m)^(\d+) `).FindStringSubmatch(r.stdout)
-	if r.code != 0 || seq == nil {
+	seq := regexp.MustCompile(`(?m)^(\d+) `).FindStringSubmatch(r.Stdout)
+	if r.Code != 0 || seq == nil {
 		t.Fatalf("alarms\n%v", r)
 	}
-	if r = ctl("ack", "-alarm", seq[1], "-note", "seen on camera"); r.code != 0 {
+	if r = ctl("ack", "-alarm", seq[1], "-note", "seen on camera"); r.Code != 0 {
 		t.Errorf("ack\n%v", r)
 	}
-	if r = ctl("alarms", "-all", "-json"); r.code != 0 || !strings.Contains(r.stdout, `"note":"seen on camera"`) {
+	if r = ctl("alarms", "-all", "-json"); r.Code != 0 || !strings.Contains(r.Stdout, `"note":"seen on camera"`) {
 		t.Errorf("alarms -all -json after the ack\n%v", r)
 	}
 
-	if r = ctl("arrive", "-crn", "X100009", "-card", "12:10009", "-name", "Nine"); r.code != 0 {
+	if r = ctl("arrive", "-crn", "X100009", "-card", "12:10009", "-name", "Nine"); r.Code != 0 {
 		t.Fatalf("arrive\n%v", r)
 	}
 	wait.For(t, 30*time.Second, "the arrival on the residents list", func() (bool, string) {
 		r = ctl("residents")
-		return strings.Contains(r.stdout, "X100009"), r.stdout
+		return strings.Contains(r.Stdout, "X100009"), r.Stdout
 	})
-	if r = ctl("journal", "-type", "resident.arrived"); r.code != 0 || !strings.Contains(r.stdout, "X100009") {
+	if r = ctl("journal", "-type", "resident.arrived"); r.Code != 0 || !strings.Contains(r.Stdout, "X100009") {
 		t.Errorf("journal -type resident.arrived\n%v", r)
 	}
-	if r = ctl("audit"); r.code != 0 || !strings.Contains(r.stdout, "staff.signed-in") || !strings.Contains(r.stdout, "alarm.acknowledged") {
+	if r = ctl("audit"); r.Code != 0 || !strings.Contains(r.Stdout, "staff.signed-in") || !strings.Contains(r.Stdout, "alarm.acknowledged") {
 		t.Errorf("audit\n%v", r)
 	}
 
 	export := filepath.Join(t.TempDir(), "journal.jsonl")
-	if r = ctl("export", "-o", export); r.code != 0 {
+	if r = ctl("export", "-o", export); r.Code != 0 {
 		t.Fatalf("export\n%v", r)
 	}
 	_, pub := sitekey.Paths(filepath.Join(dir, "keys"), "DEMO1")
@@ -105,19 +106,19 @@ func TestCtlAgainstDemo(t *testing.T) {
 
 	// An admin adds a staff account; staff may not unlock doors, and are told so.
 	r = ctlIn("a long enough password\n", "user", "add", "-name", "sam", "-role", "staff")
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("user add\n%v", r)
 	}
 	samToken := filepath.Join(t.TempDir(), "token")
 	r = apedgeIn(t, "a long enough password\n", "ctl", "-url", url, "-token-file", samToken, "login", "-user", "sam")
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("login as sam\n%v", r)
 	}
 	r = apedge(t, "ctl", "-url", url, "-token-file", samToken, "unlock", "-door", "front", "-reason", "test")
-	if r.code != 1 || !strings.Contains(r.stderr, "403: role staff may not") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "403: role staff may not") {
 		t.Errorf("unlock as staff\n%v", r)
 	}
-	if r = ctl("users"); r.code != 0 || !strings.Contains(r.stdout, "sam") {
+	if r = ctl("users"); r.Code != 0 || !strings.Contains(r.Stdout, "sam") {
 		t.Errorf("users\n%v", r)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 )
 
 const curfewRoster = `
@@ -21,16 +23,16 @@ roster:
 // on the nights the clocks change.
 func TestCurfewWindows(t *testing.T) {
 	s := newSite(t)
-	cfg := writeFile(t, s.dir, "agent-roster.yaml", strings.Replace(agentYAML, "roster:\n  - {crn: X123456, noms: A1234BC, cards: [\"12:40001\"]}\n", "", 1)+curfewRoster, 0o600)
+	cfg := clitest.WriteFile(t, s.dir, "agent-roster.yaml", strings.Replace(agentYAML, "roster:\n  - {crn: X123456, noms: A1234BC, cards: [\"12:40001\"]}\n", "", 1)+curfewRoster, 0o600)
 	type win struct{ Start, End, StartLocal, EndLocal, Source, Rule, Key string }
 	run := func(from, to string) []win {
 		t.Helper()
 		r := apedge(t, "curfew", "windows", "-config", cfg, "-crn", "X123456", "-from", from, "-to", to, "-json")
-		if r.code != 0 || r.stderr != "" {
+		if r.Code != 0 || r.Stderr != "" {
 			t.Fatalf("curfew windows failed\n%v", r)
 		}
 		var out []win
-		for _, l := range lines(r.stdout) {
+		for _, l := range clitest.Lines(r.Stdout) {
 			var w win
 			if err := json.Unmarshal([]byte(l), &w); err != nil {
 				t.Fatalf("%q: %v", l, err)
@@ -72,8 +74,8 @@ func TestCurfewWindows(t *testing.T) {
 	}
 	// The human table says the same, with lengths.
 	r := apedge(t, "curfew", "windows", "-config", cfg, "-crn", "X123456", "-from", "2026-03-28", "-to", "2026-03-28")
-	if r.code != 0 || !strings.Contains(r.stdout, "Sat 2026-03-28 23:00 GMT  Sun 2026-03-29 06:00 BST") || !strings.Contains(r.stdout, "6h00m") ||
-		!strings.Contains(r.stdout, "2 windows for X123456") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Sat 2026-03-28 23:00 GMT  Sun 2026-03-29 06:00 BST") || !strings.Contains(r.Stdout, "6h00m") ||
+		!strings.Contains(r.Stdout, "2 windows for X123456") {
 		t.Errorf("table output\n%v", r)
 	}
 
@@ -91,7 +93,7 @@ func TestCurfewWindows(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := apedge(t, append([]string{"curfew", "windows", "-config", cfg}, tc.args...)...)
-			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			if r.Code != tc.code || !strings.Contains(r.Stderr, tc.want) {
 				t.Errorf("want exit %d and %q\n%v", tc.code, tc.want, r)
 			}
 		})

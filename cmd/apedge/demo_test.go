@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/apedge/apedge/formats/sitekey"
 )
 
@@ -17,11 +18,11 @@ import (
 func runDemo(t *testing.T, dir string) {
 	t.Helper()
 	r := apedge(t, "demo", "-dir", dir, "-for", "4s", "-every", "20ms", "-console", "127.0.0.1:0")
-	if r.code != 0 || !strings.Contains(r.stdout, "apedge demo: stopped cleanly\n") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "apedge demo: stopped cleanly\n") {
 		t.Fatalf("demo did not stop cleanly\n%v", r)
 	}
 	for _, want := range []string{"apedge demo: site DEMO1 is running", "central stored"} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("demo stdout does not say %q\n%v", want, r)
 		}
 	}
@@ -31,12 +32,12 @@ func runDemo(t *testing.T, dir string) {
 func exportDemo(t *testing.T, dir, out string) []string {
 	t.Helper()
 	r := apedge(t, "central", "export", "-config", filepath.Join(dir, "central.yaml"), "-site", "DEMO1", "-o", out)
-	if r.code != 0 || r.stdout != "" {
+	if r.Code != 0 || r.Stdout != "" {
 		t.Fatalf("export failed\n%v", r)
 	}
 	ls := readLines(t, out)
-	if want := []string{"exported " + strconv.Itoa(len(ls)) + " events of DEMO1 to " + out}; !slices.Equal(lines(r.stderr), want) {
-		t.Errorf("export stderr %q, want %q", r.stderr, want)
+	if want := []string{"exported " + strconv.Itoa(len(ls)) + " events of DEMO1 to " + out}; !slices.Equal(clitest.Lines(r.Stderr), want) {
+		t.Errorf("export stderr %q, want %q", r.Stderr, want)
 	}
 	return ls
 }
@@ -73,7 +74,7 @@ func TestDemo(t *testing.T) {
 	key := mustRead(t, privPath)
 	for _, cmd := range []string{"agent", "bridge", "central"} {
 		path := filepath.Join(dir, cmd+".yaml")
-		if r := apedge(t, cmd, "-config", path, "-check-config"); r.code != 0 || r.stdout != path+": ok\n" {
+		if r := apedge(t, cmd, "-config", path, "-check-config"); r.Code != 0 || r.Stdout != path+": ok\n" {
 			t.Errorf("the demo's %s does not check\n%v", path, r)
 		}
 	}
@@ -87,13 +88,13 @@ func TestDemo(t *testing.T) {
 
 	// Without -o the export goes to stdout, byte for byte the same.
 	r := apedge(t, "central", "export", "-config", filepath.Join(dir, "central.yaml"), "-site", "DEMO1")
-	if r.code != 0 || r.stderr != "" || r.stdout != mustRead(t, export1) {
+	if r.Code != 0 || r.Stderr != "" || r.Stdout != mustRead(t, export1) {
 		t.Errorf("export to stdout differs from export to a file\n%v", r)
 	}
 	// A site central knows nothing of: one line, and no empty file left to verify.
 	none := filepath.Join(out, "none.jsonl")
 	r = apedge(t, "central", "export", "-config", filepath.Join(dir, "central.yaml"), "-site", "MAN1", "-o", none)
-	wantOneLine(t, r, 1, "apedge central: ", "no stored events for site MAN1")
+	clitest.WantOneLine(t, r, 1, "apedge central: ", "no stored events for site MAN1")
 	if _, err := os.Stat(none); err == nil {
 		t.Errorf("failed export left %s", none)
 	}

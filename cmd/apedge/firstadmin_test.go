@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/apedge/apedge/agent/staff"
+	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/apedge/apedge/internal/config"
 )
 
@@ -21,7 +22,7 @@ func TestFirstAdmin(t *testing.T) {
 	}
 	defer st.Close()
 
-	var stderr lockedBuffer
+	var stderr clitest.LockedBuffer
 	if err := firstAdmin(t.Context(), st, config.Console{}, strings.NewReader(""), &stderr); err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func TestFirstAdmin(t *testing.T) {
 
 	pwFile := filepath.Join(dir, "first-admin")
 	os.WriteFile(pwFile, []byte("first admin password\n"), 0o600)
-	stderr = lockedBuffer{}
+	stderr = clitest.LockedBuffer{}
 	c := config.Console{FirstAdmin: &config.FirstAdmin{Name: "chief", PasswordFile: pwFile}}
 	if err := firstAdmin(t.Context(), st, c, strings.NewReader(""), &stderr); err != nil {
 		t.Fatal(err)

@@ -7,108 +7,31 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/clock"
 )
 
-// lockedBuffer collects output that several goroutines may write at once, as they may
-// to the files it stands in for.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// result is what one run of the command did.
-type result struct {
-	args           []string
-	code           int
-	stdout, stderr string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("apedge %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
-}
-
 // apedge runs the command in-process, exactly as main does, with nothing on standard
 // input.
-func apedge(t *testing.T, args ...string) result {
+func apedge(t *testing.T, args ...string) clitest.Result {
 	t.Helper()
 	return apedgeIn(t, "", args...)
 }
 
 // apedgeIn runs the command in-process as apedge does, with stdin as standard input.
-func apedgeIn(t *testing.T, stdin string, args ...string) result {
+func apedgeIn(t *testing.T, stdin string, args ...string) clitest.Result {
 	t.Helper()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr clitest.LockedBuffer
 	code := run(testSys(stdin), args, &stdout, &stderr)
-	return result{args: args, code: code, stdout: stdout.String(), stderr: stderr.String()}
+	return clitest.Result{Args: args, Code: code, Stdout: stdout.String(), Stderr: stderr.String()}
 }
 
 // testSys is what main hands the commands, with stdin as standard input.
 func testSys(stdin string) sys {
 	return sys{stdin: strings.NewReader(stdin), clock: clock.System()}
-}
-
-// lines splits output into its lines, without the final newline.
-func lines(s string) []string {
-	s = strings.TrimSuffix(s, "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
-// wantOneLine checks that r failed with code and exactly one line on stderr that starts
-// with prefix and contains every string in contains, and printed nothing on stdout.
-func wantOneLine(t *testing.T, r result, code int, prefix string, contains ...string) {
-	t.Helper()
-	ls := lines(r.stderr)
-	switch {
-	case r.code != code:
-		t.Errorf("exit %d, want %d\n%v", r.code, code, r)
-	case len(ls) != 1:
-		t.Errorf("%d lines on stderr, want 1\n%v", len(ls), r)
-	case !strings.HasPrefix(ls[0], prefix):
-		t.Errorf("stderr %q does not start with %q", ls[0], prefix)
-	case r.stdout != "":
-		t.Errorf("stdout %q, want nothing", r.stdout)
-	}
-	for _, s := range contains {
-		if !strings.Contains(r.stderr, s) {
-			t.Errorf("stderr %q does not mention %q", strings.TrimSpace(r.stderr), s)
-		}
-	}
-}
-
-// writeFile writes body to dir/name with mode perm and returns its path.
-func writeFile(t *testing.T, dir, name, body string, perm os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), perm); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(p, perm); err != nil { // WriteFile's mode is subject to the umask
-		t.Fatal(err)
-	}
-	return p
 }
 
 var keyIDLine = regexp.MustCompile(`(?m)^key id: +([0-9a-f]{64})$`)
@@ -117,10 +40,10 @@ var keyIDLine = regexp.MustCompile(`(?m)^key id: +([0-9a-f]{64})$`)
 func keygen(t *testing.T, site, dir string) string {
 	t.Helper()
 	r := apedge(t, "keygen", "-site", site, "-out", dir)
-	if r.code != 0 || r.stderr != "" {
+	if r.Code != 0 || r.Stderr != "" {
 		t.Fatalf("keygen failed\n%v", r)
 	}
-	m := keyIDLine.FindStringSubmatch(r.stdout)
+	m := keyIDLine.FindStringSubmatch(r.Stdout)
 	if m == nil {
 		t.Fatalf("keygen printed no key id\n%v", r)
 	}
@@ -129,14 +52,14 @@ func keygen(t *testing.T, site, dir string) string {
 
 func TestNoArguments(t *testing.T) {
 	r := apedge(t)
-	if r.code != 2 {
-		t.Errorf("exit %d, want 2", r.code)
+	if r.Code != 2 {
+		t.Errorf("exit %d, want 2", r.Code)
 	}
-	if !strings.Contains(r.stderr, "Usage: apedge COMMAND") || r.stdout != "" {
+	if !strings.Contains(r.Stderr, "Usage: apedge COMMAND") || r.Stdout != "" {
 		t.Errorf("want the usage on stderr only\n%v", r)
 	}
 	for _, cmd := range []string{"demo", "agent", "bridge", "central", "keygen", "verify"} {
-		if !regexp.MustCompile(`(?m)^  ` + cmd + ` `).MatchString(r.stderr) {
+		if !regexp.MustCompile(`(?m)^  ` + cmd + ` `).MatchString(r.Stderr) {
 			t.Errorf("usage does not list %s\n%v", cmd, r)
 		}
 	}
@@ -146,7 +69,7 @@ func TestHelp(t *testing.T) {
 	for _, arg := range []string{"help", "-h", "-help", "--help"} {
 		t.Run(arg, func(t *testing.T) {
 			r := apedge(t, arg)
-			if r.code != 0 || !strings.Contains(r.stdout, "Usage: apedge COMMAND") || r.stderr != "" {
+			if r.Code != 0 || !strings.Contains(r.Stdout, "Usage: apedge COMMAND") || r.Stderr != "" {
 				t.Errorf("want exit 0 and the usage on stdout\n%v", r)
 			}
 		})
@@ -157,7 +80,7 @@ func TestUnknownCommand(t *testing.T) {
 	for _, arg := range []string{"frobnicate", "Agent", "--config", ""} {
 		t.Run(arg, func(t *testing.T) {
 			r := apedge(t, arg, "-config", "x.yaml")
-			wantOneLine(t, r, 2, "apedge: unknown command ", fmt.Sprintf("%q", arg))
+			clitest.WantOneLine(t, r, 2, "apedge: unknown command ", fmt.Sprintf("%q", arg))
 		})
 	}
 }
@@ -183,14 +106,14 @@ func TestSubcommandHelp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			r := apedge(t, tt.args...)
-			if r.code != 0 || r.stdout != "" {
+			if r.Code != 0 || r.Stdout != "" {
 				t.Errorf("want exit 0 and nothing on stdout\n%v", r)
 			}
-			if first, _, _ := strings.Cut(r.stderr, "\n"); first != tt.usage {
+			if first, _, _ := strings.Cut(r.Stderr, "\n"); first != tt.usage {
 				t.Errorf("first line of stderr %q, want %q", first, tt.usage)
 			}
 			for _, f := range tt.flags {
-				if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(f) + `\b`).MatchString(r.stderr) {
+				if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(f) + `\b`).MatchString(r.Stderr) {
 					t.Errorf("usage does not describe %s\n%v", f, r)
 				}
 			}
@@ -253,17 +176,17 @@ func newSite(t *testing.T) *site {
 	}
 	return &site{
 		dir:          dir,
-		agent:        writeFile(t, dir, "agent.yaml", agentYAML, 0o600),
-		bridge:       writeFile(t, dir, "bridge.yaml", bridgeYAML, 0o600),
-		central:      writeFile(t, dir, "central.yaml", centralYAML, 0o600),
+		agent:        clitest.WriteFile(t, dir, "agent.yaml", agentYAML, 0o600),
+		bridge:       clitest.WriteFile(t, dir, "bridge.yaml", bridgeYAML, 0o600),
+		central:      clitest.WriteFile(t, dir, "central.yaml", centralYAML, 0o600),
 		pub:          pub,
 		priv:         priv,
 		export:       export,
 		missing:      filepath.Join(dir, "missing.yaml"),
-		badAgent:     writeFile(t, dir, "bad-agent.yaml", strings.Replace(agentYAML, "site: MAN1", "site: MAN 1", 1), 0o600),
-		badBridge:    writeFile(t, dir, "bad-bridge.yaml", strings.Replace(bridgeYAML, "direction: entry", "direction: sideways", 1), 0o600),
-		badCentral:   writeFile(t, dir, "bad-central.yaml", strings.Replace(centralYAML, "keys/MAN1.pub", "keys/NOPE.pub", 1), 0o600),
-		unknownField: writeFile(t, dir, "unknown-field.yaml", agentYAML+"colour: blue\n", 0o600),
+		badAgent:     clitest.WriteFile(t, dir, "bad-agent.yaml", strings.Replace(agentYAML, "site: MAN1", "site: MAN 1", 1), 0o600),
+		badBridge:    clitest.WriteFile(t, dir, "bad-bridge.yaml", strings.Replace(bridgeYAML, "direction: entry", "direction: sideways", 1), 0o600),
+		badCentral:   clitest.WriteFile(t, dir, "bad-central.yaml", strings.Replace(centralYAML, "keys/MAN1.pub", "keys/NOPE.pub", 1), 0o600),
+		unknownField: clitest.WriteFile(t, dir, "unknown-field.yaml", agentYAML+"colour: blue\n", 0o600),
 	}
 }
 
@@ -345,7 +268,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantOneLine(t, apedge(t, tt.args...), tt.code, tt.prefix, tt.contains...)
+			clitest.WantOneLine(t, apedge(t, tt.args...), tt.code, tt.prefix, tt.contains...)
 		})
 	}
 	// Nothing above may have made a key or a database.
@@ -359,12 +282,12 @@ func TestBadInput(t *testing.T) {
 func TestKeygen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "etc", "apedge", "keys") // made by keygen
 	r := apedge(t, "keygen", "-site", "MAN1", "-out", dir)
-	if r.code != 0 || r.stderr != "" {
+	if r.Code != 0 || r.Stderr != "" {
 		t.Fatalf("keygen failed\n%v", r)
 	}
 	privPath, pubPath := sitekey.Paths(dir, "MAN1")
 	for _, want := range []string{"site:        MAN1\n", privPath, pubPath, "0600"} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("stdout does not mention %q\n%v", want, r)
 		}
 	}
@@ -379,7 +302,7 @@ func TestKeygen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := keyIDLine.FindStringSubmatch(r.stdout)
+	m := keyIDLine.FindStringSubmatch(r.Stdout)
 	if m == nil {
 		t.Fatalf("no key id printed\n%v", r)
 	}
@@ -400,7 +323,7 @@ func TestKeygen(t *testing.T) {
 	for _, p := range []string{privPath, pubPath} {
 		before[p], _ = os.ReadFile(p)
 	}
-	wantOneLine(t, apedge(t, "keygen", "-site", "MAN1", "-out", dir), 1, "apedge keygen: ", privPath, "exists")
+	clitest.WantOneLine(t, apedge(t, "keygen", "-site", "MAN1", "-out", dir), 1, "apedge keygen: ", privPath, "exists")
 	for p, b := range before {
 		if after, _ := os.ReadFile(p); !bytes.Equal(after, b) {
 			t.Errorf("refused keygen changed %s", p)
@@ -415,7 +338,7 @@ func TestKeygen(t *testing.T) {
 
 func TestCheckConfig(t *testing.T) {
 	s := newSite(t)
-	insecure := writeFile(t, s.dir, "keys/insecure.key", mustRead(t, s.priv), 0o644)
+	insecure := clitest.WriteFile(t, s.dir, "keys/insecure.key", mustRead(t, s.priv), 0o644)
 	_, otherPub := sitekey.Paths(filepath.Join(s.dir, "keys"), "MAN2")
 	keygen(t, "MAN2", filepath.Join(s.dir, "keys"))
 	replace := func(body, old, new string) string {
@@ -462,19 +385,19 @@ func TestCheckConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := writeFile(t, s.dir, tt.cmd+".yaml", tt.body, 0o600)
+			path := clitest.WriteFile(t, s.dir, tt.cmd+".yaml", tt.body, 0o600)
 			r := apedge(t, tt.cmd, "-config", path, "-check-config")
 			if tt.field == "" {
 				wantErr := ""
 				if tt.cmd == "bridge" { // its front-in reader is configured insecure
 					wantErr = "warning: reader front-in runs without secure channel (insecure: true): card numbers cross the wire in clear; not for a live site\n"
 				}
-				if r.code != 0 || r.stdout != path+": ok\n" || r.stderr != wantErr {
+				if r.Code != 0 || r.Stdout != path+": ok\n" || r.Stderr != wantErr {
 					t.Errorf("want exit 0, %q on stdout and %q on stderr\n%v", path+": ok", wantErr, r)
 				}
 				return
 			}
-			wantOneLine(t, r, 1, "apedge "+tt.cmd+": ", tt.field)
+			clitest.WantOneLine(t, r, 1, "apedge "+tt.cmd+": ", tt.field)
 		})
 	}
 	// Checking a configuration starts nothing and makes no database.

@@ -25,11 +25,11 @@ func TestResident(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := apedge(t, append([]string{"resident", tc.args[0], "-config", s.agent}, tc.args[1:]...)...)
-			got := r.stdout
+			got := r.Stdout
 			if tc.code != 0 {
-				got = r.stderr
+				got = r.Stderr
 			}
-			if r.code != tc.code || !strings.Contains(got, tc.out) {
+			if r.Code != tc.code || !strings.Contains(got, tc.out) {
 				t.Errorf("want exit %d and %q\n%v", tc.code, tc.out, r)
 			}
 		})
@@ -42,11 +42,11 @@ func TestResidentThenCurfewWindows(t *testing.T) {
 	s := newSite(t)
 	r := apedge(t, "resident", "absence", "-config", s.agent, "-crn", "X123456", "-id", "leave-1",
 		"-from", "2026-11-22 22:00", "-to", "2026-11-23 08:00", "-approved-by", "manager", "-by", "staff-7")
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("absence not recorded\n%v", r)
 	}
 	r = apedge(t, "curfew", "windows", "-config", s.agent, "-crn", "X123456", "-from", "2026-11-22", "-to", "2026-11-22")
-	if r.code != 0 || !strings.Contains(r.stdout, "0 windows for X123456") || !strings.Contains(r.stdout, "approved absence leave-1") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "0 windows for X123456") || !strings.Contains(r.Stdout, "approved absence leave-1") {
 		t.Errorf("the night covered by the absence still shows a window\n%v", r)
 	}
 }

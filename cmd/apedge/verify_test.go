@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/apedge/apedge/formats/envelope"
 	"github.com/apedge/apedge/formats/sitekey"
 )
@@ -25,13 +26,13 @@ var (
 // readLines returns the lines of a file, without their newlines.
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
-	return lines(mustRead(t, path))
+	return clitest.Lines(mustRead(t, path))
 }
 
 // writeLines writes lines, each ending in a newline, to a new file under dir.
 func writeLines(t *testing.T, dir, name string, ls []string) string {
 	t.Helper()
-	return writeFile(t, dir, name, strings.Join(ls, "\n")+"\n", 0o644)
+	return clitest.WriteFile(t, dir, name, strings.Join(ls, "\n")+"\n", 0o644)
 }
 
 // envelopeJSON is the wire form of an envelope, to read a line without verifying it.
@@ -139,8 +140,8 @@ var verifyOK = regexp.MustCompile(`^(.+): OK: (\d+) events of site (\S+), seq (\
 func wantVerified(t *testing.T, pubPath, export string, count int) {
 	t.Helper()
 	r := apedge(t, "verify", "-pubkey", pubPath, export)
-	m := verifyOK.FindStringSubmatch(r.stdout)
-	if r.code != 0 || r.stderr != "" || m == nil {
+	m := verifyOK.FindStringSubmatch(r.Stdout)
+	if r.Code != 0 || r.Stderr != "" || m == nil {
 		t.Fatalf("want exit 0 and OK on stdout\n%v", r)
 	}
 	pub, err := sitekey.LoadPublic(pubPath, "")
@@ -150,7 +151,7 @@ func wantVerified(t *testing.T, pubPath, export string, count int) {
 	want := []string{export, strconv.Itoa(count), pub.Site, "1", strconv.Itoa(count), pub.ID}
 	for i, w := range want {
 		if m[i+1] != w {
-			t.Errorf("verify printed %q, want %q in place of %q", strings.TrimSpace(r.stdout), w, m[i+1])
+			t.Errorf("verify printed %q, want %q in place of %q", strings.TrimSpace(r.Stdout), w, m[i+1])
 		}
 	}
 }
@@ -217,7 +218,7 @@ func testTamper(t *testing.T, pubPath string, ls []string, foreign string) {
 				where += " (" + tt.id + ")"
 			}
 			r := apedge(t, "verify", "-pubkey", pubPath, export)
-			wantOneLine(t, r, 1, "apedge verify: "+export+": FAILED: "+where+": ", tt.reason)
+			clitest.WantOneLine(t, r, 1, "apedge verify: "+export+": FAILED: "+where+": ", tt.reason)
 		})
 	}
 }
@@ -241,13 +242,13 @@ func TestVerifyOtherDemo(t *testing.T) {
 
 	// The export under that other key: every line fails, and verify names the first.
 	r := apedge(t, "verify", "-pubkey", pubPath, otherDemoExport)
-	wantOneLine(t, r, 1, "apedge verify: "+otherDemoExport+": FAILED: line 1 (DEMO1-1): ", "no signature by key "+sitekey.KeyID(k.Public().Key))
+	clitest.WantOneLine(t, r, 1, "apedge verify: "+otherDemoExport+": FAILED: line 1 (DEMO1-1): ", "no signature by key "+sitekey.KeyID(k.Public().Key))
 
 	// Under a key of another site.
 	keygen(t, "MAN1", dir)
 	_, manPub := sitekey.Paths(dir, "MAN1")
 	r = apedge(t, "verify", "-pubkey", manPub, otherDemoExport)
-	wantOneLine(t, r, 1, "apedge verify: "+otherDemoExport+": FAILED: line 1 (DEMO1-1): ")
+	clitest.WantOneLine(t, r, 1, "apedge verify: "+otherDemoExport+": FAILED: line 1 (DEMO1-1): ")
 }
 
 func TestVerifyNotAnExport(t *testing.T) {
@@ -262,13 +263,13 @@ func TestVerifyNotAnExport(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			export := writeFile(t, dir, fmt.Sprintf("export-%d.jsonl", i), tt.body, 0o644)
-			wantOneLine(t, apedge(t, "verify", "-pubkey", otherDemoPub, export), 1, "apedge verify: "+export+": FAILED: ", tt.want)
+			export := clitest.WriteFile(t, dir, fmt.Sprintf("export-%d.jsonl", i), tt.body, 0o644)
+			clitest.WantOneLine(t, apedge(t, "verify", "-pubkey", otherDemoPub, export), 1, "apedge verify: "+export+": FAILED: ", tt.want)
 		})
 	}
 	// A directory in place of the export.
 	r := apedge(t, "verify", "-pubkey", otherDemoPub, dir)
-	wantOneLine(t, r, 1, "apedge verify: ")
+	clitest.WantOneLine(t, r, 1, "apedge verify: ")
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal(err)
 	}

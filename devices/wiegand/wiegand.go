@@ -19,8 +19,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/apedge/apedge/formats/sitebus"
 )
 
 // Formats a Card can have.
@@ -138,21 +136,19 @@ func encode(nbits int, fc uint32, fcBits int, cn uint16) []byte {
 	return raw
 }
 
-// Credential returns the card as a site-bus credential.
-func (c Card) Credential() sitebus.Credential {
-	cr := sitebus.Credential{Kind: "card", Format: c.Format, Bits: c.Bits}
+// ID names the card as credential lists and rosters do: "facility:number" for a 26-
+// or 34-bit card (what Parse reads), otherwise its bits in hex. It is the id of the
+// credential the bridge reports the card as.
+func (c Card) ID() string {
 	if c.Format == FormatRaw {
-		cr.Number = hex.EncodeToString(c.Raw)
-		return cr
+		return hex.EncodeToString(c.Raw)
 	}
-	cr.Facility = c.Facility
-	cr.Number = strconv.FormatUint(uint64(c.Number), 10)
-	return cr
+	return strconv.FormatUint(uint64(c.Facility), 10) + ":" + strconv.FormatUint(uint64(c.Number), 10)
 }
 
-// Parse makes the card a credential id names ("facility:number", as
-// sitebus.Credential.ID writes it) in the 26- or 34-bit format, with correct parity:
-// what a simulated reader presents. It refuses numbers the format cannot hold.
+// Parse makes the card a credential id names ("facility:number", as ID writes it)
+// in the 26- or 34-bit format, with correct parity: what a simulated reader
+// presents. It refuses numbers the format cannot hold.
 func Parse(id string, nbits int) (Card, error) {
 	fcS, cnS, ok := strings.Cut(id, ":")
 	fc, err1 := strconv.ParseUint(fcS, 10, 16)

@@ -44,7 +44,7 @@ func TestDecode(t *testing.T) {
 			if c.Format != tc.format || c.Facility != tc.facility || c.Number != tc.number || c.Bits != tc.nbits {
 				t.Errorf("Decode = %+v, want %s fc %d card %d", c, tc.format, tc.facility, tc.number)
 			}
-			if got := c.Credential().ID(); got != tc.id {
+			if got := c.ID(); got != tc.id {
 				t.Errorf("credential id %q, want %q", got, tc.id)
 			}
 		})
@@ -157,7 +157,7 @@ func TestParse(t *testing.T) {
 		{"12:1", 37, false, 0, 0},
 	} {
 		c, err := wiegand.Parse(tc.id, tc.bits)
-		if (err == nil) != tc.ok || tc.ok && (c.Facility != tc.fc || c.Number != tc.n || c.Bits != tc.bits || c.Credential().ID() != tc.id) {
+		if (err == nil) != tc.ok || tc.ok && (c.Facility != tc.fc || c.Number != tc.n || c.Bits != tc.bits || c.ID() != tc.id) {
 			t.Errorf("Parse(%q, %d) = %+v, %v", tc.id, tc.bits, c, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,11 +84,13 @@ func Load(root, module string) ([]*Package, error) {
 }
 
 // Rule forbids packages under From (an import path, or a prefix ending in "/...") to
-// import anything under any of Not (the same forms), and says why.
+// import anything under any of Not (the same forms), and says why. The rule holds for
+// what they import through other packages of the module too, unless Direct is set.
 type Rule struct {
-	From string
-	Not  []string
-	Why  string
+	From   string
+	Not    []string
+	Why    string
+	Direct bool
 }
 
 func matches(pattern, path string) bool {
@@ -97,18 +100,23 @@ func matches(pattern, path string) bool {
 	return path == pattern
 }
 
-// CheckImports returns one line for each import that breaks a rule.
+// CheckImports returns one line for each import that breaks a rule, naming the chain
+// of imports that reaches it.
 func CheckImports(pkgs []*Package, rules []Rule) []string {
+	byPath := map[string]*Package{}
+	for _, p := range pkgs {
+		byPath[p.Path] = p
+	}
 	var bad []string
 	for _, p := range pkgs {
 		for _, r := range rules {
 			if !matches(r.From, p.Path) {
 				continue
 			}
-			for ip, files := range p.Imports {
+			for ip, chain := range reach(p, byPath, r.Direct) {
 				for _, not := range r.Not {
 					if matches(not, ip) {
-						bad = append(bad, fmt.Sprintf("%s imports %s (in %s): %s", p.Path, ip, filepath.Base(files[0]), r.Why))
+						bad = append(bad, fmt.Sprintf("%s imports %s (%s): %s", p.Path, ip, chain, r.Why))
 					}
 				}
 			}
@@ -116,6 +124,34 @@ func CheckImports(pkgs []*Package, rules []Rule) []string {
 	}
 	slices.Sort(bad)
 	return bad
+}
+
+// reach returns what p imports, directly or (unless direct) through the module's own
+// packages, each with how: the first file's name for a direct import, else the chain.
+func reach(p *Package, byPath map[string]*Package, direct bool) map[string]string {
+	out := map[string]string{}
+	for ip, files := range p.Imports {
+		out[ip] = "in " + filepath.Base(files[0])
+	}
+	if direct {
+		return out
+	}
+	queue := slices.Sorted(maps.Keys(out))
+	for len(queue) > 0 {
+		ip := queue[0]
+		queue = queue[1:]
+		q := byPath[ip]
+		if q == nil {
+			continue
+		}
+		for next := range q.Imports {
+			if _, seen := out[next]; !seen {
+				out[next] = "via " + ip
+				queue = append(queue, next)
+			}
+		}
+	}
+	return out
 }
 
 // Call is a call of time.Now found in source.

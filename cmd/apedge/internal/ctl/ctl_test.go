@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/creack/pty"
 )
 
@@ -163,17 +164,17 @@ func (f *fakeConsole) authHeaders() []string {
 }
 
 // ctl runs `apedge ctl args...` in-process with stdin as standard input, as main does.
-func ctl(t *testing.T, stdin string, args ...string) result {
+func ctl(t *testing.T, stdin string, args ...string) clitest.Result {
 	t.Helper()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr clitest.LockedBuffer
 	code := Main(t.Context(), args, Env{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr})
-	return result{args: append([]string{"ctl"}, args...), code: code, stdout: stdout.String(), stderr: stderr.String()}
+	return clitest.Result{Args: append([]string{"ctl"}, args...), Code: code, Stdout: stdout.String(), Stderr: stderr.String()}
 }
 
 // signedIn returns the flags for the fake console with a token file holding its token.
 func signedIn(t *testing.T, f *fakeConsole) []string {
 	t.Helper()
-	tok := writeFile(t, t.TempDir(), "token", ctlTestToken+"\n", 0o600)
+	tok := clitest.WriteFile(t, t.TempDir(), "token", ctlTestToken+"\n", 0o600)
 	return []string{"-url", f.URL, "-token-file", tok}
 }
 
@@ -185,16 +186,16 @@ func TestCtlLogin(t *testing.T) {
 	t.Setenv("APEDGE_TOKEN_FILE", tokFile)
 
 	r := ctl(t, "wrong password\n", "login", "-user", "ann")
-	wantOneLine(t, r, 1, "apedge ctl: 401: wrong name or password")
+	clitest.WantOneLine(t, r, 1, "apedge ctl: 401: wrong name or password")
 	if _, err := os.Stat(tokFile); err == nil {
 		t.Errorf("a failed login left a token file")
 	}
 
 	r = ctl(t, ctlTestPass+"\n", "login", "-user", "ann")
-	if r.code != 0 || !strings.Contains(r.stdout, "signed in to "+f.URL+" as ann (manager); token saved in "+tokFile) {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "signed in to "+f.URL+" as ann (manager); token saved in "+tokFile) {
 		t.Fatalf("login failed\n%v", r)
 	}
-	if strings.Contains(r.stdout+r.stderr, ctlTestToken) {
+	if strings.Contains(r.Stdout+r.Stderr, ctlTestToken) {
 		t.Errorf("login printed the token\n%v", r)
 	}
 	body, _ := f.last("POST /api/v1/tokens")
@@ -221,7 +222,7 @@ func TestCtlLogin(t *testing.T) {
 
 	// Logging in again replaces the token, still 0600; a plain line with no newline is read too.
 	os.Chmod(tokFile, 0o644)
-	if r := ctl(t, ctlTestPass, "login", "-user", "ann"); r.code != 0 {
+	if r := ctl(t, ctlTestPass, "login", "-user", "ann"); r.Code != 0 {
 		t.Fatalf("second login failed\n%v", r)
 	}
 	if fi, _ := os.Stat(tokFile); fi.Mode().Perm() != 0o600 {
@@ -230,7 +231,7 @@ func TestCtlLogin(t *testing.T) {
 
 	// Logout revokes the token it used and removes the file.
 	r = ctl(t, "", "logout")
-	if r.code != 0 || !strings.Contains(r.stdout, "token revoked") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "token revoked") {
 		t.Fatalf("logout failed\n%v", r)
 	}
 	if _, err := os.Stat(tokFile); !errors.Is(err, os.ErrNotExist) {
@@ -252,7 +253,7 @@ func TestCtlLogin(t *testing.T) {
 		{"bad url", "", []string{"residents", "-url", "127.0.0.1:8080"}, 1, `apedge ctl: -url "127.0.0.1:8080": want http://HOST:PORT`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wantOneLine(t, ctl(t, tc.stdin, tc.args...), tc.code, tc.want)
+			clitest.WantOneLine(t, ctl(t, tc.stdin, tc.args...), tc.code, tc.want)
 		})
 	}
 }
@@ -262,7 +263,7 @@ func TestCtlBearer(t *testing.T) {
 	flags := signedIn(t, f)
 	// Global flags before the command's name as well as after it.
 	for _, args := range [][]string{append([]string{"residents"}, flags...), append(append([]string{}, flags...), "residents")} {
-		if r := ctl(t, "", args...); r.code != 0 {
+		if r := ctl(t, "", args...); r.Code != 0 {
 			t.Fatalf("residents failed\n%v", r)
 		}
 	}
@@ -272,8 +273,8 @@ func TestCtlBearer(t *testing.T) {
 		}
 	}
 	// A token the agent does not know: 401 says to sign in again.
-	bad := writeFile(t, t.TempDir(), "token", "stale\n", 0o600)
-	wantOneLine(t, ctl(t, "", "residents", "-url", f.URL, "-token-file", bad), 1, "apedge ctl: 401: not signed in; run apedge ctl login")
+	bad := clitest.WriteFile(t, t.TempDir(), "token", "stale\n", 0o600)
+	clitest.WantOneLine(t, ctl(t, "", "residents", "-url", f.URL, "-token-file", bad), 1, "apedge ctl: 401: not signed in; run apedge ctl login")
 }
 
 func TestCtlOutput(t *testing.T) {
@@ -326,11 +327,11 @@ func TestCtlOutput(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ctl(t, "", append(tc.args, flags...)...)
-			if r.code != 0 || r.stderr != "" {
+			if r.Code != 0 || r.Stderr != "" {
 				t.Fatalf("failed\n%v", r)
 			}
 			var got []string
-			for _, l := range lines(r.stdout) {
+			for _, l := range clitest.Lines(r.Stdout) {
 				got = append(got, strings.Join(splitColumns(l), "|"))
 			}
 			for _, want := range tc.lines {
@@ -344,16 +345,16 @@ func TestCtlOutput(t *testing.T) {
 			}
 
 			r = ctl(t, "", append(append([]string{"-json"}, tc.args...), flags...)...)
-			if r.code != 0 || r.stderr != "" || len(lines(r.stdout)) != 1 {
+			if r.Code != 0 || r.Stderr != "" || len(clitest.Lines(r.Stdout)) != 1 {
 				t.Fatalf("-json: want one line\n%v", r)
 			}
 			var doc, want any
-			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 				t.Fatal(err)
 			}
 			json.Unmarshal([]byte(tc.jsonDoc), &want)
 			if !reflect.DeepEqual(doc, want) {
-				t.Errorf("-json printed %s, want the agent's document %s", r.stdout, tc.jsonDoc)
+				t.Errorf("-json printed %s, want the agent's document %s", r.Stdout, tc.jsonDoc)
 			}
 		})
 	}
@@ -411,11 +412,11 @@ func TestCtlActions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ctl(t, "", append(tc.args, flags...)...)
 			if tc.code == 0 {
-				if r.code != 0 || !strings.Contains(r.stdout, tc.out) {
+				if r.Code != 0 || !strings.Contains(r.Stdout, tc.out) {
 					t.Errorf("want %q\n%v", tc.out, r)
 				}
 			} else {
-				wantOneLine(t, r, tc.code, tc.out)
+				clitest.WantOneLine(t, r, tc.code, tc.out)
 			}
 			if tc.sent == "" {
 				return
@@ -443,15 +444,15 @@ func TestCtlExport(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "site.jsonl")
 	r := ctl(t, "", append([]string{"export", "-o", out}, flags...)...)
-	if r.code != 0 || r.stderr != "exported 250 events to "+out+"\n" ||
-		r.stdout != "check it with: apedge verify -pubkey site.pub "+out+"\n" {
+	if r.Code != 0 || r.Stderr != "exported 250 events to "+out+"\n" ||
+		r.Stdout != "check it with: apedge verify -pubkey site.pub "+out+"\n" {
 		t.Fatalf("export\n%v", r)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := lines(string(b))
+	got := clitest.Lines(string(b))
 	if len(got) != 250 || got[0] != `{"seq":1,"sig":"x"}` || got[249] != `{"seq":250,"sig":"x"}` {
 		t.Errorf("export file has %d lines, from %q", len(got), got[0])
 	}
@@ -465,7 +466,7 @@ func TestCtlExport(t *testing.T) {
 	// A download cut short leaves nothing that could pass for an export.
 	f.exportOf = 300
 	short := filepath.Join(dir, "short.jsonl")
-	wantOneLine(t, ctl(t, "", append([]string{"export", "-o", short}, flags...)...), 1,
+	clitest.WantOneLine(t, ctl(t, "", append([]string{"export", "-o", short}, flags...)...), 1,
 		"apedge ctl: export to "+short+": the agent sent 250 of 300 events")
 	for _, p := range []string{short, short + ".partial"} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
@@ -483,7 +484,7 @@ func TestCtlTerminal(t *testing.T) {
 	}
 	defer ptmx.Close()
 	defer tty.Close()
-	var seen lockedBuffer
+	var seen clitest.LockedBuffer
 	done := make(chan struct{})
 	go func() { io.Copy(&seen, ptmx); close(done) }()
 
@@ -503,7 +504,7 @@ func TestCtlTerminal(t *testing.T) {
 		}
 		io.WriteString(ptmx, ctlTestPass+"\r")
 	}()
-	var stdout lockedBuffer
+	var stdout clitest.LockedBuffer
 	env := Env{Stdin: tty, Stdout: &stdout, Stderr: tty}
 	if code := Main(t.Context(), []string{"login", "-user", "ann", "-url", f.URL, "-token-file", tokFile}, env); code != 0 {
 		t.Fatalf("login on a terminal: exit %d\n%s", code, seen.String())
@@ -513,7 +514,7 @@ func TestCtlTerminal(t *testing.T) {
 	}
 
 	out := filepath.Join(t.TempDir(), "site.jsonl")
-	stdout = lockedBuffer{}
+	stdout = clitest.LockedBuffer{}
 	if code := Main(t.Context(), []string{"export", "-o", out, "-url", f.URL, "-token-file", tokFile}, env); code != 0 {
 		t.Fatalf("export on a terminal: exit %d\n%s", code, seen.String())
 	}

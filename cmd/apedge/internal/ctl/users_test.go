@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/apedge/apedge/internal/clock/clocktest"
 )
 
@@ -23,7 +24,7 @@ func TestCtlUsersLockout(t *testing.T) {
 		io.WriteString(w, `[{"name":"ann","role":"manager","disabled":false,"lockedUntil":"2026-11-22T23:30:00Z","createdAt":"2026-06-01T09:00:00Z"}]`)
 	}))
 	defer srv.Close()
-	tok := writeFile(t, t.TempDir(), "token", ctlTestToken+"\n", 0o600)
+	tok := clitest.WriteFile(t, t.TempDir(), "token", ctlTestToken+"\n", 0o600)
 	until := time.Date(2026, 11, 22, 23, 30, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		now  time.Time
@@ -32,13 +33,13 @@ func TestCtlUsersLockout(t *testing.T) {
 		{until.Add(-time.Minute), "ann|manager|locked until 2026-11-22 23:30|2026-06-01 10:00"},
 		{until, "ann|manager|active|2026-06-01 10:00"},
 	} {
-		var stdout, stderr lockedBuffer
+		var stdout, stderr clitest.LockedBuffer
 		env := Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Clock: clocktest.New(tc.now)}
 		if code := Main(t.Context(), []string{"users", "-url", srv.URL, "-token-file", tok}, env); code != 0 || stderr.String() != "" {
 			t.Fatalf("users at %v: exit %d\n%s%s", tc.now, code, stdout.String(), stderr.String())
 		}
 		var got []string
-		for _, l := range lines(stdout.String()) {
+		for _, l := range clitest.Lines(stdout.String()) {
 			got = append(got, strings.Join(splitColumns(l), "|"))
 		}
 		if !contains(got, tc.want) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apedge/apedge/firmware-bridge/door"
+	"github.com/apedge/apedge/devices/door"
 )
 
 // step is one thing that happens in a scenario, at an offset from the start.

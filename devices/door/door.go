@@ -3,7 +3,11 @@
 //
 // The machine is pure: it is given inputs with the time they happened and returns what
 // to do (set the lock) and what to report (events), so every rule is tested without
-// clocks or pins. The bridge runs one machine per door (see Runner).
+// clocks or pins. The door device class (devices/gpiodoor) runs one machine per door.
+// The machine depends on nothing: its event kinds, reasons and Event's JSON are the
+// site bus's door vocabulary (sitebus.DoorOpened, sitebus.DoorEvent, ...), which a
+// test in firmware-bridge keeps alike, so that the classes running it do not depend
+// on the bus.
 //
 // Rules, following common access-control practice (e.g. the alarm points of
 // IEC 60839-11-1: door forced, door held open):
@@ -88,7 +92,7 @@ func (ExitRequest) input() {}
 func (Unlock) input()      {}
 func (Contact) input()     {}
 
-// Event kinds a machine reports.
+// Event kinds a machine reports: the site bus's door event kinds.
 const (
 	EventUnlocked      = "unlocked"
 	EventLocked        = "locked"

@@ -1,0 +1,32 @@
+package bridge
+
+import (
+	"github.com/apedge/apedge/devices/device"
+	"github.com/apedge/apedge/devices/doorio"
+	"github.com/apedge/apedge/devices/gpiodoor"
+	"github.com/apedge/apedge/devices/osdp"
+	"github.com/apedge/apedge/devices/osdpline"
+	"github.com/apedge/apedge/devices/reader"
+)
+
+// Classes returns the table of device classes the bridge runs: each opens, from its
+// own section of the configuration, the devices listed there. A new class is a
+// package under devices/ (see package device) and one entry here.
+func Classes() []device.Class {
+	return []device.Class{
+		gpiodoor.Class{}, // doors: contact, exit button, lock relay, Wiegand reader
+		osdpline.Class{}, // OSDP readers on RS-485 lines
+	}
+}
+
+// Reader returns the simulated OSDP reader id, or nil.
+func (s *Sim) Reader(id string) *osdp.Reader {
+	r, _ := s.sims.Get(device.Ref{Class: reader.Class, ID: id}).(*osdp.Reader)
+	return r
+}
+
+// Door returns the simulated door id's pins, or nil.
+func (s *Sim) Door(id string) *doorio.SimDoor {
+	d, _ := s.sims.Get(device.Ref{Class: gpiodoor.DoorClass, ID: id}).(*doorio.SimDoor)
+	return d
+}
