@@ -25,6 +25,7 @@ import (
 	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -68,7 +69,7 @@ type apSite struct {
 
 func newSite(t testing.TB) *apSite {
 	t.Helper()
-	s := &apSite{t: t, log: brokertest.Logger(t), dir: t.TempDir(), broker: brokertest.Start(t)}
+	s := &apSite{t: t, log: testlog.New(t), dir: t.TempDir(), broker: brokertest.Start(t)}
 	var err error
 	if s.key, err = sitekey.Generate(site, nil); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -45,7 +46,7 @@ func TestServersShareSubscription(t *testing.T) {
 			if i == 0 {
 				cfg.HTTP = &config.CentralHTTP{Listen: "127.0.0.1:0"}
 			}
-			s, err := NewServer(context.Background(), cfg, brokertest.Logger(t))
+			s, err := NewServer(context.Background(), cfg, testlog.New(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +121,7 @@ func TestServerWithClock(t *testing.T) {
 		Trust:         []config.TrustedSite{{Site: "ABC", PubKey: pub}},
 		GapAlarmAfter: 30 * time.Second,
 	}
-	s, err := NewServer(context.Background(), cfg, brokertest.Logger(t), WithClock(clk))
+	s, err := NewServer(context.Background(), cfg, testlog.New(t), WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -229,7 +230,7 @@ func start(t *testing.T) *harness {
 	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.CredentialsTopic(site), 1, true, credentials(1)), timeout); err != nil {
 		t.Fatal(err)
 	}
-	h.b = bridge.New(h.cfg, brokertest.Logger(t))
+	h.b = bridge.New(h.cfg, testlog.New(t))
 	run(t, h.b)
 	h.sim = h.b.Sim()
 	h.waitOnline(t, "front-in", true)
@@ -562,7 +563,7 @@ func busDown(t *testing.T) (bus *recorder, g *gate, cfg *config.Bridge) {
 func TestDoorsWorkWithoutBus(t *testing.T) {
 	t.Parallel()
 	bus, g, cfg := busDown(t)
-	b := bridge.New(cfg, brokertest.Logger(t))
+	b := bridge.New(cfg, testlog.New(t))
 	run(t, b)
 	sim := b.Sim()
 	front := sim.Door("front")
@@ -650,7 +651,7 @@ func TestTamperKeypadAndBadReads(t *testing.T) {
 func TestKeptAcrossRestart(t *testing.T) {
 	t.Parallel()
 	bus, g, cfg := busDown(t)
-	first := bridge.New(cfg, brokertest.Logger(t))
+	first := bridge.New(cfg, testlog.New(t))
 	stop := run(t, first)
 	sim := first.Sim()
 	wait.For(t, timeout, "front-in secure", func() (bool, string) { return sim.Reader("front-in").Secure(), "" })
@@ -661,7 +662,7 @@ func TestKeptAcrossRestart(t *testing.T) {
 	}
 
 	close(g.open)
-	second := bridge.New(cfg, brokertest.Logger(t))
+	second := bridge.New(cfg, testlog.New(t))
 	run(t, second)
 	reads := bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "card-read")
 	ev := bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "unlocked")

@@ -16,6 +16,7 @@ import (
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -110,7 +111,7 @@ func TestClassPlugsIn(t *testing.T) {
 	bus := record(t, brk.URL(), "watcher")
 	h := &harness{bus: bus, agt: brokertest.Client(t, brk.URL(), "agent")}
 	pat := &patClass{name: "pat-tester"}
-	h.b = bridge.New(quietSite(t, brk.URL()), brokertest.Logger(t), bridge.WithClasses(append(bridge.Classes(), pat)...))
+	h.b = bridge.New(quietSite(t, brk.URL()), testlog.New(t), bridge.WithClasses(append(bridge.Classes(), pat)...))
 	run(t, h.b)
 
 	wait.For(t, timeout, "pat-1 state", func() (bool, string) {
@@ -160,7 +161,7 @@ func TestClassFailsToOpen(t *testing.T) {
 	brk := brokertest.Start(t)
 	first := &patClass{name: "first"}
 	broken := &patClass{name: "broken", openErr: errors.New("pat: no such port")}
-	b := bridge.New(quietSite(t, brk.URL()), brokertest.Logger(t), bridge.WithClasses(first, broken))
+	b := bridge.New(quietSite(t, brk.URL()), testlog.New(t), bridge.WithClasses(first, broken))
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
 	err := b.Run(ctx)

@@ -23,6 +23,7 @@ import (
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -80,7 +81,7 @@ type consoleSite struct {
 func newConsoleSite(t testing.TB) *consoleSite {
 	t.Helper()
 	s := &consoleSite{t: t, dir: t.TempDir(), clock: clocktest.Running(noon)} // the doors time themselves
-	log := brokertest.Logger(t)
+	log := testlog.New(t)
 	brk := brokertest.Start(t)
 	key, err := sitekey.Generate(site, nil)
 	if err != nil {

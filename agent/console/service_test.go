@@ -20,8 +20,8 @@ import (
 
 	"github.com/apedge/apedge/agent/console"
 	"github.com/apedge/apedge/agent/staff"
-	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/testlog"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key (0600) into dir.
@@ -60,7 +60,7 @@ func TestServiceOverTLS(t *testing.T) {
 	cfg.Database = filepath.Join(dir, "agent.db") // the service's own index beside it
 	cfg.Console = config.Console{Listen: "127.0.0.1:0", Users: filepath.Join(dir, "staff.db"),
 		TLS: &config.ConsoleTLS{Cert: certFile, Key: keyFile}}
-	svc, err := console.Open(t.Context(), s.agent, &cfg, brokertest.Logger(t))
+	svc, err := console.Open(t.Context(), s.agent, &cfg, testlog.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

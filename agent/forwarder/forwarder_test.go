@@ -24,6 +24,7 @@ import (
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -46,7 +47,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, log: brokertest.Logger(t), dir: t.TempDir(), broker: brokertest.Start(t)}
+	e := &env{t: t, log: testlog.New(t), dir: t.TempDir(), broker: brokertest.Start(t)}
 	var err error
 	if e.key, err = sitekey.Generate(site, nil); err != nil {
 		t.Fatal(err)

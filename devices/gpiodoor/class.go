@@ -13,6 +13,7 @@ package gpiodoor
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/apedge/apedge/devices/device"
@@ -46,6 +47,12 @@ func (Class) Open(ctx context.Context, env device.Env) (device.Driver, error) {
 	cfg := env.Config
 	if len(cfg.Doors) == 0 {
 		return nil, nil
+	}
+	if env.Sims == nil {
+		// Real pins: periph's host drivers register them before any is looked up.
+		if err := doorio.HostInit(); err != nil {
+			return nil, fmt.Errorf("gpiodoor: %w", err)
+		}
 	}
 	places := cfg.Readers()
 	drv := &driver{env: env}

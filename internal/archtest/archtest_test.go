@@ -64,7 +64,7 @@ var rules = []archtest.Rule{
 func init() {
 	// Below the device layer too: all of internal but config, which checks the
 	// devices' settings (a simulated card's number, say) with their own parsers.
-	for _, p := range []string{"clock/...", "wait", "secret", "httpjson", "mqttclient", "broker/...", "sqlitedb", "pgtest", "archtest"} {
+	for _, p := range []string{"clock/...", "wait", "testlog", "secret", "httpjson", "mqttclient", "broker/...", "sqlitedb", "pgtest", "archtest"} {
 		rules = append(rules, archtest.Rule{From: module + "/internal/" + p, Not: []string{module + "/devices/..."},
 			Why: "infrastructure is below the device layer"})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apedge/apedge/internal/broker"
 	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/testlog"
 )
 
 const timeout = 10 * time.Second
@@ -121,7 +122,7 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.addr, func(t *testing.T) {
-			b, err := broker.Start(t.Context(), tc.addr, brokertest.Logger(t))
+			b, err := broker.Start(t.Context(), tc.addr, testlog.New(t))
 			if err == nil {
 				b.Close()
 				t.Fatalf("Start(%q) listens on %s, want it refused", tc.addr, b.Addr())
@@ -136,7 +137,7 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 func TestStartLoopbackNames(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "localhost:0"} {
 		t.Run(addr, func(t *testing.T) {
-			b, err := broker.Start(t.Context(), addr, brokertest.Logger(t))
+			b, err := broker.Start(t.Context(), addr, testlog.New(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +157,7 @@ func TestStartPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	b, err := broker.Start(t.Context(), ln.Addr().String(), brokertest.Logger(t))
+	b, err := broker.Start(t.Context(), ln.Addr().String(), testlog.New(t))
 	if err == nil {
 		b.Close()
 		t.Fatalf("Start on %s, which is in use, succeeded", ln.Addr())
@@ -164,7 +165,7 @@ func TestStartPortInUse(t *testing.T) {
 }
 
 func TestCloseDisconnectsClients(t *testing.T) {
-	b, err := broker.Start(t.Context(), "127.0.0.1:0", brokertest.Logger(t))
+	b, err := broker.Start(t.Context(), "127.0.0.1:0", testlog.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

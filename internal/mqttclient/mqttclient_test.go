@@ -30,6 +30,7 @@ import (
 	"github.com/apedge/apedge/internal/broker"
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -133,7 +134,7 @@ func closedAddr(t *testing.T) string {
 // TestOnConnectAfterBrokerRestart shows that a subscription made in OnConnect survives
 // the broker going away and coming back with no memory of it.
 func TestOnConnectAfterBrokerRestart(t *testing.T) {
-	b1, err := broker.Start(t.Context(), "127.0.0.1:0", brokertest.Logger(t))
+	b1, err := broker.Start(t.Context(), "127.0.0.1:0", testlog.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestOnConnectAfterBrokerRestart(t *testing.T) {
 	case <-time.After(timeout):
 		t.Fatal("OnLost not called after the broker closed")
 	}
-	b2, err := broker.Start(t.Context(), addr, brokertest.Logger(t))
+	b2, err := broker.Start(t.Context(), addr, testlog.New(t))
 	if err != nil {
 		t.Fatalf("restart on %s: %v", addr, err)
 	}
@@ -295,7 +296,7 @@ func (h *authHook) attempts(id string) []string {
 // not nil, and returns its address.
 func startMochi(t *testing.T, tc *tls.Config, hook mochi.Hook) string {
 	t.Helper()
-	srv := mochi.New(&mochi.Options{Logger: brokertest.Logger(t)})
+	srv := mochi.New(&mochi.Options{Logger: testlog.New(t)})
 	if err := srv.AddHook(hook, nil); err != nil {
 		t.Fatal(err)
 	}

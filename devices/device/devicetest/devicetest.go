@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/apedge/apedge/devices/device"
 	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -138,37 +138,9 @@ func Env(t testing.TB, cfg *config.Bridge, clk clock.Clock, rec *Recorder, acces
 			return device.Decision{Reason: "not-listed"}
 		})
 	}
-	env := device.Env{Config: cfg, Log: testLogger(t), Clock: clock.Or(clk), Sink: rec, Access: access}
+	env := device.Env{Config: cfg, Log: testlog.New(t), Clock: clock.Or(clk), Sink: rec, Access: access}
 	if cfg.Simulate != nil {
 		env.Sims = device.NewSims()
 	}
 	return env
-}
-
-// testWriter passes log output to the test until its cleanups have run, and drops
-// what background goroutines write after that.
-type testWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Output().Write(p)
-	}
-	return len(p), nil
-}
-
-// testLogger logs warnings and errors to t's output.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

@@ -6,8 +6,6 @@ package brokertest
 
 import (
 	"context"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/apedge/apedge/internal/broker"
 	"github.com/apedge/apedge/internal/mqttclient"
+	"github.com/apedge/apedge/internal/testlog"
 )
 
 // Timeout bounds how long Client and Subscribe wait for the broker to answer a connect
@@ -24,40 +23,11 @@ const Timeout = 30 * time.Second
 // pollInterval is how often WaitFor checks its condition.
 const pollInterval = 5 * time.Millisecond
 
-// testWriter passes log output to the test until the test's cleanups have run, and drops
-// whatever background goroutines write after that.
-type testWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Output().Write(p)
-	}
-	return len(p), nil
-}
-
-// Logger returns a logger that writes warnings and errors to t's output until t's
-// cleanups have run, and drops what background goroutines log after that.
-func Logger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-// Start starts an embedded broker on a free loopback port, logging to Logger(t), and
+// Start starts an embedded broker on a free loopback port, logging to testlog.New(t), and
 // closes it at the end of the test.
 func Start(t testing.TB) *broker.Broker {
 	t.Helper()
-	b, err := broker.Start(t.Context(), "127.0.0.1:0", Logger(t))
+	b, err := broker.Start(t.Context(), "127.0.0.1:0", testlog.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +51,7 @@ func Start(t testing.TB) *broker.Broker {
 type Option func(*mqttclient.Options)
 
 // NewClient makes a client with mqttclient.New for clientID on the broker at url, with a
-// clean session and, unless an option sets one, Logger(t); opts are applied in order
+// clean session and, unless an option sets one, testlog.New(t); opts are applied in order
 // over those. The client is not connected, and is disconnected at the end of the test.
 func NewClient(t testing.TB, url, clientID string, opts ...Option) mqtt.Client {
 	t.Helper()
@@ -90,7 +60,7 @@ func NewClient(t testing.TB, url, clientID string, opts ...Option) mqtt.Client {
 		opt(&o)
 	}
 	if o.Logger == nil {
-		o.Logger = Logger(t)
+		o.Logger = testlog.New(t)
 	}
 	c, err := mqttclient.New(o)
 	if err != nil {
