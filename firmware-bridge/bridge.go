@@ -107,43 +107,14 @@ func (b *Bridge) Run(ctx context.Context) error {
 	rand.Read(bootB)
 	boot := hex.EncodeToString(bootB)
 	offline, _ := json.Marshal(sitebus.BridgeState{Status: "offline", Boot: boot})
-	var pub *sitebus.Publisher
-	var pubMu sync.Mutex
-	cmdFilter := sitebus.DeviceFilter(b.cfg.Site, sitebus.KindCmd)
 	acks := make(chan []byte, 1024)
-	c, err := mqttclient.New(mqttclient.Options{
-		OnLost: func(error) {
-			pubMu.Lock()
-			defer pubMu.Unlock()
-			if pub != nil {
-				pub.ConnectionLost()
-			}
-		},
-		OnConnect: func(c mqtt.Client) {
-			online, _ := json.Marshal(sitebus.BridgeState{Status: "online", Boot: boot, Time: b.clock.Now().UTC()})
-			c.Publish(sitebus.BridgeStateTopic(b.cfg.Site), 1, true, online)
-			c.Subscribe(sitebus.CredentialsTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) { b.onCredentials(m.Payload()) })
-			c.Subscribe(cmdFilter, 1, func(_ mqtt.Client, m mqtt.Message) { b.onCommand(ctx, m.Topic(), m.Payload()) })
-			c.Subscribe(sitebus.AgentStateTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) { b.onAgentState(m.Payload()) })
-			c.Subscribe(sitebus.AckTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) {
-				select {
-				case acks <- m.Payload():
-				default:
-					b.log.Warn("agent acks arriving faster than they are applied; those messages will be resent")
-				}
-			})
-		},
-		Link:         b.cfg.Bus,
-		CleanSession: true,
-		Will:         &mqttclient.Will{Topic: sitebus.BridgeStateTopic(b.cfg.Site), Payload: offline, Retained: true},
-		Logger:       b.log,
-	})
+	lost := &lossNotice{}
+	c, err := b.busClient(ctx, boot, offline, acks, lost)
 	if err != nil {
-		return fmt.Errorf("bridge: %w", err)
+		return err
 	}
-	pubMu.Lock()
-	pub = sitebus.NewPublisher(c, b.cfg.Site, boot, b.clock)
-	pubMu.Unlock()
+	pub := sitebus.NewPublisher(c, b.cfg.Site, boot, b.clock)
+	lost.set(pub)
 	if err := os.MkdirAll(b.cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("bridge: state directory: %w", err)
 	}
@@ -199,6 +170,59 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	c.Disconnect(250)
 	return nil
+}
+
+// lossNotice tells the publisher, once there is one, that the bus connection was lost.
+type lossNotice struct {
+	mu  sync.Mutex
+	pub *sitebus.Publisher
+}
+
+func (n *lossNotice) set(p *sitebus.Publisher) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.pub = p
+}
+
+func (n *lossNotice) lost(error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.pub != nil {
+		n.pub.ConnectionLost()
+	}
+}
+
+// busClient makes the bridge's client of the site bus, with offline as its last will.
+// On every connect it says the bridge is online and subscribes to what the agent
+// sends the bridge: credential lists, commands, its state and acks, which it queues
+// on acks.
+func (b *Bridge) busClient(ctx context.Context, boot string, offline []byte, acks chan<- []byte, lost *lossNotice) (mqtt.Client, error) {
+	cmdFilter := sitebus.DeviceFilter(b.cfg.Site, sitebus.KindCmd)
+	c, err := mqttclient.New(mqttclient.Options{
+		OnLost: lost.lost,
+		OnConnect: func(c mqtt.Client) {
+			online, _ := json.Marshal(sitebus.BridgeState{Status: "online", Boot: boot, Time: b.clock.Now().UTC()})
+			c.Publish(sitebus.BridgeStateTopic(b.cfg.Site), 1, true, online)
+			c.Subscribe(sitebus.CredentialsTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) { b.onCredentials(m.Payload()) })
+			c.Subscribe(cmdFilter, 1, func(_ mqtt.Client, m mqtt.Message) { b.onCommand(ctx, m.Topic(), m.Payload()) })
+			c.Subscribe(sitebus.AgentStateTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) { b.onAgentState(m.Payload()) })
+			c.Subscribe(sitebus.AckTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) {
+				select {
+				case acks <- m.Payload():
+				default:
+					b.log.Warn("agent acks arriving faster than they are applied; those messages will be resent")
+				}
+			})
+		},
+		Link:         b.cfg.Bus,
+		CleanSession: true,
+		Will:         &mqttclient.Will{Topic: sitebus.BridgeStateTopic(b.cfg.Site), Payload: offline, Retained: true},
+		Logger:       b.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	return c, nil
 }
 
 // onCredentials takes a credential list from the agent.
