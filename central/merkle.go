@@ -44,6 +44,7 @@ func (p KeyPeriod) Contains(t time.Time) bool {
 	return (p.From.IsZero() || !t.Before(p.From)) && (p.Until.IsZero() || t.Before(p.Until))
 }
 
+// String says the period in words, for errors and alarms.
 func (p KeyPeriod) String() string {
 	f := func(t time.Time, open string) string {
 		if t.IsZero() {

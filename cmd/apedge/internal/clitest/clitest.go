@@ -19,12 +19,14 @@ type LockedBuffer struct {
 	b  bytes.Buffer
 }
 
+// Write appends p, as one write.
 func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
+// String returns what was written so far.
 func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
