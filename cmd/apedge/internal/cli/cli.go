@@ -23,7 +23,7 @@ import (
 
 // ErrUsage marks bad input on the command line; its message has already been printed
 // on the flag set's output. A command that returns it exits with status 2.
-var ErrUsage = errors.New("usage")
+var ErrUsage = errors.New("cli: usage")
 
 // OneLine returns s trimmed, with its line breaks turned into "; ", for an error
 // printed on one line.
