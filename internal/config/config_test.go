@@ -560,7 +560,7 @@ func TestLoadCentral(t *testing.T) {
 	_, pub2 := writeKeys(t, dir, "LDS2")
 	path := writeFile(t, dir, "central.yaml", `database: central.db
 broker:
-  broker: tcp://broker.internal:1883
+  broker: tls://broker.internal:8883
 trust:
   - {site: MAN1, pubkey: keys/MAN1.pub}
   - {site: LDS2, pubkey: `+pub2+`}
@@ -597,6 +597,7 @@ func TestLoadCentralInvalid(t *testing.T) {
 		{"database missing", "broker:\n  broker: tls://b.example.org:8883\ntrust:\n  - {site: MAN1, pubkey: keys/MAN1.pub}\n", []string{"database"}},
 		{"broker.broker missing", "database: c.db\ntrust:\n  - {site: MAN1, pubkey: keys/MAN1.pub}\n", []string{"broker.broker"}},
 		{"broker.tls with tcp", "database: c.db\nbroker:\n  broker: tcp://127.0.0.1:1883\n  tls: {serverName: x}\ntrust:\n  - {site: MAN1, pubkey: keys/MAN1.pub}\n", []string{"broker.tls"}},
+		{"broker plain TCP off the box", "database: c.db\nbroker:\n  broker: tcp://broker.internal:1883\ntrust:\n  - {site: MAN1, pubkey: keys/MAN1.pub}\n", []string{"broker.broker"}},
 		{"trust empty", base, []string{"trust"}},
 		{"trust[0].pubkey absent", base + "trust:\n  - {site: MAN1, pubkey: keys/NONE.pub}\n", []string{"trust[0].pubkey"}},
 		{"trust[0].pubkey of another site", base + "trust:\n  - {site: LDS2, pubkey: keys/MAN1.pub}\n", []string{"trust[0].pubkey"}},

@@ -249,7 +249,7 @@ func LoadCentral(path string) (*Central, error) {
 	case isPostgresURL(ce.Database):
 		ce.Database = checkPostgres(&c, "database", ce.Database, dir)
 	}
-	checkMQTT(&ce.Broker, &c, "broker", false)
+	checkMQTT(&ce.Broker, &c, "broker", true) // central refuses plain TCP off the box, as the agent does
 	if g := ce.ShareGroup; g != "" && (strings.ContainsAny(g, "/+#$ ") || len(g) > 64) {
 		c.add("shareGroup", fmt.Sprintf("%q is not a share name", g), "use letters, digits, dashes, e.g. apedge-central")
 	}
