@@ -46,6 +46,15 @@ type Stats struct {
 	Journaled    uint64 // events appended by this process
 	Overflow     uint64 // messages left unacknowledged because the queue was full
 	UnknownCards uint64
+	// Refused counts device messages refused (counted, alarmed once per cause per
+	// device per minute, acknowledged): not from a configured device of their class,
+	// a read naming no configured reader, or dated out of bounds; RefusedTime counts
+	// those of them dated too far ahead or too long ago.
+	Refused, RefusedTime uint64
+	// RefusalAlarms counts the device.refused alarms journaled for them.
+	RefusalAlarms uint64
+	// Late counts device messages accepted late (older than devices.lateAfter).
+	Late uint64
 }
 
 // Agent is a running site agent.
@@ -83,6 +92,9 @@ type Agent struct {
 	waiting map[string]chan<- sitebus.Result // commands awaiting their result, by id
 
 	busMsgs, bad, dups, gaps, journaled, overflow, unknownCards atomic.Uint64
+
+	refusals                                  refusals // device.refused alarms, rate limited
+	refused, refusedTime, refusalAlarms, late atomic.Uint64
 
 	// busUp is set once the bus session is set up (subscribed, announced) and
 	// cleared when it drops: the agent publishes its acks only then.
@@ -164,7 +176,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 	if o.check != nil {
 		a.curfew.check = o.check
 	}
-	a.fwd, err = forwarder.New(forwarder.Options{Site: cfg.Site, Journal: j, Link: cfg.Central, Logger: log})
+	a.fwd, err = forwarder.New(forwarder.Options{Site: cfg.Site, Journal: j, Link: cfg.Central, Logger: log, Clock: clk, OnAckRefused: a.ackRefused})
 	if err != nil {
 		j.Close()
 		return nil, fmt.Errorf("agent: %w", err)
@@ -220,7 +232,8 @@ func (a *Agent) Journal() *journal.Journal { return a.journal }
 // Stats returns the agent's counters.
 func (a *Agent) Stats() Stats {
 	return Stats{BusMessages: a.busMsgs.Load(), BadMessages: a.bad.Load(), Duplicates: a.dups.Load(),
-		SeqGaps: a.gaps.Load(), Journaled: a.journaled.Load(), Overflow: a.overflow.Load(), UnknownCards: a.unknownCards.Load()}
+		SeqGaps: a.gaps.Load(), Journaled: a.journaled.Load(), Overflow: a.overflow.Load(), UnknownCards: a.unknownCards.Load(),
+		Refused: a.refused.Load(), RefusedTime: a.refusedTime.Load(), RefusalAlarms: a.refusalAlarms.Load(), Late: a.late.Load()}
 }
 
 // Forwarder returns the agent's forwarder.
@@ -460,6 +473,21 @@ func (a *Agent) prepare(m mqtt.Message) (*event.Draft, devMsg) {
 		return nil, devMsg{}
 	}
 	from := devMsg{boot: msg.Boot, dev: tp.Class + "/" + tp.ID + "/" + tp.Kind, seq: msg.Seq}
+	if tp.Class != sitebus.ClassDoor && tp.Class != sitebus.ClassReader {
+		a.log.Debug("device message of a class the agent has no devices of", "class", tp.Class, "id", tp.ID, "kind", msg.Kind)
+		return nil, from
+	}
+	// Only a configured device of its class is heard (devicecheck.go); what others
+	// say is alarmed, not the bridge's to be told about, and keeps no state.
+	if r := a.checkDevice(tp); r != nil {
+		if tp.Kind == sitebus.KindCmdResult {
+			// The bridge answers a command to a door it has not; the answer is
+			// matched to the command by its id, whatever door it names.
+			a.result(msg.Data)
+			return nil, devMsg{}
+		}
+		return a.refuse(tp, msg, r), devMsg{}
+	}
 	a.checkSeq(tp, msg)
 	if tp.Kind == sitebus.KindCmdResult {
 		a.result(msg.Data)
@@ -474,7 +502,17 @@ func (a *Agent) prepare(m mqtt.Message) (*event.Draft, devMsg) {
 	if tp.Kind != sitebus.KindEvent {
 		return nil, from
 	}
+	now := a.clock.Now()
+	if r := a.checkTime(msg.Time, now); r != nil {
+		return a.refuse(tp, msg, r), from
+	}
 	d, err := a.translate(tp, msg)
+	if r := (*refusedError)(nil); errors.As(err, &r) {
+		return a.refuse(tp, msg, r), from
+	}
+	if err == nil && d != nil {
+		err = a.markLate(d, msg.Time, now)
+	}
 	if err != nil {
 		a.badMessage(m, err) // refused, counted and logged: handled
 		return nil, from

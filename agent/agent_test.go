@@ -45,11 +45,35 @@ central:
   window: 8
   resendAfter: 1s
 curfew: {clockCheck: none}
+devices: {bridgeConfig: site-bridge.yaml}
 roster:
   - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["12:10001", "12:10011"]}
   - {crn: X100002, name: Resident Two, cards: ["12:10002"]}
   - {crn: X100003, name: Resident Three, cards: ["12:10003"], arrived: "2025-01-01", departed: "2025-03-01"}
   - {kind: staff, id: s-ann, name: Ann, cards: ["12:90001"]}
+`
+
+// siteBridgeYAML is the bridge configuration the agent takes the site's devices from:
+// doors front, garden, d12 and d34, each with an entry and an exit reader.
+const siteBridgeYAML = `site: %s
+stateDir: bridge-state
+bus: {broker: %s}
+osdp:
+  - port: /dev/ttyUSB0
+    readers:
+      - {id: front-in, address: 1, insecure: true}
+      - {id: front-out, address: 2, insecure: true}
+      - {id: garden-in, address: 3, insecure: true}
+      - {id: garden-out, address: 4, insecure: true}
+      - {id: r1, address: 5, insecure: true}
+      - {id: r2, address: 6, insecure: true}
+      - {id: r3, address: 7, insecure: true}
+      - {id: r4, address: 8, insecure: true}
+doors:
+  - {id: front, entryReader: front-in, exitReader: front-out}
+  - {id: garden, entryReader: garden-in, exitReader: garden-out}
+  - {id: d12, entryReader: r1, exitReader: r2}
+  - {id: d34, entryReader: r4, exitReader: r3}
 `
 
 // apSite is one AP: an embedded broker shared by the site bus and the uplink, the
@@ -75,6 +99,9 @@ func newSite(t testing.TB) *apSite {
 		t.Fatal(err)
 	}
 	if _, s.pub, err = sitekey.Write(filepath.Join(s.dir, "keys"), s.key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "site-bridge.yaml"), []byte(fmt.Sprintf(siteBridgeYAML, site, s.broker.URL())), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(s.dir, "agent.yaml")
@@ -385,7 +412,7 @@ func TestBadMessages(t *testing.T) {
 	subscribed(t, a)
 
 	good := func(seq uint64, kind string, data string) []byte {
-		m := sitebus.Message{Time: time.Now().UTC(), Boot: "boot-a", Seq: seq, Kind: kind}
+		m := sitebus.Message{Time: s.clock.Now().UTC(), Boot: "boot-a", Seq: seq, Kind: kind}
 		if data != "" {
 			m.Data = json.RawMessage(data)
 		}
@@ -448,7 +475,8 @@ func TestRedelivery(t *testing.T) {
 	topic := sitebus.DeviceTopic(site, sitebus.ClassReader, "front-in", sitebus.KindEvent)
 	msg := func(boot string, seq uint64) []byte {
 		data, _ := json.Marshal(cardRead("front", "entry", "10001"))
-		m := sitebus.Message{Time: time.Date(2026, 3, 29, 0, 59, 59, 0, time.UTC), Boot: boot, Seq: seq, Kind: "card-read", Data: data}
+		// Dated by the agent's clock: a read from months ago is refused (too old).
+		m := sitebus.Message{Time: noon.Add(-time.Second), Boot: boot, Seq: seq, Kind: "card-read", Data: data}
 		return m.Encode()
 	}
 	s.publish(topic, false, msg("boot-a", 1))
@@ -576,7 +604,7 @@ func TestRosterHolders(t *testing.T) {
 	lists := brokertest.Subscribe(t, brokertest.Client(t, s.broker.URL(), "bridge-lists"), sitebus.CredentialsTopic(site))
 	a, _, _ := s.startAgent()
 	subscribed(t, a)
-	l, err := sitebus.DecodeCredentialList(brokertest.Receive(t, timeout, "credential list", lists).Payload())
+	l, err := sitebus.VerifyCredentialList(brokertest.Receive(t, timeout, "credential list", lists).Payload(), s.key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -26,7 +25,7 @@ func TestCheckpoints(t *testing.T) {
 	subscribed(t, a)
 	reads := func(from, n int) {
 		for i := range n {
-			m := sitebus.Message{Time: time.Now().UTC(), Boot: "boot-c", Seq: uint64(from + i), Kind: "card-read",
+			m := sitebus.Message{Time: s.clock.Now().UTC(), Boot: "boot-c", Seq: uint64(from + i), Kind: "card-read",
 				Data: json.RawMessage(`{"door":"front","direction":"entry","credential":{"kind":"card","number":"10001"},"granted":true}`)}
 			s.publish(sitebus.DeviceTopic(site, sitebus.ClassReader, "r1", sitebus.KindEvent), false, m.Encode())
 		}

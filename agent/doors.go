@@ -53,10 +53,10 @@ func (a *Agent) holder(credential string, t time.Time) *config.Resident {
 	return r
 }
 
-// publishCredentials sends the credential list, retained, so that a bridge that starts
-// later gets it too.
+// publishCredentials sends the credential list, signed with the site key and retained,
+// so that a bridge that starts later gets it too.
 func (a *Agent) publishCredentials(c mqtt.Client) {
-	b, err := json.Marshal(a.credentialList())
+	b, err := a.signedCredentials()
 	if err != nil {
 		a.log.Error("credential list", "err", err)
 		return
@@ -74,7 +74,8 @@ var ErrNoAnswer = errors.New("agent: no answer from the bridge")
 
 // UnlockDoor orders a momentary unlock of door on behalf of staff member by, for the
 // door's own unlock time when d is 0, and waits for the bridge's answer until ctx ends
-// or 10 seconds pass. Whatever the outcome, the order and its result are journaled as
+// or 10 seconds pass. The command is signed with the site key for that door: the bridge
+// carries out no other. Whatever the outcome, the order and its result are journaled as
 // door.unlock-ordered, signed and sent to central: a staff action is always audited.
 func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.Duration) (sitebus.Result, error) {
 	if !sitebus.ValidDeviceID(door) {
@@ -92,14 +93,12 @@ func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.
 	a.mu.Lock()
 	a.waiting[cmd.ID] = ch
 	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		delete(a.waiting, cmd.ID)
-		a.mu.Unlock()
-	}()
-	body, _ := json.Marshal(cmd)
+	defer a.forgetOrder(cmd.ID, ch) // a late answer is still to an order
+	body, err := a.signedCommand(sitebus.ClassDoor, door, &cmd)
+	if err != nil {
+		return sitebus.Result{}, err
+	}
 	var res sitebus.Result
-	var err error
 	wctx, cancel := context.WithTimeout(ctx, cmd.Deadline.Sub(ordered))
 	defer cancel()
 	tok := a.out.Publish(sitebus.DeviceTopic(a.cfg.Site, sitebus.ClassDoor, door, sitebus.KindCmd), 1, false, body)
@@ -135,7 +134,8 @@ func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.
 	return res, nil
 }
 
-// result hands a command result to whoever waits for it.
+// result hands a command result to whoever waits for it, and raises the alarm
+// command.unordered for one the agent never ordered.
 func (a *Agent) result(data []byte) {
 	r, err := sitebus.DecodeResult(data)
 	if err != nil {
@@ -143,13 +143,15 @@ func (a *Agent) result(data []byte) {
 		return
 	}
 	a.mu.Lock()
-	ch := a.waiting[r.ID]
+	ch, ordered := a.waiting[r.ID]
 	a.mu.Unlock()
-	if ch != nil {
-		select {
-		case ch <- *r:
-		default:
-		}
+	if !ordered {
+		a.unorderedResult(r)
+		return
+	}
+	select {
+	case ch <- *r:
+	default: // answered already, or a repeat
 	}
 }
 
@@ -215,6 +217,16 @@ func (a *Agent) cardRead(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, er
 	if err != nil {
 		return nil, err
 	}
+	// Where the reader is comes from the site's configuration, not from the message.
+	door, direction, err := a.readerPlace(tp.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	if cr.Door != door || cr.Direction != direction {
+		a.log.Warn("card read says another place than the reader's; the configured one is used", "reader", tp.ID,
+			"door", door, "direction", direction, "saidDoor", cr.Door, "saidDirection", cr.Direction)
+	}
+	cr.Door, cr.Direction = door, direction
 	switch {
 	case !cr.Granted:
 		a.log.Info("card refused", "reader", tp.ID, "door", cr.Door, "reason", cr.Reason)
@@ -250,6 +262,12 @@ func (a *Agent) doorOpened(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, 
 		if ev.Direction != "entry" && ev.Direction != "exit" || ev.Credential == "" {
 			return nil, fmt.Errorf("%w: door opened by a credential with direction %q, credential %q", sitebus.ErrMessage, ev.Direction, ev.Credential)
 		}
+		// The reader must be one of this door's; its direction is the configured one.
+		_, dir, err := a.readerPlace(ev.Reader, tp.ID)
+		if err != nil {
+			return nil, err
+		}
+		ev.Direction = dir
 		info["reader"], info["direction"] = ev.Reader, ev.Direction
 		info["credential"] = map[string]any{"kind": "card", "id": ev.Credential}
 		info["readAt"] = ev.UnlockedAt

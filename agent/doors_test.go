@@ -221,6 +221,9 @@ func TestUnlockDoor(t *testing.T) {
 	if got := audited[1]; got["door"] != "cellar" || got["result"] != "failed" {
 		t.Errorf("audit of the failed unlock: %v", got)
 	}
+	if types := s.types(a); slices.Contains(types, "command.unordered") {
+		t.Errorf("journal %v: an ordered command's result taken for an unordered one", types)
+	}
 }
 
 // TestUnlockDoorNoBridge: with no bridge to answer, the order is still journaled as
@@ -237,4 +240,38 @@ func TestUnlockDoorNoBridge(t *testing.T) {
 		t.Fatalf("UnlockDoor with no bridge = %v, want no answer", err)
 	}
 	s.waitTypes(a, "door.unlock-ordered")
+}
+
+// TestUnorderedCommandResult: a command result for a command the agent never ordered
+// (someone else gave the bridge a command, or forged the result) raises the alarm
+// command.unordered, once however often the result is sent again.
+func TestUnorderedCommandResult(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	a, _, _ := s.startAgent()
+	subscribed(t, a)
+	res, _ := json.Marshal(sitebus.Result{ID: "not-ours", Status: sitebus.ResultFailed, Error: "refused: unsigned: command: not signed"})
+	msg := sitebus.Message{Time: noon, Boot: "boot-a", Seq: 1, Kind: sitebus.ResultFailed, Data: res}
+	topic := sitebus.DeviceTopic(site, sitebus.ClassDoor, "front", sitebus.KindCmdResult)
+	s.publish(topic, false, msg.Encode())
+	s.publish(topic, false, msg.Encode()) // the bridge sends it again until acknowledged
+	s.waitTypes(a, "command.unordered")
+	s.waitFor("the repeat taken for the same alarm", func() (bool, string) {
+		st := a.Stats()
+		return st.Duplicates >= 1, fmt.Sprintf("%+v", st)
+	})
+	var alarms []map[string]any
+	for _, ev := range s.events(a) {
+		if ev.Type == "approved-premises.command.unordered" {
+			var info map[string]any
+			json.Unmarshal(ev.Data.AdditionalInformation, &info)
+			alarms = append(alarms, info)
+		}
+	}
+	if len(alarms) != 1 {
+		t.Fatalf("%d command.unordered alarms, want 1: %v", len(alarms), alarms)
+	}
+	if got := alarms[0]; got["command"] != "not-ours" || got["result"] != "failed" || got["error"] != "refused: unsigned: command: not signed" {
+		t.Errorf("alarm info %v", got)
+	}
 }

@@ -24,11 +24,11 @@ func BenchmarkMovements(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := range n {
-		dir := "entry"
+		dir, reader := "entry", "front-in"
 		if (i/len(cards))%2 == 1 {
-			dir = "exit"
+			dir, reader = "exit", "front-out" // a reader's direction is its configured one
 		}
-		if _, err := pub.Publish(b.Context(), sitebus.ClassReader, "front-in", sitebus.KindEvent, "card-read", cardRead("front", dir, cards[i%len(cards)])); err != nil {
+		if _, err := pub.Publish(b.Context(), sitebus.ClassReader, reader, sitebus.KindEvent, "card-read", cardRead("front", dir, cards[i%len(cards)])); err != nil {
 			b.Fatal(err)
 		}
 	}

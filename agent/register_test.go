@@ -26,7 +26,7 @@ func TestRegisterArrivalAndDeparture(t *testing.T) {
 			for {
 				select {
 				case m := <-lists:
-					l, err := sitebus.DecodeCredentialList(m.Payload())
+					l, err := sitebus.VerifyCredentialList(m.Payload(), s.key.Public())
 					if err != nil {
 						t.Fatal(err)
 					}

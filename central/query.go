@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -288,7 +289,12 @@ func QueryHandler(r *Receiver, log *slog.Logger) http.Handler {
 var queryParams = map[string]bool{"site": true, "crn": true, "noms": true, "type": true, "from": true, "to": true, "after": true, "limit": true}
 
 func queryFromURL(req *http.Request) (Query, error) {
-	v := req.URL.Query()
+	// Not req.URL.Query(), which drops what it cannot parse: a bad escape or more
+	// parameters than Go parses would be answered as if that filter were not there.
+	v, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		return Query{}, badQuery("query string: %v", err)
+	}
 	for k, vals := range v {
 		if !queryParams[k] {
 			return Query{}, badQuery("unknown parameter %q", k)

@@ -239,6 +239,10 @@ func TestQueryHTTP(t *testing.T) {
 			{"after=nonsense", "after"},
 			{"who=me", "unknown parameter"},
 			{"site=ABC&site=XYZ", "2 times"},
+			{"crn=%zz", "query string"},
+			{"site=ABC&crn=X1%2", "query string"},
+			{"site=ABC&type=%G0", "query string"},
+			{strings.Repeat("site=ABC&", 10000) + "crn=X100001", "query string"},
 		}
 		for _, b := range bad {
 			code, body := get(b.query)

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 // Reasons a card read is refused.
@@ -20,31 +21,38 @@ const (
 )
 
 // access is the credential list the bridge grants entry by: the last one the agent
-// published, kept in a file so that doors work after a restart with the agent away.
+// published signed by the site key, kept in a file with its signature so that doors
+// work after a restart with the agent away. Only a list the site key verifies is
+// kept or used, and a list replaces the one held only when its version is newer: a
+// forged list, whatever its version, changes nothing.
 type access struct {
 	path string
+	pub  *sitekey.Public // verifies every list, from the bus and from the file
 
 	mu    sync.RWMutex
 	list  *sitebus.CredentialList
 	doors map[string][]string // credential id: doors (nil slice: every door)
 }
 
-// loadAccess reads the kept list from dir, if there is one.
-func loadAccess(dir string) (*access, error) {
-	a := &access{path: filepath.Join(dir, "credentials.json")}
+// loadAccess reads the kept list from dir, if there is one, and verifies it with pub
+// again. A kept list that does not verify (an older bridge kept it unsigned, the
+// site key changed, or the file was altered) is not used; refused says why, and the
+// bridge waits for the agent's list.
+func loadAccess(dir string, pub *sitekey.Public) (a *access, refused, err error) {
+	a = &access{path: filepath.Join(dir, "credentials.json"), pub: pub}
 	b, err := os.ReadFile(a.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return a, nil
+		return a, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("bridge: credential list: %w", err)
+		return nil, nil, fmt.Errorf("bridge: credential list: %w", err)
 	}
-	l, err := sitebus.DecodeCredentialList(b)
+	l, err := sitebus.VerifyCredentialList(b, pub)
 	if err != nil {
-		return nil, fmt.Errorf("bridge: credential list %s: %w", a.path, err)
+		return a, fmt.Errorf("bridge: kept credential list %s: %w", a.path, err), nil
 	}
 	a.install(l)
-	return a, nil
+	return a, nil, nil
 }
 
 func (a *access) install(l *sitebus.CredentialList) {
@@ -60,10 +68,12 @@ func (a *access) install(l *sitebus.CredentialList) {
 	a.mu.Unlock()
 }
 
-// update takes a list from the bus, keeps it on disk first and then uses it. An older
-// version than the one held is ignored (a stale retained message).
+// update takes a signed list from the bus, verifies it, keeps it on disk (signature
+// and all) and then uses it. A list that does not verify is refused with an error
+// wrapping sitebus.ErrUnsigned or sitebus.ErrBadSignature; a verified one of a
+// version no newer than the one held is ignored (a stale retained message).
 func (a *access) update(raw []byte) (changed bool, err error) {
-	l, err := sitebus.DecodeCredentialList(raw)
+	l, err := sitebus.VerifyCredentialList(raw, a.pub)
 	if err != nil {
 		return false, err
 	}

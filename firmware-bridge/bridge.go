@@ -8,9 +8,10 @@
 // they are (Health).
 //
 // The bridge decides card reads itself, from the last credential list the agent
-// published, so that doors keep working while the agent or the bus is down; what
+// published signed by the site key (agentKey), so that doors keep working while the agent or the bus is down; what
 // happened meanwhile is kept in order and published, with the time it happened, once
-// the bus is back. It holds no other site policy. Its retained bridge/state says
+// the bus is back. It carries out only commands the site key signed for the device,
+// once each, and no unlock longer than maxUnlock. It holds no other site policy. Its retained bridge/state says
 // online, and its last will says offline.
 package bridge
 
@@ -19,6 +20,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -31,6 +33,7 @@ import (
 
 	"github.com/apedge/apedge/devices/device"
 	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
@@ -53,6 +56,13 @@ type Bridge struct {
 	ready chan struct{}
 
 	agentOnline atomic.Bool
+
+	// agentKey verifies what the agent sends: credential lists and commands.
+	agentKey *sitekey.Public
+	commands ledger   // command ids taken, against replays
+	refused  refusals // refused lists and commands, logged once per cause a minute
+	// refusedLists and refusedCommands count what did not verify or was refused.
+	refusedLists, refusedCommands atomic.Uint64
 }
 
 // Option changes how New makes a bridge.
@@ -89,14 +99,29 @@ func (b *Bridge) Published() uint64 {
 	return b.out.published.Load()
 }
 
+// Refused is how many credential lists and commands from the bus the bridge refused:
+// not signed by the site key, signed for another device, replayed, or an unlock longer
+// than maxUnlock.
+func (b *Bridge) Refused() (lists, commands uint64) {
+	return b.refusedLists.Load(), b.refusedCommands.Load()
+}
+
 // Ready is closed once the bridge's devices are running.
 func (b *Bridge) Ready() <-chan struct{} { return b.ready }
 
 // Run connects to the site bus and runs the configured devices until ctx ends.
 func (b *Bridge) Run(ctx context.Context) error {
-	acc, err := loadAccess(b.cfg.StateDir)
+	key, err := sitekey.LoadPublic(b.cfg.AgentKey, b.cfg.Site)
+	if err != nil {
+		return fmt.Errorf("bridge: agentKey: %w", err)
+	}
+	b.agentKey = key
+	acc, refused, err := loadAccess(b.cfg.StateDir, key)
 	if err != nil {
 		return err
+	}
+	if refused != nil {
+		b.log.Error("credential list kept from before does not verify with the site key; not using it, waiting for the agent's", "err", refused)
 	}
 	b.access = acc
 	if v := acc.version(); v > 0 {
@@ -225,10 +250,14 @@ func (b *Bridge) busClient(ctx context.Context, boot string, offline []byte, ack
 	return c, nil
 }
 
-// onCredentials takes a credential list from the agent.
+// onCredentials takes a credential list from the agent: only one signed by the site
+// key; any other is counted and logged once per cause per minute.
 func (b *Bridge) onCredentials(raw []byte) {
 	changed, err := b.access.update(raw)
 	switch {
+	case errors.Is(err, sitebus.ErrMessage):
+		b.refusedLists.Add(1)
+		b.refused.note(b.log, b.clock.Now(), "credential list", cause(err), "version", b.access.version(), "bytes", len(raw), "err", err)
 	case err != nil:
 		b.log.Error("credential list refused; keeping the one held", "version", b.access.version(), "err", err)
 	case changed:

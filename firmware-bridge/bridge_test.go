@@ -22,6 +22,7 @@ import (
 	"github.com/apedge/apedge/devices/wiegand"
 	bridge "github.com/apedge/apedge/firmware-bridge"
 	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
@@ -147,10 +148,12 @@ simulate:
   quiet: true
 `
 
-// newConfig writes a site's files in a new directory and loads its configuration.
+// newConfig writes a site's files in a new directory, the site's keys among them
+// (keys/MAN1.key and .pub, the default agentKey), and loads its configuration.
 func newConfig(t *testing.T, url string) *config.Bridge {
 	t.Helper()
 	dir := t.TempDir()
+	writeSiteKey(t, dir)
 	if err := os.WriteFile(filepath.Join(dir, "front-in.scbk"), []byte("00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -196,12 +199,51 @@ func run(t *testing.T, b *bridge.Bridge) (stop func() error) {
 	return stop
 }
 
-// credentials is the list an agent would publish: card 12:10001 opens every door,
-// 12:10002 only the side door.
-func credentials(version uint64) []byte {
-	b, _ := json.Marshal(sitebus.CredentialList{Version: version, Time: time.Now().UTC(), Credentials: []sitebus.Allowed{
+// writeSiteKey makes a site key for MAN1 and writes it under dir/keys, where a
+// bridge configuration in dir finds its public half by default.
+func writeSiteKey(t *testing.T, dir string) *sitekey.Private {
+	t.Helper()
+	k, err := sitekey.Generate(site, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sitekey.Write(filepath.Join(dir, "keys"), k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// siteKey returns the private half of the key cfg's bridge verifies with: what the
+// agent signs with.
+func siteKey(t *testing.T, cfg *config.Bridge) *sitekey.Private {
+	t.Helper()
+	priv, _ := sitekey.Paths(filepath.Dir(cfg.AgentKey), cfg.Site)
+	k, err := sitekey.LoadPrivate(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// list is the list an agent would publish: card 12:10001 opens every door, 12:10002
+// only the side door, and the cards of more open every door.
+func list(version uint64, more ...string) *sitebus.CredentialList {
+	l := &sitebus.CredentialList{Version: version, Time: time.Now().UTC(), Credentials: []sitebus.Allowed{
 		{ID: "12:10001"}, {ID: "12:10002", Doors: []string{"side"}},
-	}})
+	}}
+	for _, id := range more {
+		l.Credentials = append(l.Credentials, sitebus.Allowed{ID: id})
+	}
+	return l
+}
+
+// credentials is list(version, more...) as the agent publishes it, signed by k.
+func credentials(t *testing.T, k *sitekey.Private, version uint64, more ...string) []byte {
+	t.Helper()
+	b, err := sitebus.SignCredentialList(k, list(version, more...))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 
@@ -217,6 +259,7 @@ func card(t *testing.T, fc uint8, cn uint16) wiegand.Card {
 // harness is a running bridge on a simulated site, a broker, and a recorder of the bus.
 type harness struct {
 	cfg *config.Bridge
+	key *sitekey.Private // the site key, which the agent signs with
 	b   *bridge.Bridge
 	sim *bridge.Sim
 	bus *recorder
@@ -227,7 +270,8 @@ func start(t *testing.T) *harness {
 	t.Helper()
 	brk := brokertest.Start(t)
 	h := &harness{cfg: newConfig(t, brk.URL()), bus: record(t, brk.URL(), "watcher"), agt: brokertest.Client(t, brk.URL(), "agent")}
-	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.CredentialsTopic(site), 1, true, credentials(1)), timeout); err != nil {
+	h.key = siteKey(t, h.cfg)
+	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.CredentialsTopic(site), 1, true, credentials(t, h.key, 1)), timeout); err != nil {
 		t.Fatal(err)
 	}
 	h.b = bridge.New(h.cfg, testlog.New(t))
@@ -407,15 +451,27 @@ func TestWiegandDoor(t *testing.T) {
 	h.bus.waitEvents(t, sitebus.ClassDoor, "side", 0, "unlocked")
 }
 
+// command sends cmd to device class/id signed by the site key, as the agent does, and
+// returns the bridge's answer.
 func command(t *testing.T, h *harness, class, id string, cmd sitebus.Command) sitebus.Result {
 	t.Helper()
-	b, _ := json.Marshal(cmd)
+	b, err := sitebus.SignCommand(h.key, site, class, id, &cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return send(t, h, class, id, cmd.ID, b)
+}
+
+// send puts b on device class/id's cmd topic and returns the bridge's answer for
+// command id.
+func send(t *testing.T, h *harness, class, id, cmdID string, b []byte) sitebus.Result {
+	t.Helper()
 	skip := len(h.bus.device(t, class, id, sitebus.KindCmdResult))
 	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.DeviceTopic(site, class, id, sitebus.KindCmd), 1, false, b), timeout); err != nil {
 		t.Fatal(err)
 	}
 	var res sitebus.Result
-	wait.For(t, timeout, "result of "+cmd.ID, func() (bool, string) {
+	wait.For(t, timeout, "result of "+cmdID, func() (bool, string) {
 		rs := h.bus.device(t, class, id, sitebus.KindCmdResult)
 		if len(rs) <= skip {
 			return false, ""
@@ -423,8 +479,8 @@ func command(t *testing.T, h *harness, class, id string, cmd sitebus.Command) si
 		json.Unmarshal(rs[skip].Data, &res)
 		return true, ""
 	})
-	if res.ID != cmd.ID {
-		t.Fatalf("result %+v, want one for %s", res, cmd.ID)
+	if res.ID != cmdID {
+		t.Fatalf("result %+v, want one for %s", res, cmdID)
 	}
 	return res
 }
@@ -551,7 +607,7 @@ func busDown(t *testing.T) (bus *recorder, g *gate, cfg *config.Bridge) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(cfg.StateDir, "credentials.json"), credentials(5), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(cfg.StateDir, "credentials.json"), credentials(t, siteKey(t, cfg), 5), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return bus, g, cfg

@@ -90,6 +90,7 @@ func (p *patTester) Health() device.Health {
 func quietSite(t *testing.T, url string) *config.Bridge {
 	t.Helper()
 	dir := t.TempDir()
+	writeSiteKey(t, dir)
 	path := filepath.Join(dir, "bridge.yaml")
 	if err := os.WriteFile(path, fmt.Appendf(nil, "site: %s\nstateDir: state\nbus:\n  broker: %s\n", site, url), 0o600); err != nil {
 		t.Fatal(err)
@@ -109,9 +110,10 @@ func TestClassPlugsIn(t *testing.T) {
 	t.Parallel()
 	brk := brokertest.Start(t)
 	bus := record(t, brk.URL(), "watcher")
-	h := &harness{bus: bus, agt: brokertest.Client(t, brk.URL(), "agent")}
+	cfg := quietSite(t, brk.URL())
+	h := &harness{cfg: cfg, key: siteKey(t, cfg), bus: bus, agt: brokertest.Client(t, brk.URL(), "agent")}
 	pat := &patClass{name: "pat-tester"}
-	h.b = bridge.New(quietSite(t, brk.URL()), testlog.New(t), bridge.WithClasses(append(bridge.Classes(), pat)...))
+	h.b = bridge.New(cfg, testlog.New(t), bridge.WithClasses(append(bridge.Classes(), pat)...))
 	run(t, h.b)
 
 	wait.For(t, timeout, "pat-1 state", func() (bool, string) {

@@ -17,6 +17,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/mqttclient"
 )
 
@@ -168,6 +169,14 @@ func TestOSDPBusOfEight(t *testing.T) {
 	yaml.WriteString("doors:\n")
 	for d := 1; d <= readers/2; d++ {
 		fmt.Fprintf(&yaml, "  - {id: door%d, entryReader: r%d, exitReader: r%d}\n", d, 2*d-1, 2*d)
+	}
+	// The bridge verifies the agent's lists and commands with the site key beside it.
+	siteKey, err := sitekey.Generate(site, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sitekey.Write(filepath.Join(dir, "keys"), siteKey); err != nil {
+		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "bridge.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml.String()), 0o600); err != nil {

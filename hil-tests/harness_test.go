@@ -326,6 +326,7 @@ bus: {broker: %s}
 central: {broker: %s, resendAfter: 1s}
 curfew: {clockCheck: none}
 console: {listen: "127.0.0.1:0"}
+devices: {bridgeConfig: bridge.yaml}
 roster:
 %slog: {level: info}
 `, code, code, brokerURL, brokerURL, cmp.Or(o.roster, "  - {crn: X100001, noms: A1001AA, cards: [\"12:10001\"]}\n"))
@@ -345,7 +346,21 @@ roster:
 	if o.central.receivers > 1 {
 		centralYAML += "shareGroup: apedge-central\n"
 	}
-	for path, body := range map[string]string{s.AgentYAML: agentYAML, s.CentralYAM: centralYAML} {
+	// The site's devices, as the agent takes them from the bridge's configuration: a
+	// test that runs a bridge of other devices writes its own bridge.yaml before it
+	// starts the agent.
+	bridgeYAML := fmt.Sprintf(`site: %s
+stateDir: bridge-state
+bus: {broker: %s}
+osdp:
+  - port: /dev/null
+    readers:
+      - {id: front-in, address: 1, insecure: true}
+      - {id: front-out, address: 2, insecure: true}
+doors:
+  - {id: front, entryReader: front-in, exitReader: front-out}
+`, code, brokerURL)
+	for path, body := range map[string]string{s.AgentYAML: agentYAML, s.CentralYAM: centralYAML, filepath.Join(dir, "bridge.yaml"): bridgeYAML} {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}

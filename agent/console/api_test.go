@@ -6,7 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
@@ -20,6 +24,7 @@ import (
 	"github.com/apedge/apedge/agent/eventindex"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/formats/verify"
+	"github.com/apedge/apedge/internal/testlog"
 )
 
 // endpoints is every API route with a request that exercises it, and the roles that
@@ -140,10 +145,34 @@ func TestCSRF(t *testing.T) {
 	}
 }
 
-// TestSignInFailuresAndLockout: failed sign-ins are refused and audited as signed
-// events; the fifth locks the account, so that even the right password is refused
-// until the lock ends.
-func TestSignInFailuresAndLockout(t *testing.T) {
+// metricsToken is the test console's /metrics bearer token.
+const metricsToken = "metrics-token-0123456789abcdef"
+
+// anonymousFrom is a client that has not signed in and connects from the loopback
+// address local (any of 127.0.0.0/8), so that the console sees another address.
+func (s *consoleSite) anonymousFrom(local string) *client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: timeout}
+	return &client{s: s, hc: &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: d.DialContext}}}
+}
+
+// failedSignIns returns the staff.sign-in-failed events journaled so far.
+func (s *consoleSite) failedSignIns() []eventindex.Summary {
+	s.t.Helper()
+	ss, _, err := s.index.Search(s.t.Context(), eventindex.Query{Types: []string{"staff.sign-in-failed"}, Limit: eventindex.MaxLimit})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return ss
+}
+
+// TestSignInFailuresAndBackoff: failed sign-ins are refused; five from one address for
+// one name make that pair wait (429 with Retry-After), even with the right password,
+// while the same name from another address signs in; an unknown name gets the same
+// answers as a wrong password. Failures are counted in the metrics and journaled at
+// most once a minute per name, with the count since the last such event. (This
+// replaces TestSignInFailuresAndLockout, which checked the old hard account lock: 423
+// after five failures, and one event per failure.)
+func TestSignInFailuresAndBackoff(t *testing.T) {
 	t.Parallel()
 	s := newConsoleSite(t)
 	anon := s.anonymous()
@@ -152,41 +181,219 @@ func TestSignInFailuresAndLockout(t *testing.T) {
 			t.Fatalf("wrong password %d: %d, want 401", i, code)
 		}
 	}
-	var locked struct {
+	req := func(c *client, path, name, pw string) (int, http.Header, []byte) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]string{"name": name, "password": pw})
+		r, _ := http.NewRequestWithContext(t.Context(), "POST", s.srv.URL+path, bytes.NewReader(b))
+		resp, err := c.hc.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, body
+	}
+	code, hdr, body := req(anon, "/api/v1/session", "staff-1", password)
+	var backoff struct {
 		Error      string
 		RetryAfter int
 	}
-	if code := anon.do("POST", "/api/v1/session", map[string]string{"name": "staff-1", "password": password}, &locked); code != http.StatusLocked {
-		t.Fatalf("right password while locked: %d, want 423", code)
+	json.Unmarshal(body, &backoff)
+	if code != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" || backoff.RetryAfter <= 0 || backoff.RetryAfter > 30 ||
+		!strings.Contains(backoff.Error, "too many failed sign-ins") {
+		t.Fatalf("right password while backed off: %d %v %s, want 429 with Retry-After up to 30s", code, hdr, body)
 	}
-	if locked.RetryAfter <= 0 || !strings.Contains(locked.Error, "locked") {
-		t.Errorf("locked answer %+v", locked)
+	// The same name from another address is not held back.
+	if code := s.anonymousFrom("127.0.0.2").do("POST", "/api/v1/session", map[string]string{"name": "staff-1", "password": password}, nil); code != http.StatusOK {
+		t.Errorf("staff-1 from another address: %d, want 200", code)
 	}
-	if code := anon.do("POST", "/api/v1/tokens", map[string]string{"name": "nobody", "password": password}, nil); code != http.StatusUnauthorized {
-		t.Errorf("unknown name: %d, want 401", code)
+
+	// An unknown name answers as a known name with a wrong password does, backoff
+	// included, on both sign-in routes.
+	for path, known := range map[string]string{"/api/v1/session": "security-1", "/api/v1/tokens": "manager-1"} {
+		for i := range 7 {
+			kc, kh, kb := req(anon, path, known, "wrong password")
+			uc, uh, ub := req(anon, path, "nobody-"+strings.TrimPrefix(path, "/api/v1/"), "wrong password")
+			var k, u struct{ Error string }
+			json.Unmarshal(kb, &k)
+			json.Unmarshal(ub, &u)
+			if kc != uc || k.Error != u.Error || (kh.Get("Retry-After") == "") != (uh.Get("Retry-After") == "") {
+				t.Errorf("%s attempt %d: known name %d %s, unknown name %d %s", path, i+1, kc, kb, uc, ub)
+			}
+			if want := map[bool]int{false: http.StatusUnauthorized, true: http.StatusTooManyRequests}[i >= 5]; kc != want {
+				t.Errorf("%s attempt %d: %d, want %d", path, i+1, kc, want)
+			}
+		}
 	}
-	s.waitFor("7 failed sign-ins audited", func() (bool, string) {
+
+	// Journaled at most once a minute per name: the first failure of each name only.
+	s.bearer("admin-1") // a later event, so the index has seen every failure
+	s.waitEvent("staff.signed-in")
+	s.waitFor("the sign-ins journaled", func() (bool, string) {
 		n := 0
 		for _, typ := range s.journalTypes() {
-			if typ == "staff.sign-in-failed" {
+			if typ == "staff.signed-in" {
 				n++
 			}
 		}
-		return n == 7, fmt.Sprint(n)
+		return n == 2, fmt.Sprint(n)
 	})
-	e := s.waitEvent("staff.sign-in-failed")
-	var info struct{ Name, Reason, Via string }
-	json.Unmarshal(e.Data, &info)
-	if info.Name != "nobody" || info.Reason != "wrong name or password" || info.Via != "cli" {
-		t.Errorf("last failed sign-in audited as %s", e.Data)
+	names := map[string]int{}
+	for _, e := range s.failedSignIns() {
+		var info struct{ Name string }
+		json.Unmarshal(e.Data, &info)
+		names[info.Name]++
+		if bytes.Contains(e.Data, []byte(password)) {
+			t.Errorf("a password is in the audit log: %s", e.Data)
+		}
 	}
-	if bytes.Contains(e.Data, []byte(password)) {
-		t.Errorf("a password is in the audit log: %s", e.Data)
+	if want := map[string]int{"staff-1": 1, "security-1": 1, "manager-1": 1, "nobody-session": 1, "nobody-tokens": 1}; !maps.Equal(names, want) {
+		t.Errorf("failed sign-ins journaled per name %v, want %v", names, want)
 	}
-	// The lock ends after 15 minutes.
-	s.clock.Set(noon.Add(16 * time.Minute))
+
+	// The next failure for staff-1, a minute on, is journaled with every failure since
+	// the last event: 4 more wrong passwords, the backed-off attempt and this one.
+	s.clock.Set(s.clock.Now().Add(2 * time.Minute))
+	if code := anon.do("POST", "/api/v1/session", map[string]string{"name": "staff-1", "password": "wrong again"}, nil); code != http.StatusUnauthorized {
+		t.Fatalf("wrong password after the wait: %d, want 401", code)
+	}
+	s.waitFor("staff-1's failures journaled again", func() (bool, string) {
+		for _, e := range s.failedSignIns() {
+			var info struct {
+				Name, Reason, Via string
+				Failures          int
+			}
+			json.Unmarshal(e.Data, &info)
+			if info.Name == "staff-1" && info.Failures > 1 {
+				if info.Failures != 6 || info.Reason != "wrong name or password" || info.Via != "browser" {
+					t.Errorf("staff-1's second event: %s, want 6 failures", e.Data)
+				}
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(len(s.failedSignIns()))
+	})
+	_, m := (&client{s: s, hc: s.srv.Client(), token: metricsToken}).raw("GET", "/metrics", nil, nil)
+	for _, want := range []string{
+		`apedge_console_sign_in_failures_total{reason="wrong name or password"} 26`,
+		`apedge_console_sign_in_failures_total{reason="too many failures from this address"} 9`,
+	} {
+		if !bytes.Contains(m, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// The wait ends.
+	s.clock.Set(s.clock.Now().Add(16 * time.Minute))
 	s.browser("staff-1")
-	s.waitEvent("staff.signed-in")
+}
+
+// TestSignInOrigin: a sign-in from another site's page (login CSRF) is refused; one
+// from the console's own pages, or with neither Origin nor Referer (the CLI), is not.
+func TestSignInOrigin(t *testing.T) {
+	t.Parallel()
+	s := newConsoleSite(t)
+	anon := s.anonymous()
+	own := s.srv.URL
+	for _, tc := range []struct {
+		name          string
+		path          string
+		origin, refer string
+		want          int
+	}{
+		{"browser, own origin", "/api/v1/session", own, "", http.StatusOK},
+		{"browser, own page as referer", "/api/v1/session", "", own + "/", http.StatusOK},
+		{"neither header", "/api/v1/session", "", "", http.StatusOK},
+		{"CLI, neither header", "/api/v1/tokens", "", "", http.StatusCreated},
+		{"another site", "/api/v1/session", "http://evil.example", "", http.StatusForbidden},
+		{"another site, own referer", "/api/v1/session", "http://evil.example", own + "/", http.StatusForbidden},
+		{"another site's page as referer", "/api/v1/session", "", "http://evil.example/login", http.StatusForbidden},
+		{"null origin", "/api/v1/session", "null", "", http.StatusForbidden},
+		{"same host, other scheme", "/api/v1/session", strings.Replace(own, "http://", "https://", 1), "", http.StatusForbidden},
+		{"same host, other port", "/api/v1/session", "http://127.0.0.1:1", "", http.StatusForbidden},
+		{"token from another site", "/api/v1/tokens", "http://evil.example", "", http.StatusForbidden},
+	} {
+		h := http.Header{}
+		if tc.origin != "" {
+			h.Set("Origin", tc.origin)
+		}
+		if tc.refer != "" {
+			h.Set("Referer", tc.refer)
+		}
+		code, body := anon.raw("POST", tc.path, map[string]string{"name": "staff-1", "password": password}, h)
+		if code != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, code, body, tc.want)
+		}
+	}
+}
+
+// TestMetricsNeedToken: /metrics answers only with the configured bearer token, and
+// not at all when none is configured.
+func TestMetricsNeedToken(t *testing.T) {
+	t.Parallel()
+	s := newConsoleSite(t)
+	noToken, err := console.New(console.Options{Site: s.agent, Index: s.index, Staff: s.staff, Logger: testlog.New(t), Clock: s.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := httptest.NewServer(noToken.Handler())
+	t.Cleanup(off.Close)
+	for _, tc := range []struct {
+		name, url, auth string
+		want            int
+	}{
+		{"no token", s.srv.URL, "", http.StatusUnauthorized},
+		{"wrong token", s.srv.URL, "Bearer not-the-token", http.StatusUnauthorized},
+		{"token as Basic", s.srv.URL, "Basic " + metricsToken, http.StatusUnauthorized},
+		{"a staff token", s.srv.URL, "Bearer " + s.bearer("admin-1").token, http.StatusUnauthorized},
+		{"right token", s.srv.URL, "Bearer " + metricsToken, http.StatusOK},
+		{"none configured, no token", off.URL, "", http.StatusUnauthorized},
+		{"none configured, a token", off.URL, "Bearer " + metricsToken, http.StatusUnauthorized},
+		{"none configured, empty token", off.URL, "Bearer ", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", tc.url+"/metrics", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || (tc.want == http.StatusOK) != bytes.Contains(b, []byte("apedge_journal_last_seq")) {
+			t.Errorf("%s: %d %.80s, want %d", tc.name, resp.StatusCode, b, tc.want)
+		}
+	}
+}
+
+// TestBadQueryRefused: a query string that does not parse (a bad escape, or more
+// parameters than Go parses) is refused with 400 rather than answered unfiltered.
+func TestBadQueryRefused(t *testing.T) {
+	t.Parallel()
+	s := newConsoleSite(t)
+	c := s.bearer("manager-1")
+	c2 := &client{s: s, hc: s.srv.Client(), token: metricsToken}
+	many := strings.Repeat("crn=X100001&", 10001)
+	for _, tc := range []struct {
+		name string
+		c    *client
+		path string
+		want int
+	}{
+		{"journal, good", c, "/api/v1/journal?crn=X100001&limit=5", http.StatusOK},
+		{"journal, bad escape", c, "/api/v1/journal?crn=%zz", http.StatusBadRequest},
+		{"journal, bad escape beside a good filter", c, "/api/v1/journal?type=staff.*&crn=%zz", http.StatusBadRequest},
+		{"journal, too many parameters", c, "/api/v1/journal?" + many, http.StatusBadRequest},
+		{"audit, bad escape", c, "/api/v1/audit?from=%", http.StatusBadRequest},
+		{"alarms, bad escape", c, "/api/v1/alarms?state=%zz", http.StatusBadRequest},
+		{"export, bad escape", c, "/api/v1/journal/export?x=%zz", http.StatusBadRequest},
+		{"metrics, bad escape", c2, "/metrics?x=%zz", http.StatusBadRequest},
+		{"metrics, good", c2, "/metrics", http.StatusOK},
+	} {
+		if code, body := tc.c.raw("GET", tc.path, nil, nil); code != tc.want {
+			t.Errorf("%s: %d %.200s, want %d", tc.name, code, body, tc.want)
+		}
+	}
 }
 
 // TestStaffActions records an arrival, an approved absence and a departure through the
@@ -548,11 +755,12 @@ func TestHealthMetricsAndFiles(t *testing.T) {
 		return code == http.StatusOK, string(body)
 	})
 	s.bearer("staff-1").do("GET", "/api/v1/status", nil, nil)
+	scraper := &client{s: s, hc: s.srv.Client(), token: metricsToken}
 	s.waitFor("reader figures", func() (bool, string) {
-		_, body := anon.raw("GET", "/metrics", nil, nil)
+		_, body := scraper.raw("GET", "/metrics", nil, nil)
 		return bytes.Contains(body, []byte(`apedge_reader_online{door="front",reader="front-in"} 1`)), ""
 	})
-	_, body := anon.raw("GET", "/metrics", nil, nil)
+	_, body := scraper.raw("GET", "/metrics", nil, nil)
 	for _, want := range []string{
 		`apedge_journal_last_seq `, `apedge_forwarder_backlog_events `, `apedge_bus_messages_total `,
 		`apedge_door_state{door="front",state="locked"} 1`, `apedge_curfew_residents{presence="unknown"} 2`,

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apedge/apedge/agent/staff"
@@ -92,51 +94,156 @@ type credentials struct {
 }
 
 type userJSON struct {
-	Name        string    `json:"name"`
-	Role        string    `json:"role"`
-	Disabled    bool      `json:"disabled"`
-	LockedUntil time.Time `json:"lockedUntil,omitzero"`
-	CreatedAt   time.Time `json:"createdAt,omitzero"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 }
 
 func userOf(u staff.User) userJSON {
-	return userJSON{Name: u.Name, Role: string(u.Role), Disabled: u.Disabled, LockedUntil: u.LockedUntil, CreatedAt: u.CreatedAt}
+	return userJSON{Name: u.Name, Role: string(u.Role), Disabled: u.Disabled, CreatedAt: u.CreatedAt}
 }
 
-// checkPassword signs in c, journaling the outcome. On failure it has written the
-// response and returns false.
+// Reasons a sign-in fails, as journaled and as the sign-in failure metric's label.
+const (
+	reasonBadCredentials = "wrong name or password"
+	reasonBackedOff      = "too many failures from this address"
+	reasonDisabled       = "account disabled"
+)
+
+// checkPassword signs in c, journaling the outcome (failures at most once a minute
+// per name, see failureLog). On failure it has written the response and returns
+// false.
 func (s *Server) checkPassword(w http.ResponseWriter, r *http.Request, c credentials, via string) (staff.User, bool) {
-	u, err := s.o.Staff.Authenticate(r.Context(), strings.ToLower(strings.TrimSpace(c.Name)), c.Password)
+	name := strings.ToLower(strings.TrimSpace(c.Name))
+	u, err := s.o.Staff.Authenticate(r.Context(), name, c.Password, remoteHost(r))
 	if err == nil {
 		s.audit(r, "staff.signed-in", u.Name, "a member of staff signed in", map[string]any{"role": u.Role, "via": via})
 		return u, true
 	}
-	reason := "wrong name or password"
-	var locked *staff.LockedError
+	reason := reasonBadCredentials
+	var backoff *staff.BackoffError
 	switch {
-	case errors.As(err, &locked):
-		reason = "account locked after repeated failures"
+	case errors.As(err, &backoff):
+		reason = reasonBackedOff
 	case errors.Is(err, staff.ErrDisabled):
-		reason = "account disabled"
+		reason = reasonDisabled
 	case !errors.Is(err, staff.ErrBadCredentials):
 		s.log.Error("sign-in", "err", err)
 		httpjson.Error(w, http.StatusInternalServerError, "sign-in failed: "+err.Error())
 		return staff.User{}, false
 	}
-	s.audit(r, "staff.sign-in-failed", "", "a sign-in to the site console failed",
-		map[string]any{"name": clip(c.Name, 64), "reason": reason, "via": via})
+	s.signInFailures.WithLabelValues(reason).Inc()
+	if n, ok := s.failures.note(clip(name, 64), s.clock.Now()); ok {
+		s.audit(r, "staff.sign-in-failed", "", "sign-ins to the site console failed",
+			map[string]any{"name": clip(c.Name, 64), "reason": reason, "via": via, "failures": n})
+	}
 	switch {
-	case locked != nil:
-		retry := max(int(locked.Until.Sub(s.clock.Now()).Seconds())+1, 1)
+	case backoff != nil:
+		// The same answer whether or not the name exists.
+		retry := max(int(backoff.Until.Sub(s.clock.Now()).Seconds())+1, 1)
 		w.Header().Set("Retry-After", fmt.Sprint(retry))
-		httpjson.Write(w, http.StatusLocked, map[string]any{"error": "account locked after repeated failures: try again later or ask an admin",
-			"retryAfter": retry})
+		httpjson.Write(w, http.StatusTooManyRequests, map[string]any{
+			"error": "too many failed sign-ins for this name from this address: try again later", "retryAfter": retry})
 	case errors.Is(err, staff.ErrDisabled):
 		httpjson.Error(w, http.StatusForbidden, "account disabled: ask an admin")
 	default:
 		httpjson.Error(w, http.StatusUnauthorized, "wrong name or password")
 	}
 	return staff.User{}, false
+}
+
+// remoteHost is the address a request came from, without its port.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// failureLog throttles the journaling of failed sign-ins: at most one
+// staff.sign-in-failed event a minute per name, carrying the number of failures since
+// the last one, so that a flood of guesses cannot flood the journal.
+type failureLog struct {
+	mu    sync.Mutex
+	names map[string]*failures
+}
+
+type failures struct {
+	journaled time.Time // when the last event for the name was journaled
+	since     int       // failures since then, not yet journaled
+}
+
+// failureEvery is how often, at most, failed sign-ins for one name are journaled.
+const failureEvery = time.Minute
+
+// maxFailureNames bounds the names failureLog remembers; beyond it, names whose last
+// event is over a minute old and which have had no failure since are forgotten.
+const maxFailureNames = 10000
+
+// note counts a failed sign-in for name at now. If one is due, it returns true and
+// the number of failures the event is to report (this one and those not journaled
+// before it).
+func (l *failureLog) note(name string, now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.names == nil {
+		l.names = map[string]*failures{}
+	}
+	f := l.names[name]
+	if f == nil {
+		if len(l.names) >= maxFailureNames {
+			for n, g := range l.names {
+				if g.since == 0 && now.Sub(g.journaled) >= failureEvery {
+					delete(l.names, n)
+				}
+			}
+		}
+		f = &failures{}
+		l.names[name] = f
+	}
+	f.since++
+	if !f.journaled.IsZero() && now.Sub(f.journaled) < failureEvery {
+		return 0, false
+	}
+	n := f.since
+	f.journaled, f.since = now, 0
+	return n, true
+}
+
+// sameOrigin reports whether a sign-in comes from the console's own pages: its Origin
+// header (or, lacking one, its Referer) names the scheme and host the request was
+// made to. A request with neither (the CLI, scripts) is let through: only a browser
+// can be made to sign in from another site's page, and browsers send Origin on every
+// POST.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	from := r.Header.Get("Origin")
+	if from == "" {
+		if from = r.Header.Get("Referer"); from == "" {
+			return true
+		}
+	}
+	u, err := url.Parse(from)
+	if err != nil || u.Host == "" {
+		return false // "null" from sandboxed pages and privacy-sensitive contexts too
+	}
+	scheme := "http"
+	if r.TLS != nil || s.o.Secure {
+		scheme = "https"
+	}
+	return strings.EqualFold(u.Scheme, scheme) && strings.EqualFold(u.Host, r.Host)
+}
+
+// checkOrigin refuses, with 403, a sign-in made from another site's page (login
+// CSRF). It returns false if it has refused.
+func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if s.sameOrigin(r) {
+		return true
+	}
+	s.refused.WithLabelValues("origin").Inc()
+	s.log.Debug("sign-in refused: from another origin", "origin", clip(r.Header.Get("Origin"), 200), "remote", remoteHost(r))
+	httpjson.Error(w, http.StatusForbidden, "sign-in refused: it comes from a page that is not the console's")
+	return false
 }
 
 func clip(s string, n int) string {
@@ -147,6 +254,9 @@ func clip(s string, n int) string {
 }
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	if !s.checkOrigin(w, r) {
+		return
+	}
 	var c credentials
 	if !readJSON(w, r, &c) {
 		return
@@ -190,6 +300,9 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) newToken(w http.ResponseWriter, r *http.Request) {
+	if !s.checkOrigin(w, r) {
+		return
+	}
 	var c credentials
 	if !readJSON(w, r, &c) {
 		return
@@ -319,9 +432,7 @@ func (s *Server) audit(r *http.Request, typ, by, desc string, info map[string]an
 	if by != "" {
 		info["by"] = by
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		info["remote"] = host
-	}
+	info["remote"] = remoteHost(r)
 	b, err := json.Marshal(info)
 	if err != nil {
 		s.log.Error("audit", "type", typ, "err", err)

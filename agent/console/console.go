@@ -11,7 +11,19 @@
 // Browsers sign in with a session cookie (HttpOnly, SameSite=Strict, Secure over TLS);
 // every state change made with the cookie must carry the session's CSRF token in the
 // X-CSRF-Token header. The CLI uses bearer tokens, which browsers never send by
-// themselves, so they need no CSRF token.
+// themselves, so they need no CSRF token. A sign-in whose Origin (or, lacking it,
+// Referer) header names another site is refused, so that no other site's page can
+// sign a browser in to an account of its choosing; the CLI sends neither header.
+//
+// Failed sign-ins lock no account: they slow down the name and address they came
+// from (see package staff), answering 429 with Retry-After while that pair waits, the
+// same for unknown names as for known ones. They are counted in the metrics and
+// journaled as staff.sign-in-failed at most once a minute per name, with the number
+// of failures since the last such event.
+//
+// /metrics needs the bearer token of Options.MetricsToken; without one configured it
+// is refused. A request whose query string does not parse (a bad escape, or more
+// parameters than Go parses) is refused with 400 rather than answered unfiltered.
 package console
 
 import (
@@ -24,6 +36,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +48,7 @@ import (
 	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock"
+	"github.com/apedge/apedge/internal/httpjson"
 )
 
 //go:embed web openapi.yaml
@@ -62,6 +76,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock dates staff actions and answers "now" (nil: the system clock).
 	Clock clock.Clock
+	// MetricsToken is the bearer token a scraper must send for /metrics; if empty,
+	// /metrics is refused (401) to everyone.
+	MetricsToken string
 }
 
 // Server is the console's HTTP handler.
@@ -73,6 +90,10 @@ type Server struct {
 	mux      *http.ServeMux
 	reg      *prometheus.Registry
 	metrics  *httpMetrics
+	failures failureLog
+	// signInFailures counts failed sign-ins by reason; refused counts requests
+	// refused before they were looked at, by why (origin, query, metrics-token).
+	signInFailures, refused *prometheus.CounterVec
 }
 
 // New returns a console for o.Site.
@@ -86,6 +107,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{o: o, clock: clock.Or(o.Clock), log: o.Logger.With("component", "console"), mux: http.NewServeMux()}
 	s.reg = prometheus.NewRegistry()
 	s.metrics = newHTTPMetrics(s.reg)
+	s.newRefusalMetrics()
 	s.registerSiteMetrics()
 	s.routes()
 	return s, nil
@@ -95,6 +117,7 @@ func New(o Options) (*Server, error) {
 func Routes() []string {
 	s := &Server{mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
 	s.metrics = newHTTPMetrics(s.reg)
+	s.newRefusalMetrics()
 	s.routes()
 	return s.patterns
 }
@@ -153,7 +176,7 @@ func (s *Server) routes() {
 	s.handle("GET /healthz", nil, func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	s.handle("GET /readyz", nil, s.readyz)
 	s.patterns = append(s.patterns, "GET /metrics")
-	s.mux.Handle("GET /metrics", s.metricsHandler())
+	s.mux.Handle("GET /metrics", s.checkQuery(s.metricsHandler()))
 
 	s.handle("POST /api/v1/session", nil, s.signIn)
 	s.handle("GET /api/v1/session", rolesAll, s.currentSession)
@@ -191,7 +214,21 @@ func (s *Server) handle(pattern string, roles []staff.Role, h http.HandlerFunc) 
 	if roles != nil {
 		next = s.authorize(roles, h)
 	}
-	s.mux.Handle(pattern, s.metrics.wrap(pattern, securityHeaders(next)))
+	s.mux.Handle(pattern, s.metrics.wrap(pattern, securityHeaders(s.checkQuery(next))))
+}
+
+// checkQuery refuses with 400 a request whose query string does not parse: a bad
+// escape or more parameters than Go parses. (r.URL.Query drops what it cannot parse,
+// so such a request would otherwise be answered as if unfiltered.)
+func (s *Server) checkQuery(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			s.refused.WithLabelValues("query").Inc()
+			httpjson.Error(w, http.StatusBadRequest, "query string: "+err.Error())
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // securityHeaders sets headers that keep the console's pages from being framed,

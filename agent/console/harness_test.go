@@ -43,6 +43,7 @@ database: agent.db
 bus: {broker: %s}
 central: {broker: %s}
 curfew: {clockCheck: none}
+devices: {bridgeConfig: bridge.yaml}
 roster:
   - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["12:10001"]}
   - {crn: X100002, name: Resident Two, cards: ["12:10002"]}
@@ -97,11 +98,12 @@ func newConsoleSite(t testing.TB) *consoleSite {
 		}
 		return p
 	}
-	acfg, err := config.LoadAgent(write("agent.yaml", fmt.Sprintf(agentYAML, site, site, brk.URL(), brk.URL())))
+	// The bridge's configuration first: the agent's names it for the site's devices.
+	bcfg, err := config.LoadBridge(write("bridge.yaml", fmt.Sprintf(bridgeYAML, site, brk.URL())))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bcfg, err := config.LoadBridge(write("bridge.yaml", fmt.Sprintf(bridgeYAML, site, brk.URL())))
+	acfg, err := config.LoadAgent(write("agent.yaml", fmt.Sprintf(agentYAML, site, site, brk.URL(), brk.URL())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +121,8 @@ func newConsoleSite(t testing.TB) *consoleSite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.index.Close() })
-	srv, err := console.New(console.Options{Site: s.agent, Index: s.index, Staff: s.staff, Logger: log, Clock: s.clock})
+	srv, err := console.New(console.Options{Site: s.agent, Index: s.index, Staff: s.staff, Logger: log, Clock: s.clock,
+		MetricsToken: metricsToken})
 	if err != nil {
 		t.Fatal(err)
 	}

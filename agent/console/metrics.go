@@ -2,8 +2,10 @@ package console
 
 import (
 	"context"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/apedge/apedge/agent/eventindex"
+	"github.com/apedge/apedge/internal/httpjson"
 )
 
 // httpMetrics counts the console's requests by route pattern and status.
@@ -167,6 +170,37 @@ func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+func (s *Server) newRefusalMetrics() {
+	s.signInFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "apedge_console_sign_in_failures_total",
+		Help: "Failed sign-ins to the console by reason."}, []string{"reason"})
+	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "apedge_console_refused_requests_total",
+		Help: "Console requests refused before they were looked at, by why: origin (a sign-in from another site's page), query (a query string that does not parse), metrics-token."},
+		[]string{"why"})
+	for _, r := range []string{reasonBadCredentials, reasonBackedOff, reasonDisabled} {
+		s.signInFailures.WithLabelValues(r)
+	}
+	for _, w := range []string{"origin", "query", "metrics-token"} {
+		s.refused.WithLabelValues(w)
+	}
+	s.reg.MustRegister(s.signInFailures, s.refused)
+}
+
+// metricsHandler serves the metrics to a scraper with the bearer token of
+// Options.MetricsToken, and refuses everyone else with 401.
 func (s *Server) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})
+	h := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if s.o.MetricsToken == "" || !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.o.MetricsToken)) != 1 {
+			s.refused.WithLabelValues("metrics-token").Inc()
+			w.Header().Set("WWW-Authenticate", `Bearer realm="apedge metrics"`)
+			if s.o.MetricsToken == "" {
+				httpjson.Error(w, http.StatusUnauthorized, "metrics are off: set console.metricsTokenFile and scrape with that bearer token")
+				return
+			}
+			httpjson.Error(w, http.StatusUnauthorized, "metrics need the bearer token of console.metricsTokenFile")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/eventindex"
 	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/secret"
 )
 
 // Service is the console as it runs beside an agent: the staff accounts, the event
@@ -27,7 +29,8 @@ type Service struct {
 }
 
 // Open opens the staff accounts (cfg.Console.Users) and the event index beside a's
-// journal, and listens on cfg.Console.Listen. Run serves; Close releases them.
+// journal, reads the metrics token (cfg.Console.MetricsTokenFile), and listens on
+// cfg.Console.Listen. Run serves; Close releases them.
 func Open(ctx context.Context, a *agent.Agent, cfg *config.Agent, log *slog.Logger) (_ *Service, err error) {
 	if log == nil {
 		log = slog.Default()
@@ -51,7 +54,17 @@ func Open(ctx context.Context, a *agent.Agent, cfg *config.Agent, log *slog.Logg
 		}
 		s.tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if s.srv, err = New(Options{Site: a, Index: s.Index, Staff: s.Staff, Secure: s.tc != nil, Logger: log}); err != nil {
+	var metricsToken string
+	if f := cfg.Console.MetricsTokenFile; f != "" {
+		if metricsToken, err = secret.Read(f); err != nil {
+			return nil, fmt.Errorf("console: metrics token: %w", err)
+		}
+		if metricsToken = strings.TrimSpace(metricsToken); len(metricsToken) < config.MinMetricsToken {
+			return nil, fmt.Errorf("console: metrics token in %s: shorter than %d characters", f, config.MinMetricsToken)
+		}
+	}
+	if s.srv, err = New(Options{Site: a, Index: s.Index, Staff: s.Staff, Secure: s.tc != nil, Logger: log,
+		MetricsToken: metricsToken}); err != nil {
 		return nil, err
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Console.Listen); err != nil {

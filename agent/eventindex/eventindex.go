@@ -59,6 +59,9 @@ var AlarmTypes = []string{
 	"curfew.absent",
 	"presence.inconsistent",
 	"agent.clock-unsynced",
+	AckRefusedType,
+	DeviceRefusedType,
+	CommandUnorderedType,
 }
 
 // ErrNotFound is returned by Alarm when seq is not an indexed alarm.

@@ -25,6 +25,82 @@ const LocalLayout = "2006-01-02 15:04:05"
 // order (years are kept to 1..9999).
 const atLayout = "2006-01-02T15:04:05.000000000Z"
 
+// The alarms raised at the site's trust boundaries: something on the site bus or the
+// uplink that claimed to be what it was not. They are part of AlarmTypes.
+const (
+	// AckRefusedType: the forwarder refused a message on central's ack topic (a forged
+	// or foreign ack, e.g. one claiming a seq beyond the journal). Info: cause, topic,
+	// site, seq (claimed), last (the journal's), acked, refused (how many this stands for).
+	AckRefusedType = "delivery.ack-refused"
+	// DeviceRefusedType: the agent refused a device message (not from a configured
+	// device of its class, a time far from the agent's, a card read naming no
+	// configured reader). Info names the device and the reason.
+	DeviceRefusedType = "device.refused"
+	// CommandUnorderedType: a device reported the result of a command the agent never
+	// ordered. Info names the device and the command.
+	CommandUnorderedType = "command.unordered"
+)
+
+// describe returns the summary line of an entry of type typ whose event carries no
+// description of its own: for the trust-boundary alarms, what happened and to which
+// device or seq; "" for other types.
+func describe(typ, subject string, info []byte) string {
+	var f map[string]json.RawMessage
+	if len(info) > 0 && info[0] == '{' {
+		_ = json.Unmarshal(info, &f) // a bad info leaves f empty: the line still says what
+	}
+	val := func(keys ...string) string {
+		for _, k := range keys {
+			raw := bytes.TrimSpace(f[k])
+			var v string
+			switch {
+			case len(raw) == 0:
+			case raw[0] == '"':
+				if json.Unmarshal(raw, &v) == nil && v != "" {
+					return v
+				}
+			case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
+				return string(raw) // a number as written: a seq of 2^64-1 stays exact
+			}
+		}
+		return ""
+	}
+	device := subject
+	if device == "" {
+		device = "an unnamed device"
+	}
+	switch typ {
+	case AckRefusedType:
+		line := "ack on central's topic refused"
+		if c := val("cause"); c != "" {
+			line += " (" + c + ")"
+		}
+		if seq := val("seq"); seq != "" {
+			line += ": it claims seq " + seq
+			if last := val("last"); last != "" {
+				line += ", the journal's last is " + last
+			}
+		}
+		if site := val("site"); site != "" {
+			line += ", for site " + site
+		}
+		return line
+	case DeviceRefusedType:
+		line := "message refused from " + device
+		if why := val("reason", "cause", "error"); why != "" {
+			line += ": " + why
+		}
+		return line
+	case CommandUnorderedType:
+		line := "result of a command the agent never ordered, from " + device
+		if cmd := val("command", "commandId", "id"); cmd != "" {
+			line += ": " + cmd
+		}
+		return line
+	}
+	return ""
+}
+
 // Summary is one indexed journal entry, as Search returns it and subscribers receive it.
 // An entry that could not be decoded or parsed has Type "" and only Seq (and ID, if it
 // could be read) set.
@@ -95,6 +171,9 @@ func summarize(seq uint64, raw []byte, loc *time.Location) (Summary, error) {
 	if info := bytes.TrimSpace(ev.Data.AdditionalInformation); len(info) > 0 && string(info) != "null" {
 		s.Data = json.RawMessage(info)
 		s.Subject = subject(info)
+	}
+	if s.Description == "" {
+		s.Description = describe(s.Type, s.Subject, s.Data)
 	}
 	return s, nil
 }

@@ -9,6 +9,13 @@
 // sends again; after a silence from central longer than ResendAfter (backed off with
 // jitter) it resends the oldest unacknowledged batch, since central holds what came after
 // a hole. Duplicates are expected on the wire; central stores exactly once.
+//
+// Anyone who can publish on the ack topic could otherwise stop delivery: an ack beyond
+// the journal's last seq would make the forwarder believe central holds events it was
+// never sent. So an ack is taken only if it decodes, names this site and claims no more
+// than the journal holds; any other is refused, counted (Stats.AcksRefused), logged and
+// reported to Options.OnAckRefused, each at most once a minute per cause. An ack below
+// the current one changes nothing.
 package forwarder
 
 import (
@@ -24,6 +31,7 @@ import (
 
 	"github.com/apedge/apedge/agent/journal"
 	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 )
@@ -46,6 +54,64 @@ type Options struct {
 	// InitialAckWait is how long to wait for central's retained ack after connecting
 	// before starting from the locally stored cursor (default 2s).
 	InitialAckWait time.Duration
+	// Clock dates refused acks and times the once-a-minute limit on reporting them; nil
+	// means the system clock.
+	Clock clock.Clock
+	// OnAckRefused, if set, is told of refused acks: the first of each cause, then at
+	// most one a minute per cause, each with how many were refused since the last
+	// report. It runs on Run's goroutine with Run's context, so it may journal; an error
+	// from it (other than ctx's end) stops Run with that error.
+	OnAckRefused func(ctx context.Context, r AckRefusal) error
+}
+
+// Why an ack was refused (AckRefusal.Cause).
+const (
+	// RefusedMalformed: the message on the ack topic is not an ack this version reads.
+	RefusedMalformed = "malformed"
+	// RefusedOtherSite: the ack names another site.
+	RefusedOtherSite = "other-site"
+	// RefusedBeyondJournal: the ack claims a seq beyond the journal's last: central
+	// cannot have stored what was never sent.
+	RefusedBeyondJournal = "beyond-journal"
+)
+
+// refusalCauses are the causes, in the order of the forwarder's per-cause state.
+var refusalCauses = [...]string{RefusedMalformed, RefusedOtherSite, RefusedBeyondJournal}
+
+// reportEvery is the least time between two reports (log line, OnAckRefused) of one
+// cause.
+const reportEvery = time.Minute
+
+// AckRefusal is a report of refused acks of one cause.
+type AckRefusal struct {
+	// Cause is why: RefusedMalformed, RefusedOtherSite or RefusedBeyondJournal.
+	Cause string
+	// Topic is the topic the ack came on.
+	Topic string
+	// Retained is whether the broker delivered it as a retained message.
+	Retained bool
+	// Site and Seq are what the ack claims; empty and 0 if it did not decode.
+	Site string
+	Seq  uint64
+	// Last is the journal's last seq when the ack arrived.
+	Last uint64
+	// Acked is the forwarder's ack then, which the refused ack did not move.
+	Acked uint64
+	// Err says why a malformed ack did not decode.
+	Err string
+	// At is when the ack arrived, by Options.Clock.
+	At time.Time
+	// Refused is how many acks of this cause were refused since the last report, this
+	// one included.
+	Refused uint64
+}
+
+// refusals is the forwarder's record of refused acks, per cause.
+type refusals struct {
+	mu         sync.Mutex
+	reported   [len(refusalCauses)]time.Time // when each cause was last reported
+	suppressed [len(refusalCauses)]uint64    // refused since then, unreported
+	pending    []AckRefusal                  // reports Run has yet to hand to OnAckRefused
 }
 
 // Stats are the forwarder's counters.
@@ -55,12 +121,16 @@ type Stats struct {
 	Rewinds   uint64 // times it went back to central's ack after a (re)connect
 	Resends   uint64 // oldest batches sent again after central was silent
 	Acked     uint64 // highest seq central acknowledged
+	// AcksRefused counts messages on the ack topic refused as not central's ack of
+	// this journal (any cause).
+	AcksRefused uint64
 }
 
 // Forwarder sends one site's journal to central.
 type Forwarder struct {
 	o      Options
 	log    *slog.Logger
+	clock  clock.Clock
 	client mqtt.Client
 
 	ack       atomic.Uint64 // highest seq central has acknowledged
@@ -71,7 +141,8 @@ type Forwarder struct {
 	centralUp atomic.Bool // central came online: reset the resend back-off
 	gotAck    atomic.Bool
 
-	published, sent, rewinds, resends atomic.Uint64
+	published, sent, rewinds, resends, refused atomic.Uint64
+	refusals                                   refusals
 }
 
 // New returns a Forwarder; Run starts it.
@@ -85,6 +156,7 @@ func New(o Options) (*Forwarder, error) {
 	f := &Forwarder{
 		o:         o,
 		log:       o.Logger.With("component", "forwarder"),
+		clock:     clock.Or(o.Clock),
 		wake:      make(chan struct{}, 1),
 		connected: make(chan struct{}),
 	}
@@ -103,7 +175,8 @@ func New(o Options) (*Forwarder, error) {
 
 // Stats returns the forwarder's counters.
 func (f *Forwarder) Stats() Stats {
-	return Stats{Published: f.published.Load(), Sent: f.sent.Load(), Rewinds: f.rewinds.Load(), Resends: f.resends.Load(), Acked: f.ack.Load()}
+	return Stats{Published: f.published.Load(), Sent: f.sent.Load(), Rewinds: f.rewinds.Load(), Resends: f.resends.Load(),
+		Acked: f.ack.Load(), AcksRefused: f.refused.Load()}
 }
 
 // Connected reports whether the link to central's broker is up now.
@@ -150,8 +223,18 @@ func (f *Forwarder) onMessage(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	a, err := uplink.DecodeAck(m.Payload())
-	if err != nil || a.Site != f.o.Site {
-		f.log.Warn("ignoring bad ack from central", "topic", m.Topic(), "err", err)
+	last := f.o.Journal.Last()
+	switch {
+	case err != nil:
+		f.refuse(AckRefusal{Cause: RefusedMalformed, Topic: m.Topic(), Retained: m.Retained(), Last: last, Err: err.Error()})
+		return
+	case a.Site != f.o.Site:
+		f.refuse(AckRefusal{Cause: RefusedOtherSite, Topic: m.Topic(), Retained: m.Retained(), Site: a.Site, Seq: a.Seq, Last: last})
+		return
+	case a.Seq > last:
+		// Entries are journaled before they are sent, so central cannot have stored a
+		// seq this journal does not yet hold. Taking it would stop delivery for good.
+		f.refuse(AckRefusal{Cause: RefusedBeyondJournal, Topic: m.Topic(), Retained: m.Retained(), Site: a.Site, Seq: a.Seq, Last: last})
 		return
 	}
 	for {
@@ -162,6 +245,58 @@ func (f *Forwarder) onMessage(_ mqtt.Client, m mqtt.Message) {
 	}
 	f.gotAck.Store(true)
 	f.signal()
+}
+
+// refuse counts a refused ack and, if its cause was not reported in the last minute,
+// logs it and queues it for OnAckRefused. It runs on paho's router goroutine and does
+// not block.
+func (f *Forwarder) refuse(r AckRefusal) {
+	f.refused.Add(1)
+	r.Acked = f.ack.Load()
+	r.At = f.clock.Now()
+	i := 0
+	for i < len(refusalCauses)-1 && refusalCauses[i] != r.Cause {
+		i++
+	}
+	rs := &f.refusals
+	rs.mu.Lock()
+	rs.suppressed[i]++
+	prev := rs.reported[i]
+	// A clock set back also lets a report through, rather than none for as long.
+	due := prev.IsZero() || r.At.Sub(prev) >= reportEvery || r.At.Before(prev)
+	if due {
+		r.Refused, rs.suppressed[i] = rs.suppressed[i], 0
+		rs.reported[i] = r.At
+		if f.o.OnAckRefused != nil {
+			rs.pending = append(rs.pending, r)
+		}
+	}
+	rs.mu.Unlock()
+	if !due {
+		return
+	}
+	f.log.Warn("refusing a message on central's ack topic; the delivery cursor stays where it is (reported at most once a minute per cause)",
+		"cause", r.Cause, "topic", r.Topic, "retained", r.Retained, "site", r.Site, "seq", r.Seq,
+		"last", r.Last, "acked", r.Acked, "err", r.Err, "refused", r.Refused)
+	f.signal()
+}
+
+// reportRefusals hands the queued refusal reports to OnAckRefused.
+func (f *Forwarder) reportRefusals(ctx context.Context) error {
+	rs := &f.refusals
+	rs.mu.Lock()
+	pending := rs.pending
+	rs.pending = nil
+	rs.mu.Unlock()
+	for _, r := range pending {
+		if err := f.o.OnAckRefused(ctx, r); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("forwarder: report refused ack: %w", err)
+		}
+	}
+	return nil
 }
 
 // Run connects and forwards until ctx ends. It returns nil on cancellation and an error
@@ -231,6 +366,9 @@ func (f *Forwarder) loop(ctx context.Context) error {
 	for {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if err := f.reportRefusals(ctx); err != nil {
+			return err
 		}
 		ack := f.ack.Load()
 		last := f.o.Journal.Last()

@@ -3,6 +3,7 @@ package forwarder_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -22,6 +23,8 @@ import (
 	"github.com/apedge/apedge/formats/uplink"
 	"github.com/apedge/apedge/internal/broker"
 	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/clock"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 	"github.com/apedge/apedge/internal/testlog"
@@ -369,4 +372,254 @@ func TestIgnoresBadAcks(t *testing.T) {
 	srv, _ := e.startCentral()
 	delivered(t, e, f, n)
 	checkCentral(t, srv.Receiver, n)
+}
+
+// reports records what a forwarder reports of refused acks.
+type reports struct {
+	mu sync.Mutex
+	rs []forwarder.AckRefusal
+}
+
+func (r *reports) add(_ context.Context, a forwarder.AckRefusal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rs = append(r.rs, a)
+	return nil
+}
+
+func (r *reports) get() []forwarder.AckRefusal {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]forwarder.AckRefusal(nil), r.rs...)
+}
+
+// startReporting runs a forwarder of e's journal over link that reports refused acks to
+// the returned recorder, dating them by clk.
+func (e *env) startReporting(link config.Forward, clk clock.Clock) (*forwarder.Forwarder, *reports, func() error) {
+	e.t.Helper()
+	rep := &reports{}
+	f, err := forwarder.New(forwarder.Options{Site: site, Journal: e.j, Link: link, Logger: e.log, InitialAckWait: 200 * time.Millisecond,
+		Clock: clk, OnAckRefused: rep.add})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return f, rep, start(e.t, "forwarder", f.Run)
+}
+
+// testDay is the tests' clock: far from any day they run.
+var testDay = time.Date(2031, 5, 6, 22, 0, 0, 0, time.UTC)
+
+func publishAck(t *testing.T, c mqtt.Client, retained bool, payload []byte) {
+	t.Helper()
+	if err := mqttclient.WaitTimeout(t.Context(), c.Publish(uplink.AckTopic(site), 1, retained, payload), timeout); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAckRefusals: an ack moves the cursor only if it names this site and claims no
+// more than the journal holds; one below the cursor changes nothing. Each refused ack
+// is counted and reported with its cause; within a minute of a report, further refusals
+// of that cause are counted but not reported until the minute is out.
+func TestAckRefusals(t *testing.T) {
+	const n = 50
+	e := newEnv(t)
+	e.append(n)
+	clk := clocktest.New(testDay)
+	f, rep, _ := e.startReporting(e.link(16, 4, time.Minute), clk)
+	c := brokertest.Client(t, e.broker.URL(), "forger")
+	defer c.Disconnect(0)
+	// Each case is followed by this malformed message: once it is counted, the forwarder
+	// has handled the case (messages are handled in order).
+	sentinel := []byte(`sentinel`)
+	// Retained, so that the forwarder finds it whenever it subscribes.
+	publishAck(t, c, true, uplink.EncodeAck(site, 30, testDay))
+	wait.For(t, timeout, "central's ack of 30", func() (bool, string) {
+		return f.Stats().Acked == 30, fmt.Sprintf("%+v", f.Stats())
+	})
+
+	tests := []struct {
+		name      string
+		ack       []byte
+		wantCause string // "" if taken
+		wantSite  string // what the report says the ack claims
+		wantSeq   uint64
+		wantAcked uint64
+	}{
+		{"below the cursor", uplink.EncodeAck(site, 10, testDay), "", "", 0, 30},
+		{"at the cursor", uplink.EncodeAck(site, 30, testDay), "", "", 0, 30},
+		{"one beyond the journal", uplink.EncodeAck(site, n+1, testDay), forwarder.RefusedBeyondJournal, site, n + 1, 30},
+		{"2^63", uplink.EncodeAck(site, 1<<63, testDay), forwarder.RefusedBeyondJournal, site, 1 << 63, 30},
+		{"2^64-1", []byte(`{"v":1,"site":"MAN1","seq":18446744073709551615}`), forwarder.RefusedBeyondJournal, site, 1<<64 - 1, 30},
+		{"another site's, within the journal", uplink.EncodeAck("LDS2", 40, testDay), forwarder.RefusedOtherSite, "LDS2", 40, 30},
+		{"another site's, beyond the journal", uplink.EncodeAck("LDS2", 1<<63, testDay), forwarder.RefusedOtherSite, "LDS2", 1 << 63, 30},
+		{"seq beyond uint64", []byte(`{"v":1,"site":"MAN1","seq":18446744073709551616}`), forwarder.RefusedMalformed, "", 0, 30},
+		{"negative seq", []byte(`{"v":1,"site":"MAN1","seq":-1}`), forwarder.RefusedMalformed, "", 0, 30},
+		{"another version", []byte(`{"v":2,"site":"MAN1","seq":40}`), forwarder.RefusedMalformed, "", 0, 30},
+		{"empty", []byte{}, forwarder.RefusedMalformed, "", 0, 30},
+		{"within the journal", uplink.EncodeAck(site, 45, testDay), "", "", 0, 45},
+		{"at the journal's last", uplink.EncodeAck(site, n, testDay), "", "", 0, n},
+	}
+	prevMalformed := false
+	for _, tc := range tests {
+		// A malformed case's sentinel is held back and counted in the next malformed
+		// report.
+		wantRefused := uint64(1)
+		if prevMalformed && tc.wantCause == forwarder.RefusedMalformed {
+			wantRefused = 2
+		}
+		prevMalformed = tc.wantCause == forwarder.RefusedMalformed
+		t.Run(tc.name, func(t *testing.T) {
+			at := clk.Add(time.Minute) // every refusal in this case is reported
+			before, reported := f.Stats(), len(rep.get())
+			want, wantReports := before.AcksRefused+1, reported+1 // the sentinel
+			// A malformed case is reported, and its malformed sentinel within the same
+			// minute only counted.
+			if tc.wantCause != "" {
+				want++
+			}
+			if tc.wantCause != "" && tc.wantCause != forwarder.RefusedMalformed {
+				wantReports++
+			}
+			publishAck(t, c, false, tc.ack)
+			publishAck(t, c, false, sentinel)
+			wait.For(t, timeout, "the case and its sentinel handled and reported", func() (bool, string) {
+				return f.Stats().AcksRefused >= want && len(rep.get()) >= wantReports, fmt.Sprintf("%+v, reports %+v", f.Stats(), rep.get())
+			})
+			if s := f.Stats(); s.AcksRefused != want || s.Acked != tc.wantAcked {
+				t.Errorf("forwarder %+v, want %d refused and acked %d", s, want, tc.wantAcked)
+			}
+			rs := rep.get()
+			if len(rs) != wantReports {
+				t.Fatalf("%d reports, want %d: %+v", len(rs), wantReports, rs[reported:])
+			}
+			if s := rs[len(rs)-1]; s.Cause != forwarder.RefusedMalformed || s.Err == "" {
+				t.Errorf("last report %+v, want the sentinel's or the case's, malformed", s)
+			}
+			if tc.wantCause == "" {
+				return
+			}
+			got := rs[len(rs)-1]
+			if tc.wantCause != forwarder.RefusedMalformed {
+				got = rs[len(rs)-2]
+			}
+			if (got.Err != "") != (tc.wantCause == forwarder.RefusedMalformed) {
+				t.Errorf("report's Err %q for cause %s", got.Err, got.Cause)
+			}
+			got.Err = ""
+			wantR := forwarder.AckRefusal{Cause: tc.wantCause, Topic: uplink.AckTopic(site), Site: tc.wantSite, Seq: tc.wantSeq,
+				Last: n, Acked: before.Acked, At: at, Refused: wantRefused}
+			if got != wantR {
+				t.Errorf("report\n got %+v\nwant %+v", got, wantR)
+			}
+		})
+	}
+	wait.For(t, timeout, "the journal's delivery cursor", func() (bool, string) {
+		return e.j.Delivered() == n, fmt.Sprintf("delivered %d", e.j.Delivered())
+	})
+
+	// The first of two refusals of a cause is reported; the second, within the minute
+	// of that report, only counted.
+	reported, refused := len(rep.get()), f.Stats().AcksRefused
+	publishAck(t, c, false, uplink.EncodeAck(site, 1<<63, testDay))
+	publishAck(t, c, false, uplink.EncodeAck(site, 1<<63-1, testDay))
+	wait.For(t, timeout, "two more refusals, one reported", func() (bool, string) {
+		return f.Stats().AcksRefused == refused+2 && len(rep.get()) == reported+1, fmt.Sprintf("%+v, reports %+v", f.Stats(), rep.get()[reported:])
+	})
+	if r := rep.get()[reported]; r.Seq != 1<<63 || r.Refused != 1 {
+		t.Errorf("report %+v, want the first of the two", r)
+	}
+	// A minute on, the next is reported with the count of those held back.
+	at := clk.Add(time.Minute)
+	publishAck(t, c, false, uplink.EncodeAck(site, 1<<62, testDay))
+	wait.For(t, timeout, "a report a minute on", func() (bool, string) { return len(rep.get()) == reported+2, fmt.Sprintf("%+v", rep.get()[reported:]) })
+	r := rep.get()[reported+1]
+	if r.Cause != forwarder.RefusedBeyondJournal || r.Seq != 1<<62 || r.Refused != 2 || !r.At.Equal(at) || r.Acked != n {
+		t.Errorf("report a minute on: %+v, want beyond-journal, seq 2^62, 2 refused (one held back), at %v, acked %d", r, at, n)
+	}
+	if s := f.Stats(); s.Acked != n {
+		t.Errorf("forwarder %+v, want acked %d", s, n)
+	}
+}
+
+// TestForgedAckKeepsDelivering: a retained ack claiming seq 2^63, published on central's
+// ack topic while events are journaled and delivered, does not stop delivery; nor does
+// it, still retained, stop a forwarder that starts after it.
+func TestForgedAckKeepsDelivering(t *testing.T) {
+	const n1, n2, n3 = 200, 300, 100
+	e := newEnv(t)
+	srv, _ := e.startCentral()
+	e.append(n1)
+	link := e.link(16, 4, 5*time.Second)
+	f1, rep1, stop1 := e.startReporting(link, clocktest.New(testDay))
+	c := brokertest.Client(t, e.broker.URL(), "forger")
+	defer c.Disconnect(0)
+	forged := uplink.EncodeAck(site, 1<<63, testDay)
+
+	// Forge while more is journaled and sent.
+	appended := make(chan struct{})
+	go func() {
+		defer close(appended)
+		for range n2 / 50 {
+			e.append(50)
+		}
+	}()
+	for range 5 {
+		publishAck(t, c, true, forged)
+	}
+	<-appended
+	delivered(t, e, f1, n1+n2)
+	checkCentral(t, srv.Receiver, n1+n2)
+	if s := f1.Stats(); s.Acked != e.j.Last() || s.AcksRefused < 1 {
+		t.Errorf("forwarder %+v, journal last %d: want acked = last and the forgery refused", s, e.j.Last())
+	}
+	rs := rep1.get()
+	if len(rs) != 1 || rs[0].Cause != forwarder.RefusedBeyondJournal || rs[0].Seq != 1<<63 || rs[0].Topic != uplink.AckTopic(site) || rs[0].Last > n1+n2 {
+		t.Errorf("reports %+v, want one: beyond the journal, seq 2^63", rs)
+	}
+	if err := stop1(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The forgery is now what the broker retains: a new forwarder finds it on subscribe,
+	// refuses it, starts from the journal's cursor and delivers the rest.
+	publishAck(t, c, true, forged)
+	e.append(n3)
+	f2, rep2, _ := e.startReporting(link, clocktest.New(testDay))
+	delivered(t, e, f2, n1+n2+n3)
+	checkCentral(t, srv.Receiver, n1+n2+n3)
+	if s := f2.Stats(); s.Acked != e.j.Last() || s.AcksRefused != 1 {
+		t.Errorf("restarted forwarder %+v, journal last %d: want acked = last and one refusal", s, e.j.Last())
+	}
+	if rs := rep2.get(); len(rs) != 1 || !rs[0].Retained || rs[0].Seq != 1<<63 {
+		t.Errorf("restarted forwarder's reports %+v, want the retained forgery", rs)
+	}
+}
+
+// TestAckRefusedHookFails: when the report of a refused ack cannot be journaled, Run
+// stops with that error.
+func TestAckRefusedHookFails(t *testing.T) {
+	e := newEnv(t)
+	e.append(10)
+	errFull := errors.New("disk full")
+	f, err := forwarder.New(forwarder.Options{Site: site, Journal: e.j, Link: e.link(16, 4, time.Minute), Logger: e.log,
+		InitialAckWait: 100 * time.Millisecond, Clock: clocktest.New(testDay),
+		OnAckRefused: func(context.Context, forwarder.AckRefusal) error { return errFull }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := brokertest.Client(t, e.broker.URL(), "forger")
+	defer c.Disconnect(0)
+	publishAck(t, c, true, uplink.EncodeAck(site, 1<<63, testDay))
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { done <- f.Run(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errFull) {
+			t.Errorf("Run = %v, want %v", err, errFull)
+		}
+	case <-time.After(timeout):
+		t.Fatal("Run did not stop when the report failed")
+	}
 }

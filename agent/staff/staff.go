@@ -1,11 +1,18 @@
 // Package staff is the store of staff accounts for the agent's HTTP console: who may
-// sign in, with which role, their argon2id password hashes, lockout after repeated
-// failures, browser sessions and command-line tokens. It keeps them in a SQLite file
+// sign in, with which role, their argon2id password hashes, backoff after repeated
+// failed sign-ins, browser sessions and command-line tokens. It keeps them in a SQLite file
 // readable only by its owner.
 //
 // Secrets are never stored: passwords are kept as argon2id hashes in PHC string form
 // (so the parameters can be raised later; a sign-in rehashes with the current ones),
 // and session IDs and tokens as their SHA-256. A Store is safe for concurrent use.
+//
+// Repeated failed sign-ins do not lock an account, which would let anyone lock out
+// anyone at will: they slow down the pair of name and address they came from. After
+// MaxFailures consecutive failures from one address for one name, that pair must wait
+// Backoff before its next attempt, twice as long after each further failure, up to
+// MaxBackoff; other addresses are unaffected. Unknown names are treated exactly like
+// known ones, so the answers never tell which names exist.
 package staff
 
 import (
@@ -17,7 +24,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -58,9 +64,10 @@ var (
 	// ErrBadCredentials is a sign-in with an unknown name or a wrong password; the two
 	// are deliberately indistinguishable.
 	ErrBadCredentials = errors.New("staff: wrong name or password")
-	// ErrLocked is a sign-in refused because of too many failures; the error is a
-	// *LockedError saying until when.
-	ErrLocked = errors.New("staff: account locked after too many failed sign-ins")
+	// ErrBackedOff is a sign-in refused, unchecked, because of too many failures
+	// from the same address for the same name; the error is a *BackoffError saying
+	// until when.
+	ErrBackedOff = errors.New("staff: too many failed sign-ins for this name from this address")
 	// ErrDisabled is a sign-in (with the right password) to a disabled account.
 	ErrDisabled = errors.New("staff: account disabled")
 	// ErrNoSession is a session ID or token that is unknown, expired or ended.
@@ -82,7 +89,7 @@ var (
 
 // ownErrors are the errors above: an error that is one of them already names the
 // package (see wrap).
-var ownErrors = []error{ErrBadCredentials, ErrLocked, ErrDisabled, ErrNoSession, ErrExists,
+var ownErrors = []error{ErrBadCredentials, ErrBackedOff, ErrDisabled, ErrNoSession, ErrExists,
 	ErrNotFound, ErrWeakPassword, ErrLongPassword, ErrBadName, ErrBadRole}
 
 // wrap says what the store was doing when err happened, naming the package once: one
@@ -99,20 +106,20 @@ func wrap(err error, format string, args ...any) error {
 	return fmt.Errorf("staff: %s: %w", what, err)
 }
 
-// LockedError is the error of a sign-in refused because the account is locked. It
-// matches ErrLocked with errors.Is.
-type LockedError struct {
-	// Until is when the lock ends.
+// BackoffError is the error of a sign-in refused because its name and address must
+// wait after repeated failures. It matches ErrBackedOff with errors.Is.
+type BackoffError struct {
+	// Until is when the pair may try again.
 	Until time.Time
 }
 
-// Error says that the account is locked, and until when.
-func (e *LockedError) Error() string {
-	return ErrLocked.Error() + ", until " + e.Until.Format(time.RFC3339)
+// Error says that the sign-in must wait, and until when.
+func (e *BackoffError) Error() string {
+	return ErrBackedOff.Error() + ": wait until " + e.Until.Format(time.RFC3339)
 }
 
-// Is reports whether target is ErrLocked.
-func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+// Is reports whether target is ErrBackedOff.
+func (e *BackoffError) Is(target error) bool { return target == ErrBackedOff }
 
 // Password and name limits.
 const (
@@ -155,13 +162,10 @@ func checkPassword(password string) error {
 // User is a staff account as the console sees it; the password hash never leaves
 // the store.
 type User struct {
-	Name     string
-	Role     Role
-	Disabled bool
-	// LockedUntil is when a lockout after failed sign-ins ends; zero if the account
-	// is not locked.
-	LockedUntil time.Time
-	CreatedAt   time.Time
+	Name      string
+	Role      Role
+	Disabled  bool
+	CreatedAt time.Time
 }
 
 // Session is a signed-in browser.
@@ -188,14 +192,18 @@ const TokenPrefix = "apt_"
 
 // Options tune a Store. The zero value of a field means its default.
 type Options struct {
-	// Clock dates sign-ins, sessions and lockouts; nil means the system clock.
+	// Clock dates sign-ins, sessions and backoffs; nil means the system clock.
 	Clock clock.Clock
-	// MaxFailures consecutive failed sign-ins lock an account for LockFor from the
-	// last of them; default 5. The count is reset only by a successful sign-in or a
-	// new password, so once a lock ends a further failure locks the account again.
+	// MaxFailures consecutive failed sign-ins for one name from one address make that
+	// pair wait Backoff from the last of them; default 5. Each further failure doubles
+	// the wait, up to MaxBackoff. The count is reset by a successful sign-in from that
+	// address, by a new password, or by a day without failures, so once a wait ends a
+	// further failure makes the pair wait again, longer.
 	MaxFailures int
-	// LockFor is how long a lockout lasts; default 15 minutes.
-	LockFor time.Duration
+	// Backoff is the first wait; default 30 seconds.
+	Backoff time.Duration
+	// MaxBackoff caps the wait; default 15 minutes.
+	MaxBackoff time.Duration
 	// SessionIdle ends a session not used for this long; default 12 hours.
 	SessionIdle time.Duration
 	// SessionMax ends a session this long after it began, however used; default 24
@@ -214,7 +222,8 @@ type Store struct {
 	db      *sql.DB
 	now     func() time.Time
 	maxFail int
-	lockFor time.Duration
+	backoff time.Duration
+	maxWait time.Duration
 	idle    time.Duration
 	max     time.Duration
 	hashing Hashing
@@ -246,17 +255,36 @@ CREATE TABLE tokens (
 	created   TEXT NOT NULL,
 	last_used TEXT NOT NULL
 );
-CREATE INDEX tokens_name ON tokens(name);`}
+CREATE INDEX tokens_name ON tokens(name);`, `
+ALTER TABLE users DROP COLUMN failures;
+ALTER TABLE users DROP COLUMN locked_until;
+CREATE TABLE failures (
+	name  TEXT NOT NULL,
+	addr  TEXT NOT NULL,
+	count INTEGER NOT NULL,
+	last  TEXT NOT NULL,
+	until TEXT NOT NULL,
+	PRIMARY KEY (name, addr)
+) WITHOUT ROWID;
+CREATE INDEX failures_last ON failures(last);`}
+
+// forgetFailuresAfter is how long a pair's failures are remembered without another.
+const forgetFailuresAfter = 24 * time.Hour
+
+// maxKeyBytes bounds the name and address a failure is recorded under: they come
+// from whoever is signing in.
+const maxKeyBytes = 128
 
 // Open opens (creating if needed) the store at path, readable and writable only by
 // its owner.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s := &Store{
-		now: clock.Or(opts.Clock).Now, maxFail: opts.MaxFailures, lockFor: opts.LockFor,
+		now: clock.Or(opts.Clock).Now, maxFail: opts.MaxFailures, backoff: opts.Backoff, maxWait: opts.MaxBackoff,
 		idle: opts.SessionIdle, max: opts.SessionMax, hashing: opts.Hashing,
 	}
 	s.maxFail = orDefault(s.maxFail, 5)
-	s.lockFor = orDefault(s.lockFor, 15*time.Minute)
+	s.backoff = orDefault(s.backoff, 30*time.Second)
+	s.maxWait = max(orDefault(s.maxWait, 15*time.Minute), s.backoff)
 	s.idle = orDefault(s.idle, 12*time.Hour)
 	s.max = orDefault(s.max, 24*time.Hour)
 	if s.hashing == (Hashing{}) {
@@ -267,16 +295,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.slots = make(chan struct{}, orDefault(opts.HashConcurrency, 2))
 
-	// Create the file private before SQLite writes anything to it; its journal files
-	// take the same mode.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("staff: open: %w", err)
-	}
-	f.Close()
-	if err := os.Chmod(path, 0o600); err != nil {
-		return nil, fmt.Errorf("staff: open: %w", err)
-	}
+	// sqlitedb makes the file (and so its journal files) readable by its owner only.
+	var err error
 	if s.db, err = sqlitedb.Open(ctx, path, schema); err != nil {
 		return nil, fmt.Errorf("staff: %w", err)
 	}
@@ -325,8 +345,8 @@ func (s *Store) Add(ctx context.Context, name string, role Role, password string
 		return User{}, wrap(err, "add %q", name)
 	}
 	now := s.now()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO users (name, role, hash, locked_until, created_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (name) DO NOTHING`, name, string(role), hash, fmtTime(time.Time{}), fmtTime(now))
+	res, err := s.db.ExecContext(ctx, `INSERT INTO users (name, role, hash, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO NOTHING`, name, string(role), hash, fmtTime(now))
 	if err != nil {
 		return User{}, wrap(err, "add %q", name)
 	}
@@ -344,25 +364,19 @@ func parsedNow(t time.Time) time.Time {
 	return p
 }
 
-const userColumns = `u.name, u.role, u.disabled, u.locked_until, u.created_at`
+const userColumns = `u.name, u.role, u.disabled, u.created_at`
 
 type scanner interface{ Scan(...any) error }
 
 // scanUser scans userColumns followed by extra.
-func (s *Store) scanUser(row scanner, now time.Time, extra ...any) (User, error) {
+func (s *Store) scanUser(row scanner, extra ...any) (User, error) {
 	var u User
-	var role, locked, created string
-	if err := row.Scan(append([]any{&u.Name, &role, &u.Disabled, &locked, &created}, extra...)...); err != nil {
+	var role, created string
+	if err := row.Scan(append([]any{&u.Name, &role, &u.Disabled, &created}, extra...)...); err != nil {
 		return User{}, err
 	}
 	u.Role = Role(role)
 	var err error
-	if u.LockedUntil, err = parseTime(locked); err != nil {
-		return User{}, err
-	}
-	if !u.LockedUntil.After(now) {
-		u.LockedUntil = time.Time{}
-	}
 	if u.CreatedAt, err = parseTime(created); err != nil {
 		return User{}, err
 	}
@@ -371,7 +385,7 @@ func (s *Store) scanUser(row scanner, now time.Time, extra ...any) (User, error)
 
 // Get returns the user called name.
 func (s *Store) Get(ctx context.Context, name string) (User, error) {
-	u, err := s.scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.name = ?`, name), s.now())
+	u, err := s.scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
@@ -388,10 +402,9 @@ func (s *Store) List(ctx context.Context) ([]User, error) {
 		return nil, fmt.Errorf("staff: list: %w", err)
 	}
 	defer rows.Close()
-	now := s.now()
 	var out []User
 	for rows.Next() {
-		u, err := s.scanUser(rows, now)
+		u, err := s.scanUser(rows)
 		if err != nil {
 			return nil, fmt.Errorf("staff: list: %w", err)
 		}
@@ -403,8 +416,8 @@ func (s *Store) List(ctx context.Context) ([]User, error) {
 	return out, nil
 }
 
-// SetPassword gives a user a new password. It also clears any lockout and ends the
-// user's sessions and tokens.
+// SetPassword gives a user a new password. It also forgets the failed sign-ins for
+// their name, and ends the user's sessions and tokens.
 func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err := checkPassword(password); err != nil {
 		return wrap(err, "set password of %q", name)
@@ -413,8 +426,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err != nil {
 		return wrap(err, "set password of %q", name)
 	}
-	err = s.update(ctx, name, true, `UPDATE users SET hash = ?, failures = 0, locked_until = ? WHERE name = ?`,
-		hash, fmtTime(time.Time{}), name)
+	err = s.update(ctx, name, true, `UPDATE users SET hash = ? WHERE name = ?`, hash, name)
 	if err != nil {
 		return wrap(err, "set password of %q", name)
 	}
@@ -459,6 +471,9 @@ func (s *Store) update(ctx context.Context, name string, endAll bool, query stri
 		return ErrNotFound
 	}
 	if endAll {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM failures WHERE name = ?`, name); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name); err != nil {
 			return err
 		}
@@ -469,30 +484,35 @@ func (s *Store) update(ctx context.Context, name string, endAll bool, query stri
 	return tx.Commit()
 }
 
-// Authenticate checks a sign-in. A wrong password or an unknown name is
-// ErrBadCredentials, indistinguishably (an unknown name costs a hash too). A locked
-// account is refused with a *LockedError (matching ErrLocked) whatever the password,
-// without counting a failure or extending the lock. A disabled account with the
-// right password is ErrDisabled. MaxFailures consecutive failures lock the account
-// for LockFor; a success resets the count. Failures are counted in the database
-// before the password is checked, so parallel guesses cannot outrun the lock.
-func (s *Store) Authenticate(ctx context.Context, name, password string) (User, error) {
+// Authenticate checks a sign-in by name with password, made from the address from
+// (the client's IP address, as the console sees it). A wrong password or an unknown
+// name is ErrBadCredentials, indistinguishably (an unknown name costs a hash too, and
+// its failures are counted the same way). A disabled account with the right password
+// is ErrDisabled.
+//
+// MaxFailures consecutive failures for name from from make that pair wait: until the
+// wait ends its sign-ins are refused with a *BackoffError (matching ErrBackedOff)
+// whatever the password, without a hash, without counting a failure and without
+// extending the wait; the same name from another address is not affected. A success
+// from that address resets its count. Failures are counted in the database before the
+// password is checked, so parallel guesses cannot outrun the backoff.
+func (s *Store) Authenticate(ctx context.Context, name, password, from string) (User, error) {
 	fail := func(err error) (User, error) { return User{}, wrap(err, "sign in %q", name) }
-	if len(password) > MaxPasswordBytes {
-		return fail(ErrBadCredentials)
-	}
 	if err := s.acquire(ctx); err != nil {
 		return fail(err)
 	}
 	defer s.release()
 	now := s.now()
-	u, stored, err := s.countFailure(ctx, name, now)
-	if errors.Is(err, ErrNotFound) {
-		s.hashing.key(password, make([]byte, saltBytes), keyBytes)
-		return fail(ErrBadCredentials)
-	}
+	kName, kAddr := clipKey(name), clipKey(from)
+	u, stored, err := s.countFailure(ctx, name, kName, kAddr, now)
 	if err != nil {
 		return fail(err)
+	}
+	if stored == "" || len(password) > MaxPasswordBytes {
+		// An unknown name (or a password no account can have) costs a hash all
+		// the same.
+		s.hashing.key(password[:min(len(password), MaxPasswordBytes)], make([]byte, saltBytes), keyBytes)
+		return fail(ErrBadCredentials)
 	}
 	h, ok, err := verify(stored, password)
 	if err != nil {
@@ -501,7 +521,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (User, 
 	if !ok {
 		return fail(ErrBadCredentials)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET failures = 0, locked_until = ? WHERE name = ?`, fmtTime(time.Time{}), name); err != nil {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM failures WHERE name = ? AND addr = ?`, kName, kAddr); err != nil {
 		return fail(err)
 	}
 	if u.Disabled {
@@ -515,40 +535,79 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (User, 
 			s.db.ExecContext(ctx, `UPDATE users SET hash = ? WHERE name = ? AND hash = ?`, newHash, name, stored)
 		}
 	}
-	u.LockedUntil = time.Time{}
 	return u, nil
 }
 
-// countFailure returns the user and their stored hash, having counted (and if need
-// be, locked for) a failed sign-in at now; a success undoes it. It fails with
-// ErrNotFound or a *LockedError.
-func (s *Store) countFailure(ctx context.Context, name string, now time.Time) (User, string, error) {
+// clipKey bounds a name or address that failures are recorded under.
+func clipKey(s string) string {
+	if len(s) > maxKeyBytes {
+		return s[:maxKeyBytes]
+	}
+	return s
+}
+
+// countFailure returns the user called name and their stored hash (both empty if
+// there is no such user), having counted a failed sign-in at now for the pair kName,
+// kAddr, and made the pair wait if it has failed too often; a success undoes it. It
+// fails with a *BackoffError if the pair is waiting. It also forgets the failures of
+// pairs quiet for a day.
+func (s *Store) countFailure(ctx context.Context, name, kName, kAddr string, now time.Time) (User, string, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return User{}, "", err
 	}
 	defer tx.Rollback()
-	var hash, locked string
-	var failures int
-	u, err := s.scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+`, u.hash, u.failures, u.locked_until FROM users u WHERE u.name = ?`, name),
-		now, &hash, &failures, &locked)
+	var count int
+	var until string
+	err = tx.QueryRowContext(ctx, `SELECT count, until FROM failures WHERE name = ? AND addr = ?`, kName, kAddr).Scan(&count, &until)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return User{}, "", err
+	default:
+		t, err := parseTime(until)
+		if err != nil {
+			return User{}, "", err
+		}
+		if t.After(now) {
+			return User{}, "", &BackoffError{Until: t}
+		}
+	}
+	var hash string
+	u, err := s.scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+`, u.hash FROM users u WHERE u.name = ?`, name), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, "", ErrNotFound
+		u, hash, err = User{}, "", nil
 	}
 	if err != nil {
 		return User{}, "", err
 	}
-	if !u.LockedUntil.IsZero() {
-		return User{}, "", &LockedError{Until: u.LockedUntil}
+	count++
+	wait := time.Time{}
+	if count >= s.maxFail {
+		wait = now.Add(s.wait(count))
 	}
-	failures++
-	if failures >= s.maxFail {
-		locked = fmtTime(now.Add(s.lockFor))
+	if _, err := tx.ExecContext(ctx, `INSERT INTO failures (name, addr, count, last, until) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (name, addr) DO UPDATE SET count = excluded.count, last = excluded.last, until = excluded.until`,
+		kName, kAddr, count, fmtTime(now), fmtTime(wait)); err != nil {
+		return User{}, "", err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE users SET failures = ?, locked_until = ? WHERE name = ?`, failures, locked, name); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM failures WHERE last < ?`, fmtTime(now.Add(-forgetFailuresAfter))); err != nil {
 		return User{}, "", err
 	}
 	return u, hash, tx.Commit()
+}
+
+// wait is how long a pair waits after its count-th consecutive failure (count >=
+// maxFail): Backoff, doubled for each failure beyond maxFail, up to MaxBackoff.
+func (s *Store) wait(count int) time.Duration {
+	d := s.backoff
+	for range count - s.maxFail {
+		if d >= s.maxWait {
+			break
+		}
+		d *= 2
+	}
+	return min(d, s.maxWait)
 }
 
 func (s *Store) acquire(ctx context.Context) error {
@@ -590,7 +649,7 @@ func (s *Store) NewSession(ctx context.Context, u User) (Session, error) {
 		return fail(err)
 	}
 	defer tx.Rollback()
-	cur, err := s.scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.name = ?`, u.Name), now)
+	cur, err := s.scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.name = ?`, u.Name))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fail(ErrNotFound)
@@ -637,7 +696,7 @@ func (s *Store) Session(ctx context.Context, id string) (Session, error) {
 	var csrf, created, lastUsed string
 	h := digest(id)
 	u, err := s.scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+`, s.csrf, s.created, s.last_used
-		FROM sessions s JOIN users u ON u.name = s.name WHERE s.id_hash = ?`, h), now, &csrf, &created, &lastUsed)
+		FROM sessions s JOIN users u ON u.name = s.name WHERE s.id_hash = ?`, h), &csrf, &created, &lastUsed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fail(ErrNoSession)
 	}
@@ -724,7 +783,7 @@ func (s *Store) TokenUser(ctx context.Context, secret string) (User, error) {
 	now := s.now()
 	h := digest(secret)
 	u, err := s.scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+`
-		FROM tokens t JOIN users u ON u.name = t.name WHERE t.id_hash = ?`, h), now)
+		FROM tokens t JOIN users u ON u.name = t.name WHERE t.id_hash = ?`, h))
 	if errors.Is(err, sql.ErrNoRows) {
 		return fail(ErrNoSession)
 	}

@@ -314,6 +314,7 @@ curfew:
 console:
   listen: %s
 checkpoints: {every: 100, interval: 10s}   # often, so that the demo has one to prove against soon
+devices: {bridgeConfig: bridge.yaml}      # the site's doors and readers: nothing else is journaled
 roster:
   - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["12:10001"]}
   - {crn: X100002, noms: A1002AA, name: Resident Two, cards: ["12:10002"]}

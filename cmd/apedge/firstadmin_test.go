@@ -37,7 +37,7 @@ func TestFirstAdmin(t *testing.T) {
 	if err := firstAdmin(t.Context(), st, c, strings.NewReader(""), &stderr); err != nil {
 		t.Fatal(err)
 	}
-	u, err := st.Authenticate(t.Context(), "chief", "first admin password")
+	u, err := st.Authenticate(t.Context(), "chief", "first admin password", "127.0.0.1")
 	if err != nil || u.Role != staff.RoleAdmin {
 		t.Fatalf("first admin: %+v, %v", u, err)
 	}
@@ -49,7 +49,7 @@ func TestFirstAdmin(t *testing.T) {
 	if err := firstAdmin(t.Context(), st, c, strings.NewReader(""), &stderr); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Authenticate(t.Context(), "chief", "first admin password"); err != nil {
+	if _, err := st.Authenticate(t.Context(), "chief", "first admin password", "127.0.0.1"); err != nil {
 		t.Errorf("the first admin's password changed at a second start: %v", err)
 	}
 	// A weak password is refused, naming why.

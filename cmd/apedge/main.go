@@ -35,6 +35,8 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
   curfew    a resident's curfew windows:   apedge curfew windows -config agent.yaml -crn CRN -from DATE -to DATE [-json]
   resident  record an arrival, departure or approved absence:
             apedge resident arrive|depart|absence -config agent.yaml -crn CRN -by STAFF ...
+  pki       the site CA for the MQTT brokers (client certificates, revocation, ACLs):
+            apedge pki init|issue|list|revoke|acl -dir DIR ...   (apedge pki -h)
   ctl       the site console from the command line (status, residents, alarms, export, users):
             apedge ctl login -user NAME; apedge ctl status; apedge ctl -h
 `
@@ -70,6 +72,7 @@ func run(s sys, args []string, stdout, stderr io.Writer) int {
 		"sim":      s.cmdSim,
 		"curfew":   cmdCurfew,
 		"resident": s.cmdResident,
+		"pki":      s.cmdPKI,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
@@ -109,7 +112,7 @@ func (s sys) ctl(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if len(args) > 0 && args[0] == "keygen" {
 		return exit("ctl", cmdKeygen(ctx, args[1:], stdout, stderr), stderr)
 	}
-	return ctl.Main(ctx, args, ctl.Env{Stdin: s.stdin, Stdout: stdout, Stderr: stderr, Clock: s.clock})
+	return ctl.Main(ctx, args, ctl.Env{Stdin: s.stdin, Stdout: stdout, Stderr: stderr})
 }
 
 // newLogger makes the slog logger a configuration asks for, on w.

@@ -140,6 +140,7 @@ bus:
   broker: tcp://127.0.0.1:1883
 central:
   broker: tcp://127.0.0.1:1884
+devices: {bridgeConfig: site-bridge.yaml}
 roster:
   - {crn: X123456, noms: A1234BC, cards: ["12:40001"]}
 `
@@ -174,6 +175,7 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clitest.WriteFile(t, dir, "site-bridge.yaml", bridgeYAML, 0o600) // the devices agentYAML names
 	return &site{
 		dir:          dir,
 		agent:        clitest.WriteFile(t, dir, "agent.yaml", agentYAML, 0o600),
@@ -366,6 +368,8 @@ func TestCheckConfig(t *testing.T) {
 		{"agent roster crn", "agent", replace(agentYAML, "X123456", "123456"), "roster[0].crn"},
 		{"agent unknown field", "agent", agentYAML + "colour: blue\n", "colour"},
 		{"agent log level", "agent", agentYAML + "log: {level: loud}\n", "log.level"},
+		{"agent devices missing", "agent", replace(agentYAML, "devices: {bridgeConfig: site-bridge.yaml}\n", ""), "devices.bridgeConfig: missing"},
+		{"agent devices not there", "agent", replace(agentYAML, "site-bridge.yaml", "nope.yaml"), "devices.bridgeConfig: "},
 
 		{"bridge valid", "bridge", bridgeYAML, ""},
 		{"bridge site", "bridge", replace(bridgeYAML, "site: MAN1", `site: ""`), "site: "},

@@ -40,9 +40,13 @@ var (
 
 // Sign returns the compact JSON DSSE envelope of payload signed by k, in the one
 // encoding Encode gives.
-func Sign(k *sitekey.Private, payload []byte) []byte {
-	sig := ed25519.Sign(k.Key, dsse.PAE(PayloadType, payload))
-	return Encode(&Envelope{PayloadType: PayloadType, Payload: payload, Signatures: []Signature{{KeyID: k.ID, Sig: sig}}})
+func Sign(k *sitekey.Private, payload []byte) []byte { return SignType(k, PayloadType, payload) }
+
+// SignType is Sign for a payload of another type: what apedge signs besides events
+// (the agent's credential lists and commands to the bridge, package sitebus).
+func SignType(k *sitekey.Private, payloadType string, payload []byte) []byte {
+	sig := ed25519.Sign(k.Key, dsse.PAE(payloadType, payload))
+	return Encode(&Envelope{PayloadType: payloadType, Payload: payload, Signatures: []Signature{{KeyID: k.ID, Sig: sig}}})
 }
 
 // Encode returns the one encoding of e that apedge signs, stores and exports: the
@@ -110,16 +114,20 @@ type Signature struct {
 
 // Decode parses an encoded envelope. Base64 fields must be standard padded base64, so an
 // envelope has one encoding of its payload. It never panics on any input.
-func Decode(raw []byte) (*Envelope, error) {
-	if len(raw) > MaxSize {
-		return nil, fmt.Errorf("%w: %d bytes exceeds %d", ErrMalformed, len(raw), MaxSize)
+func Decode(raw []byte) (*Envelope, error) { return DecodeType(raw, PayloadType, MaxSize) }
+
+// DecodeType is Decode for an envelope of payloadType of at most max bytes; an envelope
+// of another type is refused with ErrPayloadType.
+func DecodeType(raw []byte, payloadType string, max int) (*Envelope, error) {
+	if len(raw) > max {
+		return nil, fmt.Errorf("%w: %d bytes exceeds %d", ErrMalformed, len(raw), max)
 	}
 	var d dsse.Envelope
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if d.PayloadType != PayloadType {
-		return nil, fmt.Errorf("%w %q", ErrPayloadType, d.PayloadType)
+	if d.PayloadType != payloadType {
+		return nil, fmt.Errorf("%w %.64q", ErrPayloadType, d.PayloadType)
 	}
 	payload, err := base64.StdEncoding.Strict().DecodeString(d.Payload)
 	if err != nil {

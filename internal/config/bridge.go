@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/devices/wiegand"
+	"github.com/apedge/apedge/formats/sitekey"
 )
 
 // Bridge is the firmware bridge's configuration.
@@ -23,6 +24,14 @@ type Bridge struct {
 	// ResendAfter is how long a device message may go unacknowledged by the agent,
 	// while the agent is online, before it is sent again (default 10s).
 	ResendAfter time.Duration `yaml:"resendAfter,omitempty"`
+	// AgentKey is the site's public key file (PEM, from `apedge keygen`): the bridge
+	// applies a credential list and carries out a command only when this key verifies
+	// its signature. Default keys/{site}.pub next to this file.
+	AgentKey string `yaml:"agentKey,omitempty"`
+	// MaxUnlock is the longest a command may unlock a door for (default 30s): a
+	// signed command asking for longer, or for a door whose own unlock time is longer,
+	// is refused.
+	MaxUnlock time.Duration `yaml:"maxUnlock,omitempty"`
 	// Simulate runs simulated devices in the bridge (for the demo and tests): every
 	// door gets fake GPIO pins, every OSDP line whose port is "simulated" gets a
 	// pseudo-terminal with simulated readers on the far end, and simulated people use
@@ -194,6 +203,13 @@ func LoadBridge(path string) (*Bridge, error) {
 	if b.ResendAfter < 100*time.Millisecond || b.ResendAfter > time.Hour {
 		c.add("resendAfter", b.ResendAfter.String(), "use 100ms to 1h; 10s is usual")
 	}
+	b.checkAgentKey(&c, dir)
+	if b.MaxUnlock == 0 {
+		b.MaxUnlock = 30 * time.Second
+	}
+	if b.MaxUnlock < time.Second || b.MaxUnlock > time.Hour {
+		c.add("maxUnlock", b.MaxUnlock.String(), "use 1s to 1h; 30s is usual")
+	}
 	if b.StateDir == "" {
 		c.add("stateDir", "missing", "set it to a directory the bridge may write, e.g. /var/lib/apedge/bridge")
 	}
@@ -219,6 +235,22 @@ func LoadBridge(path string) (*Bridge, error) {
 	}
 	b.Log.check(&c)
 	return &b, c.err(path)
+}
+
+// checkAgentKey resolves the agent's public key file against dir (default
+// keys/{site}.pub) and checks that it holds the site's key.
+func (b *Bridge) checkAgentKey(c *checker, dir string) {
+	if b.AgentKey == "" && sitekey.ValidSiteCode(b.Site) {
+		_, b.AgentKey = sitekey.Paths("keys", b.Site)
+	}
+	b.AgentKey = resolve(dir, b.AgentKey)
+	if b.AgentKey == "" {
+		return // the site is wrong, and said so
+	}
+	if _, err := sitekey.LoadPublic(b.AgentKey, b.Site); err != nil {
+		c.add("agentKey", err.Error(), "point it at the site's public key (keys/"+b.Site+".pub from `apedge keygen`): "+
+			"the bridge takes credential lists and commands only when signed by that key")
+	}
 }
 
 // checkOSDPBus sets the defaults of RS-485 line osdp[i] and checks it and its readers,

@@ -71,11 +71,39 @@ bus:
   broker: tcp://127.0.0.1:1883
 central:
   broker: tls://central.example.org:8883
+devices:
+  bridgeConfig: bridge.yaml
 `
+
+// agentBridge is the bridge configuration minimalAgent names: doors front (OSDP
+// readers front-in and front-out) and side (Wiegand reader side-in).
+const agentBridge = `site: MAN1
+stateDir: state
+bus:
+  broker: tcp://127.0.0.1:1883
+osdp:
+  - port: /dev/ttyUSB0
+    readers:
+      - {id: front-in, address: 1, insecure: true}
+      - {id: front-out, address: 2, insecure: true}
+doors:
+  - {id: front, entryReader: front-in, exitReader: front-out}
+  - id: side
+    wiegand: {reader: side-in, direction: entry, d0: GPIO5, d1: GPIO6}
+`
+
+// writeAgentFiles writes what minimalAgent names besides itself in dir: the site's
+// key and the bridge configuration. It returns the key's path.
+func writeAgentFiles(t testing.TB, dir string) (priv string) {
+	t.Helper()
+	priv, _ = writeKeys(t, dir, "MAN1")
+	writeFile(t, dir, "bridge.yaml", agentBridge, 0o644)
+	return priv
+}
 
 func TestLoadAgentMinimal(t *testing.T) {
 	dir := t.TempDir()
-	priv, _ := writeKeys(t, dir, "MAN1")
+	priv := writeAgentFiles(t, dir)
 	path := writeFile(t, dir, "agent.yaml", minimalAgent, 0o644)
 	a, err := config.LoadAgent(path)
 	if err != nil {
@@ -99,6 +127,9 @@ func TestLoadAgentMinimal(t *testing.T) {
 		{"central.resendAfter", a.Central.ResendAfter, 10 * time.Second},
 		{"roster", len(a.Roster), 0},
 		{"log", a.Log, config.Log{}},
+		{"devices.bridgeConfig", a.Devices.BridgeConfig, filepath.Join(dir, "bridge.yaml")},
+		{"devices.maxLate", a.Devices.MaxLate, 72 * time.Hour},
+		{"devices.lateAfter", a.Devices.LateAfter, 2 * time.Minute},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -109,11 +140,19 @@ func TestLoadAgentMinimal(t *testing.T) {
 	if _, err := sitekey.LoadPrivate(a.Key); err != nil {
 		t.Errorf("LoadPrivate(%s): %v", a.Key, err)
 	}
+	// The site's devices come from the bridge's configuration.
+	if want := map[string]bool{"front": true, "side": true}; !reflect.DeepEqual(a.Devices.Doors, want) {
+		t.Errorf("devices doors = %v, want %v", a.Devices.Doors, want)
+	}
+	want := map[string]config.ReaderPlace{"front-in": {"front", "entry"}, "front-out": {"front", "exit"}, "side-in": {"side", "entry"}}
+	if !reflect.DeepEqual(a.Devices.Readers, want) {
+		t.Errorf("devices readers = %v, want %v", a.Devices.Readers, want)
+	}
 }
 
 func TestLoadAgentFull(t *testing.T) {
 	dir := t.TempDir()
-	writeKeys(t, dir, "MAN1")
+	writeAgentFiles(t, dir)
 	writeFile(t, dir, "secrets/bus.pass", "bus-secret\n", 0o600)
 	writeFile(t, dir, "secrets/central.pass", "central-secret\n", 0o600)
 	writeFile(t, dir, "tls/ca.pem", "ca", 0o644)
@@ -150,6 +189,10 @@ roster:
 log:
   level: DEBUG
   format: json
+devices:
+  bridgeConfig: ../bridge.yaml
+  maxLate: 48h
+  lateAfter: 30s
 `, 0o644)
 	a, err := config.LoadAgent(path)
 	if err != nil {
@@ -177,6 +220,10 @@ log:
 		{"roster[0].cards", strings.Join(a.Roster[0].Cards, ","), "0042,0043"},
 		{"log.level", a.Log.Level, "DEBUG"},
 		{"log.format", a.Log.Format, "json"},
+		{"devices.bridgeConfig", a.Devices.BridgeConfig, filepath.Join(dir, "bridge.yaml")},
+		{"devices.maxLate", a.Devices.MaxLate, 48 * time.Hour},
+		{"devices.lateAfter", a.Devices.LateAfter, 30 * time.Second},
+		{"devices readers", len(a.Devices.Readers), 3},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -268,16 +315,28 @@ func TestLoadAgentInvalid(t *testing.T) {
 			files: []string{"console.crt", "console.key-open"}, wantFields: []string{"console.tls.key"}},
 		{name: "console.firstAdmin password file readable by others", old: "", new: "console:\n  firstAdmin: {name: admin, passwordFile: admin.pass-open}\n",
 			files: []string{"admin.pass-open"}, wantFields: []string{"console.firstAdmin.passwordFile"}},
+		{name: "console.metricsTokenFile readable by others", old: "", new: "console:\n  metricsTokenFile: metrics.token-open\n",
+			files: []string{"metrics.token-open"}, wantFields: []string{"console.metricsTokenFile"}},
+		{name: "console.metricsTokenFile too short a token", old: "", new: "console:\n  metricsTokenFile: metrics.token\n",
+			files: []string{"metrics.token"}, wantFields: []string{"console.metricsTokenFile"}},
+		{name: "console.metricsTokenFile absent", old: "", new: "console:\n  metricsTokenFile: none.token\n",
+			wantFields: []string{"console.metricsTokenFile"}},
 		{name: "console.firstAdmin without a name", old: "", new: "console:\n  firstAdmin: {passwordFile: admin.pass}\n",
 			files: []string{"admin.pass"}, wantFields: []string{"console.firstAdmin.name"}},
 		{name: "checkpoints.every", old: "", new: "checkpoints: {every: -1}\n", wantFields: []string{"checkpoints.every"}},
 		{name: "checkpoints.interval", old: "", new: "checkpoints: {interval: 10ms}\n", wantFields: []string{"checkpoints.interval"}},
+		{name: "devices missing", old: "devices:\n  bridgeConfig: bridge.yaml\n", new: "", wantFields: []string{"devices.bridgeConfig"}},
+		{name: "devices.bridgeConfig absent", old: "bridgeConfig: bridge.yaml", new: "bridgeConfig: none.yaml", wantFields: []string{"devices.bridgeConfig"}},
+		{name: "devices.bridgeConfig invalid", old: "bridgeConfig: bridge.yaml", new: "bridgeConfig: bad-bridge.yaml", wantFields: []string{"devices.bridgeConfig"}},
+		{name: "devices.bridgeConfig of another site", old: "bridgeConfig: bridge.yaml", new: "bridgeConfig: lds2-bridge.yaml", wantFields: []string{"devices.bridgeConfig"}},
+		{name: "devices.maxLate too short", old: "", new: "  maxLate: 10s\n", wantFields: []string{"devices.maxLate"}},
+		{name: "devices.lateAfter not below maxLate", old: "", new: "  maxLate: 1h\n  lateAfter: 2h\n", wantFields: []string{"devices.lateAfter"}},
 		{name: "several problems at once", old: "site: MAN1", new: "site: ''\nlog:\n  level: loud", wantFields: []string{"site", "log.level"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeKeys(t, dir, "MAN1")
+			writeAgentFiles(t, dir)
 			for _, f := range tc.files {
 				perm := fs.FileMode(0o600)
 				if strings.HasSuffix(f, "-open") {
@@ -285,6 +344,8 @@ func TestLoadAgentInvalid(t *testing.T) {
 				}
 				writeFile(t, dir, f, "x", perm)
 			}
+			writeFile(t, dir, "bad-bridge.yaml", "site: MAN1\nbus: {broker: tcp://127.0.0.1:1883}\n", 0o644)
+			writeFile(t, dir, "lds2-bridge.yaml", strings.Replace(agentBridge, "site: MAN1", "site: LDS2", 1), 0o644)
 			yaml := minimalAgent + tc.new
 			if tc.old != "" {
 				if !strings.Contains(minimalAgent, tc.old) {
@@ -336,7 +397,7 @@ func TestBrokerAccepted(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeKeys(t, dir, "MAN1")
+			writeAgentFiles(t, dir)
 			y := strings.Replace(minimalAgent, "tcp://127.0.0.1:1883", tc.bus, 1)
 			y = strings.Replace(y, "tls://central.example.org:8883", tc.central, 1)
 			a, err := config.LoadAgent(writeFile(t, dir, "agent.yaml", y, 0o644))
@@ -352,7 +413,7 @@ func TestBrokerAccepted(t *testing.T) {
 
 func TestLoadAgentKeyMode(t *testing.T) {
 	dir := t.TempDir()
-	priv, _ := writeKeys(t, dir, "MAN1")
+	priv := writeAgentFiles(t, dir)
 	if err := os.Chmod(priv, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -458,12 +519,24 @@ doors:
 
 func TestLoadBridge(t *testing.T) {
 	dir := t.TempDir()
+	_, pub := writeKeys(t, dir, "MAN1")
 	b, err := config.LoadBridge(writeFile(t, dir, "bridge.yaml", minimalBridge, 0o644))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.Site != "MAN1" || b.Bus.ClientID != "apedge-bridge-MAN1" || b.Simulate != nil || b.StateDir != filepath.Join(dir, "state") {
 		t.Errorf("LoadBridge = %+v", b)
+	}
+	if b.AgentKey != pub || b.MaxUnlock != 30*time.Second {
+		t.Errorf("agentKey %q, maxUnlock %v; want %q (keys/MAN1.pub by default), 30s", b.AgentKey, b.MaxUnlock, pub)
+	}
+	writeFile(t, dir, "elsewhere/site.pub", readString(t, pub), 0o644)
+	b, err = config.LoadBridge(writeFile(t, dir, "keyed.yaml", minimalBridge+"agentKey: elsewhere/site.pub\nmaxUnlock: 2m\n", 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.AgentKey != filepath.Join(dir, "elsewhere", "site.pub") || b.MaxUnlock != 2*time.Minute {
+		t.Errorf("agentKey %q, maxUnlock %v; want elsewhere/site.pub, 2m", b.AgentKey, b.MaxUnlock)
 	}
 
 	writeFile(t, dir, "front-in.scbk", "000102030405060708090a0b0c0d0e0f", 0o600)
@@ -505,8 +578,21 @@ simulate:
 	}
 }
 
+// readString returns the content of file path.
+func readString(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestLoadBridgeInvalid(t *testing.T) {
 	dir := t.TempDir()
+	writeKeys(t, dir, "MAN1")
+	writeKeys(t, dir, "LDS2")
+	writeFile(t, dir, "not-a-key.pub", "hello\n", 0o644)
 	writeFile(t, dir, "front-in.scbk", "000102030405060708090a0b0c0d0e0f", 0o600)
 	writeFile(t, dir, "open.scbk", "000102030405060708090a0b0c0d0e0f", 0o644)
 	const sim = "simulate:\n  cards: [\"12:3456\"]\n"
@@ -541,6 +627,11 @@ func TestLoadBridgeInvalid(t *testing.T) {
 		{"simulate without doors", minimalBridge + sim, []string{"doors"}},
 		{"simulate.every", minimalBridge + "doors: [{id: front}]\n" + sim + "  every: 10us\n", []string{"simulate.every"}},
 		{"log.level", minimalBridge + "log:\n  level: trace\n", []string{"log.level"}},
+		{"agentKey missing", minimalBridge + "agentKey: keys/NOPE.pub\n", []string{"agentKey"}},
+		{"agentKey not a key", minimalBridge + "agentKey: not-a-key.pub\n", []string{"agentKey"}},
+		{"agentKey of another site", minimalBridge + "agentKey: keys/LDS2.pub\n", []string{"agentKey"}},
+		{"agentKey default missing", strings.Replace(minimalBridge, "MAN1", "MAN2", 1), []string{"agentKey"}},
+		{"maxUnlock", minimalBridge + "maxUnlock: 2h\n", []string{"maxUnlock"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -636,7 +727,7 @@ func TestErrorString(t *testing.T) {
 
 func TestRosterFile(t *testing.T) {
 	dir := t.TempDir()
-	writeKeys(t, dir, "MAN1")
+	writeAgentFiles(t, dir)
 	writeFile(t, dir, "roster.yaml", `- crn: X123456
   noms: A1234BC
   name: Resident One
@@ -684,7 +775,7 @@ func TestLoadRoster(t *testing.T) {
 // the journal unless told otherwise; with TLS it may listen on any address.
 func TestConsoleDefaults(t *testing.T) {
 	dir := t.TempDir()
-	writeKeys(t, dir, "MAN1")
+	writeAgentFiles(t, dir)
 	a, err := config.LoadAgent(writeFile(t, dir, "agent.yaml", minimalAgent, 0o644))
 	if err != nil {
 		t.Fatal(err)
@@ -700,5 +791,13 @@ func TestConsoleDefaults(t *testing.T) {
 	}
 	if a.Console.TLS.Key != filepath.Join(dir, "console.key") {
 		t.Errorf("console TLS %+v", a.Console.TLS)
+	}
+	writeFile(t, dir, "metrics.token", "0123456789abcdef0123456789abcdef\n", 0o600)
+	a, err = config.LoadAgent(writeFile(t, dir, "agent3.yaml", minimalAgent+"console:\n  metricsTokenFile: metrics.token\n", 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Console.MetricsTokenFile != filepath.Join(dir, "metrics.token") {
+		t.Errorf("console metrics token file %q", a.Console.MetricsTokenFile)
 	}
 }

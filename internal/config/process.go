@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/secret"
 )
 
 // Agent is the agent's configuration.
@@ -33,7 +34,67 @@ type Agent struct {
 	Console Console `yaml:"console,omitempty"`
 	// Checkpoints configures the signed checkpoints of the agent's Merkle log.
 	Checkpoints Checkpoints `yaml:"checkpoints,omitempty"`
-	Log         Log         `yaml:"log,omitempty"`
+	// Devices names the site's devices: the agent journals a device message only from
+	// one of them.
+	Devices Devices `yaml:"devices"`
+	Log     Log     `yaml:"log,omitempty"`
+}
+
+// Devices is what the agent knows of the site's devices and how it dates their
+// messages.
+type Devices struct {
+	// BridgeConfig is the firmware bridge's configuration file (relative to this one):
+	// the agent takes the site's doors and readers, with each reader's door and
+	// direction, from it, and refuses a message from any other device.
+	BridgeConfig string `yaml:"bridgeConfig"`
+	// MaxLate is the oldest a device message may be, by the agent's clock, when it
+	// arrives (default 72h: a weekend's outage); an older one is refused and alarmed. The bridge's outbox
+	// keeps a message until the agent acknowledges it, so only an agent away longer
+	// than this refuses what the bridge kept.
+	MaxLate time.Duration `yaml:"maxLate,omitempty"`
+	// LateAfter is how old a message may be and still count as on time (default 2m);
+	// an older one, within MaxLate, is journaled marked late with both times.
+	LateAfter time.Duration `yaml:"lateAfter,omitempty"`
+	// Doors and Readers are the doors and the readers (with their places) of
+	// BridgeConfig, filled in when the configuration is loaded.
+	Doors   map[string]bool        `yaml:"-"`
+	Readers map[string]ReaderPlace `yaml:"-"`
+}
+
+// check sets the defaults of the devices section, loads the bridge configuration it
+// names (resolved against dir) for site, and checks it.
+func (d *Devices) check(c *checker, dir, site string) {
+	if d.MaxLate == 0 {
+		d.MaxLate = 72 * time.Hour
+	}
+	if d.LateAfter == 0 {
+		d.LateAfter = 2 * time.Minute
+	}
+	if d.MaxLate < time.Minute || d.MaxLate > 30*24*time.Hour {
+		c.add("devices.maxLate", d.MaxLate.String(), "use 1m to 720h; 72h is usual")
+	} else if d.LateAfter < time.Second || d.LateAfter >= d.MaxLate {
+		c.add("devices.lateAfter", d.LateAfter.String(), "use at least 1s and less than devices.maxLate; 2m is usual")
+	}
+	d.BridgeConfig = resolve(dir, d.BridgeConfig)
+	if d.BridgeConfig == "" {
+		c.add("devices.bridgeConfig", "missing",
+			"name the firmware bridge's configuration file, e.g. devices: {bridgeConfig: bridge.yaml}: the agent journals only what the site's configured doors and readers say")
+		return
+	}
+	b, err := LoadBridge(d.BridgeConfig)
+	if err != nil {
+		c.add("devices.bridgeConfig", err.Error(), "fix the bridge's configuration, or name the file the bridge runs with")
+		return
+	}
+	if b.Site != site && sitekey.ValidSiteCode(site) { // an invalid site is reported as such
+		c.add("devices.bridgeConfig", d.BridgeConfig+" is for site "+b.Site+", not "+site, "name the bridge configuration of site "+site)
+		return
+	}
+	d.Doors = map[string]bool{}
+	for _, door := range b.Doors {
+		d.Doors[door.ID] = true
+	}
+	d.Readers = b.Readers()
 }
 
 // Console configures the agent's HTTP console.
@@ -48,9 +109,16 @@ type Console struct {
 	FirstAdmin *FirstAdmin `yaml:"firstAdmin,omitempty"`
 	// Users is the staff accounts database (default staff.db beside the journal).
 	Users string `yaml:"users,omitempty"`
+	// MetricsTokenFile holds the bearer token (at least 16 characters; mode 0600) a
+	// Prometheus scraper must send for /metrics (authorization: {credentials_file:
+	// ...} in its scrape config). Without it /metrics is refused (401) to everyone.
+	MetricsTokenFile string `yaml:"metricsTokenFile,omitempty"`
 	// Off turns the console off.
 	Off bool `yaml:"off,omitempty"`
 }
+
+// MinMetricsToken is the shortest token console.metricsTokenFile may hold.
+const MinMetricsToken = 16
 
 // ConsoleTLS names the console's certificate and key files.
 type ConsoleTLS struct {
@@ -135,6 +203,7 @@ func LoadAgent(path string) (*Agent, error) {
 	a.Curfew.check(&c)
 	a.Console.check(&c, dir, a.Database)
 	a.Checkpoints.check(&c)
+	a.Devices.check(&c, dir, a.Site)
 	a.Log.check(&c)
 	return &a, c.err(path)
 }
@@ -158,6 +227,14 @@ func (k *Console) check(c *checker, dir, database string) {
 		k.TLS.Cert, k.TLS.Key = resolve(dir, k.TLS.Cert), resolve(dir, k.TLS.Key)
 		checkReadable(c, "console.tls.cert", k.TLS.Cert)
 		checkSecretFile(c, "console.tls.key", k.TLS.Key)
+	}
+	if k.MetricsTokenFile != "" {
+		k.MetricsTokenFile = resolve(dir, k.MetricsTokenFile)
+		checkSecretFile(c, "console.metricsTokenFile", k.MetricsTokenFile)
+		if tok, err := secret.Read(k.MetricsTokenFile); err == nil && len(strings.TrimSpace(tok)) < MinMetricsToken {
+			c.add("console.metricsTokenFile", fmt.Sprintf("the token is shorter than %d characters", MinMetricsToken),
+				"write a random token to it: openssl rand -hex 32 > "+k.MetricsTokenFile)
+		}
 	}
 	if a := k.FirstAdmin; a != nil {
 		a.PasswordFile = resolve(dir, a.PasswordFile)

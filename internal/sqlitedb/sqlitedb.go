@@ -1,14 +1,18 @@
 // Package sqlitedb opens apedge's SQLite databases (modernc.org/sqlite, pure Go) the one
 // way the project does it: WAL journal, synchronous=FULL so a committed transaction
-// survives power loss, a busy timeout, foreign keys on, and versioned forward-only
-// migrations recorded in PRAGMA user_version.
+// survives power loss, a busy timeout, foreign keys on, versioned forward-only
+// migrations recorded in PRAGMA user_version, and files readable and writable by
+// their owner only (mode 0600).
 package sqlitedb
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -17,7 +21,14 @@ import (
 // migration past the version it records. Each migration runs in its own transaction
 // together with the version bump. Migrations are forward-only: a database whose version
 // is newer than len(migrations) is refused rather than guessed at.
+//
+// The file is made mode 0600 before SQLite writes to it (an existing file is
+// tightened to 0600), so that its -wal and -shm files, which SQLite creates with the
+// database's mode, are 0600 too.
 func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error) {
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("sqlitedb: open %s: %w", path, err)
+	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
@@ -49,6 +60,22 @@ func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("sqlitedb: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// private creates path if need be and makes it, and any -wal or -shm file beside it,
+// mode 0600.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && (p == path || !errors.Is(err, fs.ErrNotExist)) {
+			return err
+		}
+	}
+	return nil
 }
 
 func migrate(ctx context.Context, db *sql.DB, migrations []string) error {

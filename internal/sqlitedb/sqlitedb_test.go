@@ -1,6 +1,9 @@
 package sqlitedb_test
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,5 +68,58 @@ func TestMigrations(t *testing.T) {
 	}
 	if _, err := sqlitedb.OpenReadOnly(t.Context(), filepath.Join(t.TempDir(), "none.db")); err == nil {
 		t.Error("opened a missing database read-only")
+	}
+}
+
+// TestFileMode: a database, new or existing (even world-readable, with its journal
+// files), ends up readable and writable by its owner only, journal files included.
+func TestFileMode(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		existing os.FileMode // 0: no file before
+	}{
+		{"new", 0},
+		{"existing 0644", 0o644},
+		{"existing 0666", 0o666},
+		{"existing 0600", 0o600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "x.db")
+			if tc.existing != 0 {
+				db, err := sqlitedb.Open(t.Context(), path, []string{`CREATE TABLE a (n INTEGER)`})
+				if err != nil {
+					t.Fatal(err)
+				}
+				db.Close()
+				for _, p := range []string{path, path + "-wal", path + "-shm"} {
+					if err := os.Chmod(p, tc.existing); err != nil && !errors.Is(err, fs.ErrNotExist) {
+						t.Fatal(err)
+					}
+				}
+			}
+			db, err := sqlitedb.Open(t.Context(), path, []string{`CREATE TABLE a (n INTEGER)`})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec(`INSERT INTO a (n) VALUES (1)`); err != nil {
+				t.Fatal(err)
+			}
+			seen := 0
+			for _, p := range []string{path, path + "-wal", path + "-shm"} {
+				fi, err := os.Stat(p)
+				if p != path && errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				seen++
+				if err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("%s: %v, %v, want mode 0600", filepath.Base(p), fi.Mode().Perm(), err)
+				}
+			}
+			if seen < 2 {
+				t.Errorf("only %d of the database's files exist: is it in WAL mode?", seen)
+			}
+		})
 	}
 }

@@ -25,7 +25,8 @@ const ROLES_STAFF = ['staff', 'manager', 'admin'];
 // Journal event types that raise an alarm; shown provisionally until the alarm list is re-read.
 const ALARM_TYPES = new Set(['door.forced', 'door.held-open', 'door.tailgate', 'door.tampered',
   'door.alarm', 'reader.offline', 'reader.secure-channel-failed', 'curfew.absent',
-  'curfew.breached', 'presence.inconsistent', 'agent.clock-unsynced']);
+  'curfew.breached', 'presence.inconsistent', 'agent.clock-unsynced',
+  'delivery.ack-refused', 'device.refused', 'command.unordered']);
 // What each alarm type means, for alarms whose data carries no summary of its own.
 const ALARM_TEXT = {
   'door.forced': 'Door opened while locked, with no exit request', 'door.held-open': 'Door held open past its limit',
@@ -34,6 +35,9 @@ const ALARM_TEXT = {
   'reader.secure-channel-failed': 'Reader secure channel could not be opened', 'curfew.breached': 'Curfew breached',
   'curfew.absent': 'Absent at curfew', 'presence.inconsistent': 'Presence records inconsistent: check the resident',
   'agent.clock-unsynced': 'Site clock not synchronised',
+  'delivery.ack-refused': 'Central\'s acknowledgement refused: delivery may be under attack',
+  'device.refused': 'Device message refused: not from a configured device, or at an impossible time',
+  'command.unordered': 'A device carried out a command the agent never gave',
 };
 // Plain symbols every font has: a control-room PC may have no emoji font.
 const DOOR_ICON = { locked: '■', unlocked: '□', open: '▯', forced: '⚠', 'held-open': '⚠' };
@@ -218,7 +222,7 @@ async function onSignIn(e) {
     signedIn(data);
   } catch (err) {
     let msg = err.message;
-    if (err.status === 423 && err.data && err.data.retryAfter) msg += ` — try again in ${fmtWait(err.data.retryAfter)}.`;
+    if (err.status === 429 && err.data && err.data.retryAfter) msg += ` — try again in ${fmtWait(err.data.retryAfter)}.`;
     formMsg(f, msg, 'error');
   } finally { btn.disabled = false; }
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"time"
 
 	"github.com/apedge/apedge/cmd/apedge/internal/cli"
 )
@@ -98,23 +97,17 @@ func cmdLogout(ctx context.Context, e *runEnv, args []string) error {
 
 // userDoc is a console user account as the agent sends it.
 type userDoc struct {
-	Name        string `json:"name"`
-	Role        string `json:"role"`
-	Disabled    bool   `json:"disabled"`
-	LockedUntil string `json:"lockedUntil"`
-	CreatedAt   string `json:"createdAt"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	Disabled  bool   `json:"disabled"`
+	CreatedAt string `json:"createdAt"`
 }
 
-// state says whether the account is active, disabled or locked out at now.
-func (u userDoc) state(now time.Time) string {
-	switch {
-	case u.Disabled:
+// state says whether the account is active or disabled. (Sign-in failures back off
+// per name and address, not per account: no account is locked out.)
+func (u userDoc) state() string {
+	if u.Disabled {
 		return "DISABLED"
-	case u.LockedUntil != "":
-		if t, err := time.Parse(time.RFC3339, u.LockedUntil); err == nil && !t.After(now) {
-			return "active"
-		}
-		return "locked until " + localTime(u.LockedUntil)
 	}
 	return "active"
 }
@@ -128,9 +121,8 @@ func cmdUsers(ctx context.Context, e *runEnv, args []string) error {
 	return show(ctx, e, c, http.MethodGet, "/api/v1/users", nil, func(us []userDoc) error {
 		tw := newTable(e.Stdout)
 		fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tCREATED")
-		now := e.Clock.Now()
 		for _, u := range us {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.state(now), localTime(u.CreatedAt))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.state(), localTime(u.CreatedAt))
 		}
 		return tw.Flush()
 	})
@@ -172,7 +164,7 @@ when standard input is not a terminal, as its first line.`
 		return cli.ReadPassword(ctx, e.Stdin, e.Stderr, fmt.Sprintf("new password for %s: ", *name), "again: ")
 	}
 	printUser := func(u userDoc) error {
-		_, err := fmt.Fprintf(e.Stdout, "user %s %s: role %s, %s\n", u.Name, yesNo(action == "add", "added", "changed"), u.Role, u.state(e.Clock.Now()))
+		_, err := fmt.Fprintf(e.Stdout, "user %s %s: role %s, %s\n", u.Name, yesNo(action == "add", "added", "changed"), u.Role, u.state())
 		return err
 	}
 	path := "/api/v1/users/" + url.PathEscape(*name)

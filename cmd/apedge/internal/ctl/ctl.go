@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/cmd/apedge/internal/cli"
-	"github.com/apedge/apedge/internal/clock"
 )
 
 // usage is `apedge ctl -h`.
@@ -123,16 +122,13 @@ func commands() map[string]command {
 	}
 }
 
-// Env is what a run of ctl reads and writes, and the clock it tells the time by.
+// Env is what a run of ctl reads and writes.
 type Env struct {
 	// Stdin is where passwords are read from: a terminal (an *os.File), without echo,
 	// or else its first line; nil is empty.
 	Stdin io.Reader
 	// Stdout takes what a command prints; Stderr its prompts, progress and errors.
 	Stdout, Stderr io.Writer
-	// Clock tells the time (whether an account's lockout is over); nil is the system
-	// clock.
-	Clock clock.Clock
 }
 
 // Main runs `apedge ctl args...` and returns its exit status: 0 when it did what
@@ -140,7 +136,6 @@ type Env struct {
 // reported as one line "apedge ctl: ..." on env.Stderr. `apedge ctl keygen` is not
 // here but apedge keygen's, which the caller runs.
 func Main(ctx context.Context, args []string, env Env) int {
-	env.Clock = clock.Or(env.Clock)
 	if env.Stdin == nil {
 		env.Stdin = strings.NewReader("")
 	}
