@@ -420,3 +420,102 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestCheckConfigStartup: -check-config catches what start-up would beyond the
+// configuration's own checks: a key of another site, or not the one the bridge
+// verifies with; an OSDP port that is not there; GPIO pins this machine lacks.
+func TestCheckConfigStartup(t *testing.T) {
+	s := newSite(t)
+	keygen(t, "MAN2", filepath.Join(s.dir, "keys"))
+	keygen(t, "MAN1", filepath.Join(s.dir, "keys2")) // the site's key, but not the one the bridge has
+	otherPriv, _ := sitekey.Paths(filepath.Join(s.dir, "keys"), "MAN2")
+	rekeyed, _ := sitekey.Paths(filepath.Join(s.dir, "keys2"), "MAN1")
+	missingPort := filepath.Join(s.dir, "ttyUSB9")
+	realPins := `site: MAN1
+stateDir: bridge-state
+bus:
+  broker: tcp://127.0.0.1:1883
+doors:
+  - id: side
+    lock: {pin: GPIO999, mode: fail-safe}
+    wiegand: {reader: side-in, direction: entry, d0: NOPE0, d1: NOPE1}
+`
+	tests := []struct {
+		name, cmd, body string
+		want            []string // what the one-line problem must say
+	}{
+		{"agent key of another site", "agent", strings.Replace(agentYAML, "keys/MAN1.key", otherPriv, 1),
+			[]string{"key: " + otherPriv + " is the key of site MAN2, not MAN1", "apedge keygen -site MAN1"}},
+		{"agent key the bridge does not have", "agent", strings.Replace(agentYAML, "keys/MAN1.key", rekeyed, 1),
+			[]string{"key: " + rekeyed + " has key id ", "the bridge (" + filepath.Join(s.dir, "site-bridge.yaml") + ") verifies with agentKey "}},
+		{"bridge serial port missing", "bridge", strings.Replace(bridgeYAML, "port: simulated", "port: "+missingPort, 1),
+			[]string{"osdp[0].port: " + missingPort + " does not exist on this machine", "port: simulated"}},
+		{"bridge serial port a directory", "bridge", strings.Replace(bridgeYAML, "port: simulated", "port: "+s.dir, 1),
+			[]string{"osdp[0].port: " + s.dir + " is a directory"}},
+		{"bridge pins not on this machine", "bridge", realPins,
+			[]string{`3 problem(s)`, `doors[0].lock.pin: pin "GPIO999" not found on this machine`,
+				`doors[0].wiegand.d0: pin "NOPE0" not found`, `doors[0].wiegand.d1: pin "NOPE1" not found`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := clitest.WriteFile(t, s.dir, "start-"+tt.cmd+".yaml", tt.body, 0o600)
+			clitest.WantOneLine(t, apedge(t, tt.cmd, "-config", path, "-check-config"), 1, "apedge "+tt.cmd+": ", tt.want...)
+		})
+	}
+	// The unchanged files still pass: the simulated bridge's pins are not looked up.
+	for _, tt := range []struct{ cmd, path string }{{"agent", s.agent}, {"bridge", s.bridge}} {
+		if r := apedge(t, tt.cmd, "-config", tt.path, "-check-config"); r.Code != 0 {
+			t.Errorf("valid %s configuration refused\n%v", tt.cmd, r)
+		}
+	}
+}
+
+// TestCheckConfigYAMLErrors: a typo or an empty file is reported by -check-config
+// with the field, its line and the fix.
+func TestCheckConfigYAMLErrors(t *testing.T) {
+	s := newSite(t)
+	tests := []struct {
+		name, cmd, body string
+		want            []string
+	}{
+		{"agent typo", "agent", strings.Replace(agentYAML, "site: MAN1", "sitee: MAN1", 1), []string{"sitee: unknown field at line 1 (did you mean site?)"}},
+		{"bridge typo", "bridge", strings.Replace(bridgeYAML, "  broker:", "  brokr:", 1), []string{"bus.brokr: unknown field at line 4 (did you mean broker?)"}},
+		{"central empty", "central", "", []string{"(file): empty (a central configuration needs at least database, broker.broker and trust"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := clitest.WriteFile(t, s.dir, tt.cmd+".yaml", tt.body, 0o600)
+			clitest.WantOneLine(t, apedge(t, tt.cmd, "-config", path, "-check-config"), 1, "apedge "+tt.cmd+": ", tt.want...)
+		})
+	}
+}
+
+// TestCheckConfigSCBK: -check-config refuses an all-zero or malformed OSDP key and
+// warns on the standard's default key outside install mode.
+func TestCheckConfigSCBK(t *testing.T) {
+	s := newSite(t)
+	tests := []struct {
+		name, key string
+		code      int
+		want      string
+	}{
+		{"all zero", "00000000000000000000000000000000\n", 1, "osdp[0].readers[0].scbkFile: osdp: SCBK is all zero"},
+		{"malformed", "not hex at all\n", 1, "osdp[0].readers[0].scbkFile: "},
+		{"the default key", "303132333435363738393a3b3c3d3e3f\n", 0, "warning: reader front-in (osdp[0].readers[0].scbkFile): "},
+		{"a random key", "8d2c0e1f6a5b4c3d2e1f0a9b8c7d6e5f\n", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clitest.WriteFile(t, s.dir, "reader.scbk", tt.key, 0o600)
+			body := strings.Replace(bridgeYAML, "{id: front-in, address: 1, insecure: true}", "{id: front-in, address: 1, scbkFile: reader.scbk}", 1)
+			path := clitest.WriteFile(t, s.dir, "scbk-bridge.yaml", body, 0o600)
+			r := apedge(t, "bridge", "-config", path, "-check-config")
+			if r.Code != tt.code || !strings.Contains(r.Stderr, tt.want) {
+				t.Errorf("exit %d, want %d with %q\n%v", r.Code, tt.code, tt.want, r)
+			}
+			if tt.want == "" && strings.Contains(r.Stderr, "warning: reader front-in (") {
+				t.Errorf("a random key warned about\n%v", r)
+			}
+		})
+	}
+}

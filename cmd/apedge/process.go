@@ -18,11 +18,14 @@ import (
 	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/central"
 	"github.com/apedge/apedge/cmd/apedge/internal/cli"
+	"github.com/apedge/apedge/devices/doorio"
+	"github.com/apedge/apedge/devices/osdp"
 	bridge "github.com/apedge/apedge/firmware-bridge"
 	"github.com/apedge/apedge/formats/proof"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/formats/verify"
 	"github.com/apedge/apedge/internal/config"
+	"periph.io/x/conn/v3/gpio/gpioreg"
 )
 
 // cmdAgent runs the site agent and, unless the configuration turns it off, its
@@ -42,6 +45,9 @@ func (s sys) cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	if *check {
+		if err := checkAgentStart(*path, cfg); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "%s: ok\n", *path)
 		return nil
 	}
@@ -138,6 +144,13 @@ func (s sys) cmdBridge(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	if *check {
+		warnings, err := checkBridgeStart(*path, cfg)
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
 		for _, id := range cfg.Insecure() {
 			fmt.Fprintf(stderr, "warning: reader %s runs without secure channel (insecure: true): card numbers cross the wire in clear; not for a live site\n", id)
 		}
@@ -438,4 +451,124 @@ func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "%s: OK: %d events of site %s, seq %d..%d, every signature valid (key %s), chain unbroken\n",
 		fs.Arg(0), res.Count, res.Site, res.FirstSeq, res.LastSeq, keys[0].ID)
 	return nil
+}
+
+// checkAgentStart makes -check-config catch what the agent's start-up would, beyond
+// config.LoadAgent: that the key at key: is the site's (its Site header), and that it
+// is the key the bridge verifies with (agentKey of devices.bridgeConfig), without
+// which the bridge refuses every credential list and command the agent signs.
+func checkAgentStart(path string, cfg *config.Agent) error {
+	var probs []config.Problem
+	key, err := sitekey.LoadPrivate(cfg.Key)
+	switch {
+	case err != nil:
+		probs = append(probs, config.Problem{Field: "key", What: err.Error(), Fix: "point it at the site's private key from `apedge keygen -site " + cfg.Site + "`"})
+	case key.Site != cfg.Site:
+		probs = append(probs, config.Problem{Field: "key", What: cfg.Key + " is the key of site " + key.Site + ", not " + cfg.Site,
+			Fix: "point it at site " + cfg.Site + "'s key (apedge keygen -site " + cfg.Site + "), or correct site"})
+	default:
+		b, err := config.LoadBridge(cfg.Devices.BridgeConfig)
+		if err != nil {
+			break // LoadAgent has said so
+		}
+		pub, err := sitekey.LoadPublic(b.AgentKey, b.Site)
+		if err == nil && pub.ID != key.ID {
+			probs = append(probs, config.Problem{Field: "key",
+				What: fmt.Sprintf("%s has key id %s, but the bridge (%s) verifies with agentKey %s, key id %s", cfg.Key, key.ID, cfg.Devices.BridgeConfig, b.AgentKey, pub.ID),
+				Fix:  "give the bridge this key's .pub as agentKey, or point key at the private key of " + b.AgentKey})
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return &config.Error{File: path, Problems: probs}
+}
+
+// checkBridgeStart makes -check-config catch what the bridge's start-up would, beyond
+// config.LoadBridge: every OSDP port that is not "simulated" must exist, and on a site
+// that is not simulated every GPIO pin must be one this machine has (gpioreg.ByName
+// after doorio.HostInit, as the doors' start-up looks them up).
+func checkBridgeStart(path string, cfg *config.Bridge) (warnings []string, err error) {
+	var probs []config.Problem
+	for i, bus := range cfg.OSDP {
+		if bus.Port == config.SimulatedPort {
+			continue
+		}
+		st, err := os.Stat(bus.Port)
+		switch {
+		case err != nil:
+			probs = append(probs, config.Problem{Field: fmt.Sprintf("osdp[%d].port", i), What: bus.Port + " does not exist on this machine",
+				Fix: "plug in the RS-485 adapter and name its device (ls /dev/serial/by-id), or use port: simulated with a simulate section"})
+		case st.IsDir():
+			probs = append(probs, config.Problem{Field: fmt.Sprintf("osdp[%d].port", i), What: bus.Port + " is a directory", Fix: "name the serial device, e.g. /dev/ttyUSB0"})
+		}
+	}
+	for i, bus := range cfg.OSDP {
+		for j, rc := range bus.Readers {
+			if rc.SCBKFile == "" {
+				continue
+			}
+			field := fmt.Sprintf("osdp[%d].readers[%d].scbkFile", i, j)
+			key, err := config.ReadHexKey(rc.SCBKFile, osdp.KeyLen)
+			if err == nil {
+				var warn string
+				if warn, err = osdp.CheckSCBK(key, rc.Install); warn != "" {
+					warnings = append(warnings, fmt.Sprintf("reader %s (%s): %s", rc.ID, field, warn))
+				}
+			}
+			if err != nil {
+				probs = append(probs, config.Problem{Field: field, What: err.Error(), Fix: "write 32 random hex digits to it (openssl rand -hex 16 > FILE; chmod 600 FILE) and set the same key on the reader"})
+			}
+		}
+	}
+	if cfg.Simulate == nil && len(cfg.Doors) > 0 {
+		hostErr := doorio.HostInit()
+		for i, d := range cfg.Doors {
+			f := fmt.Sprintf("doors[%d]", i)
+			pins := []struct{ field, name string }{}
+			if d.Contact != nil {
+				pins = append(pins, struct{ field, name string }{f + ".contact.pin", d.Contact.Pin})
+			}
+			if d.ExitButton != nil {
+				pins = append(pins, struct{ field, name string }{f + ".exitButton.pin", d.ExitButton.Pin})
+			}
+			if d.Lock != nil {
+				pins = append(pins, struct{ field, name string }{f + ".lock.pin", d.Lock.Pin})
+			}
+			if w := d.Wiegand; w != nil {
+				pins = append(pins, struct{ field, name string }{f + ".wiegand.d0", w.D0}, struct{ field, name string }{f + ".wiegand.d1", w.D1})
+			}
+			for _, p := range pins {
+				if p.name == "" || gpioreg.ByName(p.name) != nil {
+					continue
+				}
+				probs = append(probs, config.Problem{Field: p.field, What: fmt.Sprintf("pin %q not found on this machine", p.name), Fix: pinFix(hostErr)})
+			}
+		}
+	}
+	if len(probs) == 0 {
+		return warnings, nil
+	}
+	return warnings, &config.Error{File: path, Problems: probs}
+}
+
+// pinFix says how to fix a pin name that this machine does not know, listing a few of
+// the pins it does know.
+func pinFix(hostErr error) string {
+	if hostErr != nil {
+		return "this machine's GPIO drivers did not load (" + hostErr.Error() + "): check the configuration on the site box"
+	}
+	all := gpioreg.All()
+	if len(all) == 0 {
+		return "this machine has no GPIO pins: check the configuration on the site box, or add simulate: to run simulated doors"
+	}
+	names := make([]string, 0, 6)
+	for _, p := range all {
+		if len(names) == 6 {
+			names = append(names, "...")
+			break
+		}
+		names = append(names, p.Name())
+	}
+	return "use a pin name this machine has, such as " + strings.Join(names, ", ")
 }

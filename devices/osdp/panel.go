@@ -24,6 +24,11 @@ const (
 	// control panel does (OSDP_PD_POLL_TIMEOUT_MS, 50 ms): a card read waits at most
 	// that long, and the bus is not kept busy for nothing.
 	DefaultPollInterval = 50 * time.Millisecond
+	// DefaultRetryMin and DefaultRetryMax bound the wait before probing again a PD
+	// that answers but refuses to be initialised (a NAK, a wrong secure channel
+	// key): the wait doubles from DefaultRetryMin up to DefaultRetryMax.
+	DefaultRetryMin = time.Second
+	DefaultRetryMax = time.Minute
 )
 
 // Errors the panel returns; test with errors.Is.
@@ -53,7 +58,13 @@ type PanelConfig struct {
 	// DefaultPollInterval); a negative value polls as fast as the line allows.
 	// Commands from Send go out at once, whatever the interval.
 	PollInterval time.Duration
-	Logger       *slog.Logger // default: discard
+	// RetryMin and RetryMax bound the backoff before probing again a PD that
+	// answered but failed its initialisation (ID, CAP, LSTAT or the secure
+	// channel): the wait doubles from RetryMin to RetryMax after each failure.
+	// Defaults DefaultRetryMin and DefaultRetryMax. A PD that does not answer at
+	// all is probed every 4 reply timeouts, to notice it coming back at once.
+	RetryMin, RetryMax time.Duration
+	Logger             *slog.Logger // default: discard
 	// Clock dates events and replies (Event.Time, PDStatus.LastReply); nil means the
 	// system clock. Polls, retries and timeouts are timed on the monotonic clock.
 	Clock clock.Clock
@@ -64,15 +75,21 @@ type EventKind int
 
 // Event kinds.
 const (
-	EventOnline       EventKind = iota + 1 // the PD answered and was initialised
-	EventOffline                           // OfflineAfter replies in a row were missed
-	EventCard                              // card read: Card (or Err for a misread)
-	EventKeypad                            // keys pressed: Keys
-	EventTamper                            // tamper status changed: Tamper
-	EventPower                             // power status changed: Power (true: fault)
-	EventInputs                            // input status changed: Inputs
-	EventSecure                            // secure channel established
-	EventSecureFailed                      // secure channel failed or was dropped: Err
+	EventOnline EventKind = iota + 1 // the PD answered and was initialised
+	// EventOffline: the PD stopped answering (OfflineAfter replies in a row were
+	// missed) or it answered but failed its initialisation (Err is an *InitError
+	// naming the step). One event per change of cause: a PD that keeps failing
+	// the same way is not reported again.
+	EventOffline
+	EventCard   // card read: Card (or Err for a misread)
+	EventKeypad // keys pressed: Keys
+	EventTamper // tamper status changed: Tamper
+	EventPower  // power status changed: Power (true: fault)
+	EventInputs // input status changed: Inputs
+	EventSecure // secure channel established
+	// EventSecureFailed: the secure channel failed or was dropped: Err. A
+	// handshake that keeps failing the same way is reported once.
+	EventSecureFailed
 )
 
 // String returns the kind's name.
@@ -126,8 +143,13 @@ type PDStatus struct {
 	LastReply     time.Time
 	Tamper, Power bool
 	Inputs        []byte
-	Missed        int    // replies missed in a row
-	Polls         uint64 // frames sent to the PD, retries included
+	Missed        int // replies missed in a row
+	// Fault is why the PD is offline (the step of its initialisation that failed
+	// and how); empty while it is online or before it first answered.
+	Fault string
+	// RetryIn is the wait before the next probe of an offline PD.
+	RetryIn time.Duration
+	Polls   uint64 // frames sent to the PD, retries included
 }
 
 // Stats are the panel's counters since NewPanel.
@@ -174,7 +196,9 @@ type pdState struct {
 	sc        *session
 	missed    int
 	nextProbe time.Time
-	nextPoll  time.Time // no POLL before this
+	nextPoll  time.Time     // no POLL before this
+	backoff   time.Duration // current wait between probes of a PD that refuses initialisation
+	reported  string        // cause of the last offline report (failureKey); "" while online
 	queue     chan *request
 
 	haveLocal bool
@@ -211,6 +235,15 @@ func NewPanel(cfg PanelConfig) (*Panel, error) {
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = DefaultRetryMin
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = DefaultRetryMax
+	}
+	if cfg.RetryMax < cfg.RetryMin {
+		return nil, fmt.Errorf("osdp: RetryMax %v below RetryMin %v", cfg.RetryMax, cfg.RetryMin)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -227,7 +260,10 @@ func NewPanel(cfg PanelConfig) (*Panel, error) {
 			return nil, fmt.Errorf("osdp: pd %d: install mode needs an SCBK to set", c.Address)
 		}
 		d := &pdState{addr: c.Address, scbk: slices.Clone(c.SCBK), install: c.Install, sqn: -1,
-			queue: make(chan *request, 16), status: PDStatus{Address: c.Address}}
+			queue: make(chan *request, 16), status: PDStatus{Address: c.Address},
+			// A PD not yet heard from is presumed offline for want of a reply: it
+			// is not reported until it answers, or fails some other way.
+			reported: keyNoReply}
 		p.pds = append(p.pds, d)
 		p.byAddr[c.Address] = d
 	}
@@ -428,16 +464,82 @@ func (r *runner) updateStatus(d *pdState, f func(s *PDStatus)) {
 	r.p.mu.Unlock()
 }
 
-// goOffline marks d offline, reporting err.
+// Steps of a PD's initialisation, as InitError.Step names them.
+const (
+	StepID     = "ID"
+	StepCap    = "CAP"
+	StepLStat  = "LSTAT"
+	StepSecure = "secure channel"
+)
+
+// InitError says which step of a PD's initialisation failed and why (Err: a
+// *NakError with its reason code, ErrTimeout, an ErrSecure error, ...).
+type InitError struct {
+	Addr int
+	Step string // StepID, StepCap, StepLStat or StepSecure
+	Err  error
+}
+
+// Error implements error.
+func (e *InitError) Error() string {
+	return fmt.Sprintf("osdp: pd %d: initialisation failed at %s: %v", e.Addr, e.Step, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *InitError) Unwrap() error { return e.Err }
+
+// keyNoReply is failureKey's cause of a PD that does not answer, whatever step.
+const keyNoReply = "no reply"
+
+// failureKey names the cause of a failure for deciding whether it is new: the step
+// and the kind of error (the NAK's code), not the details that change from one
+// attempt to the next.
+func failureKey(err error) string {
+	if errors.Is(err, ErrTimeout) {
+		return keyNoReply
+	}
+	step := "poll"
+	if ie, ok := errors.AsType[*InitError](err); ok {
+		step = ie.Step
+	}
+	switch nak, ok := errors.AsType[*NakError](err); {
+	case ok:
+		return fmt.Sprintf("%s: NAK %#02x", step, nak.Reason)
+	case errors.Is(err, ErrSecure), errors.Is(err, ErrMAC):
+		return step + ": secure channel"
+	}
+	return step + ": error"
+}
+
+// goOffline marks d offline because of err and schedules its next probe: soon if it
+// did not answer, after a doubling backoff if it answered but refused. It reports
+// (log at warning level, EventSecureFailed for a secure channel failure,
+// EventOffline) only when the cause differs from the last one reported, so a PD
+// that keeps failing the same way is reported once.
 func (r *runner) goOffline(d *pdState, err error) {
 	wasOnline := d.online
 	d.online, d.sc, d.needInit = false, nil, false
-	d.nextProbe = time.Now().Add(4 * r.p.cfg.ReplyTimeout)
-	r.updateStatus(d, func(s *PDStatus) { s.Online, s.Secure = false, false })
-	if wasOnline {
-		r.p.log.Warn("osdp: pd offline", "pd", d.addr, "err", err)
-		r.emit(Event{Addr: d.addr, Kind: EventOffline, Err: err})
+	key := failureKey(err)
+	var wait time.Duration
+	if key == keyNoReply {
+		d.backoff = 0
+		wait = 4 * r.p.cfg.ReplyTimeout
+	} else {
+		d.backoff = min(max(2*d.backoff, r.p.cfg.RetryMin), r.p.cfg.RetryMax)
+		wait = d.backoff
 	}
+	d.nextProbe = time.Now().Add(wait)
+	r.updateStatus(d, func(s *PDStatus) { s.Online, s.Secure, s.Fault, s.RetryIn = false, false, err.Error(), wait })
+	if key == d.reported {
+		r.p.log.Debug("osdp: pd still failing", "pd", d.addr, "err", err, "retry_in", wait)
+		return
+	}
+	d.reported = key
+	r.p.log.Warn("osdp: pd offline", "pd", d.addr, "cause", key, "err", err, "was_online", wasOnline, "retry_in", wait)
+	if errors.Is(err, ErrSecure) || errors.Is(err, ErrMAC) {
+		r.emit(Event{Addr: d.addr, Kind: EventSecureFailed, Err: err})
+	}
+	r.emit(Event{Addr: d.addr, Kind: EventOffline, Err: err})
 }
 
 // initialise (re)starts communication with d: sequence number 0, ID, CAP, LSTAT,
@@ -445,32 +547,32 @@ func (r *runner) goOffline(d *pdState, err error) {
 func (r *runner) initialise(ctx context.Context, d *pdState) {
 	d.sqn, d.sc, d.needInit = -1, nil, false
 	r.updateStatus(d, func(s *PDStatus) { s.Secure = false })
-	fail := func(err error) {
-		if ctx.Err() != nil {
+	onlineBefore := d.online
+	fail := func(step string, err error) {
+		if ctx.Err() != nil || (onlineBefore && !d.online) { // transact already took it offline
 			return
 		}
-		if errors.Is(err, ErrSecure) || errors.Is(err, ErrMAC) {
-			r.p.log.Warn("osdp: secure channel failed", "pd", d.addr, "err", err)
-			r.emit(Event{Addr: d.addr, Kind: EventSecureFailed, Err: err})
-		}
-		r.goOffline(d, err)
+		r.goOffline(d, &InitError{Addr: d.addr, Step: step, Err: err})
 	}
-	for _, c := range []Command{IDCommand{}, CapCommand{}, LocalStatusCommand{}} {
-		if _, err := r.exchange(ctx, d, c); err != nil {
-			fail(err)
+	for _, s := range []struct {
+		step string
+		cmd  Command
+	}{{StepID, IDCommand{}}, {StepCap, CapCommand{}}, {StepLStat, LocalStatusCommand{}}} {
+		if _, err := r.exchange(ctx, d, s.cmd); err != nil {
+			fail(s.step, err)
 			return
 		}
 	}
 	secure := d.scbk != nil
 	if secure {
 		if err := r.secure(ctx, d); err != nil {
-			fail(err)
+			fail(StepSecure, err)
 			return
 		}
 	}
 	wasOnline := d.online
-	d.online, d.missed = true, 0
-	r.updateStatus(d, func(s *PDStatus) { s.Online, s.Secure, s.Missed = true, secure, 0 })
+	d.online, d.missed, d.backoff, d.reported = true, 0, 0, ""
+	r.updateStatus(d, func(s *PDStatus) { s.Online, s.Secure, s.Missed, s.Fault, s.RetryIn = true, secure, 0, "", 0 })
 	if !wasOnline {
 		r.p.log.Info("osdp: pd online", "pd", d.addr, "secure", secure)
 		r.emit(Event{Addr: d.addr, Kind: EventOnline})

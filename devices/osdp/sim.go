@@ -32,6 +32,10 @@ type Faults struct {
 	GarbleNext int           // corrupt one byte in each of the next n replies
 	BadCRCNext int           // spoil the check characters of the next n replies
 	BusyNext   int           // answer the next n commands with osdp_BUSY
+	// NakCommands answers every command whose code is a key with osdp_NAK of the
+	// value's reason (e.g. {CmdLSTAT: NakUnknownCmd}: a reader that refuses LSTAT).
+	// The map is read, never changed, by the reader.
+	NakCommands map[byte]byte
 }
 
 // LEDState is the last LED command a reader received.
@@ -345,6 +349,10 @@ func (r *Reader) process(f *Frame) (rep Reply, scb []byte, seal bool) {
 		seal = true
 	default:
 		return nak(NakSCCondition)
+	}
+	if reason, ok := r.faults.NakCommands[f.Code]; ok {
+		rep, scb, _ = nak(reason)
+		return rep, scb, seal
 	}
 	cmd, err := ParseCommand(f.Code, f.Data)
 	if err != nil {

@@ -169,6 +169,14 @@ func openLine(i int, bus config.OSDPBus, places map[string]config.ReaderPlace, e
 				l.release()
 				return nil, fmt.Errorf("osdpline: reader %s: %w", rc.ID, err)
 			}
+			warn, err := osdp.CheckSCBK(key, rc.Install)
+			if err != nil {
+				l.release()
+				return nil, fmt.Errorf("osdpline: reader %s: %s: %w", rc.ID, rc.SCBKFile, err)
+			}
+			if warn != "" {
+				l.log.Warn("osdp reader key", "reader", rc.ID, "warning", warn)
+			}
 			pd.SCBK = key
 			secure = "on"
 			if rc.Install {

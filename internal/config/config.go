@@ -5,7 +5,6 @@
 package config
 
 import (
-	"bytes"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/apedge/apedge/internal/mqttclient"
 	"github.com/apedge/apedge/internal/secret"
-	"gopkg.in/yaml.v3"
 )
 
 // Problem is one thing wrong with a configuration: the field, what is wrong, and how to
@@ -70,18 +68,15 @@ func (c *checker) err(file string) error {
 	return &Error{File: file, Problems: c.probs}
 }
 
-// decode reads path strictly into v.
+// decode reads path strictly into v: an error is an *Error naming each field (as the
+// YAML writes it, with its line) that is unknown or of the wrong type, or saying the
+// file is empty.
 func decode(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("config: %s: %w", path, err)
-	}
-	return nil
+	return decodeYAML(path, b, v, "")
 }
 
 // resolve makes p relative to dir unless it is empty or absolute.

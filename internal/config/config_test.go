@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -799,5 +800,116 @@ func TestConsoleDefaults(t *testing.T) {
 	}
 	if a.Console.MetricsTokenFile != filepath.Join(dir, "metrics.token") {
 		t.Errorf("console metrics token file %q", a.Console.MetricsTokenFile)
+	}
+}
+
+// TestYAMLErrors: every error in reading a file names the field as the YAML writes
+// it, with its line, and the fix; an unknown field gets the nearest allowed one or the
+// list of those allowed there, and an empty file says what it must hold at least.
+func TestYAMLErrors(t *testing.T) {
+	agentPrefix := "site: MAN1\n"
+	tests := []struct {
+		name string
+		load string // agent, bridge, central or roster (an agent with rosterFile)
+		body string
+		want []config.Problem
+	}{
+		{"typo at the top", "agent", "sitee: MAN1\n", []config.Problem{
+			{Field: "sitee", What: "unknown field at line 1", Fix: "did you mean site?"}}},
+		{"typo in a section", "agent", agentPrefix + "bus:\n  broker: tcp://127.0.0.1:1883\n  brokr: x\n", []config.Problem{
+			{Field: "bus.brokr", What: "unknown field at line 4", Fix: "did you mean broker?"}}},
+		{"case", "agent", agentPrefix + "central:\n  resendafter: 10s\n", []config.Problem{
+			{Field: "central.resendafter", What: "unknown field at line 3", Fix: "did you mean resendAfter?"}}},
+		{"nothing near", "agent", agentPrefix + "log:\n  colour: blue\n", []config.Problem{
+			{Field: "log.colour", What: "unknown field at line 3", Fix: "the fields allowed there are format, level"}}},
+		{"in a list", "bridge", "site: MAN1\ndoors:\n  - id: front\n  - id: side\n    lock: {pin: GPIO22, mod: fail-safe}\n", []config.Problem{
+			{Field: "doors[1].lock.mod", What: "unknown field at line 5", Fix: "did you mean mode?"}}},
+		{"two unknown", "central", "databse: c.db\ntrust:\n  - {site: MAN1, pubky: k.pub}\n", []config.Problem{
+			{Field: "databse", What: "unknown field at line 1", Fix: "did you mean database?"},
+			{Field: "trust[0].pubky", What: "unknown field at line 3", Fix: "did you mean pubkey?"}}},
+		{"not a number", "agent", agentPrefix + "central:\n  batch: lots\n", []config.Problem{
+			{Field: "central.batch", What: `"lots" at line 3 is not a whole number`, Fix: "write a whole number, e.g. 3"}}},
+		{"not a duration", "bridge", "site: MAN1\nresendAfter: soon\n", []config.Problem{
+			{Field: "resendAfter", What: `"soon" at line 2 is not a duration`, Fix: "write a duration such as 500ms, 30s, 5m or 72h"}}},
+		{"not a bool", "agent", agentPrefix + "console:\n  off: maybe\n", []config.Problem{
+			{Field: "console.off", What: `"maybe" at line 3 is not true or false`, Fix: "write true or false"}}},
+		{"empty agent", "agent", "", []config.Problem{
+			{Field: "(file)", What: "empty", Fix: "an agent configuration needs at least site, key, database, bus.broker, central.broker and devices.bridgeConfig; see configs/agent.yaml"}}},
+		{"only a comment", "central", "# nothing yet\n", []config.Problem{
+			{Field: "(file)", What: "empty", Fix: "a central configuration needs at least database, broker.broker and trust; see configs/central.yaml"}}},
+		{"empty bridge", "bridge", "\n\n", []config.Problem{
+			{Field: "(file)", What: "empty", Fix: "a bridge configuration needs at least site, stateDir and bus.broker, and its osdp lines and doors; see configs/bridge.yaml"}}},
+		{"a list, not a mapping", "agent", "- site\n", []config.Problem{
+			{Field: "(file)", What: "line 1 holds a list, not a mapping", Fix: "an agent configuration needs at least site, key, database, bus.broker, central.broker and devices.bridgeConfig; see configs/agent.yaml"}}},
+		{"not YAML", "agent", "site: [MAN1\n", []config.Problem{
+			{Field: "(file)", What: "not YAML: line 1: did not find expected ',' or ']'", Fix: "fix the syntax at that line: indent with spaces, quote values holding ': ' or '#'"}}},
+		{"roster typo", "roster", "- crn: X123456\n- crn: X123457\n  cardz: [\"12:1\"]\n", []config.Problem{
+			{Field: "roster[1].cardz", What: "unknown field at line 3", Fix: "did you mean cards?"}}},
+		{"roster empty", "roster", "", []config.Problem{
+			{Field: "(file)", What: "empty", Fix: `a roster file is a YAML list of people, e.g. - {crn: X123456, cards: ["12:10001"]}; write [] for nobody`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := writeFile(t, dir, tt.load+".yaml", tt.body, 0o644)
+			var err error
+			switch tt.load {
+			case "agent":
+				_, err = config.LoadAgent(path)
+			case "bridge":
+				_, err = config.LoadBridge(path)
+			case "central":
+				_, err = config.LoadCentral(path)
+			case "roster":
+				writeAgentFiles(t, dir)
+				_, err = config.LoadAgent(writeFile(t, dir, "agent.yaml", minimalAgent+"rosterFile: roster.yaml\n", 0o644))
+				ce := configError(t, err)
+				var inner string
+				for _, p := range ce.Problems {
+					if p.Field == "rosterFile" {
+						inner = p.What
+					}
+				}
+				var want []string
+				for _, p := range tt.want {
+					want = append(want, p.String())
+				}
+				if wantWhat := fmt.Sprintf("%s: %d problem(s): %s", path, len(tt.want), strings.Join(want, "; ")); inner != wantWhat {
+					t.Errorf("rosterFile problem %q\nwant %q", inner, wantWhat)
+				}
+				return
+			}
+			ce := configError(t, err)
+			if ce.File != path || !reflect.DeepEqual(ce.Problems, tt.want) {
+				t.Errorf("got %s: %q\nwant %s: %q", ce.File, ce.Problems, path, tt.want)
+			}
+		})
+	}
+}
+
+// TestShippedConfigsDecode: the configurations in configs/ have no field the new
+// checks call unknown.
+func TestShippedConfigsDecode(t *testing.T) {
+	for _, name := range []string{"agent.yaml", "bridge.yaml", "central.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("..", "..", "configs", name)
+			var err error
+			switch name {
+			case "agent.yaml":
+				_, err = config.LoadAgent(path)
+			case "bridge.yaml":
+				_, err = config.LoadBridge(path)
+			default:
+				_, err = config.LoadCentral(path)
+			}
+			var ce *config.Error
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					if strings.HasPrefix(p.What, "unknown field") || p.Field == "(file)" {
+						t.Errorf("%s: %s", path, p)
+					}
+				}
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	_ "time/tzdata" // Europe/London for absences, whatever the host has
-
-	"gopkg.in/yaml.v3"
 )
 
 // Kinds of people on the roster.
@@ -118,18 +115,14 @@ func validDate(s string) bool {
 	return err == nil
 }
 
-// loadRosterFile reads a roster file: a YAML list of people.
+// loadRosterFile reads a roster file: a YAML list of people. Its problems name their
+// fields as roster[i].field, as the agent's own roster list would.
 func loadRosterFile(path string, into *[]Resident) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return decodeYAML(path, b, into, "roster")
 }
 
 func checkRoster(c *checker, roster []Resident) {
