@@ -146,6 +146,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if b.out, err = openOutbox(ctx, b.cfg.StateDir, pub, b.clock, b.log); err != nil {
 		return err
 	}
+	b.watchOutbox(c, boot)
 	defer b.out.db.Close()
 	if n, err := b.out.pending(ctx); err == nil && n > 0 {
 		b.log.Info("site-bus messages kept from before; sending them first", "messages", n)
@@ -226,7 +227,7 @@ func (b *Bridge) busClient(ctx context.Context, boot string, offline []byte, ack
 	c, err := mqttclient.New(mqttclient.Options{
 		OnLost: lost.lost,
 		OnConnect: func(c mqtt.Client) {
-			online, _ := json.Marshal(sitebus.BridgeState{Status: "online", Boot: boot, Time: b.clock.Now().UTC()})
+			online, _ := json.Marshal(b.onlineState(boot))
 			c.Publish(sitebus.BridgeStateTopic(b.cfg.Site), 1, true, online)
 			c.Subscribe(sitebus.CredentialsTopic(b.cfg.Site), 1, func(_ mqtt.Client, m mqtt.Message) { b.onCredentials(m.Payload()) })
 			c.Subscribe(cmdFilter, 1, func(_ mqtt.Client, m mqtt.Message) { b.onCommand(ctx, m.Topic(), m.Payload()) })

@@ -59,6 +59,26 @@ type outbox struct {
 	ch    chan outMsg
 	kept  chan struct{} // something was written, or is to be sent again
 
+	// held is what could not be written, in memory until the file can be (writer's
+	// own); retryEvery is how often writing it is tried again, maxHeld how many
+	// messages it may hold.
+	held       heldQueue
+	retryEvery time.Duration
+	maxHeld    int
+	losses     losses // events lost, reported once writing works again
+	// failWrites is a test seam: when set, it is called before each write of the
+	// outbox file and an error it returns fails the write as SQLite's would (a full
+	// disk, an I/O error). Nil outside tests.
+	failWrites func() error
+	// onHealth, when set, is called (from the writer) when the outbox starts or stops
+	// holding messages in memory, and on each retry while it holds them.
+	onHealth func()
+	// degraded is set while held is not empty; degradedSince is when it last became
+	// so, degradedCauses the causes logged since (writer's own).
+	degraded       atomic.Bool
+	degradedSince  time.Time
+	degradedCauses map[string]bool
+
 	published, dropped, written, acked, resent atomic.Uint64
 }
 
@@ -68,11 +88,14 @@ func openOutbox(ctx context.Context, dir string, pub *sitebus.Publisher, clk clo
 	if err != nil {
 		return nil, fmt.Errorf("bridge: outbox: %w", err)
 	}
-	return &outbox{db: db, pub: pub, clock: clk, log: log, ch: make(chan outMsg, outboxSize), kept: make(chan struct{}, 1)}, nil
+	return &outbox{db: db, pub: pub, clock: clk, log: log, ch: make(chan outMsg, outboxSize), kept: make(chan struct{}, 1),
+		retryEvery: outboxRetry, maxHeld: outboxMaxHeld, held: heldQueue{states: map[string]heldMsg{}}}, nil
 }
 
-// put queues m without blocking. If the writer has fallen a whole outboxSize behind (the
-// disk has failed), m is dropped, counted and logged: the doors keep working regardless.
+// put queues m without blocking. If the writer has fallen a whole outboxSize behind, m
+// is dropped and counted as lost for its device (reported in a messages-lost event once
+// the outbox can write again; logged once per loss, not per message): the doors keep
+// working regardless.
 func (o *outbox) put(m outMsg) {
 	if m.at.IsZero() {
 		m.at = o.clock.Now()
@@ -81,7 +104,9 @@ func (o *outbox) put(m outMsg) {
 	case o.ch <- m:
 	default:
 		o.dropped.Add(1)
-		o.log.Error("outbox full: site-bus message dropped", "class", m.class, "id", m.id, "kind", m.msgKind)
+		if m.kind != sitebus.KindState { // a state is superseded by the next one
+			o.noteLost(m.class, m.id, m.at, "outbox queue full")
+		}
 	}
 }
 
@@ -92,18 +117,28 @@ func (o *outbox) pending(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// write keeps queued messages in the file until ctx ends and the queue is empty.
+// write keeps queued messages in the file until ctx ends and the queue is empty. While
+// the file cannot be written (disk full, I/O error) it holds them in memory
+// (outboxhold.go) and tries again every retryEvery.
 func (o *outbox) write(ctx context.Context) {
 	for {
 		var batch []outMsg
+		var retry <-chan time.Time
+		if o.held.len() > 0 {
+			retry = time.After(o.retryEvery)
+		}
 		select {
 		case m := <-o.ch:
 			batch = append(batch, m)
+		case <-retry:
+			o.retry(context.WithoutCancel(ctx))
+			continue
 		case <-ctx.Done():
 			select {
 			case m := <-o.ch:
 				batch = append(batch, m)
 			default:
+				o.stopHeld(context.WithoutCancel(ctx))
 				return
 			}
 		}
@@ -116,41 +151,79 @@ func (o *outbox) write(ctx context.Context) {
 				break more
 			}
 		}
-		if err := o.keep(context.WithoutCancel(ctx), batch); err != nil {
-			o.dropped.Add(uint64(len(batch)))
-			o.log.Error("outbox: site-bus messages not kept", "messages", len(batch), "err", err)
-			continue
-		}
-		select {
-		case o.kept <- struct{}{}:
-		default:
-		}
+		o.writeBatch(context.WithoutCancel(ctx), batch)
+	}
+}
+
+// writeBatch numbers and writes a batch, or holds it in memory while the file cannot be
+// written: then what is already held goes first, in order.
+func (o *outbox) writeBatch(ctx context.Context, batch []outMsg) {
+	msgs := o.prepare(batch)
+	if o.held.len() > 0 {
+		o.hold(msgs)
+		return
+	}
+	if err := o.insert(ctx, msgs); err != nil {
+		o.degrade(err)
+		o.hold(msgs)
+		return
+	}
+	o.wrote()
+}
+
+// wrote wakes the sender.
+func (o *outbox) wrote() {
+	select {
+	case o.kept <- struct{}{}:
+	default:
 	}
 }
 
 // keep numbers and writes a batch in one transaction.
 func (o *outbox) keep(ctx context.Context, batch []outMsg) error {
-	tx, err := o.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	return o.insert(ctx, o.prepare(batch))
+}
+
+// prepare numbers and encodes a batch; a message that cannot be encoded is logged and
+// left out.
+func (o *outbox) prepare(batch []outMsg) []heldMsg {
+	msgs := make([]heldMsg, 0, len(batch))
 	for _, m := range batch {
 		pm, err := o.pub.Prepare(m.at, m.class, m.id, m.kind, m.msgKind, m.data)
 		if err != nil {
 			o.log.Error("outbox: message not encodable", "class", m.class, "id", m.id, "kind", m.msgKind, "err", err)
 			continue
 		}
-		dev := m.class + "/" + m.id + "/" + m.kind
+		msgs = append(msgs, heldMsg{class: m.class, id: m.id, kind: m.kind, at: m.at, pm: pm})
+	}
+	return msgs
+}
+
+// insert writes numbered messages in one transaction.
+func (o *outbox) insert(ctx context.Context, msgs []heldMsg) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if o.failWrites != nil {
+		if err := o.failWrites(); err != nil {
+			return err
+		}
+	}
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, m := range msgs {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (boot, dev, seq, topic, retained, body) VALUES (?, ?, ?, ?, ?, ?)`,
-			pm.Msg.Boot, dev, pm.Msg.Seq, pm.Topic, pm.Retained, pm.Body); err != nil {
+			m.pm.Msg.Boot, m.dev(), m.pm.Msg.Seq, m.pm.Topic, m.pm.Retained, m.pm.Body); err != nil {
 			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	o.written.Add(uint64(len(batch)))
+	o.written.Add(uint64(len(msgs)))
 	return nil
 }
 

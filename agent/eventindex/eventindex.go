@@ -62,6 +62,7 @@ var AlarmTypes = []string{
 	AckRefusedType,
 	DeviceRefusedType,
 	CommandUnorderedType,
+	"bridge.messages-lost",
 }
 
 // ErrNotFound is returned by Alarm when seq is not an indexed alarm.

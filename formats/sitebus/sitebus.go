@@ -209,6 +209,13 @@ type BridgeState struct {
 	Status string    `json:"status"` // "online" or "offline"
 	Boot   string    `json:"boot,omitempty"`
 	Time   time.Time `json:"time,omitzero"`
+	// Outbox is "degraded" while the bridge cannot write its outbox file (disk full
+	// or failing) and holds device messages in memory; absent otherwise. Held is how
+	// many messages it holds, Lost how many events it has lost and not yet reported
+	// (each device's loss is reported as its "messages-lost" event once it can write).
+	Outbox string `json:"outbox,omitempty"`
+	Held   uint64 `json:"held,omitempty"`
+	Lost   uint64 `json:"lost,omitempty"`
 }
 
 // DecodeBridgeState parses and checks the bridge's retained status. It never panics.
@@ -225,6 +232,9 @@ func DecodeBridgeState(b []byte) (*BridgeState, error) {
 	}
 	if len(st.Boot) > 64 {
 		return nil, fmt.Errorf("%w: bridge state: boot too long", ErrMessage)
+	}
+	if st.Outbox != "" && st.Outbox != "degraded" {
+		return nil, fmt.Errorf("%w: bridge state: outbox %q, want degraded or none", ErrMessage, st.Outbox)
 	}
 	return &st, nil
 }

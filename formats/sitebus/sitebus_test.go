@@ -646,6 +646,7 @@ func FuzzDecodeResult(f *testing.F) {
 
 func FuzzDecodeStatus(f *testing.F) {
 	f.Add([]byte(`{"status":"online","boot":"b1","time":"2026-11-22T23:00:00Z"}`))
+	f.Add([]byte(`{"status":"online","boot":"b1","outbox":"degraded","held":12,"lost":3}`))
 	f.Add([]byte(`{"locked":true,"open":false,"positionKnown":true,"lock":"fail-safe","entryReader":"front-out"}`))
 	f.Add([]byte(`{"online":true,"door":"front","direction":"entry","interface":"osdp","address":1,"secureChannel":"on","secure":true}`))
 	for _, kind := range []string{"bridgestate", "doorstatus", "readerstatus"} {
@@ -658,7 +659,7 @@ func FuzzDecodeStatus(f *testing.F) {
 			if !errors.Is(err, sitebus.ErrMessage) {
 				t.Fatalf("bridge state error %v is not ErrMessage", err)
 			}
-		} else if st.Status != "online" && st.Status != "offline" {
+		} else if st.Status != "online" && st.Status != "offline" || st.Outbox != "" && st.Outbox != "degraded" {
 			t.Fatalf("accepted bridge state %+v", st)
 		}
 		if st, err := sitebus.DecodeDoorStatus(data); err != nil {
