@@ -79,6 +79,7 @@ type Agent struct {
 	curfew   *curfewRun        // curfew decisions
 
 	clock   clock.Clock // every time the agent records
+	free    FreeSpace   // the journal's free space
 	devices deviceState // the devices' last reported status
 	changes changes     // fired when devices, presence or the roster change
 	started time.Time   // when New ran
@@ -114,6 +115,7 @@ type Option func(*options)
 type options struct {
 	clock clock.Clock
 	check ClockCheck
+	free  FreeSpace
 }
 
 // WithClock makes the agent take every time it records (its start, checkpoints, door
@@ -159,6 +161,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 		drain:   5 * time.Second,
 		devices: deviceState{bridge: BridgeView{Status: "unknown"}, doors: map[string]DoorView{}, readers: map[string]ReaderView{}},
 		clock:   clk,
+		free:    statfsFree,
 		started: clk.Now().UTC(),
 		regKick: make(chan struct{}, 1),
 		// Each start gives the bridge a newer list than any before it.
@@ -175,6 +178,9 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 	}
 	if o.check != nil {
 		a.curfew.check = o.check
+	}
+	if o.free != nil {
+		a.free = o.free
 	}
 	a.fwd, err = forwarder.New(forwarder.Options{Site: cfg.Site, Journal: j, Link: cfg.Central, Logger: log, Clock: clk, OnAckRefused: a.ackRefused})
 	if err != nil {
@@ -322,12 +328,20 @@ func (a *Agent) Run(ctx context.Context) error {
 			fail(err)
 		}
 	}()
+	diskDone := make(chan struct{})
+	go func() {
+		defer close(diskDone)
+		if err := a.watchDisk(procCtx); err != nil {
+			fail(err)
+		}
+	}()
 	acksDone := make(chan struct{})
 	go func() { defer close(acksDone); a.sendAcks(procCtx) }()
 	<-procCtx.Done()
 	<-procDone
 	<-acksDone // the last acks go out before the bus closes
 	<-curfewDone
+	<-diskDone
 	<-checkpointsDone
 	a.bus.Disconnect(250)
 	if a.busUp.Load() {

@@ -325,6 +325,7 @@ database: agent.db
 bus: {broker: %s}
 central: {broker: %s, resendAfter: 1s}
 curfew: {clockCheck: none}
+disk: {minFreeBytes: 1048576} # the low-disk alarm only where a test asks for it
 console: {listen: "127.0.0.1:0"}
 devices: {bridgeConfig: bridge.yaml}
 roster:

@@ -59,6 +59,7 @@ var AlarmTypes = []string{
 	"curfew.absent",
 	"presence.inconsistent",
 	"agent.clock-unsynced",
+	"agent.disk-low",
 	AckRefusedType,
 	DeviceRefusedType,
 	CommandUnorderedType,

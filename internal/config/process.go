@@ -37,7 +37,9 @@ type Agent struct {
 	// Devices names the site's devices: the agent journals a device message only from
 	// one of them.
 	Devices Devices `yaml:"devices"`
-	Log     Log     `yaml:"log,omitempty"`
+	// Disk sets the free space below which the agent raises a low-disk alarm.
+	Disk Disk `yaml:"disk,omitempty"`
+	Log  Log  `yaml:"log,omitempty"`
 }
 
 // Devices is what the agent knows of the site's devices and how it dates their
@@ -203,6 +205,7 @@ func LoadAgent(path string) (*Agent, error) {
 	a.Curfew.check(&c)
 	a.Console.check(&c, dir, a.Database)
 	a.Checkpoints.check(&c)
+	a.Disk.check(&c)
 	a.Devices.check(&c, dir, a.Site)
 	a.Log.check(&c)
 	return &a, c.err(path)

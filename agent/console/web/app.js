@@ -26,7 +26,7 @@ const ROLES_STAFF = ['staff', 'manager', 'admin'];
 const ALARM_TYPES = new Set(['door.forced', 'door.held-open', 'door.tailgate', 'door.tampered',
   'door.alarm', 'reader.offline', 'reader.secure-channel-failed', 'curfew.absent',
   'curfew.breached', 'presence.inconsistent', 'agent.clock-unsynced',
-  'delivery.ack-refused', 'device.refused', 'command.unordered']);
+  'delivery.ack-refused', 'device.refused', 'command.unordered', 'agent.disk-low']);
 // What each alarm type means, for alarms whose data carries no summary of its own.
 const ALARM_TEXT = {
   'door.forced': 'Door opened while locked, with no exit request', 'door.held-open': 'Door held open past its limit',
@@ -38,6 +38,7 @@ const ALARM_TEXT = {
   'delivery.ack-refused': 'Central\'s acknowledgement refused: delivery may be under attack',
   'device.refused': 'Device message refused: not from a configured device, or at an impossible time',
   'command.unordered': 'A device carried out a command the agent never gave',
+  'agent.disk-low': 'The journal\'s disk is nearly full',
 };
 // Plain symbols every font has: a control-room PC may have no emoji font.
 const DOOR_ICON = { locked: '■', unlocked: '□', open: '▯', forced: '⚠', 'held-open': '⚠' };
