@@ -580,7 +580,7 @@ func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, e
 		return a.cardRead(tp, m)
 	case tp.Class == sitebus.ClassDoor && m.Kind == sitebus.DoorOpened:
 		return a.doorOpened(tp, m)
-	case m.Kind == messagesLostKind:
+	case m.Kind == sitebus.KindMessagesLost:
 		return a.bridgeLoss(tp, m)
 	case tp.Class == sitebus.ClassDoor || tp.Class == sitebus.ClassReader:
 		d, err := a.translateDoor(tp, m)

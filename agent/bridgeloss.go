@@ -14,27 +14,11 @@ import (
 // memory bound was exceeded.
 const MessagesLostType = "bridge.messages-lost"
 
-// messagesLostKind is the kind of the device event by which the bridge reports a loss
-// (firmware-bridge's MessagesLost), on the event topic of the device that lost them.
-const messagesLostKind = "messages-lost"
-
-// messagesLost is the data of a messages-lost event (firmware-bridge's
-// MessagesLostData).
-type messagesLost struct {
-	Count uint64    `json:"count"`
-	From  time.Time `json:"from"`
-	To    time.Time `json:"to"`
-	Cause string    `json:"cause"`
-}
-
 // bridgeLoss makes the bridge.messages-lost alarm of a device's messages-lost event.
 func (a *Agent) bridgeLoss(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, error) {
-	var l messagesLost
-	if err := json.Unmarshal(m.Data, &l); err != nil {
-		return nil, fmt.Errorf("agent: messages-lost: %w", err)
-	}
-	if l.Count == 0 || l.From.IsZero() || l.To.Before(l.From) || len(l.Cause) > 256 {
-		return nil, fmt.Errorf("agent: messages-lost: count %d, period %s..%s", l.Count, l.From, l.To)
+	l, err := sitebus.DecodeMessagesLost(m.Data)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.log.Error("the bridge lost device events", "class", tp.Class, "id", tp.ID, "count", l.Count, "from", l.From, "to", l.To, "cause", l.Cause)
 	info, err := json.Marshal(map[string]any{

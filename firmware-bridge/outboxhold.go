@@ -18,26 +18,13 @@ import (
 // bound a held state makes room for an event; with no state left to give up, the new
 // event is lost, counted per device. Once the file can be written again the writer
 // writes what it held, in order, then reports each device's lost events, once, as a
-// MessagesLost event of that device (see MessagesLostData); the agent journals it as
+// messages-lost event of that device (sitebus.MessagesLost); the agent journals it as
 // the alarm bridge.messages-lost. Doors never wait for any of this: they decide in
 // memory and put never blocks.
 const (
 	outboxRetry   = 5 * time.Second
 	outboxMaxHeld = 1 << 14
 )
-
-// MessagesLost is the kind of the device event reporting that the bridge lost some of
-// the device's events (the outbox could not keep them); its data is MessagesLostData.
-const MessagesLost = "messages-lost"
-
-// MessagesLostData is the data of a MessagesLost event: how many of the device's events
-// were lost, the times of the first and last of them, and why.
-type MessagesLostData struct {
-	Count uint64    `json:"count"`
-	From  time.Time `json:"from"`
-	To    time.Time `json:"to"`
-	Cause string    `json:"cause"`
-}
 
 // OutboxDegraded is the value of sitebus.BridgeState's Outbox while the outbox holds
 // messages in memory because it cannot write its file.
@@ -78,7 +65,7 @@ type losses struct {
 
 type lossRecord struct {
 	class, id string
-	data      MessagesLostData
+	data      sitebus.MessagesLost
 }
 
 // noteLost counts an event of class/id dated at as lost, logging the first loss of each
@@ -92,7 +79,7 @@ func (o *outbox) noteLost(class, id string, at time.Time, cause string) {
 	}
 	r := l.byDev[class+"/"+id]
 	if r == nil {
-		r = &lossRecord{class: class, id: id, data: MessagesLostData{From: at, To: at, Cause: cause}}
+		r = &lossRecord{class: class, id: id, data: sitebus.MessagesLost{From: at, To: at, Cause: cause}}
 		l.byDev[class+"/"+id] = r
 	}
 	r.data.Count++
@@ -227,7 +214,7 @@ func (o *outbox) retry(ctx context.Context) {
 	o.health()
 }
 
-// reportLosses writes a MessagesLost event for each device that lost events, holding
+// reportLosses writes a messages-lost event for each device that lost events, holding
 // them (beyond the bound: they are few) if the write fails; it returns how many events
 // they report.
 func (o *outbox) reportLosses(ctx context.Context) uint64 {
@@ -240,7 +227,7 @@ func (o *outbox) reportLosses(ctx context.Context) uint64 {
 	now := o.clock.Now()
 	for _, r := range rs {
 		n += r.data.Count
-		batch = append(batch, outMsg{at: now, class: r.class, id: r.id, kind: sitebus.KindEvent, msgKind: MessagesLost, data: r.data})
+		batch = append(batch, outMsg{at: now, class: r.class, id: r.id, kind: sitebus.KindEvent, msgKind: sitebus.KindMessagesLost, data: r.data})
 	}
 	msgs := o.prepare(batch)
 	if err := o.insert(ctx, msgs); err != nil {

@@ -128,9 +128,9 @@ func TestOutboxDiskFull(t *testing.T) {
 				switch m.Kind {
 				case "opened":
 					opened++
-				case MessagesLost:
+				case sitebus.KindMessagesLost:
 					reports++
-					var d MessagesLostData
+					var d sitebus.MessagesLost
 					if err := json.Unmarshal(m.Data, &d); err != nil {
 						t.Fatal(err)
 					}

@@ -382,7 +382,7 @@ func readFile(t testing.TB, path string) []byte {
 }
 
 // TestBadCorpus checks that every file in testdata/bad/{topic,message,cardread,command,credentials,ack,agentstate,result,
-// bridgestate,doorstatus,readerstatus} is
+// bridgestate,doorstatus,readerstatus,messageslost} is
 // refused. A topic file holds one topic, with no newline.
 func TestBadCorpus(t *testing.T) {
 	decoders := []struct {
@@ -400,6 +400,7 @@ func TestBadCorpus(t *testing.T) {
 		{"bridgestate", func(b []byte) (any, error) { return sitebus.DecodeBridgeState(b) }},
 		{"doorstatus", func(b []byte) (any, error) { return sitebus.DecodeDoorStatus(b) }},
 		{"readerstatus", func(b []byte) (any, error) { return sitebus.DecodeReaderStatus(b) }},
+		{"messageslost", func(b []byte) (any, error) { return sitebus.DecodeMessagesLost(b) }},
 	}
 	for _, d := range decoders {
 		for _, f := range badFiles(t, d.kind) {
@@ -675,6 +676,25 @@ func FuzzDecodeStatus(f *testing.F) {
 			}
 		} else if st.Interface != "osdp" && st.Interface != "wiegand" {
 			t.Fatalf("accepted reader status %+v", st)
+		}
+	})
+}
+
+func FuzzDecodeMessagesLost(f *testing.F) {
+	f.Add([]byte(`{"count":250,"from":"2026-11-22T23:00:00Z","to":"2026-11-22T23:04:00Z","cause":"disk full"}`))
+	for _, p := range badFiles(f, "messageslost") {
+		f.Add(readFile(f, p))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l, err := sitebus.DecodeMessagesLost(data)
+		if err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("error %v is not ErrMessage", err)
+			}
+			return
+		}
+		if l.Count == 0 || l.To.Before(l.From) || len(l.Cause) > 256 {
+			t.Fatalf("accepted %+v", l)
 		}
 	})
 }
