@@ -120,44 +120,39 @@ func typeProblem(c *checker, e string, lines map[int]string, root string) {
 	c.add(field, what, fix)
 }
 
-func typeName(goType string) string {
-	switch {
-	case goType == "time.Duration":
-		return "a duration"
-	case goType == "time.Time":
-		return "a time"
-	case goType == "bool":
-		return "true or false"
-	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
-		return "a whole number"
-	case strings.HasPrefix(goType, "float"):
-		return "a number"
-	case goType == "string":
-		return "a single value"
-	case strings.HasPrefix(goType, "[]"):
-		return "a list"
-	}
-	return "a mapping of fields"
+// yamlKind is a kind of Go type a YAML value decodes into: which types, what the
+// value must be and how to write it.
+type yamlKind struct {
+	is        func(goType string) bool
+	what, fix string
 }
 
-func typeFix(goType string) string {
-	switch {
-	case goType == "time.Duration":
-		return "write a duration such as 500ms, 30s, 5m or 72h"
-	case goType == "time.Time":
-		return "write a time in RFC 3339, e.g. 2026-11-22T14:00:00Z"
-	case goType == "bool":
-		return "write true or false"
-	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
-		return "write a whole number, e.g. 3"
-	case strings.HasPrefix(goType, "float"):
-		return "write a number, e.g. 0.05"
-	case goType == "string":
-		return "write a single value (quote it if it holds ': ')"
-	case strings.HasPrefix(goType, "[]"):
-		return "write a list: one '- item' a line, or [a, b]"
+// yamlKinds says, for each kind of Go type a YAML value decodes into, what the value
+// must be and how to write it; the last entry matches any other type (a struct).
+var yamlKinds = []yamlKind{
+	{func(t string) bool { return t == "time.Duration" }, "a duration", "write a duration such as 500ms, 30s, 5m or 72h"},
+	{func(t string) bool { return t == "time.Time" }, "a time", "write a time in RFC 3339, e.g. 2026-11-22T14:00:00Z"},
+	{func(t string) bool { return t == "bool" }, "true or false", "write true or false"},
+	{func(t string) bool { return strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint") }, "a whole number", "write a whole number, e.g. 3"},
+	{func(t string) bool { return strings.HasPrefix(t, "float") }, "a number", "write a number, e.g. 0.05"},
+	{func(t string) bool { return t == "string" }, "a single value", "write a single value (quote it if it holds ': ')"},
+	{func(t string) bool { return strings.HasPrefix(t, "[]") }, "a list", "write a list: one '- item' a line, or [a, b]"},
+	{func(string) bool { return true }, "a mapping of fields", "write its fields indented below it, or {field: value, ...}"},
+}
+
+// typeName says what a value of goType must be.
+func typeName(goType string) string { return kindOf(goType).what }
+
+// typeFix says how to write a value of goType.
+func typeFix(goType string) string { return kindOf(goType).fix }
+
+func kindOf(goType string) yamlKind {
+	for _, k := range yamlKinds {
+		if k.is(goType) {
+			return k
+		}
 	}
-	return "write its fields indented below it, or {field: value, ...}"
+	return yamlKinds[len(yamlKinds)-1]
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
