@@ -131,15 +131,9 @@ func Init(dir, site string, o Options) (*Cert, error) {
 		return nil, fmt.Errorf("pki: make the CA certificate: %w", err)
 	}
 	keyFile, certFile := filepath.Join(dir, CAKeyFile), filepath.Join(dir, CACertFile)
-	if err := writeKey(keyFile, key); err != nil {
-		return nil, err
-	}
-	if err := writePEM(certFile, "CERTIFICATE", der, 0o644); err != nil {
-		return nil, err
-	}
-	ca, err := x509.ParseCertificate(der)
+	ca, err := writePair(keyFile, certFile, key, der)
 	if err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
+		return nil, err
 	}
 	if err := writeCRL(dir, ca, key, nil, now); err != nil {
 		return nil, err
@@ -214,15 +208,9 @@ func Issue(dir, name string, o Options) (*Cert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: issue %s: %w", name, err)
 	}
-	if err := writeKey(keyFile, key); err != nil {
-		return nil, err
-	}
-	if err := writePEM(certFile, "CERTIFICATE", der, 0o644); err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := writePair(keyFile, certFile, key, der)
 	if err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
+		return nil, err
 	}
 	c := describe(cert, nil, certFile, keyFile)
 	return &c, nil
@@ -488,4 +476,20 @@ func or(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// writePair writes key (mode 0600) and the certificate der to their files and returns
+// the certificate parsed.
+func writePair(keyFile, certFile string, key *ecdsa.PrivateKey, der []byte) (*x509.Certificate, error) {
+	if err := writeKey(keyFile, key); err != nil {
+		return nil, err
+	}
+	if err := writePEM(certFile, "CERTIFICATE", der, 0o644); err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	return cert, nil
 }
