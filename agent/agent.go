@@ -95,6 +95,7 @@ type Agent struct {
 	busMsgs, bad, dups, gaps, journaled, overflow, unknownCards atomic.Uint64
 
 	refusals                                  refusals // device.refused alarms, rate limited
+	badLogs                                   refusals // "bad site bus message" warnings, rate limited
 	refused, refusedTime, refusalAlarms, late atomic.Uint64
 
 	// busUp is set once the bus session is set up (subscribed, announced) and
@@ -487,10 +488,6 @@ func (a *Agent) prepare(m mqtt.Message) (*event.Draft, devMsg) {
 		return nil, devMsg{}
 	}
 	from := devMsg{boot: msg.Boot, dev: tp.Class + "/" + tp.ID + "/" + tp.Kind, seq: msg.Seq}
-	if tp.Class != sitebus.ClassDoor && tp.Class != sitebus.ClassReader {
-		a.log.Debug("device message of a class the agent has no devices of", "class", tp.Class, "id", tp.ID, "kind", msg.Kind)
-		return nil, from
-	}
 	// Only a configured device of its class is heard (devicecheck.go); what others
 	// say is alarmed, not the bridge's to be told about, and keeps no state.
 	if r := a.checkDevice(tp); r != nil {
@@ -552,9 +549,16 @@ func (a *Agent) append(ctx context.Context, d *event.Draft) (journal.Record, err
 	return rec, nil
 }
 
+// badMessage counts a message the agent cannot use and logs it, once a minute per
+// topic: whoever sends a flood of bad messages gets one warning, not one per message.
 func (a *Agent) badMessage(m mqtt.Message, err error) {
 	a.bad.Add(1)
-	a.log.Warn("bad site bus message", "topic", m.Topic(), "bytes", len(m.Payload()), "err", err)
+	ok, suppressed := a.badLogs.allow(m.Topic(), "bad", a.clock.Now())
+	if !ok {
+		return
+	}
+	a.log.Warn("bad site bus message (logged once a minute per topic; all are counted)", "topic", m.Topic(), "bytes", len(m.Payload()),
+		"err", err, "badSinceLastWarning", suppressed)
 }
 
 // checkSeq notes gaps and repeats in a device's message numbering; neither stops the

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -440,13 +441,15 @@ func TestBadMessages(t *testing.T) {
 	for _, b := range bad {
 		s.publish(b.topic, false, b.payload)
 	}
-	// Well-formed messages that make no event are not bad either.
+	// Well-formed messages are not bad: a state that makes no event, and an event of
+	// a camera this site has not configured, which is refused as from an unknown device
+	// (an alarm, not what it claims).
 	s.publish(reader("r1", sitebus.KindState), false, good(1, "status", `{"online":true,"interface":"osdp"}`))
 	s.publish(sitebus.DeviceTopic(site, sitebus.ClassCamera, "c1", sitebus.KindEvent), false, good(1, "motion", ""))
 	// And the agent still journals a good read after all that.
 	s.publish(reader("r4", sitebus.KindEvent), false, good(1, "card-read", goodRead))
 
-	journaled(t, a, 2, 0, uint64(len(bad)))
+	journaled(t, a, 3, 0, uint64(len(bad)))
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -454,11 +457,14 @@ func TestBadMessages(t *testing.T) {
 		t.Errorf("BusMessages %d, want %d", st.BusMessages, 1+len(bad)+3)
 	}
 	evs := s.events(a)
-	if len(evs) != 2 || evs[1].Type != event.TypePrefix+"movement.entered" {
-		t.Fatalf("journal holds %d events, want agent.started and the one good read", len(evs))
+	if len(evs) != 3 || evs[1].Type != event.TypePrefix+agent.RefusedType || evs[2].Type != event.TypePrefix+"movement.entered" {
+		t.Fatalf("journal holds %d events, want agent.started, the camera refused and the one good read", len(evs))
+	}
+	if !strings.Contains(string(evs[1].Data.AdditionalInformation), `"cause":"unknown-device"`) {
+		t.Errorf("camera refused: %s, want cause unknown-device", evs[1].Data.AdditionalInformation)
 	}
 	var in info
-	json.Unmarshal(evs[1].Data.AdditionalInformation, &in)
+	json.Unmarshal(evs[2].Data.AdditionalInformation, &in)
 	if in.Reader != "r4" {
 		t.Errorf("journaled read from %q, want r4", in.Reader)
 	}

@@ -88,7 +88,7 @@ func (r *refusals) allow(key, cause string, now time.Time) (bool, uint64) {
 	return true, n
 }
 
-// checkDevice refuses a message on a door or reader topic whose id is not a configured
+// checkDevice refuses a message on a device topic whose id is not a configured
 // device of that class. It returns nil for a configured device.
 func (a *Agent) checkDevice(tp sitebus.Topic) *refusedError {
 	d := &a.cfg.Devices

@@ -16,26 +16,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/apedge/apedge/formats/uplink"
-	"github.com/apedge/apedge/internal/mqttclient"
 )
 
 // Each benchmark here runs its whole measurement once, whatever b.N: they time real
 // processes over a real broker, and report their figures with b.ReportMetric.
-
-func connect(b testing.TB, url, id string) mqtt.Client {
-	b.Helper()
-	c, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: url, ClientID: id}, CleanSession: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := mqttclient.Connect(ctx, c); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Disconnect(100) })
-	return c
-}
 
 func percentile(d []time.Duration, p float64) float64 {
 	s := slices.Clone(d)
@@ -51,9 +35,9 @@ type ackWatcher struct {
 	wake chan struct{}
 }
 
-func watchAck(b *testing.B, url, site string) *ackWatcher {
+func watchAck(b *testing.B, brk Broker, site string) *ackWatcher {
 	w := &ackWatcher{wake: make(chan struct{}, 1)}
-	c := connect(b, url, "bench-ack-"+site)
+	c := connect(b, brk, "bench-ack-"+site, "monitor")
 	tok := c.Subscribe(uplink.AckTopic(site), 1, func(_ mqtt.Client, m mqtt.Message) {
 		if a, err := uplink.DecodeAck(m.Payload()); err == nil && a.Seq > w.seq.Load() {
 			w.seq.Store(a.Seq)
@@ -71,12 +55,12 @@ func watchAck(b *testing.B, url, site string) *ackWatcher {
 // and the raw Mosquitto QoS 1 publish→subscribe round trip at the same rate, same run.
 func BenchmarkEndToEnd(b *testing.B) {
 	const rate, count = 200, 2000
-	m := startMosquitto(b)
-	s := newSite(b, "BENCH1", m.URL(), siteOptions{})
+	m := startMosquitto(b, "BENCH1")
+	s := newSite(b, "BENCH1", m, siteOptions{})
 	startProc(b, s.Dir, "central", "central", "-config", s.CentralYAM)
 	startProc(b, s.Dir, "agent", "agent", "-config", s.AgentYAML)
-	d := newBusDriver(b, s.Code, m.URL(), "front-in")
-	acks := watchAck(b, m.URL(), s.Code)
+	d := newBusDriver(b, s.Code, m, "front-in")
+	acks := watchAck(b, m, s.Code)
 	waitFor(b, 60*time.Second, "warm-up", func() (bool, string) {
 		d.read(context.Background(), "10001")
 		n := acks.seq.Load()
@@ -132,16 +116,17 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
 
 	// The raw broker round trip, same broker, same rate.
-	sub := connect(b, m.URL(), "bench-rtt-sub")
-	pub := connect(b, m.URL(), "bench-rtt-pub")
+	sub := connect(b, m, "bench-rtt-sub", "monitor")
+	pub := connect(b, m, "bench-rtt-pub", "bridge")
+	rttTopic := "apedge/v1/" + s.Code + "/dev/reader/rtt/event"
 	got := make(chan time.Time, count)
-	sub.Subscribe("bench/rtt", 1, func(mqtt.Client, mqtt.Message) { got <- time.Now() }).Wait()
+	sub.Subscribe(rttTopic, 1, func(mqtt.Client, mqtt.Message) { got <- time.Now() }).Wait()
 	rtt := make([]time.Duration, 0, count)
 	tk = time.NewTicker(time.Second / rate)
 	for i := 0; i < count; i++ {
 		<-tk.C
 		t0 := time.Now()
-		pub.Publish("bench/rtt", 1, false, []byte("x"))
+		pub.Publish(rttTopic, 1, false, []byte("x"))
 		select {
 		case t1 := <-got:
 			rtt = append(rtt, t1.Sub(t0))
@@ -158,10 +143,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 // and times until its ack covers them all. It also reports the agent's peak RSS.
 func BenchmarkBacklogDrain(b *testing.B) {
 	const n = 20000
-	m := startMosquitto(b)
-	s := newSite(b, "BENCH2", m.URL(), siteOptions{})
+	m := startMosquitto(b, "BENCH2")
+	s := newSite(b, "BENCH2", m, siteOptions{})
 	agent := startProc(b, s.Dir, "agent", "agent", "-config", s.AgentYAML)
-	d := newBusDriver(b, s.Code, m.URL(), "front-in")
+	d := newBusDriver(b, s.Code, m, "front-in")
 	waitFor(b, 60*time.Second, "warm-up", func() (bool, string) {
 		d.read(context.Background(), "10001")
 		return len(s.journalEntries(b)) >= 2, ""
@@ -182,12 +167,12 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		last = uint64(len(s.journalEntries(b)))
 		return last >= n, fmt.Sprint(last)
 	})
-	acks := watchAck(b, m.URL(), s.Code)
+	acks := watchAck(b, m, s.Code)
 	// The drain is timed from central announcing itself online (its retained status),
 	// so the figure is the drain, not the central process's start-up; the rate including
 	// start-up is reported beside it.
 	online := make(chan time.Time, 1)
-	watcher := connect(b, m.URL(), "bench-status")
+	watcher := connect(b, m, "bench-status", "monitor")
 	watcher.Subscribe(uplink.StatusTopic, 1, func(_ mqtt.Client, msg mqtt.Message) {
 		if st, err := uplink.DecodeStatus(msg.Payload()); err == nil && st.Status == "online" {
 			select {
@@ -228,11 +213,11 @@ func BenchmarkBacklogDrain(b *testing.B) {
 // BenchmarkAgentRSS runs the agent at 200 events/s for 10 s with central up and reports
 // its peak resident set size.
 func BenchmarkAgentRSS(b *testing.B) {
-	m := startMosquitto(b)
-	s := newSite(b, "BENCH3", m.URL(), siteOptions{})
+	m := startMosquitto(b, "BENCH3")
+	s := newSite(b, "BENCH3", m, siteOptions{})
 	startProc(b, s.Dir, "central", "central", "-config", s.CentralYAM)
 	agent := startProc(b, s.Dir, "agent", "agent", "-config", s.AgentYAML)
-	d := newBusDriver(b, s.Code, m.URL(), "front-in")
+	d := newBusDriver(b, s.Code, m, "front-in")
 	tk := time.NewTicker(5 * time.Millisecond)
 	for i := 0; i < 2000; i++ {
 		<-tk.C

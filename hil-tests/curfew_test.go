@@ -41,12 +41,12 @@ func TestCurfewNightAt40(t *testing.T) {
 
 func curfewNightAt40(t *testing.T, n clocktest.Night) {
 	const residents = 40
-	mq := startMosquitto(t)
+	mq := startMosquitto(t, "HIL6")
 	var roster strings.Builder
 	for r := range residents {
 		fmt.Fprintf(&roster, "  - {crn: X%06d, cards: [\"12:%d\"]}\n", 300000+r, r+1)
 	}
-	s := newSite(t, "HIL6", mq.URL(), siteOptions{roster: roster.String()})
+	s := newSite(t, "HIL6", mq, siteOptions{roster: roster.String()})
 	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
 
 	at := func(day, h, m int) time.Time { return n.At(day-22, h, m) } // day 22 is the evening, 23 the morning
@@ -71,7 +71,7 @@ func curfewNightAt40(t *testing.T, n clocktest.Night) {
 	}()
 
 	// The agent announces itself online once it has subscribed to the site bus.
-	online := connect(t, mq.URL(), "hil-watch-agent")
+	online := connect(t, mq, "hil-watch-agent", "monitor")
 	up := make(chan struct{}, 1)
 	online.Subscribe(sitebus.AgentStateTopic(s.Code), 1, func(_ mqtt.Client, m mqtt.Message) {
 		var st sitebus.AgentState
@@ -87,7 +87,7 @@ func curfewNightAt40(t *testing.T, n clocktest.Night) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the agent never came online on the site bus")
 	}
-	d := newBusDriver(t, s.Code, mq.URL(), "front-in")
+	d := newBusDriver(t, s.Code, mq, "front-in")
 	crn := func(r int) string { return fmt.Sprintf("X%06d", 300000+r) }
 	move := func(when time.Time, r int, dir string) {
 		t.Helper()

@@ -22,14 +22,14 @@ import (
 // the reader's next poll (every 50 ms).
 func BenchmarkCardToBus(b *testing.B) {
 	const site, readers = "BENCH4", 8
-	mq := startMosquitto(b)
+	mq := startMosquitto(b, site)
 	dir := b.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "k.scbk"), []byte("00112233445566778899aabbccddeeff"), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	sim := startSimPD(b, "-addr", "1,2,3,4,5,6,7,8", "-baud", "115200", "-scbk", filepath.Join(dir, "k.scbk"))
 	var y strings.Builder
-	fmt.Fprintf(&y, "site: %s\nstateDir: state\nbus: {broker: %s}\nlog: {level: warn}\nosdp:\n  - port: %s\n    baud: 115200\n    readers:\n", site, mq.URL(), sim.TTY)
+	fmt.Fprintf(&y, "site: %s\nstateDir: state\nbus: %s\nlog: {level: warn}\nosdp:\n  - port: %s\n    baud: 115200\n    readers:\n", site, link(mq, "bridge"), sim.TTY)
 	for i := 1; i <= readers; i++ {
 		fmt.Fprintf(&y, "      - {id: r%d, address: %d, scbkFile: k.scbk}\n", i, i)
 	}
@@ -40,9 +40,9 @@ func BenchmarkCardToBus(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dir, "bridge.yaml"), []byte(y.String()), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	w := watch(b, mq.URL(), site)
+	w := watch(b, mq, site)
 	reads := make(chan string, 64)
-	c := connect(b, mq.URL(), "bench-reads")
+	c := connect(b, mq, "bench-reads", "monitor")
 	c.Subscribe(sitebus.DeviceFilter(site, sitebus.KindEvent), 1, func(_ mqtt.Client, m mqtt.Message) {
 		msg, err := sitebus.Decode(m.Payload())
 		if err != nil || msg.Kind != "card-read" {
@@ -95,10 +95,10 @@ func BenchmarkCardToBus(b *testing.B) {
 // resident set size.
 func BenchmarkBridgeRSS(b *testing.B) {
 	const site = "BENCH5"
-	mq := startMosquitto(b)
+	mq := startMosquitto(b, site)
 	dir := b.TempDir()
 	var y strings.Builder
-	fmt.Fprintf(&y, "site: %s\nstateDir: state\nbus: {broker: %s}\nlog: {level: warn}\nosdp:\n", site, mq.URL())
+	fmt.Fprintf(&y, "site: %s\nstateDir: state\nbus: %s\nlog: {level: warn}\nosdp:\n", site, link(mq, "bridge"))
 	for line := range 4 {
 		fmt.Fprintf(&y, "  - port: simulated\n    baud: 115200\n    readers:\n")
 		for r := range 8 {
@@ -118,7 +118,7 @@ func BenchmarkBridgeRSS(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dir, "bridge.yaml"), []byte(y.String()), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	w := watch(b, mq.URL(), site)
+	w := watch(b, mq, site)
 	br := startProc(b, dir, "bridge", "bridge", "-config", filepath.Join(dir, "bridge.yaml"))
 	waitFor(b, 60*time.Second, "32 readers online", func() (bool, string) {
 		for i := range 32 {

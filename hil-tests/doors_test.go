@@ -96,10 +96,10 @@ type busMessage struct {
 	msg   *sitebus.Message
 }
 
-func watch(t testing.TB, url, site string) *watcher {
+func watch(t testing.TB, b Broker, site string) *watcher {
 	t.Helper()
 	w := &watcher{}
-	c := connect(t, url, fmt.Sprintf("hil-watch-%d", time.Now().UnixNano()))
+	c := connect(t, b, fmt.Sprintf("hil-watch-%d", time.Now().UnixNano()), "monitor")
 	tok := c.Subscribe("apedge/v1/"+site+"/dev/#", 1, func(_ mqtt.Client, m mqtt.Message) {
 		tp, err := sitebus.ParseTopic(m.Topic())
 		if err != nil {
@@ -153,14 +153,14 @@ func (w *watcher) readerOnline(id string) bool {
 func TestOSDPBusOfEight(t *testing.T) {
 	t.Parallel()
 	const site, readers, swipes = "MAN1", 8, 12
-	mq := startMosquitto(t)
+	mq := startMosquitto(t, site)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "readers.scbk")
 	if err := os.WriteFile(key, []byte("0f0e0d0c0b0a09080706050403020100\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var yaml strings.Builder
-	fmt.Fprintf(&yaml, "site: %s\nstateDir: state\nbus: {broker: %s}\nlog: {level: info}\n", site, mq.URL())
+	fmt.Fprintf(&yaml, "site: %s\nstateDir: state\nbus: %s\nlog: {level: info}\n", site, link(mq, "bridge"))
 	sim := startSimPD(t, "-addr", "1,2,3,4,5,6,7,8", "-baud", "115200", "-scbk", key)
 	fmt.Fprintf(&yaml, "osdp:\n  - port: %s\n    baud: 115200\n    readers:\n", sim.TTY)
 	for i := 1; i <= readers; i++ {
@@ -182,7 +182,7 @@ func TestOSDPBusOfEight(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(yaml.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w := watch(t, mq.URL(), site)
+	w := watch(t, mq, site)
 	startProc(t, dir, "bridge", "bridge", "-config", cfgPath)
 	waitFor(t, 60*time.Second, "every reader online with secure channel", func() (bool, string) {
 		var off []string
@@ -261,13 +261,13 @@ func TestOSDPBusOfEight(t *testing.T) {
 // happened meanwhile is journaled, signed and delivered to central.
 func TestDoorsWorkWithAgentDown(t *testing.T) {
 	t.Parallel()
-	mq := startMosquitto(t)
-	s := newSite(t, "MAN1", mq.URL(), siteOptions{})
+	mq := startMosquitto(t, "MAN1")
+	s := newSite(t, "MAN1", mq, siteOptions{})
 	sim := startSimPD(t, "-addr", "1,2", "-baud", "115200")
 	bridgeYAML := filepath.Join(s.Dir, "bridge.yaml")
 	body := fmt.Sprintf(`site: MAN1
 stateDir: bridge-state
-bus: {broker: %s}
+bus: %s
 osdp:
   - port: %s
     baud: 115200
@@ -276,11 +276,11 @@ osdp:
       - {id: front-out, address: 2, insecure: true}
 doors:
   - {id: front, entryReader: front-in, exitReader: front-out}
-`, mq.URL(), sim.TTY)
+`, link(mq, "bridge"), sim.TTY)
 	if err := os.WriteFile(bridgeYAML, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w := watch(t, mq.URL(), "MAN1")
+	w := watch(t, mq, "MAN1")
 	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
 	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
 	startProc(t, s.Dir, "bridge", "bridge", "-config", bridgeYAML)
@@ -335,7 +335,7 @@ doors:
 func TestBrokerRestartNothingLost(t *testing.T) {
 	t.Parallel()
 	const readers, residents, cardsEach = 8, 20, 30
-	mq := startMosquitto(t)
+	mq := startMosquitto(t, "HIL5")
 	var roster strings.Builder
 	for r := range residents {
 		fmt.Fprintf(&roster, "  - {crn: X%06d, cards: [", 200000+r)
@@ -347,10 +347,10 @@ func TestBrokerRestartNothingLost(t *testing.T) {
 		}
 		roster.WriteString("]}\n")
 	}
-	s := newSite(t, "HIL5", mq.URL(), siteOptions{roster: roster.String()})
+	s := newSite(t, "HIL5", mq, siteOptions{roster: roster.String()})
 	sim := startSimPD(t, "-addr", "1,2,3,4,5,6,7,8", "-baud", "115200")
 	var y strings.Builder
-	fmt.Fprintf(&y, "site: HIL5\nstateDir: bridge-state\nresendAfter: 2s\nbus: {broker: %s}\nlog: {level: info}\nosdp:\n  - port: %s\n    baud: 115200\n    readers:\n", mq.URL(), sim.TTY)
+	fmt.Fprintf(&y, "site: HIL5\nstateDir: bridge-state\nresendAfter: 2s\nbus: %s\nlog: {level: info}\nosdp:\n  - port: %s\n    baud: 115200\n    readers:\n", link(mq, "bridge"), sim.TTY)
 	for i := 1; i <= readers; i++ {
 		fmt.Fprintf(&y, "      - {id: r%d, address: %d, insecure: true}\n", i, i)
 	}

@@ -49,8 +49,8 @@ func TestProofOfYesterdaysEvent(t *testing.T) {
 	}
 	t.Parallel()
 	const n = 10000
-	m := startMosquitto(t)
-	s := newSite(t, "HIL7", m.URL(), siteOptions{})
+	m := startMosquitto(t, "HIL7")
+	s := newSite(t, "HIL7", m, siteOptions{})
 	f, err := os.OpenFile(s.AgentYAML, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestProofOfYesterdaysEvent(t *testing.T) {
 	f.Close()
 	startCentrals(t, s, siteOptions{})
 	startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
-	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	d := newBusDriver(t, s.Code, m, "front-in")
 	warmUp(t, s, d)
 
 	yesterday := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second)
@@ -151,8 +151,8 @@ func TestProofOfYesterdaysEvent(t *testing.T) {
 // both are alarms, and neither is stored.
 func TestRewrittenHistoryCaught(t *testing.T) {
 	t.Parallel()
-	m := startMosquitto(t)
-	s := newSite(t, "HIL8", m.URL(), siteOptions{})
+	m := startMosquitto(t, "HIL8")
+	s := newSite(t, "HIL8", m, siteOptions{})
 	f, err := os.OpenFile(s.AgentYAML, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestRewrittenHistoryCaught(t *testing.T) {
 	f.Close()
 	startCentrals(t, s, siteOptions{})
 	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
-	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	d := newBusDriver(t, s.Code, m, "front-in")
 	warmUp(t, s, d)
 	for range 50 {
 		d.read(context.Background(), "10001")
@@ -222,7 +222,9 @@ func TestRewrittenHistoryCaught(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attacker, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: m.URL(), ClientID: "attacker"}, CleanSession: true})
+	// The attacker holds the site's own uplink certificate (a compromised site box):
+	// central's checks, not the broker's ACL, must catch this.
+	attacker, err := mqttclient.New(mqttclient.Options{Link: mqttLink(m, "attacker", "uplink:"+s.Code), CleanSession: true})
 	if err != nil {
 		t.Fatal(err)
 	}

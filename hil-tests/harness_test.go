@@ -29,9 +29,11 @@ import (
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/formats/verify"
+	"github.com/apedge/apedge/internal/broker"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/mqttclient"
 	"github.com/apedge/apedge/internal/pgtest"
+	"github.com/apedge/apedge/internal/pki"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -82,12 +84,18 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Mosquitto is a real Mosquitto broker on loopback with persistence in its own folder.
+// Mosquitto is a real Mosquitto broker on loopback with persistence in its own folder,
+// serving TLS only: every client presents a certificate from the broker's CA (its
+// CommonName is its username) and the ACL made by package pki for the broker's sites
+// says what each may publish and read, as configs/mosquitto.conf runs a site's.
 type Mosquitto struct {
 	t    testing.TB
 	Port int
 	dir  string
+	pki  *testPKI
 	cmd  *exec.Cmd
+	// exited is closed once cmd has exited.
+	exited <-chan struct{}
 }
 
 func mosquittoPath(t testing.TB) string {
@@ -100,12 +108,39 @@ func mosquittoPath(t testing.TB) string {
 	return ""
 }
 
-// startMosquitto starts a broker on a free port; it is stopped at the end of the test.
-func startMosquitto(t testing.TB) *Mosquitto {
+// startMosquitto starts a broker on a free port for the buses and uplinks of sites;
+// it is stopped at the end of the test.
+func startMosquitto(t testing.TB, sites ...string) *Mosquitto {
 	t.Helper()
-	m := &Mosquitto{t: t, Port: freePort(t), dir: t.TempDir()}
-	conf := fmt.Sprintf(`listener %d 127.0.0.1
-allow_anonymous true
+	return startMosquittoFor(t, busSpec{sites: sites})
+}
+
+// startMosquittoFor starts a broker on a free port whose ACL is made from spec.
+func startMosquittoFor(t testing.TB, spec busSpec) *Mosquitto {
+	t.Helper()
+	m := &Mosquitto{t: t, Port: freePort(t), dir: t.TempDir(), pki: newTestPKI(t, spec.revoked...)}
+	acl := filepath.Join(m.dir, "site.acl")
+	if err := os.WriteFile(acl, []byte(pki.MosquittoACL("the hil test broker", spec.rules())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cert, key := m.pki.files("broker")
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "# Run as root (CI): stay root, to read the test's 0600 files.\nuser root\n"
+	}
+	// The queues are unbounded (0): these tests count every message, and the bounds of
+	// configs/mosquitto.conf are shown by the broker's own tests and benchmarks.
+	conf := fmt.Sprintf(`per_listener_settings false
+allow_anonymous false
+%slistener %d 127.0.0.1
+cafile %s
+certfile %s
+keyfile %s
+crlfile %s
+require_certificate true
+use_identity_as_username true
+acl_file %s
+max_packet_size %d
 persistence true
 persistence_location %s/
 autosave_interval 1
@@ -114,7 +149,7 @@ max_inflight_messages 0
 max_queued_bytes 0
 set_tcp_nodelay true
 log_dest file %s/mosquitto.log
-`, m.Port, m.dir, m.dir)
+`, user, m.Port, m.pki.CA(), cert, key, filepath.Join(m.pki.dir, pki.CRLFile), acl, broker.DefaultMaxPacketSize, m.dir, m.dir)
 	if err := os.WriteFile(filepath.Join(m.dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +161,21 @@ log_dest file %s/mosquitto.log
 func (m *Mosquitto) start() {
 	m.t.Helper()
 	m.cmd = exec.Command(mosquittoPath(m.t), "-c", filepath.Join(m.dir, "mosquitto.conf"))
+	var stderr bytes.Buffer
+	m.cmd.Stderr = &stderr
 	if err := m.cmd.Start(); err != nil {
 		m.t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	m.exited = exited
+	cmd := m.cmd
+	go func() { cmd.Wait(); close(exited) }()
 	waitFor(m.t, 20*time.Second, "mosquitto to listen", func() (bool, string) {
+		select {
+		case <-exited:
+			m.t.Fatalf("mosquitto exited at start: %s%s", stderr.String(), m.Log())
+		default:
+		}
 		c, err := net.Dial("tcp", m.Addr())
 		if err != nil {
 			return false, err.Error()
@@ -145,7 +191,7 @@ func (m *Mosquitto) stop() {
 		return
 	}
 	m.cmd.Process.Signal(syscall.SIGTERM)
-	m.cmd.Wait()
+	<-m.exited
 	m.cmd = nil
 }
 
@@ -155,11 +201,20 @@ func (m *Mosquitto) Restart() {
 	m.start()
 }
 
-// Addr is the broker's host:port; URL its MQTT URL.
+// Addr is the broker's host:port.
 func (m *Mosquitto) Addr() string { return "127.0.0.1:" + strconv.Itoa(m.Port) }
 
 // URL is the broker's MQTT URL.
-func (m *Mosquitto) URL() string { return "tcp://" + m.Addr() }
+func (m *Mosquitto) URL() string { return "tls://" + m.Addr() }
+
+// PKI is the broker's CA.
+func (m *Mosquitto) PKI() *testPKI { return m.pki }
+
+// Log is what the broker has logged so far.
+func (m *Mosquitto) Log() string {
+	b, _ := os.ReadFile(filepath.Join(m.dir, "mosquitto.log"))
+	return string(b)
+}
 
 // Proc is an apedge process.
 type Proc struct {
@@ -301,8 +356,10 @@ func startCentrals(t testing.TB, s *Site, o siteOptions) Centrals {
 	return cs
 }
 
-// newSite writes a site's key and configs pointing both bus and central at broker.
-func newSite(t testing.TB, code, brokerURL string, o siteOptions) *Site {
+// newSite writes a site's key and configs pointing both bus and central at b, each
+// process with its own identity: bridge and agent on the bus, uplink:{code} and
+// central on central's side.
+func newSite(t testing.TB, code string, b Broker, o siteOptions) *Site {
 	t.Helper()
 	dir := t.TempDir()
 	k, err := sitekey.Generate(code, nil)
@@ -322,15 +379,15 @@ func newSite(t testing.TB, code, brokerURL string, o siteOptions) *Site {
 	agentYAML := fmt.Sprintf(`site: %s
 key: keys/%s.key
 database: agent.db
-bus: {broker: %s}
-central: {broker: %s, resendAfter: 1s}
+bus: %s
+central: %s
 curfew: {clockCheck: none}
 disk: {minFreeBytes: 1048576} # the low-disk alarm only where a test asks for it
 console: {listen: "127.0.0.1:0"}
 devices: {bridgeConfig: bridge.yaml}
 roster:
 %slog: {level: info}
-`, code, code, brokerURL, brokerURL, cmp.Or(o.roster, "  - {crn: X100001, noms: A1001AA, cards: [\"12:10001\"]}\n"))
+`, code, code, link(b, "agent"), strings.Replace(link(b, "uplink:"+code), "{broker:", "{resendAfter: 1s, broker:", 1), cmp.Or(o.roster, "  - {crn: X100001, noms: A1001AA, cards: [\"12:10001\"]}\n"))
 	trust := fmt.Sprintf("  - {site: %s, pubkey: keys/%s.pub}\n", code, code)
 	for _, other := range o.extraTrust {
 		_, p, err := sitekey.Write(filepath.Join(dir, "keys"), other)
@@ -343,7 +400,7 @@ roster:
 	if gap == 0 {
 		gap = 30 * time.Second
 	}
-	centralYAML := fmt.Sprintf("database: '%s'\nbroker: {broker: %s}\ngapAlarmAfter: %s\ntrust:\n%slog: {level: info}\n", s.CentralDB, brokerURL, gap, trust)
+	centralYAML := fmt.Sprintf("database: '%s'\nbroker: %s\ngapAlarmAfter: %s\ntrust:\n%slog: {level: info}\n", s.CentralDB, link(b, "central"), gap, trust)
 	if o.central.receivers > 1 {
 		centralYAML += "shareGroup: apedge-central\n"
 	}
@@ -352,7 +409,7 @@ roster:
 	// starts the agent.
 	bridgeYAML := fmt.Sprintf(`site: %s
 stateDir: bridge-state
-bus: {broker: %s}
+bus: %s
 osdp:
   - port: /dev/null
     readers:
@@ -360,7 +417,7 @@ osdp:
       - {id: front-out, address: 2, insecure: true}
 doors:
   - {id: front, entryReader: front-in, exitReader: front-out}
-`, code, brokerURL)
+`, code, link(b, "bridge"))
 	for path, body := range map[string]string{s.AgentYAML: agentYAML, s.CentralYAM: centralYAML, filepath.Join(dir, "bridge.yaml"): bridgeYAML} {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
@@ -495,8 +552,9 @@ func parseEntry(t testing.TB, e journal.Entry) *event.Event {
 	return ev
 }
 
-// busDriver publishes card reads on the site bus exactly as the bridge does, and
-// remembers which ones the broker accepted (those must reach central exactly once).
+// busDriver publishes card reads on the site bus exactly as the bridge does, with the
+// bridge's identity, and remembers which ones the broker accepted (those must reach
+// central exactly once).
 type busDriver struct {
 	t      testing.TB
 	pub    *sitebus.Publisher
@@ -507,10 +565,10 @@ type busDriver struct {
 	accepted map[string]bool
 }
 
-func newBusDriver(t testing.TB, site, brokerURL, reader string) *busDriver {
+func newBusDriver(t testing.TB, site string, b Broker, reader string) *busDriver {
 	t.Helper()
 	d := &busDriver{t: t, reader: reader, accepted: map[string]bool{}}
-	c, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: brokerURL, ClientID: "hil-bridge-" + reader}, CleanSession: true,
+	c, err := mqttclient.New(mqttclient.Options{Link: mqttLink(b, "hil-bridge-"+reader, "bridge"), CleanSession: true,
 		OnLost: func(error) { d.pub.ConnectionLost() }}) // as the bridge does
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/formats/uplink"
 	"github.com/apedge/apedge/internal/mqttclient"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 // signed builds event seq of site, chained to prev, signed by key.
@@ -55,15 +56,15 @@ func alterPayload(t *testing.T, env []byte) []byte {
 // duplicate), none is stored, and the site's real traffic is unaffected.
 func TestInjectedEnvelopes(t *testing.T) {
 	t.Parallel()
-	m := startMosquitto(t)
+	m := startMosquitto(t, "HIL4", "HIL5")
 	other, err := sitekey.Generate("HIL5", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newSite(t, "HIL4", m.URL(), siteOptions{extraTrust: []*sitekey.Private{other}, gapAlarm: time.Second})
+	s := newSite(t, "HIL4", m, siteOptions{extraTrust: []*sitekey.Private{other}, gapAlarm: time.Second})
 	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
 	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
-	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	d := newBusDriver(t, s.Code, m, "front-in")
 	warmUp(t, s, d)
 	ctx, stop := context.WithCancel(context.Background())
 	done := d.run(ctx, 5*time.Millisecond)
@@ -72,19 +73,19 @@ func TestInjectedEnvelopes(t *testing.T) {
 		return n >= 20, fmt.Sprint(n)
 	})
 
-	attacker, err := mqttclient.New(mqttclient.Options{Link: mqttclient.Link{Broker: m.URL(), ClientID: "attacker"}, CleanSession: true})
-	if err != nil {
-		t.Fatal(err)
+	// The attacker holds the sites' uplink certificates (compromised site boxes): the
+	// broker lets each publish on its own site's topic, and central's checks must
+	// catch what it sends there.
+	attackers := map[string]mqtt.Client{
+		s.Code:     connect(t, m, "attacker-"+s.Code, "uplink:"+s.Code),
+		other.Site: connect(t, m, "attacker-"+other.Site, "uplink:"+other.Site),
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := mqttclient.Connect(cctx, attacker); err != nil {
-		t.Fatal(err)
-	}
-	defer attacker.Disconnect(100)
 	inject := func(topic string, envs ...[]byte) {
 		t.Helper()
-		if err := mqttclient.Wait(cctx, attacker.Publish(topic, 1, false, uplink.EncodeBatch(envs))); err != nil {
+		site, _ := uplink.SiteFromTopic(topic)
+		if err := mqttclient.Wait(cctx, attackers[site].Publish(topic, 1, false, uplink.EncodeBatch(envs))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -149,7 +150,7 @@ func TestInjectedEnvelopes(t *testing.T) {
 	// Real traffic goes on and everything the agent journaled is stored, exactly as
 	// journaled; nothing injected was stored for either site.
 	agent.Start()
-	d2 := newBusDriver(t, s.Code, m.URL(), "front-out")
+	d2 := newBusDriver(t, s.Code, m, "front-out")
 	for i := 0; i < 50; i++ {
 		d2.read(context.Background(), "10001")
 	}

@@ -107,11 +107,11 @@ func TestBacklogWhileCentralDown(t *testing.T) {
 
 func backlogWhileCentralDown(t *testing.T, setup spineSetup) {
 	const n = 10000
-	m := startMosquitto(t)
+	m := startMosquitto(t, "HIL1")
 	o := siteOptions{central: setup.central}
-	s := newSite(t, "HIL1", m.URL(), o)
+	s := newSite(t, "HIL1", m, o)
 	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
-	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	d := newBusDriver(t, s.Code, m, "front-in")
 	warmUp(t, s, d)
 
 	// Publish from several goroutines, as several readers' traffic would arrive.
@@ -166,12 +166,12 @@ func TestAgentKilled(t *testing.T) {
 }
 
 func agentKilled(t *testing.T, setup spineSetup) {
-	m := startMosquitto(t)
+	m := startMosquitto(t, "HIL2")
 	o := siteOptions{central: setup.central}
-	s := newSite(t, "HIL2", m.URL(), o)
+	s := newSite(t, "HIL2", m, o)
 	cs := startCentrals(t, s, o)
 	agent := startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
-	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	d := newBusDriver(t, s.Code, m, "front-in")
 	warmUp(t, s, d)
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -228,11 +228,11 @@ func agentKilled(t *testing.T, setup spineSetup) {
 func TestBrokerRestart(t *testing.T) {
 	t.Parallel()
 	const restarts = 2
-	m := startMosquitto(t)
-	s := newSite(t, "HIL3", m.URL(), siteOptions{})
+	m := startMosquitto(t, "HIL3")
+	s := newSite(t, "HIL3", m, siteOptions{})
 	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
 	startProc(t, s.Dir, "agent", "agent", "-config", s.AgentYAML)
-	d := newBusDriver(t, s.Code, m.URL(), "front-in")
+	d := newBusDriver(t, s.Code, m, "front-in")
 	warmUp(t, s, d)
 
 	ctx, stop := context.WithCancel(context.Background())

@@ -21,7 +21,6 @@ import (
 	"github.com/apedge/apedge/cmd/apedge/internal/cli"
 	bridge "github.com/apedge/apedge/firmware-bridge"
 	"github.com/apedge/apedge/formats/sitekey"
-	"github.com/apedge/apedge/internal/broker"
 	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/config"
 )
@@ -36,17 +35,19 @@ type demoOptions struct {
 	every       time.Duration // mean time between simulated card reads
 	verbose     bool          // log at debug level
 	consoleAddr string        // where the site console listens
+	plaintext   bool          // one plaintext development broker instead of TLS and ACLs
 }
 
 // parseDemoFlags parses the demo's flags.
 func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
-	fs := cli.Flags("demo", "apedge demo [-dir DIR] [-for DURATION]\n\nRuns the whole site on embedded defaults: an embedded MQTT broker, the firmware bridge\nwith simulated readers, the agent, and the central receiver on SQLite. Every file it\nmakes stays under DIR. Ctrl-C stops it cleanly.", stderr)
+	fs := cli.Flags("demo", "apedge demo [-dir DIR] [-for DURATION]\n\nRuns the whole site on embedded defaults: two embedded MQTT brokers (the site bus and\ncentral's), TLS with client certificates from a throwaway site CA and access rules\nper identity; the firmware bridge with simulated readers, the agent, and the central\nreceiver on SQLite. Every file it makes stays under DIR. Ctrl-C stops it cleanly.", stderr)
 	var o demoOptions
 	fs.StringVar(&o.dir, "dir", ".apedge-demo", "`directory` for every file the demo makes")
 	fs.DurationVar(&o.dur, "for", 0, "stop cleanly after this `duration` (default: until Ctrl-C)")
 	fs.DurationVar(&o.every, "every", 2*time.Second, "mean time between simulated card reads")
 	fs.BoolVar(&o.verbose, "v", false, "log every event (debug level)")
 	fs.StringVar(&o.consoleAddr, "console", "127.0.0.1:8080", "`address` of the site console (dashboard and API); another free port is used if it is taken")
+	fs.BoolVar(&o.plaintext, "dev-plaintext", false, "development only: one plaintext broker on loopback that lets every client do anything, instead of TLS and access rules")
 	if err := cli.Parse(fs, args, 0); err != nil {
 		return o, err
 	}
@@ -80,12 +81,12 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	brk, err := broker.Start(ctx, "127.0.0.1:0", log)
+	bus, err := s.demoBrokers(ctx, o, log)
 	if err != nil {
 		return err
 	}
-	defer brk.Close()
-	acfg, bcfg, ccfg, err := demoConfigs(o, brk.URL())
+	defer bus.close()
+	acfg, bcfg, ccfg, err := demoConfigs(o, bus)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 	defer stopBridge()
 	bridgeDone := goRun(errs, "bridge", func() error { return br.Run(bridgeCtx) })
 
-	printDemoBanner(stdout, o.dir, svc.URL(), demoPassword, brk.URL(), pubPath)
+	printDemoBanner(stdout, o.dir, svc.URL(), demoPassword, bus, pubPath)
 	status := func() { printDemoStatus(stdout, s.clock, br, ag, ccfg.Database) }
 	runErr := watchDemo(ctx, errs, status)
 	fmt.Fprintln(stdout, "apedge demo: stopping: bridge, then agent once central has acknowledged every event, then central")
@@ -212,9 +213,9 @@ func demoKeys(dir string) (pubPath string, err error) {
 }
 
 // demoConfigs writes the configuration of each of the demo's processes under o.dir,
-// for the broker at brokerURL, and loads them as the processes would. The console
-// listens on o.consoleAddr, or on a free port if that is taken.
-func demoConfigs(o demoOptions, brokerURL string) (*config.Agent, *config.Bridge, *config.Central, error) {
+// for the brokers of bus, and loads them as the processes would. The console listens
+// on o.consoleAddr, or on a free port if that is taken.
+func demoConfigs(o demoOptions, bus *demoBus) (*config.Agent, *config.Bridge, *config.Central, error) {
 	consoleAddr := o.consoleAddr
 	if ln, err := net.Listen("tcp", consoleAddr); err != nil {
 		consoleAddr = "127.0.0.1:0"
@@ -222,9 +223,9 @@ func demoConfigs(o demoOptions, brokerURL string) (*config.Agent, *config.Bridge
 		ln.Close()
 	}
 	files := map[string]string{
-		"agent.yaml":   fmt.Sprintf(demoAgentYAML, demoSite, demoSite, brokerURL, brokerURL, consoleAddr),
-		"bridge.yaml":  fmt.Sprintf(demoBridgeYAML, demoSite, brokerURL, o.every.String()),
-		"central.yaml": fmt.Sprintf(demoCentralYAML, brokerURL, demoSite, demoSite),
+		"agent.yaml":   fmt.Sprintf(demoAgentYAML, demoSite, demoSite, bus.link(bus.site, "agent"), bus.link(bus.central, "uplink:"+demoSite, "resendAfter: 5s"), consoleAddr),
+		"bridge.yaml":  fmt.Sprintf(demoBridgeYAML, demoSite, bus.link(bus.site, "bridge"), o.every.String()),
+		"central.yaml": fmt.Sprintf(demoCentralYAML, bus.link(bus.central, "central"), demoSite, demoSite),
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(o.dir, name), []byte(body), 0o600); err != nil {
@@ -248,15 +249,14 @@ func demoConfigs(o demoOptions, brokerURL string) (*config.Agent, *config.Bridge
 
 // printDemoBanner tells the user what is running, how to sign in (with the admin
 // password, shown only here) and how to check the evidence the demo makes.
-func printDemoBanner(w io.Writer, dir, consoleURL, password, brokerURL, pubPath string) {
+func printDemoBanner(w io.Writer, dir, consoleURL, password string, bus *demoBus, pubPath string) {
 	abs, _ := filepath.Abs(dir)
 	fmt.Fprintf(w, `apedge demo: site %s is running
   dashboard             %s
                         sign in as demo with password %s
                         (an admin account; the password is new on every run and shown only here)
   command line          apedge ctl -url %s login -user demo
-  embedded MQTT broker  %s
-  files written under   %s
+%s  files written under   %s
     agent.yaml, bridge.yaml, central.yaml   the configuration of each process
     keys/%s.key (0600), keys/%s.pub   the site signing key and its public half
     agent.db                                the agent's signed journal (SQLite)
@@ -274,7 +274,7 @@ func printDemoBanner(w io.Writer, dir, consoleURL, password, brokerURL, pubPath 
   record an arrival     apedge resident arrive -config %s -crn X100009 -card 12:10009 -by YOU
 (apedge is bin/apedge after 'make build', or 'go run ./cmd/apedge' in place of it.)
 Ctrl-C stops everything cleanly.
-`, demoSite, consoleURL, password, consoleURL, brokerURL, abs, demoSite, demoSite,
+`, demoSite, consoleURL, password, consoleURL, bus.banner(dir), abs, demoSite, demoSite,
 		filepath.Join(dir, "central.yaml"), demoSite, pubPath,
 		filepath.Join(dir, "central.yaml"), demoSite, pubPath,
 		filepath.Join(dir, "agent.yaml"), filepath.Join(dir, "agent.yaml"))
@@ -304,11 +304,8 @@ const demoAgentYAML = `# Written by apedge demo on every run (the broker port ch
 site: %s
 key: keys/%s.key
 database: agent.db
-bus:
-  broker: %s
-central:
-  broker: %s
-  resendAfter: 5s
+bus: %s
+central: %s
 curfew:
   clockCheck: none                # the demo trusts this machine's clock; a site checks it (timedatectl or ntp)
 console:
@@ -323,8 +320,7 @@ roster:
 
 const demoBridgeYAML = `# Written by apedge demo on every run.
 site: %s
-bus:
-  broker: %s
+bus: %s
 stateDir: bridge-state
 osdp:
   - port: simulated              # a pseudo-terminal with simulated OSDP readers on the far end
@@ -354,8 +350,7 @@ simulate:
 
 const demoCentralYAML = `# Written by apedge demo on every run.
 database: central.db
-broker:
-  broker: %s
+broker: %s
 trust:
   - {site: %s, pubkey: keys/%s.pub}
 `

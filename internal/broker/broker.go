@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -139,7 +140,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		caps.MaximumClientWritesPending = DefaultMaxQueued
 	}
 	caps.ReceiveMaximum = orU16(o.Limits.ReceiveMaximum, DefaultReceiveMaximum)
-	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: log})
+	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: slog.New(quiet{log.Handler()})})
 	g := newGate(log, o.TLS != nil, o.Rules)
 	if o.DevPlaintext {
 		log.Warn("embedded broker in development mode: plaintext, no authentication, every client may publish and subscribe to anything; never for a real site", "addr", addr)
@@ -203,12 +204,8 @@ const maxLogged = 1024
 
 func newGate(log *slog.Logger, useTLS bool, rules []pki.Rule) *gate {
 	g := &gate{log: log, tls: useTLS, rules: map[string]pki.Rule{}}
-	for _, r := range rules {
-		old := g.rules[r.Identity]
-		old.Identity = r.Identity
-		old.Write = append(old.Write, r.Write...)
-		old.Read = append(old.Read, r.Read...)
-		g.rules[r.Identity] = old
+	for _, r := range pki.Merge(rules...) {
+		g.rules[r.Identity] = r
 	}
 	return g
 }
@@ -292,6 +289,36 @@ func (g *gate) OnDisconnect(cl *mochi.Client, err error, _ bool) {
 		g.once("oversized", who, "broker: packet over the maximum size refused; client disconnected", "client", cl.ID, "identity", who)
 	}
 }
+
+// quiet is the handler of mochi's own logger: it drops mochi's warning per refused
+// packet (mochi logs each one, the whole packet with it), since the gate counts every
+// refusal and logs each cause once per identity.
+type quiet struct{ slog.Handler }
+
+// refusedErrors are the errors mochi logs per packet that the gate already reports.
+var refusedErrors = []string{packets.ErrNotAuthorized.Error(), packets.ErrPacketTooLarge.Error()}
+
+// Handle drops a record whose error is one of refusedErrors.
+func (q quiet) Handle(ctx context.Context, r slog.Record) error {
+	drop := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" && slices.Contains(refusedErrors, a.Value.String()) {
+			drop = true
+			return false
+		}
+		return true
+	})
+	if drop {
+		return nil
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the filter on a derived handler.
+func (q quiet) WithAttrs(as []slog.Attr) slog.Handler { return quiet{q.Handler.WithAttrs(as)} }
+
+// WithGroup keeps the filter on a derived handler.
+func (q quiet) WithGroup(name string) slog.Handler { return quiet{q.Handler.WithGroup(name)} }
 
 func orU32(v, def uint32) uint32 {
 	if v == 0 {

@@ -33,6 +33,7 @@ type Rule struct {
 //	console  writes nothing; reads dev/+/+/state, bridge/state, agent/state.
 //	device:{class}:{id}  writes only its own dev/{class}/{id}/event|state|cmd/result;
 //	         reads only its own dev/{class}/{id}/cmd.
+//	monitor  writes nothing; reads everything under the site's prefix.
 //
 // Every topic is under apedge/v1/{site}/. Nobody else may do anything.
 func SiteRules(s Site) []Rule {
@@ -55,6 +56,7 @@ func SiteRules(s Site) []Rule {
 			Read:  []string{p + "dev/+/+/event", p + "dev/+/+/state", p + "dev/+/+/cmd/result", p + "bridge/state"}},
 		{Identity: string(RoleConsole),
 			Read: []string{p + "dev/+/+/state", p + "bridge/state", p + "agent/state"}},
+		{Identity: string(RoleMonitor), Read: []string{p + "#"}},
 	}
 	devs := slices.Clone(s.Devices)
 	slices.SortFunc(devs, func(a, b Identity) int { return strings.Compare(a.String(), b.String()) })
@@ -76,11 +78,13 @@ func SiteRules(s Site) []Rule {
 //	               reads apedge/v1/central/+/events (shared subscriptions included).
 //	uplink:{site}  writes only apedge/v1/central/{site}/events;
 //	               reads only apedge/v1/central/{site}/ack and apedge/v1/central/status.
+//	monitor        writes nothing; reads everything under apedge/v1/central/.
 func CentralRules(sites []string) []Rule {
 	const p = "apedge/v1/central/"
 	rules := []Rule{{Identity: string(RoleCentral),
 		Write: []string{p + "+/ack", p + "status"},
-		Read:  []string{p + "+/events"}}}
+		Read:  []string{p + "+/events"}},
+		{Identity: string(RoleMonitor), Read: []string{p + "#"}}}
 	sites = slices.Clone(sites)
 	slices.Sort(sites)
 	for _, s := range slices.Compact(sites) {
@@ -102,10 +106,39 @@ func CentralACL(sites []string) string {
 	return MosquittoACL("central's broker", CentralRules(sites))
 }
 
-// MosquittoACL renders rules as a Mosquitto acl_file. With no pattern lines and no
-// topic lines before the first user, a client whose username (the certificate's
-// CommonName, with use_identity_as_username) is in no rule may do nothing.
+// Merge returns rules with those of the same identity joined into one, in the order
+// each identity first appears, each filter once: the rules of a broker that carries
+// more than one site bus, or a site bus and central's uplink.
+func Merge(rules ...Rule) []Rule {
+	var out []Rule
+	at := map[string]int{}
+	for _, r := range rules {
+		i, ok := at[r.Identity]
+		if !ok {
+			i = len(out)
+			at[r.Identity] = i
+			out = append(out, Rule{Identity: r.Identity})
+		}
+		for _, f := range r.Write {
+			if !slices.Contains(out[i].Write, f) {
+				out[i].Write = append(out[i].Write, f)
+			}
+		}
+		for _, f := range r.Read {
+			if !slices.Contains(out[i].Read, f) {
+				out[i].Read = append(out[i].Read, f)
+			}
+		}
+	}
+	return out
+}
+
+// MosquittoACL renders rules (merged by identity, see Merge) as a Mosquitto acl_file.
+// With no pattern lines and no topic lines before the first user, a client whose
+// username (the certificate's CommonName, with use_identity_as_username) is in no
+// rule may do nothing.
 func MosquittoACL(what string, rules []Rule) string {
+	rules = Merge(rules...)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Mosquitto acl_file for %s, written by apedge pki acl; do not edit.\n", what)
 	b.WriteString("# Usernames are the CommonNames of client certificates from the site CA\n")

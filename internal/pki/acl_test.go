@@ -3,6 +3,7 @@ package pki_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"reflect"
 	"testing"
 
 	"github.com/apedge/apedge/internal/pki"
@@ -16,7 +17,7 @@ func rules() map[string]pki.Rule {
 	site := pki.Site{Code: "S1", Classes: []string{"door", "reader"},
 		Devices: []pki.Identity{{Role: pki.RoleDevice, Class: "reader", ID: "r1"}}}
 	m := map[string]pki.Rule{}
-	for _, r := range append(pki.SiteRules(site), pki.CentralRules([]string{"S1", "S2"})...) {
+	for _, r := range pki.Merge(append(pki.SiteRules(site), pki.CentralRules([]string{"S1", "S2"})...)...) {
 		m[r.Identity] = r
 	}
 	return m
@@ -79,6 +80,12 @@ func TestAllowed(t *testing.T) {
 		{"uplink:S1", "apedge/v1/central/+/ack", false, false},
 		{"uplink:S1", "apedge/v1/central/status", false, true},
 		{"uplink:S1", "$share/x", false, false},
+		// The monitor reads everything and writes nothing, on both brokers.
+		{"monitor", "apedge/v1/S1/#", false, true},
+		{"monitor", "apedge/v1/central/#", false, true},
+		{"monitor", "apedge/v1/S2/#", false, false},
+		{"monitor", "apedge/v1/S1/dev/door/front/cmd", true, false},
+		{"monitor", "apedge/v1/central/S1/ack", true, false},
 	}
 	rs := rules()
 	for _, tc := range tests {
@@ -89,5 +96,17 @@ func TestAllowed(t *testing.T) {
 		if got := r.Allowed(tc.topic, tc.write); got != tc.ok {
 			t.Errorf("%s write=%v %s: allowed %v, want %v", tc.who, tc.write, tc.topic, got, tc.ok)
 		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	got := pki.Merge(
+		pki.Rule{Identity: "a", Write: []string{"x"}, Read: []string{"r"}},
+		pki.Rule{Identity: "b", Read: []string{"y"}},
+		pki.Rule{Identity: "a", Write: []string{"x", "z"}},
+	)
+	want := []pki.Rule{{Identity: "a", Write: []string{"x", "z"}, Read: []string{"r"}}, {Identity: "b", Read: []string{"y"}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Merge = %+v, want %+v", got, want)
 	}
 }

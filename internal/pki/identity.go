@@ -28,6 +28,10 @@ const (
 	RoleDevice Role = "device"
 	// RoleUplink is site {site}'s agent on central's broker: name "uplink:{site}".
 	RoleUplink Role = "uplink"
+	// RoleMonitor reads everything on a broker and publishes nothing: name "monitor",
+	// for an installer's mosquitto_sub while commissioning and for the end-to-end
+	// tests. Issue it only when someone needs to watch, and revoke it after.
+	RoleMonitor Role = "monitor"
 )
 
 // Identity is a parsed identity name.
@@ -50,7 +54,7 @@ var (
 func ParseIdentity(name string) (Identity, error) {
 	parts := strings.Split(name, ":")
 	switch r := Role(parts[0]); r {
-	case RoleBridge, RoleAgent, RoleConsole, RoleCentral, RoleBroker:
+	case RoleBridge, RoleAgent, RoleConsole, RoleCentral, RoleBroker, RoleMonitor:
 		if len(parts) == 1 {
 			return Identity{Role: r}, nil
 		}
@@ -63,7 +67,7 @@ func ParseIdentity(name string) (Identity, error) {
 			return Identity{Role: r, Site: parts[1]}, nil
 		}
 	}
-	return Identity{}, fmt.Errorf("pki: %q is no identity: want bridge, agent, console, central, broker, device:{class}:{id} or uplink:{SITE}", name)
+	return Identity{}, fmt.Errorf("pki: %q is no identity: want bridge, agent, console, central, broker, monitor, device:{class}:{id} or uplink:{SITE}", name)
 }
 
 // String returns the identity's name.

@@ -47,9 +47,6 @@ const (
 const (
 	CAValidity   = 10 * 365 * 24 * time.Hour
 	CertValidity = 2 * 365 * 24 * time.Hour
-	// crlValidity is how long a revocation list is good for; Init and Revoke write a
-	// new one, and so does Issue when the one on disk is past half its life.
-	crlValidity = 365 * 24 * time.Hour
 )
 
 // ErrLive is returned by Issue when the identity already has an unexpired, unrevoked
@@ -390,7 +387,11 @@ func writeCRL(dir string, ca *x509.Certificate, key *ecdsa.PrivateKey, revoked [
 	if err != nil {
 		return err
 	}
-	tmpl := &x509.RevocationList{Number: num, ThisUpdate: now, NextUpdate: now.Add(crlValidity)}
+	// The list is good until the CA itself expires. Mosquitto (OpenSSL) refuses every
+	// client once the crlfile's NextUpdate has passed, and a site box has no job that
+	// re-signs it on a schedule: a list valid for a year would lock the whole site bus
+	// out a year after the last revocation. Revoke writes a new list at once instead.
+	tmpl := &x509.RevocationList{Number: num, ThisUpdate: now, NextUpdate: ca.NotAfter}
 	for _, s := range revoked {
 		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: now})
 	}

@@ -259,3 +259,46 @@ func TestGoldenACL(t *testing.T) {
 		})
 	}
 }
+
+// The revocation list lasts as long as the CA: Mosquitto refuses every client once
+// its crlfile is past NextUpdate, and nothing on a site re-signs it on a schedule.
+func TestCRLLastsAsLongAsTheCA(t *testing.T) {
+	dir, clk := initCA(t)
+	clk.Add(400 * 24 * time.Hour)
+	if _, err := pki.Issue(dir, "bridge", pki.Options{Clock: clk}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.Revoke(dir, "bridge", pki.Options{Clock: clk}); err != nil {
+		t.Fatal(err)
+	}
+	ca := readPEMCert(t, filepath.Join(dir, pki.CACertFile))
+	b, err := os.ReadFile(filepath.Join(dir, pki.CRLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	crl, err := x509.ParseRevocationList(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !crl.NextUpdate.Equal(ca.NotAfter) {
+		t.Fatalf("CRL next update %s, want the CA's expiry %s", crl.NextUpdate, ca.NotAfter)
+	}
+	if len(crl.RevokedCertificateEntries) != 1 {
+		t.Fatalf("%d revoked, want 1", len(crl.RevokedCertificateEntries))
+	}
+}
+
+func readPEMCert(t *testing.T, file string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
