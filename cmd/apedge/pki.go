@@ -14,8 +14,8 @@ import (
 	"github.com/apedge/apedge/internal/pki"
 )
 
-const pkiUsage = `apedge pki init -dir DIR -site CODE
-apedge pki issue -dir DIR -name IDENTITY [-host NAME,...] [-days N] [-force]
+const pkiUsage = `apedge pki init -dir DIR -site CODE [-alg ecdsa-p256|ed25519]
+apedge pki issue -dir DIR -name IDENTITY [-host NAME,...] [-days N] [-force] [-alg ecdsa-p256|ed25519]
 apedge pki list -dir DIR
 apedge pki revoke -dir DIR -name IDENTITY
 apedge pki acl -bridge bridge.yaml [-dir DIR] [-o FILE]
@@ -23,8 +23,10 @@ apedge pki acl -central -sites CODE,... [-o FILE]
 
 The site CA for the MQTT brokers (package pki). IDENTITY is a certificate's CommonName
 and the broker username: bridge, agent, console, central, broker (the broker's server
-certificate), device:{class}:{id} or uplink:{SITE} (a site's agent on central's broker).
-Keys are written mode 0600. issue refuses to replace a live certificate unless -force,
+certificate), monitor, device:{class}:{id} or uplink:{SITE} (a site's agent on central's
+broker).
+monitor reads everything and publishes nothing (for watching while commissioning).
+Keys are ECDSA P-256 unless -alg ed25519, written mode 0600. issue refuses to replace a live certificate unless -force,
 which revokes the old one. acl writes the Mosquitto acl_file of a site bus (classes
 from the bridge's configuration, device identities from DIR) or of central's broker.`
 
@@ -40,6 +42,7 @@ func (s sys) cmdPKI(_ context.Context, args []string, stdout, stderr io.Writer) 
 	sub, args := args[0], args[1:]
 	fs := cli.Flags("pki "+sub, pkiUsage, stderr)
 	dir := fs.String("dir", "", "the CA `directory`")
+	alg := fs.String("alg", "", "the key `algorithm` of init and issue: ecdsa-p256 (default) or ed25519")
 	var err error
 	switch sub {
 	case "init":
@@ -47,7 +50,11 @@ func (s sys) cmdPKI(_ context.Context, args []string, stdout, stderr io.Writer) 
 		if err = parseRequired(fs, args, "dir", dir, "site", site); err != nil {
 			return err
 		}
-		c, err := pki.Init(*dir, *site, pki.Options{Clock: s.clock})
+		a, err := pki.ParseAlgorithm(*alg)
+		if err != nil {
+			return err
+		}
+		c, err := pki.Init(*dir, *site, pki.Options{Clock: s.clock, Algorithm: a})
 		if err != nil {
 			return err
 		}
@@ -62,7 +69,11 @@ func (s sys) cmdPKI(_ context.Context, args []string, stdout, stderr io.Writer) 
 		if err = parseRequired(fs, args, "dir", dir, "name", name); err != nil {
 			return err
 		}
-		o := pki.Options{Clock: s.clock, Force: *force, Validity: time.Duration(*days) * 24 * time.Hour}
+		a, err := pki.ParseAlgorithm(*alg)
+		if err != nil {
+			return err
+		}
+		o := pki.Options{Clock: s.clock, Force: *force, Validity: time.Duration(*days) * 24 * time.Hour, Algorithm: a}
 		if *hosts != "" {
 			o.Hosts = strings.Split(*hosts, ",")
 		}

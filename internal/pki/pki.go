@@ -16,7 +16,9 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -53,8 +55,53 @@ const (
 // certificate and Options.Force is not set.
 var ErrLive = errors.New("pki: the identity has a live certificate; revoke it or reissue with force")
 
+// Algorithm is a key algorithm of the CA and its certificates.
+type Algorithm string
+
+// The algorithms Init and Issue make keys with.
+const (
+	// ECDSAP256 is ECDSA on NIST P-256, the default: every TLS stack has it.
+	ECDSAP256 Algorithm = "ecdsa-p256"
+	// Ed25519 makes smaller keys and signatures; Go, and Mosquitto on OpenSSL 1.1.1
+	// or later, accept it in TLS 1.2 and 1.3 (RFC 8422, RFC 8446).
+	Ed25519 Algorithm = "ed25519"
+)
+
+// ParseAlgorithm parses an algorithm's name; "" is ECDSAP256.
+func ParseAlgorithm(s string) (Algorithm, error) {
+	switch a := Algorithm(s); a {
+	case "":
+		return ECDSAP256, nil
+	case ECDSAP256, Ed25519:
+		return a, nil
+	}
+	return "", fmt.Errorf("pki: algorithm %q: want %s or %s", s, ECDSAP256, Ed25519)
+}
+
+// newKey makes a private key of algorithm a ("" is ECDSAP256).
+func newKey(a Algorithm) (crypto.Signer, error) {
+	switch a {
+	case "", ECDSAP256:
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("pki: %w", err)
+		}
+		return k, nil
+	case Ed25519:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("pki: %w", err)
+		}
+		return k, nil
+	}
+	return nil, fmt.Errorf("pki: unknown algorithm %q", a)
+}
+
 // Options are what Init, Issue, List and Revoke take besides their arguments.
 type Options struct {
+	// Algorithm is the key algorithm of a new CA or certificate (ECDSAP256 if empty).
+	// A CA of one algorithm may sign certificates of the other.
+	Algorithm Algorithm
 	// Clock tells the time certificates start from and are checked against (the
 	// system clock if nil).
 	Clock clock.Clock
@@ -104,9 +151,9 @@ func Init(dir, site string, o Options) (*Cert, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := newKey(o.Algorithm)
 	if err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
+		return nil, err
 	}
 	now := clock.Or(o.Clock).Now().UTC()
 	serial, err := newSerial()
@@ -123,7 +170,7 @@ func Init(dir, site string, o Options) (*Cert, error) {
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: make the CA certificate: %w", err)
 	}
@@ -172,9 +219,9 @@ func Issue(dir, name string, o Options) (*Cert, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := newKey(o.Algorithm)
 	if err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
+		return nil, err
 	}
 	serial, err := newSerial()
 	if err != nil {
@@ -201,7 +248,7 @@ func Issue(dir, name string, o Options) (*Cert, error) {
 			}
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
 	if err != nil {
 		return nil, fmt.Errorf("pki: issue %s: %w", name, err)
 	}
@@ -338,7 +385,7 @@ func describe(c *x509.Certificate, revoked []*big.Int, certFile, keyFile string)
 		CertFile: certFile, KeyFile: keyFile}
 }
 
-func loadCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func loadCA(dir string) (*x509.Certificate, crypto.Signer, error) {
 	ca, err := readCert(filepath.Join(dir, CACertFile))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w (apedge pki init makes the CA)", err)
@@ -351,13 +398,9 @@ func loadCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, nil, fmt.Errorf("pki: %s is mode %04o; want 0600 (chmod 600 %s)", keyFile, fi.Mode().Perm(), keyFile)
 	}
-	der, err := readPEM(keyFile, "EC PRIVATE KEY")
+	key, err := readKey(keyFile)
 	if err != nil {
 		return nil, nil, err
-	}
-	key, err := x509.ParseECPrivateKey(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pki: %s: %w", keyFile, err)
 	}
 	return ca, key, nil
 }
@@ -382,7 +425,7 @@ func revokedSerials(dir string, ca *x509.Certificate) ([]*big.Int, error) {
 	return out, nil
 }
 
-func writeCRL(dir string, ca *x509.Certificate, key *ecdsa.PrivateKey, revoked []*big.Int, now time.Time) error {
+func writeCRL(dir string, ca *x509.Certificate, key crypto.Signer, revoked []*big.Int, now time.Time) error {
 	num, err := newSerial()
 	if err != nil {
 		return err
@@ -426,12 +469,48 @@ func readPEM(file, typ string) ([]byte, error) {
 	return b.Bytes, nil
 }
 
-func writeKey(file string, key *ecdsa.PrivateKey) error {
-	der, err := x509.MarshalECPrivateKey(key)
+// writeKey writes key to file (0600): an ECDSA key as SEC 1 "EC PRIVATE KEY", as
+// OpenSSL writes it and Mosquitto reads it; any other as PKCS #8 "PRIVATE KEY".
+func writeKey(file string, key crypto.Signer) error {
+	typ := "PRIVATE KEY"
+	var der []byte
+	var err error
+	if k, ok := key.(*ecdsa.PrivateKey); ok {
+		typ = "EC PRIVATE KEY"
+		der, err = x509.MarshalECPrivateKey(k)
+	} else {
+		der, err = x509.MarshalPKCS8PrivateKey(key)
+	}
 	if err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
-	return writePEM(file, "EC PRIVATE KEY", der, 0o600)
+	return writePEM(file, typ, der, 0o600)
+}
+
+// readKey reads a private key writeKey wrote.
+func readKey(file string) (crypto.Signer, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	b, _ := pem.Decode(raw)
+	var key any
+	switch {
+	case b != nil && b.Type == "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(b.Bytes)
+	case b != nil && b.Type == "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+	default:
+		return nil, fmt.Errorf("pki: %s holds no PEM private key", file)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pki: %s: %w", file, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("pki: %s: a %T is no signing key", file, key)
+	}
+	return signer, nil
 }
 
 // writePEM writes the block to file with perm, through a temporary file renamed over
@@ -481,7 +560,7 @@ func or(d, def time.Duration) time.Duration {
 
 // writePair writes key (mode 0600) and the certificate der to their files and returns
 // the certificate parsed.
-func writePair(keyFile, certFile string, key *ecdsa.PrivateKey, der []byte) (*x509.Certificate, error) {
+func writePair(keyFile, certFile string, key crypto.Signer, der []byte) (*x509.Certificate, error) {
 	if err := writeKey(keyFile, key); err != nil {
 		return nil, err
 	}
