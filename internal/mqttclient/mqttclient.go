@@ -121,6 +121,11 @@ func New(o Options) (mqtt.Client, error) {
 			opts.SetPassword(pw)
 		}
 	}
+	if !c.Secure() {
+		// The configuration refuses plain TCP off the box; on it, it is for development.
+		log.Warn("mqtt link is plaintext: development only, never a real site (anyone on this box can then publish as anyone); use tls:// with a client certificate from the site CA (apedge pki)",
+			"broker", c.Broker, "client", c.ClientID)
+	}
 	if c.Secure() || c.TLS != nil {
 		tc, err := tlsConfig(c.TLS)
 		if err != nil {

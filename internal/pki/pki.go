@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apedge/apedge/internal/clock"
@@ -321,14 +322,17 @@ func Revoke(dir, name string, o Options) (*Cert, error) {
 
 // ServerTLS returns the TLS configuration of a broker serving with dir's broker
 // certificate: TLS 1.2 or later, a client certificate from dir's CA required and
-// verified against clk's time, and refused if dir's revocation list (read now) names it.
+// verified against clk's time, and refused if dir's revocation list names it. The list
+// is read again whenever its file changes (apedge pki revoke rewrites it), so a
+// revocation takes effect at the next connection without restarting the broker; a
+// list that cannot be read or verified then refuses every client until it can.
 func ServerTLS(dir string, clk clock.Clock) (*tls.Config, error) {
 	ca, _, err := loadCA(dir)
 	if err != nil {
 		return nil, err
 	}
-	revoked, err := revokedSerials(dir, ca)
-	if err != nil {
+	crl := &crlWatch{dir: dir, ca: ca}
+	if _, err := crl.revoked(); err != nil {
 		return nil, err
 	}
 	stem := Identity{Role: RoleBroker}.fileStem()
@@ -349,6 +353,10 @@ func ServerTLS(dir string, clk clock.Clock) (*tls.Config, error) {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("pki: no client certificate")
 			}
+			revoked, err := crl.revoked()
+			if err != nil {
+				return err
+			}
 			s := cs.PeerCertificates[0].SerialNumber
 			if slices.ContainsFunc(revoked, func(r *big.Int) bool { return r.Cmp(s) == 0 }) {
 				return fmt.Errorf("pki: certificate of %q (serial %s) is revoked", cs.PeerCertificates[0].Subject.CommonName, s.Text(16))
@@ -356,6 +364,40 @@ func ServerTLS(dir string, clk clock.Clock) (*tls.Config, error) {
 			return nil
 		},
 	}, nil
+}
+
+// crlWatch is a CA directory's revocation list, read again when its file changes.
+type crlWatch struct {
+	dir string
+	ca  *x509.Certificate
+
+	mu   sync.Mutex
+	mod  time.Time // the file's modification time and size when last read
+	size int64
+	list []*big.Int
+}
+
+// revoked returns the serials the list names, reading the file again if it changed.
+func (w *crlWatch) revoked() ([]*big.Int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fi, err := os.Stat(filepath.Join(w.dir, CRLFile))
+	if err != nil {
+		return nil, fmt.Errorf("pki: revocation list: %w", err)
+	}
+	if w.list != nil && fi.ModTime().Equal(w.mod) && fi.Size() == w.size {
+		return w.list, nil
+	}
+	list, err := revokedSerials(w.dir, w.ca)
+	if err != nil {
+		w.list = nil
+		return nil, err
+	}
+	if list == nil {
+		list = []*big.Int{}
+	}
+	w.list, w.mod, w.size = list, fi.ModTime(), fi.Size()
+	return list, nil
 }
 
 // ClientTLS returns the TLS configuration of the client identity name of dir's CA:

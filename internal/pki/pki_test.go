@@ -225,6 +225,40 @@ func TestServerTLSRefusesRevoked(t *testing.T) {
 			t.Errorf("%s: VerifyConnection = %v, want ok %v", tc.name, err, tc.ok)
 		}
 	}
+	// A revocation after the broker started takes effect at the next connection.
+	if _, err := pki.Revoke(dir, "agent", o); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := pki.ClientTLS(dir, "agent", clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(cl.Certificates[0].Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.VerifyConnection(tlsState(leaf)); err == nil {
+		t.Error("agent revoked while the broker runs: still accepted")
+	}
+	// A list that cannot be read refuses everyone rather than no one.
+	if _, err := pki.Issue(dir, "console", o); err != nil {
+		t.Fatal(err)
+	}
+	if cl, err = pki.ClientTLS(dir, "console", clk); err != nil {
+		t.Fatal(err)
+	}
+	if leaf, err = x509.ParseCertificate(cl.Certificates[0].Certificate[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.VerifyConnection(tlsState(leaf)); err != nil {
+		t.Fatalf("console, never revoked: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, pki.CRLFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.VerifyConnection(tlsState(leaf)); err == nil {
+		t.Error("with no revocation list, a client was accepted")
+	}
 }
 
 func TestGoldenACL(t *testing.T) {
