@@ -201,6 +201,14 @@ func (m *Mosquitto) Restart() {
 	m.start()
 }
 
+// Reload asks the broker to read its configuration, ACL and revocation list again
+// (SIGHUP, as systemctl reload does).
+func (m *Mosquitto) Reload() {
+	if m.cmd != nil && m.cmd.Process != nil {
+		m.cmd.Process.Signal(syscall.SIGHUP)
+	}
+}
+
 // Addr is the broker's host:port.
 func (m *Mosquitto) Addr() string { return "127.0.0.1:" + strconv.Itoa(m.Port) }
 

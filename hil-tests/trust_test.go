@@ -351,6 +351,24 @@ func forgersRefused(t *testing.T, kind string) {
 	case <-time.After(20 * time.Second):
 		t.Error("no retained credential list")
 	}
+	// A certificate revoked while the broker runs is refused at its next connection,
+	// once the broker has read the new list: Mosquitto on SIGHUP (systemctl reload),
+	// the embedded broker by itself.
+	b.PKI().Revoke(dock.String())
+	if m, ok := b.(*Mosquitto); ok {
+		m.Reload()
+	}
+	dc, dk := b.PKI().files(dock.String())
+	if pair, err = tls.LoadX509KeyPair(dc, dk); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the dock's certificate refused once revoked", func() (bool, string) {
+		c, err := dialRaw(b, "dock-after-revocation", &pair)
+		if err == nil {
+			c.Disconnect(0)
+		}
+		return err != nil, fmt.Sprint(err)
+	})
 	if emb != nil {
 		st := emb.Stats()
 		t.Logf("embedded broker: %+v", st)

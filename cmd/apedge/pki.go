@@ -106,7 +106,7 @@ func (s sys) cmdPKI(_ context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "revoked %s (serial %s); reload the brokers so that they read %s\n", c.Name, c.Serial, pki.CRLFile)
+		fmt.Fprintf(stdout, "revoked %s (serial %s); the embedded broker reads the new %s at the next connection, Mosquitto once reloaded (systemctl reload mosquitto)\n", c.Name, c.Serial, pki.CRLFile)
 		return nil
 	case "acl":
 		bridgeCfg := fs.String("bridge", "", "the bridge's configuration `file` (a site bus's ACL)")
