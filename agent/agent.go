@@ -55,6 +55,10 @@ type Stats struct {
 	RefusalAlarms uint64
 	// Late counts device messages accepted late (older than devices.lateAfter).
 	Late uint64
+	// Unordered counts command results for commands this agent never ordered, every
+	// one (repeats too); UnorderedAlarms counts the command.unordered alarms journaled
+	// for them, at most one a minute.
+	Unordered, UnorderedAlarms uint64
 }
 
 // Agent is a running site agent.
@@ -97,6 +101,9 @@ type Agent struct {
 	refusals                                  refusals // device.refused alarms, rate limited
 	badLogs                                   refusals // "bad site bus message" warnings, rate limited
 	refused, refusedTime, refusalAlarms, late atomic.Uint64
+
+	unorderedLimit             unorderedLimit // command.unordered alarms, rate limited
+	unordered, unorderedAlarms atomic.Uint64
 
 	// busUp is set once the bus session is set up (subscribed, announced) and
 	// cleared when it drops: the agent publishes its acks only then.
@@ -240,7 +247,8 @@ func (a *Agent) Journal() *journal.Journal { return a.journal }
 func (a *Agent) Stats() Stats {
 	return Stats{BusMessages: a.busMsgs.Load(), BadMessages: a.bad.Load(), Duplicates: a.dups.Load(),
 		SeqGaps: a.gaps.Load(), Journaled: a.journaled.Load(), Overflow: a.overflow.Load(), UnknownCards: a.unknownCards.Load(),
-		Refused: a.refused.Load(), RefusedTime: a.refusedTime.Load(), RefusalAlarms: a.refusalAlarms.Load(), Late: a.late.Load()}
+		Refused: a.refused.Load(), RefusedTime: a.refusedTime.Load(), RefusalAlarms: a.refusalAlarms.Load(), Late: a.late.Load(),
+		Unordered: a.unordered.Load(), UnorderedAlarms: a.unorderedAlarms.Load()}
 }
 
 // Forwarder returns the agent's forwarder.

@@ -143,6 +143,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if err := os.MkdirAll(b.cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("bridge: state directory: %w", err)
 	}
+	b.openLedger(b.clock.Now())
 	if b.out, err = openOutbox(ctx, b.cfg.StateDir, pub, b.clock, b.log); err != nil {
 		return err
 	}

@@ -82,40 +82,6 @@ func (r *refusals) note(log *slog.Logger, now time.Time, what, cause string, arg
 	log.Warn(what+" refused", append(args, "cause", cause, "alsoRefusedForThisCauseInTheMinuteBefore", st.since)...)
 }
 
-// ledger remembers the ids of the commands accepted, until their deadlines pass, so
-// that a command replayed from the bus is refused. A command past its deadline is
-// answered "expired" anyway, and deadlines are at most maxAhead away, so the ledger
-// holds at most maxRemembered ids.
-type ledger struct {
-	mu   sync.Mutex
-	seen map[string]time.Time // command id: its deadline
-}
-
-// first records command id with its deadline, and says whether it is new; if not,
-// why it is refused.
-func (l *ledger) first(id string, deadline, now time.Time) (ok bool, refused string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.seen == nil {
-		l.seen = map[string]time.Time{}
-	}
-	if _, dup := l.seen[id]; dup {
-		return false, causeReplayed
-	}
-	if len(l.seen) >= maxRemembered {
-		for k, d := range l.seen {
-			if d.Before(now) {
-				delete(l.seen, k)
-			}
-		}
-	}
-	if len(l.seen) >= maxRemembered {
-		return false, causeTooMany
-	}
-	l.seen[id] = deadline
-	return true, ""
-}
-
 // unlockFor returns how long cmd, an unlock of device id, would unlock it for: its
 // own time, or the door's configured one.
 func (b *Bridge) unlockFor(id string, cmd *sitebus.Command) time.Duration {
@@ -136,7 +102,8 @@ func (b *Bridge) unlockFor(id string, cmd *sitebus.Command) time.Duration {
 // an id to answer by) and logged once per cause per minute. A command past its deadline
 // is not carried out: it is answered "expired", so a late unlock never opens a door
 // nobody is waiting at. A command whose deadline is more than maxAhead away, an unlock
-// longer than the configured maxUnlock, and a command id already taken are refused.
+// longer than the configured maxUnlock, and a command id already taken, also before the
+// bridge last started (the ledger kept in the state directory), are refused.
 // The device the topic names carries it out, whatever its class.
 func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 	tp, err := sitebus.ParseTopic(topic)
@@ -145,6 +112,7 @@ func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 		return
 	}
 	now := b.clock.Now()
+	b.openLedger(now) // Run opened it; a test's bridge may not have run
 	answer := func(id, status, why string) {
 		b.out.put(outMsg{class: tp.Class, id: tp.ID, kind: sitebus.KindCmdResult, msgKind: status,
 			data: sitebus.Result{ID: id, Status: status, Error: why}})
@@ -180,8 +148,8 @@ func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 			return
 		}
 	}
-	if ok, why := b.commands.first(cmd.ID, cmd.Deadline, now); !ok {
-		refuse(cmd.ID, why, fmt.Errorf("command %s", cmd.ID))
+	if why, err := b.commands.first(cmd.ID, cmd.Deadline, now); why != "" {
+		refuse(cmd.ID, why, err)
 		return
 	}
 	d := b.lookup(device.Ref{Class: tp.Class, ID: tp.ID})
@@ -203,4 +171,13 @@ func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 			result(sitebus.ResultFailed, err.Error())
 		}
 	}()
+}
+
+// openLedger reads the command ledger kept in the state directory, once, and logs if it
+// could not: the commands that cannot then be proved new are refused for a while.
+func (b *Bridge) openLedger(now time.Time) {
+	if lost := b.commands.open(b.cfg.StateDir, now); lost != nil {
+		b.log.Warn("command ledger kept from before unreadable: refusing the commands that cannot be proved new",
+			"until", now.Add(maxAhead), "err", lost)
+	}
 }

@@ -57,23 +57,23 @@ func TestRefusalsLoggedOncePerCausePerMinute(t *testing.T) {
 func TestLedgerBounded(t *testing.T) {
 	var l ledger
 	now := time.Date(2026, 6, 10, 11, 0, 0, 0, time.UTC)
-	if ok, _ := l.first("a", now.Add(time.Second), now); !ok {
-		t.Fatal("first a refused")
+	if why, err := l.first("a", now.Add(time.Second), now); why != "" {
+		t.Fatalf("first a refused: %s: %v", why, err)
 	}
-	if ok, why := l.first("a", now.Add(time.Second), now); ok || why != causeReplayed {
-		t.Fatalf("a again: %v %q, want refused as replayed", ok, why)
+	if why, _ := l.first("a", now.Add(time.Second), now); why != causeReplayed {
+		t.Fatalf("a again: %q, want refused as replayed", why)
 	}
 	for i := range maxRemembered - 1 {
-		if ok, why := l.first(string(rune('b'+i%20))+time.Duration(i).String(), now.Add(time.Minute), now); !ok {
-			t.Fatalf("command %d refused: %s", i, why)
+		if why, err := l.first(string(rune('b'+i%20))+time.Duration(i).String(), now.Add(time.Minute), now); why != "" {
+			t.Fatalf("command %d refused: %s: %v", i, why, err)
 		}
 	}
-	if ok, why := l.first("full", now.Add(time.Minute), now); ok || why != causeTooMany {
-		t.Fatalf("one more than maxRemembered: %v %q, want too many", ok, why)
+	if why, _ := l.first("full", now.Add(time.Minute), now); why != causeTooMany {
+		t.Fatalf("one more than maxRemembered: %q, want too many", why)
 	}
 	later := now.Add(2 * time.Second) // a's deadline has passed: room for one
-	if ok, why := l.first("next", later.Add(time.Minute), later); !ok {
-		t.Fatalf("after a deadline passed: refused, %s", why)
+	if why, err := l.first("next", later.Add(time.Minute), later); why != "" {
+		t.Fatalf("after a deadline passed: refused, %s: %v", why, err)
 	}
 	if len(l.seen) > maxRemembered {
 		t.Errorf("ledger holds %d ids, at most %d", len(l.seen), maxRemembered)

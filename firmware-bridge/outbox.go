@@ -78,6 +78,13 @@ type outbox struct {
 	degraded       atomic.Bool
 	degradedSince  time.Time
 	degradedCauses map[string]bool
+	// unmarked are the rows sent whose sent mark could not be written (the disk is
+	// full), with when they were sent: the sender does not send them again while it
+	// cannot write, and writes their marks first once it can (sender's own).
+	unmarked map[int64]int64
+	// markFailing is set while marking fails, so that it is logged once, not per try
+	// (sender's own).
+	markFailing bool
 
 	published, dropped, written, acked, resent atomic.Uint64
 }
@@ -89,7 +96,7 @@ func openOutbox(ctx context.Context, dir string, pub *sitebus.Publisher, clk clo
 		return nil, fmt.Errorf("bridge: outbox: %w", err)
 	}
 	return &outbox{db: db, pub: pub, clock: clk, log: log, ch: make(chan outMsg, outboxSize), kept: make(chan struct{}, 1),
-		retryEvery: outboxRetry, maxHeld: outboxMaxHeld, held: heldQueue{states: map[string]heldMsg{}}}, nil
+		retryEvery: outboxRetry, maxHeld: outboxMaxHeld, held: heldQueue{states: map[string]heldMsg{}}, unmarked: map[int64]int64{}}, nil
 }
 
 // put queues m without blocking. If the writer has fallen a whole outboxSize behind, m
@@ -260,9 +267,12 @@ func (o *outbox) send(ctx context.Context, linger time.Duration) {
 }
 
 // sendKept sends the oldest messages to be sent and marks each sent once the broker
-// has it.
+// has it. A mark that cannot be written (the disk is full) is kept in memory instead:
+// the message is not sent again every second while the disk stays full, and its mark
+// is written once it can be.
 func (o *outbox) sendKept(ctx context.Context) (int, error) {
-	rows, err := o.db.QueryContext(ctx, `SELECT n, topic, retained, body FROM outbox WHERE sent = 0 ORDER BY n LIMIT 256`)
+	o.writeMarks(ctx)
+	rows, err := o.db.QueryContext(ctx, `SELECT n, topic, retained, body FROM outbox WHERE sent = 0 ORDER BY n LIMIT ?`, 256+len(o.unmarked))
 	if err != nil {
 		return 0, fmt.Errorf("read: %w", err)
 	}
@@ -285,14 +295,19 @@ func (o *outbox) sendKept(ctx context.Context) (int, error) {
 	}
 	sent := 0
 	for _, k := range ks {
+		if _, ok := o.unmarked[k.n]; ok {
+			continue // sent; only its mark waits for room on the disk
+		}
 		k.pm.Msg, _ = sitebus.Decode(k.pm.Body) // for naming it in errors only
 		if err := o.pub.Send(ctx, &k.pm); err != nil {
 			return sent, err
 		}
 		// When it was sent times the resend (against applyAcks's ticker), not an event:
 		// the system clock, not the bridge's.
-		if _, err := o.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox SET sent = ? WHERE n = ?`, time.Now().UnixMilli(), k.n); err != nil {
-			return sent, fmt.Errorf("mark sent: %w", err)
+		at := time.Now().UnixMilli()
+		if err := o.mark(ctx, k.n, at); err != nil {
+			o.unmarked[k.n] = at
+			o.markFailed(err)
 		}
 		sent++
 		o.published.Add(1)
@@ -301,6 +316,41 @@ func (o *outbox) sendKept(ctx context.Context) (int, error) {
 		}
 	}
 	return sent, nil
+}
+
+// mark writes that row n was sent at (Unix ms).
+func (o *outbox) mark(ctx context.Context, n, at int64) error {
+	if o.failWrites != nil {
+		if err := o.failWrites(); err != nil {
+			return err
+		}
+	}
+	_, err := o.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox SET sent = ? WHERE n = ?`, at, n)
+	return err
+}
+
+// writeMarks writes the marks kept in memory, if any, as far as it can.
+func (o *outbox) writeMarks(ctx context.Context) {
+	for n, at := range o.unmarked {
+		if err := o.mark(ctx, n, at); err != nil {
+			o.markFailed(err)
+			return
+		}
+		delete(o.unmarked, n)
+	}
+	if o.markFailing && len(o.unmarked) == 0 {
+		o.markFailing = false
+		o.log.Info("outbox: sent marks written again")
+	}
+}
+
+// markFailed logs, once until marking works again, that a sent mark could not be written.
+func (o *outbox) markFailed(err error) {
+	if !o.markFailing {
+		o.markFailing = true
+		o.log.Warn("outbox: cannot mark messages sent; they are not sent again meanwhile, and marked once the disk has room (logged once)",
+			"err", err, "unmarked", len(o.unmarked))
+	}
 }
 
 // ack deletes the messages the agent has handled.

@@ -1,11 +1,14 @@
 package bridge_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/mqttclient"
 	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
@@ -236,5 +240,156 @@ func TestDoorUnlockForOverMaxUnlock(t *testing.T) {
 	res = command(t, h, sitebus.ClassDoor, "front", sitebus.Command{ID: "short", Action: sitebus.ActionUnlock, Deadline: time.Now().Add(time.Minute), ForMs: 1000})
 	if res.Status != sitebus.ResultDone {
 		t.Errorf("unlock for 1s: %+v, want done", res)
+	}
+}
+
+// waitNewBoot waits until reader id says online under a boot other than old: the
+// bridge that restarted has subscribed to its commands. It returns the new boot.
+func (h *harness) waitNewBoot(t *testing.T, id, old string) string {
+	t.Helper()
+	var boot string
+	wait.For(t, timeout, id+" online after the restart", func() (bool, string) {
+		for _, m := range h.bus.device(t, sitebus.ClassReader, id, sitebus.KindState) {
+			var s struct{ Online bool }
+			json.Unmarshal(m.Data, &s)
+			if m.Boot != old && s.Online {
+				boot = m.Boot
+				return true, ""
+			}
+		}
+		return false, ""
+	})
+	return boot
+}
+
+// TestReplayAfterRestart: a signed command the bridge carried out, captured off the
+// bus and replayed after the bridge restarts, within its deadline, is refused as
+// replayed: the ledger of commands taken is kept in the state directory.
+func TestReplayAfterRestart(t *testing.T) {
+	t.Parallel()
+	brk := brokertest.Start(t)
+	h := &harness{cfg: newConfig(t, brk.URL()), bus: record(t, brk.URL(), "watcher"), agt: brokertest.Client(t, brk.URL(), "agent")}
+	h.key = siteKey(t, h.cfg)
+	h.b = bridge.New(h.cfg, testlog.New(t))
+	stop := run(t, h.b)
+	h.sim = h.b.Sim()
+	h.waitOnline(t, "front-in", true)
+	captured, err := sitebus.SignCommand(h.key, site, sitebus.ClassDoor, "front",
+		&sitebus.Command{ID: "g1", Action: sitebus.ActionUnlock, Deadline: time.Now().Add(time.Minute), By: "staff-7", ForMs: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := send(t, h, sitebus.ClassDoor, "front", "g1", captured); res.Status != sitebus.ResultDone {
+		t.Fatalf("genuine unlock: %+v", res)
+	}
+	first := h.bus.waitEvents(t, sitebus.ClassDoor, "front", 0, "unlocked")[0].Boot
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	h.b = bridge.New(h.cfg, testlog.New(t))
+	run(t, h.b)
+	h.sim = h.b.Sim()
+	h.waitNewBoot(t, "front-in", first)
+	if res := send(t, h, sitebus.ClassDoor, "front", "g1", captured); res.Status != sitebus.ResultFailed || !strings.HasPrefix(res.Error, "refused: replayed") {
+		t.Errorf("unlock replayed after a restart: %+v, want failed, refused: replayed", res)
+	}
+	if _, cmds := h.b.Refused(); cmds != 1 {
+		t.Errorf("Refused() commands = %d after the replay, want 1", cmds)
+	}
+	// A new command is still carried out.
+	if res := command(t, h, sitebus.ClassDoor, "front", sitebus.Command{ID: "g2", Action: sitebus.ActionUnlock, Deadline: time.Now().Add(time.Minute), ForMs: 1000}); res.Status != sitebus.ResultDone {
+		t.Errorf("new unlock after the restart: %+v, want done", res)
+	}
+	n := 0
+	for _, m := range h.bus.device(t, sitebus.ClassDoor, "front", sitebus.KindEvent) {
+		if m.Kind == "unlocked" && m.Boot != first {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("after the restart front unlocked %d times, want once (g2 only)", n)
+	}
+}
+
+// countingLog passes records on to h and counts those whose message starts with
+// prefix.
+type countingLog struct {
+	slog.Handler
+	prefix string
+	n      *atomic.Int64
+}
+
+func (c countingLog) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, c.prefix) {
+		c.n.Add(1)
+	}
+	return c.Handler.Handle(ctx, r)
+}
+
+func (c countingLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return countingLog{c.Handler.WithAttrs(as), c.prefix, c.n}
+}
+
+func (c countingLog) WithGroup(g string) slog.Handler {
+	return countingLog{c.Handler.WithGroup(g), c.prefix, c.n}
+}
+
+// TestLedgerLostFailsClosed: a bridge whose kept command ledger is corrupt still runs
+// its doors, warns once, and refuses the commands that might have been accepted
+// before it started (due within maxAhead, 5 minutes, of its first command); once that
+// has passed, commands are carried out and the ledger is kept again.
+func TestLedgerLostFailsClosed(t *testing.T) {
+	t.Parallel()
+	brk := brokertest.Start(t)
+	h := &harness{cfg: newConfig(t, brk.URL()), bus: record(t, brk.URL(), "watcher"), agt: brokertest.Client(t, brk.URL(), "agent")}
+	h.key = siteKey(t, h.cfg)
+	if err := os.MkdirAll(h.cfg.StateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(h.cfg.StateDir, "commands.json")
+	if err := os.WriteFile(path, []byte(`{"version":1,"commands":[{"id":"g1","dead`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.CredentialsTopic(site), 1, true, credentials(t, h.key, 1)), timeout); err != nil {
+		t.Fatal(err)
+	}
+	warned := new(atomic.Int64)
+	log := slog.New(countingLog{testlog.New(t).Handler(), "command ledger", warned})
+	clk := clocktest.Running(time.Date(2026, 6, 10, 11, 0, 0, 0, time.UTC))
+	h.b = bridge.New(h.cfg, log, bridge.WithClock(clk))
+	run(t, h.b)
+	h.sim = h.b.Sim()
+	h.waitOnline(t, "front-in", true)
+
+	for _, id := range []string{"g1", "g2"} {
+		res := command(t, h, sitebus.ClassDoor, "front", sitebus.Command{ID: id, Action: sitebus.ActionUnlock, Deadline: clk.Now().Add(10 * time.Second), ForMs: 1000})
+		if res.Status != sitebus.ResultFailed || !strings.HasPrefix(res.Error, "refused: replay-ledger-lost") {
+			t.Errorf("%s with the ledger lost: %+v, want failed, refused: replay-ledger-lost", id, res)
+		}
+	}
+	// The doors work meanwhile.
+	if cr := readAt(t, h, 0, 10001); !cr.Granted {
+		t.Errorf("card read with the ledger lost: %+v, want granted", cr)
+	}
+	h.waitLock(t, "front", false)
+
+	clk.Add(5 * time.Minute)
+	res := command(t, h, sitebus.ClassDoor, "front", sitebus.Command{ID: "g3", Action: sitebus.ActionUnlock, Deadline: clk.Now().Add(10 * time.Second), ForMs: 1000})
+	if res.Status != sitebus.ResultDone {
+		t.Errorf("unlock 5 minutes on: %+v, want done", res)
+	}
+	if n := warned.Load(); n != 1 {
+		t.Errorf("ledger loss logged %d times, want once", n)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept struct {
+		Commands []struct{ ID string } `json:"commands"`
+	}
+	if err := json.Unmarshal(b, &kept); err != nil || len(kept.Commands) != 1 || kept.Commands[0].ID != "g3" {
+		t.Errorf("ledger file after g3: %s (%v), want it written anew with g3", b, err)
 	}
 }
