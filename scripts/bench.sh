@@ -11,5 +11,6 @@ BENCHTIME=${BENCHTIME:-3s}
   go test -run '^$' -bench . -benchtime 100x -timeout 30m ./devices/osdp
   go test -run '^$' -bench . -benchtime 50x -timeout 30m ./agent/curfew
   go test -run '^$' -bench Movements -benchtime 5000x -timeout 30m ./agent
+  go test -run '^$' -bench Flood -benchtime 1x -timeout 10m ./internal/broker
   HIL_NO_RACE=1 go test -run '^$' -bench . -benchtime 1x -timeout 30m ./hil-tests
 } 2>&1 | go run ./scripts/benchtable

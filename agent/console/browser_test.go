@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/formats/uplink"
+	"github.com/apedge/apedge/internal/broker/brokertest"
+	"github.com/apedge/apedge/internal/mqttclient"
 	"github.com/chromedp/chromedp"
 )
 
@@ -140,6 +143,21 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("alarm.acknowledged: %s", ack.Data)
 	}
 	shot("4-alarm-acknowledged")
+
+	// An ack far beyond the journal on central's topic (forged, or from a central gone
+	// wrong): the forwarder refuses it, and the console says so, in words.
+	forger := brokertest.Client(t, s.brk.URL(), "forger")
+	if err := mqttclient.WaitTimeout(t.Context(), forger.Publish(uplink.AckTopic(site), 1, false, uplink.EncodeAck(site, 1<<40, s.clock.Now())), timeout); err != nil {
+		t.Fatal(err)
+	}
+	refused := s.waitEvent("delivery.ack-refused")
+	refusedAlarm := fmt.Sprintf(`.alarm[data-seq="%d"]`, refused.Seq)
+	step("the refused ack shown as an alarm", chromedp.WaitVisible(chromedp.CSS(refusedAlarm)))
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+refusedAlarm+`').textContent`))
+	if err != nil || !strings.Contains(text, "ack from central refused") || !strings.Contains(text, fmt.Sprint(uint64(1<<40))) {
+		t.Errorf("the ack-refused alarm reads %q (%v); want it to say central's ack was refused and what it claimed", text, err)
+	}
+	shot("4b-ack-refused-alarm")
 
 	step("record an arrival",
 		chromedp.SendKeys(chromedp.CSS(`#arrival-form input[name=crn]`), "X500001"),

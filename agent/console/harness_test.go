@@ -20,6 +20,7 @@ import (
 	"github.com/apedge/apedge/agent/staff"
 	bridge "github.com/apedge/apedge/firmware-bridge"
 	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/broker"
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
@@ -78,6 +79,7 @@ type consoleSite struct {
 	index  *eventindex.Index
 	srv    *httptest.Server
 	pub    string
+	brk    *broker.Broker
 }
 
 func newConsoleSite(t testing.TB) *consoleSite {
@@ -85,6 +87,7 @@ func newConsoleSite(t testing.TB) *consoleSite {
 	s := &consoleSite{t: t, dir: t.TempDir(), clock: clocktest.Running(noon)} // the doors time themselves
 	log := testlog.New(t)
 	brk := brokertest.Start(t)
+	s.brk = brk
 	key, err := sitekey.Generate(site, nil)
 	if err != nil {
 		t.Fatal(err)

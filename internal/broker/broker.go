@@ -20,9 +20,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -79,8 +81,9 @@ type Options struct {
 type Stats struct {
 	// Oversized counts packets over MaxPacketSize (each client disconnected).
 	Oversized int64
-	// Unauthenticated counts connections refused: no usable identity, or a last will
-	// the identity may not publish.
+	// Unauthenticated counts connections refused: at the TLS handshake (no client
+	// certificate, another CA's, a revoked or expired one), for an identity with no
+	// rule, or for a last will the identity may not publish.
 	Unauthenticated int64
 	// Denied counts publishes, subscriptions and deliveries the rules refused.
 	Denied int64
@@ -140,8 +143,8 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		caps.MaximumClientWritesPending = DefaultMaxQueued
 	}
 	caps.ReceiveMaximum = orU16(o.Limits.ReceiveMaximum, DefaultReceiveMaximum)
-	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: slog.New(quiet{log.Handler()})})
 	g := newGate(log, o.TLS != nil, o.Rules)
+	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: slog.New(quiet{log.Handler(), g})})
 	if o.DevPlaintext {
 		log.Warn("embedded broker in development mode: plaintext, no authentication, every client may publish and subscribe to anything; never for a real site", "addr", addr)
 		if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
@@ -290,35 +293,76 @@ func (g *gate) OnDisconnect(cl *mochi.Client, err error, _ bool) {
 	}
 }
 
-// quiet is the handler of mochi's own logger: it drops mochi's warning per refused
-// packet (mochi logs each one, the whole packet with it), since the gate counts every
-// refusal and logs each cause once per identity.
-type quiet struct{ slog.Handler }
+// quiet is the handler of mochi's own logger. mochi logs each refused packet (the
+// whole packet with it), each QoS message dropped for a full inflight store and each
+// failed connection, so a flood of any of them would be a flood of log lines: quiet
+// passes those on once per cause and client (through the gate, which counts them) and
+// drops normal disconnects. Everything else mochi says goes through.
+type quiet struct {
+	slog.Handler
+	g *gate
+}
 
 // refusedErrors are the errors mochi logs per packet that the gate already reports.
-var refusedErrors = []string{packets.ErrNotAuthorized.Error(), packets.ErrPacketTooLarge.Error()}
+var refusedErrors = []string{packets.ErrNotAuthorized.Error(), packets.ErrPacketTooLarge.Error(), packets.ErrBadUsernameOrPassword.Error()}
 
-// Handle drops a record whose error is one of refusedErrors.
+// Handle filters r as quiet says.
 func (q quiet) Handle(ctx context.Context, r slog.Record) error {
-	drop := false
+	var errText, client string
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "error" && slices.Contains(refusedErrors, a.Value.String()) {
-			drop = true
-			return false
+		switch a.Key {
+		case "error":
+			errText = a.Value.String()
+		case "client":
+			client = a.Value.String()
 		}
 		return true
 	})
-	if drop {
+	switch {
+	case slices.Contains(refusedErrors, errText):
+		return nil // counted and logged once by the gate's hooks
+	case r.Message == "client store quota reached" || r.Message == "packet ids exhausted":
+		q.g.once("dropped", client, "broker: a client's inflight store is full: QoS 1 and 2 messages to it are dropped", "client", client)
+		return nil
+	case r.Message == "" && gone(errText):
+		return nil // a client went away
+	case r.Message == "" && errText != "":
+		// A connection that failed before MQTT: a TLS handshake refused (no certificate,
+		// another CA's, a revoked one) or garbage on the port.
+		q.g.unauth.Add(1)
+		q.g.once("connection", causeOf(errText), "broker: connection refused before MQTT (TLS handshake or garbage)", "err", errText)
 		return nil
 	}
 	return q.Handler.Handle(ctx, r)
 }
 
+// gone says whether a connection error is only a client going away.
+func gone(err string) bool {
+	for _, s := range []string{io.EOF.Error(), net.ErrClosed.Error(), "connection reset by peer", "broken pipe"} {
+		if strings.HasSuffix(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// causeOf is an error's text without its digits and at most 48 bytes of it: its cause,
+// without the serials and addresses that would make each connection a new one.
+func causeOf(err string) string {
+	c := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, err)
+	return c[:min(len(c), 48)]
+}
+
 // WithAttrs keeps the filter on a derived handler.
-func (q quiet) WithAttrs(as []slog.Attr) slog.Handler { return quiet{q.Handler.WithAttrs(as)} }
+func (q quiet) WithAttrs(as []slog.Attr) slog.Handler { return quiet{q.Handler.WithAttrs(as), q.g} }
 
 // WithGroup keeps the filter on a derived handler.
-func (q quiet) WithGroup(name string) slog.Handler { return quiet{q.Handler.WithGroup(name)} }
+func (q quiet) WithGroup(name string) slog.Handler { return quiet{q.Handler.WithGroup(name), q.g} }
 
 func orU32(v, def uint32) uint32 {
 	if v == 0 {

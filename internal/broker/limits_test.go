@@ -249,6 +249,12 @@ func TestTLSConnectRefused(t *testing.T) {
 			}
 		})
 	}
+	// Every refusal is counted, those at the TLS handshake too (paho tries MQTT 3.1.1
+	// and then 3.1, so a refused client may be counted twice).
+	wait.For(t, timeout, "every refused connection counted", func() (bool, string) {
+		st := s.b.Stats()
+		return st.Unauthenticated >= int64(len(tests)), fmt.Sprintf("%+v", st)
+	})
 	// The broker still serves the site.
 	s.connect(t, "bridge", nil)
 }

@@ -73,6 +73,8 @@ func main() {
 		{figure: "curfew decisions at the 23:00 window start, 200 residents (ms)", metric: "BenchmarkWindowStart200 ms/start"},
 		{figure: "movements, site bus -> signed journal + curfew engine, per second", metric: "BenchmarkMovements movements/s"},
 		{figure: "agent peak RSS during the backlog drain (MB)", metric: "BenchmarkBacklogDrain agent-peak-rss-MB", max: 60},
+		{figure: "embedded broker heap growth under a flood: 3 x 100 MB publishes, 200,000 QoS 1 (MB)", metric: "BenchmarkFlood growth-MB", max: 128},
+		{figure: "Mosquitto peak RSS under the same flood, configs/mosquitto.conf bounds (MB)", metric: "BenchmarkFloodMosquitto peak-rss-MB", max: 96},
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "figure\tmeasured\treference (same run)\tvalue\tratio\ttarget\tresult\t")
