@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
 
@@ -17,8 +18,8 @@ func TestBadMessagesLoggedOncePerTopic(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
 	s.startCentral() // a clean stop waits for central's ack
-	warned := new(atomic.Int64)
-	s.log = slog.New(countingLog{s.log.Handler(), "bad site bus message", warned})
+	var warned *atomic.Int64
+	s.log, warned = testlog.Count(s.log, slog.LevelWarn, "bad site bus message")
 	a, _, _ := s.startAgent()
 	subscribed(t, a)
 	topic := sitebus.DeviceTopic(site, sitebus.ClassReader, "r1", sitebus.KindEvent)

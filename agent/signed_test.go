@@ -1,41 +1,17 @@
 package agent_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/testlog"
 )
-
-// countingLog passes records on to its handler and counts the warnings whose message
-// starts with prefix.
-type countingLog struct {
-	slog.Handler
-	prefix string
-	n      *atomic.Int64
-}
-
-func (c countingLog) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level == slog.LevelWarn && strings.HasPrefix(r.Message, c.prefix) {
-		c.n.Add(1)
-	}
-	return c.Handler.Handle(ctx, r)
-}
-
-func (c countingLog) WithAttrs(as []slog.Attr) slog.Handler {
-	return countingLog{c.Handler.WithAttrs(as), c.prefix, c.n}
-}
-
-func (c countingLog) WithGroup(g string) slog.Handler {
-	return countingLog{c.Handler.WithGroup(g), c.prefix, c.n}
-}
 
 // unorderedInfo is the additionalInformation of a command.unordered alarm.
 type unorderedInfo struct {
@@ -53,8 +29,8 @@ func TestUnorderedFlood(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
 	s.startCentral() // a clean stop waits for central's ack
-	warned := new(atomic.Int64)
-	s.log = slog.New(countingLog{s.log.Handler(), "command result for a command this agent never ordered", warned})
+	var warned *atomic.Int64
+	s.log, warned = testlog.Count(s.log, slog.LevelWarn, "command result for a command this agent never ordered")
 	a, _, _ := s.startAgent()
 	subscribed(t, a)
 	topic := sitebus.DeviceTopic(site, sitebus.ClassDoor, "front", sitebus.KindCmdResult)

@@ -1,14 +1,12 @@
 package bridge_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,29 +310,6 @@ func TestReplayAfterRestart(t *testing.T) {
 	}
 }
 
-// countingLog passes records on to h and counts those whose message starts with
-// prefix.
-type countingLog struct {
-	slog.Handler
-	prefix string
-	n      *atomic.Int64
-}
-
-func (c countingLog) Handle(ctx context.Context, r slog.Record) error {
-	if strings.HasPrefix(r.Message, c.prefix) {
-		c.n.Add(1)
-	}
-	return c.Handler.Handle(ctx, r)
-}
-
-func (c countingLog) WithAttrs(as []slog.Attr) slog.Handler {
-	return countingLog{c.Handler.WithAttrs(as), c.prefix, c.n}
-}
-
-func (c countingLog) WithGroup(g string) slog.Handler {
-	return countingLog{c.Handler.WithGroup(g), c.prefix, c.n}
-}
-
 // TestLedgerLostFailsClosed: a bridge whose kept command ledger is corrupt still runs
 // its doors, warns once, and refuses the commands that might have been accepted
 // before it started (due within maxAhead, 5 minutes, of its first command); once that
@@ -354,8 +329,7 @@ func TestLedgerLostFailsClosed(t *testing.T) {
 	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.CredentialsTopic(site), 1, true, credentials(t, h.key, 1)), timeout); err != nil {
 		t.Fatal(err)
 	}
-	warned := new(atomic.Int64)
-	log := slog.New(countingLog{testlog.New(t).Handler(), "command ledger", warned})
+	log, warned := testlog.Count(testlog.New(t), slog.LevelDebug, "command ledger")
 	clk := clocktest.Running(time.Date(2026, 6, 10, 11, 0, 0, 0, time.UTC))
 	h.b = bridge.New(h.cfg, log, bridge.WithClock(clk))
 	run(t, h.b)

@@ -2,8 +2,11 @@
 package testlog
 
 import (
+	"context"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -34,4 +37,41 @@ func New(t testing.TB) *slog.Logger {
 		w.mu.Unlock()
 	})
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// Counting passes records on to Handler and counts in N those at Level or above whose
+// message starts with Prefix: how a test checks that a flood of something is logged
+// once, not once per message.
+type Counting struct {
+	slog.Handler
+	Prefix string
+	Level  slog.Level
+	N      *atomic.Int64
+}
+
+// Handle counts r if it matches, then passes it on.
+func (c Counting) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= c.Level && strings.HasPrefix(r.Message, c.Prefix) {
+		c.N.Add(1)
+	}
+	return c.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps counting on the derived handler.
+func (c Counting) WithAttrs(as []slog.Attr) slog.Handler {
+	c.Handler = c.Handler.WithAttrs(as)
+	return c
+}
+
+// WithGroup keeps counting on the derived handler.
+func (c Counting) WithGroup(g string) slog.Handler {
+	c.Handler = c.Handler.WithGroup(g)
+	return c
+}
+
+// Count returns log with a Counting handler around its own, for records at level or
+// above starting with prefix, and the counter.
+func Count(log *slog.Logger, level slog.Level, prefix string) (*slog.Logger, *atomic.Int64) {
+	n := new(atomic.Int64)
+	return slog.New(Counting{Handler: log.Handler(), Prefix: prefix, Level: level, N: n}), n
 }
