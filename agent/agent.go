@@ -251,6 +251,9 @@ func (a *Agent) Stats() Stats {
 		Unordered: a.unordered.Load(), UnorderedAlarms: a.unorderedAlarms.Load()}
 }
 
+// Clock is the agent's clock: the site's time, by which it dates every event.
+func (a *Agent) Clock() clock.Clock { return a.clock }
+
 // Forwarder returns the agent's forwarder.
 func (a *Agent) Forwarder() *forwarder.Forwarder { return a.fwd }
 

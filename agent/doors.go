@@ -84,36 +84,11 @@ func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.
 	if by == "" {
 		return sitebus.Result{}, fmt.Errorf("agent: unlock %s: no staff member named", door)
 	}
-	idb := make([]byte, 8)
-	rand.Read(idb)
 	ordered := a.clock.Now()
-	cmd := sitebus.Command{ID: hex.EncodeToString(idb), Action: sitebus.ActionUnlock, Deadline: ordered.Add(10 * time.Second).UTC(),
-		By: by, ForMs: d.Milliseconds()}
-	ch := make(chan sitebus.Result, 1)
-	a.mu.Lock()
-	a.waiting[cmd.ID] = ch
-	a.mu.Unlock()
-	defer a.forgetOrder(cmd.ID, ch) // a late answer is still to an order
-	body, err := a.signedCommand(sitebus.ClassDoor, door, &cmd)
-	if err != nil {
-		return sitebus.Result{}, err
-	}
-	var res sitebus.Result
-	wctx, cancel := context.WithTimeout(ctx, cmd.Deadline.Sub(ordered))
-	defer cancel()
-	tok := a.out.Publish(sitebus.DeviceTopic(a.cfg.Site, sitebus.ClassDoor, door, sitebus.KindCmd), 1, false, body)
-	select {
-	case <-tok.Done():
-		err = tok.Error()
-	case <-wctx.Done():
-		err = wctx.Err()
-	}
-	if err == nil {
-		select {
-		case res = <-ch:
-		case <-wctx.Done():
-			err = ErrNoAnswer
-		}
+	cmd := sitebus.Command{Action: sitebus.ActionUnlock, By: by, ForMs: d.Milliseconds()}
+	res, err := a.order(ctx, door, &cmd, ordered)
+	if errors.Is(err, errSign) {
+		return res, err
 	}
 	status := res.Status
 	if err != nil {
@@ -132,6 +107,45 @@ func (a *Agent) UnlockDoor(ctx context.Context, door, by, reason string, d time.
 		return res, fmt.Errorf("agent: unlock %s: %s: %s", door, res.Status, res.Error)
 	}
 	return res, nil
+}
+
+// errSign marks an order that could not be signed, and so was not sent.
+var errSign = errors.New("agent: command not signed")
+
+// order sends cmd (given its id and deadline here: 10 seconds from ordered) to door,
+// signed with the site key for that door, and waits for the bridge's answer until ctx
+// ends or the deadline passes (ErrNoAnswer).
+func (a *Agent) order(ctx context.Context, door string, cmd *sitebus.Command, ordered time.Time) (sitebus.Result, error) {
+	idb := make([]byte, 8)
+	rand.Read(idb)
+	cmd.ID, cmd.Deadline = hex.EncodeToString(idb), ordered.Add(10*time.Second).UTC()
+	ch := make(chan sitebus.Result, 1)
+	a.mu.Lock()
+	a.waiting[cmd.ID] = ch
+	a.mu.Unlock()
+	defer a.forgetOrder(cmd.ID, ch) // a late answer is still to an order
+	body, err := a.signedCommand(sitebus.ClassDoor, door, cmd)
+	if err != nil {
+		return sitebus.Result{}, fmt.Errorf("%w: %w", errSign, err)
+	}
+	var res sitebus.Result
+	wctx, cancel := context.WithTimeout(ctx, cmd.Deadline.Sub(ordered))
+	defer cancel()
+	tok := a.out.Publish(sitebus.DeviceTopic(a.cfg.Site, sitebus.ClassDoor, door, sitebus.KindCmd), 1, false, body)
+	select {
+	case <-tok.Done():
+		err = tok.Error()
+	case <-wctx.Done():
+		err = wctx.Err()
+	}
+	if err == nil {
+		select {
+		case res = <-ch:
+		case <-wctx.Done():
+			err = ErrNoAnswer
+		}
+	}
+	return res, err
 }
 
 // result hands a command result to whoever waits for it, and raises the alarm
@@ -168,6 +182,9 @@ var doorEvents = map[string]struct{ typ, desc string }{
 
 // translateDoor turns a door or reader event into its domain event, or nil.
 func (a *Agent) translateDoor(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, error) {
+	if tp.Class == sitebus.ClassDoor && m.Kind == sitebus.DoorHoldEnded {
+		return a.holdRanOut(tp, m)
+	}
 	de, ok := doorEvents[tp.Class+"/"+m.Kind]
 	if !ok {
 		return nil, nil

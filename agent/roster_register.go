@@ -36,6 +36,7 @@ var registerEvents = map[string]struct{ typ, desc string }{
 	register.Arrive:  {"resident.arrived", "a resident's arrival recorded by staff"},
 	register.Depart:  {"resident.departed", "a resident's departure recorded by staff: every credential revoked"},
 	register.Absence: {"resident.absence-approved", "an approved absence recorded by staff: curfew windows suspended for its span"},
+	register.Update:  {"resident.updated", "a resident's details changed by staff: each field changed with its old and new value"},
 }
 
 // applyRegister applies the register's changes since the last one applied, journals
@@ -49,6 +50,7 @@ func (a *Agent) applyRegister(ctx context.Context) error {
 	roster := a.rosterNow()
 	for _, c := range changes {
 		a.regN = c.N
+		diff := register.Diff(roster, c) // as the agent holds the roster, before the change
 		next, err := register.Apply(roster, c, curfew.London())
 		if err != nil {
 			a.log.Error("register change not applied", "change", c.N, "err", err)
@@ -65,6 +67,13 @@ func (a *Agent) applyRegister(ctx context.Context) error {
 			info["name"], info["room"], info["cards"], info["expectedDeparture"] = c.Person.Name, c.Person.Room, c.Person.Cards, c.Person.ExpectedDeparture
 		case c.Absence != nil:
 			info["absence"] = c.Absence
+		case c.Update != nil:
+			info["changes"] = diff
+			for _, r := range roster {
+				if r.IsResident() && r.CRN == c.CRN {
+					info["name"], info["room"] = r.Name, r.Room // as they are now
+				}
+			}
 		}
 		b, _ := json.Marshal(info)
 		ids := []event.Identifier{{Type: "CRN", Value: c.CRN}}

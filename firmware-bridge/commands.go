@@ -30,6 +30,7 @@ const (
 	causeMalformed    = "malformed"
 	causeReplayed     = "replayed"
 	causeTooLong      = "unlock-too-long"
+	causeHoldTooLong  = "hold-too-long"
 	causeTooFarAhead  = "deadline-too-far-ahead"
 	causeTooMany      = "too-many-commands-in-flight"
 )
@@ -102,8 +103,9 @@ func (b *Bridge) unlockFor(id string, cmd *sitebus.Command) time.Duration {
 // an id to answer by) and logged once per cause per minute. A command past its deadline
 // is not carried out: it is answered "expired", so a late unlock never opens a door
 // nobody is waiting at. A command whose deadline is more than maxAhead away, an unlock
-// longer than the configured maxUnlock, and a command id already taken, also before the
-// bridge last started (the ledger kept in the state directory), are refused.
+// longer than the configured maxUnlock, a hold ending more than maxHold from now (a
+// hold is not capped by maxUnlock: see holds.go), and a command id already taken, also
+// before the bridge last started (the ledger kept in the state directory), are refused.
 // The device the topic names carries it out, whatever its class.
 func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 	tp, err := sitebus.ParseTopic(topic)
@@ -147,6 +149,10 @@ func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 			refuse(cmd.ID, causeTooLong, fmt.Errorf("unlock for %v, longer than maxUnlock %v", d, b.cfg.MaxUnlock))
 			return
 		}
+	}
+	if why, err := b.checkHold(cmd, now); why != "" {
+		refuse(cmd.ID, why, err)
+		return
 	}
 	if why, err := b.commands.first(cmd.ID, cmd.Deadline, now); why != "" {
 		refuse(cmd.ID, why, err)

@@ -185,6 +185,7 @@ func (c cardDesk) Decide(ctx context.Context, r device.Read) device.Decision {
 	b.mu.RUnlock()
 	if d != nil {
 		cr.Granted, cr.Reason, cr.ListVersion = b.access.decide(cred.ID(), r.Door)
+		b.refuseHeld(d, r, &cr) // held locked or lockdown: entry refused, exit never
 		cr.DoorContact = d.HasContact()
 		if cr.Granted {
 			d.Grant(ctx, device.Grant{Reader: r.Reader.ID, Direction: r.Direction, Credential: cred.ID(), At: r.At})

@@ -488,16 +488,19 @@ func (s *Site) export(t testing.TB) []byte {
 func (s *Site) checkDelivered(t testing.TB) []journal.Entry {
 	t.Helper()
 	var entries []journal.Entry
+	var exp []byte
+	var lines [][]byte
+	// Read the journal, then central's export: equal lengths mean central had all of
+	// it; if an event was journaled in between, look again.
 	waitFor(t, 120*time.Second, "central to store every journaled event", func() (bool, string) {
 		entries = s.journalEntries(t)
-		n := s.stored(t)
-		return n == int64(len(entries)), fmt.Sprintf("central %d, journal %d", n, len(entries))
+		if n := s.stored(t); n != int64(len(entries)) {
+			return false, fmt.Sprintf("central %d, journal %d", n, len(entries))
+		}
+		exp = s.export(t)
+		lines = bytes.Split(bytes.TrimSuffix(exp, []byte("\n")), []byte("\n"))
+		return len(lines) == len(entries), fmt.Sprintf("export has %d lines, journal %d entries", len(lines), len(entries))
 	})
-	exp := s.export(t)
-	lines := bytes.Split(bytes.TrimSuffix(exp, []byte("\n")), []byte("\n"))
-	if len(lines) != len(entries) {
-		t.Fatalf("export has %d lines, journal %d entries", len(lines), len(entries))
-	}
 	for i, e := range entries {
 		if e.Seq != uint64(i+1) {
 			t.Fatalf("journal entry %d has seq %d: hole or repeat", i, e.Seq)

@@ -15,8 +15,6 @@ import (
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/eventindex"
-	"github.com/apedge/apedge/agent/register"
-	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/httpjson"
 )
@@ -224,73 +222,6 @@ func (s *Server) residents(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, rs)
 }
 
-// record records a register change made by the signed-in user.
-func (s *Server) record(w http.ResponseWriter, r *http.Request, c register.Change) {
-	c.By, c.At = who(r).user.Name, s.clock.Now()
-	n, err := s.o.Site.RecordChange(r.Context(), c)
-	switch {
-	case errors.Is(err, register.ErrNotOnRoster):
-		httpjson.Error(w, http.StatusNotFound, err.Error())
-	case err != nil:
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
-	default:
-		httpjson.Write(w, http.StatusAccepted, map[string]any{"change": n, "action": c.Action, "crn": c.CRN})
-	}
-}
-
-func (s *Server) arrival(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		CRN               string   `json:"crn"`
-		NOMS              string   `json:"noms"`
-		Name              string   `json:"name"`
-		Room              string   `json:"room"`
-		Cards             []string `json:"cards"`
-		ExpectedDeparture string   `json:"expectedDeparture"`
-	}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	if in.CRN == "" {
-		httpjson.Error(w, http.StatusBadRequest, "crn: missing")
-		return
-	}
-	if len(in.Cards) == 0 {
-		httpjson.Error(w, http.StatusBadRequest, "cards: an arriving resident needs at least one card (facility:number)")
-		return
-	}
-	s.record(w, r, register.Change{Action: register.Arrive, CRN: in.CRN, Person: &config.Resident{CRN: in.CRN, NOMS: in.NOMS,
-		Name: in.Name, Room: in.Room, Cards: in.Cards, ExpectedDeparture: in.ExpectedDeparture}})
-}
-
-func (s *Server) departure(w http.ResponseWriter, r *http.Request) {
-	var in struct{}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	s.record(w, r, register.Change{Action: register.Depart, CRN: r.PathValue("crn")})
-}
-
-func (s *Server) absence(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		ID         string `json:"id"`
-		From       string `json:"from"`
-		To         string `json:"to"`
-		ApprovedBy string `json:"approvedBy"`
-		Reason     string `json:"reason"`
-	}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	for _, f := range []struct{ name, v string }{{"id", in.ID}, {"from", in.From}, {"to", in.To}, {"approvedBy", in.ApprovedBy}} {
-		if strings.TrimSpace(f.v) == "" {
-			httpjson.Error(w, http.StatusBadRequest, f.name+": missing")
-			return
-		}
-	}
-	s.record(w, r, register.Change{Action: register.Absence, CRN: r.PathValue("crn"),
-		Absence: &config.Absence{ID: in.ID, From: in.From, To: in.To, ApprovedBy: in.ApprovedBy, Reason: in.Reason}})
-}
-
 func (s *Server) roll(w http.ResponseWriter, r *http.Request) {
 	roll, ok, err := s.o.Index.Latest(r.Context(), curfew.TypeRoll)
 	switch {
@@ -353,76 +284,6 @@ func windowKey(data json.RawMessage) string {
 	}
 	_ = json.Unmarshal(data, &d)
 	return d.Window.Key
-}
-
-func (s *Server) alarms(w http.ResponseWriter, r *http.Request) {
-	state := r.URL.Query().Get("state")
-	if state != "" && state != "open" && state != "all" {
-		httpjson.Error(w, http.StatusBadRequest, "state: open or all")
-		return
-	}
-	as, err := s.o.Index.Alarms(r.Context(), state != "all", eventindex.MaxLimit)
-	if err != nil {
-		httpjson.Error(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if as == nil {
-		as = []eventindex.Alarm{}
-	}
-	httpjson.Write(w, http.StatusOK, as)
-}
-
-func (s *Server) ackAlarm(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
-	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "alarm: not a seq number")
-		return
-	}
-	var in struct {
-		Note string `json:"note"`
-	}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	if strings.TrimSpace(in.Note) == "" {
-		httpjson.Error(w, http.StatusBadRequest, "note: say what was found or done")
-		return
-	}
-	al, err := s.o.Index.Alarm(ctx, seq)
-	switch {
-	case errors.Is(err, eventindex.ErrNotFound):
-		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("no alarm %d", seq))
-		return
-	case err != nil:
-		httpjson.Error(w, http.StatusInternalServerError, err.Error())
-		return
-	case al.Acknowledged != nil:
-		httpjson.Write(w, http.StatusConflict, map[string]any{"error": fmt.Sprintf("alarm %d was acknowledged by %s", seq, al.Acknowledged.By), "alarm": al})
-		return
-	}
-	by := who(r).user.Name
-	info, _ := json.Marshal(map[string]any{"alarm": seq, "alarmId": al.ID, "alarmType": al.Type, "note": clip(in.Note, 2000), "by": by})
-	// One acknowledgement per alarm: its origin is the alarm's seq.
-	rec, err := s.o.Site.Journal().Append(context.WithoutCancel(ctx), &event.Draft{Type: "alarm.acknowledged", OccurredAt: s.clock.Now(),
-		Description: "an alarm was acknowledged by staff", Info: info, Origin: "ack:" + strconv.FormatUint(seq, 10)})
-	if err != nil {
-		httpjson.Error(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if err := s.waitIndexed(ctx, rec.Seq); err != nil {
-		httpjson.Error(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if al, err = s.o.Index.Alarm(ctx, seq); err != nil {
-		httpjson.Error(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if rec.Duplicate {
-		httpjson.Write(w, http.StatusConflict, map[string]any{"error": fmt.Sprintf("alarm %d was already acknowledged", seq), "alarm": al})
-		return
-	}
-	httpjson.Write(w, http.StatusOK, al)
 }
 
 // waitIndexed waits until the index holds seq, for at most five seconds.
@@ -498,7 +359,8 @@ func (s *Server) journalSearch(w http.ResponseWriter, r *http.Request) {
 }
 
 // AuditTypes are the journal's audit entries: staff actions and sign-ins.
-var AuditTypes = []string{"staff.*", "resident.*", "door.unlock-ordered", "alarm.acknowledged"}
+var AuditTypes = []string{"staff.*", "resident.*", "door.unlock-ordered", "door.held", "door.hold-ended",
+	"site.lockdown", "site.lockdown-released", "alarm.acknowledged", "fire-roll.taken"}
 
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 	q, err := query(r)

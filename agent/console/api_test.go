@@ -44,6 +44,7 @@ var endpoints = []struct {
 	{"POST", "/api/v1/residents", map[string]any{"crn": "X200001", "cards": []string{"12:20001"}}, []string{"staff", "manager", "admin"}},
 	{"POST", "/api/v1/residents/X100002/departure", map[string]any{}, []string{"staff", "manager", "admin"}},
 	{"POST", "/api/v1/residents/X100001/absences", map[string]any{"id": "a1", "from": "2026-06-12 10:00", "to": "2026-06-13 10:00", "approvedBy": "Mgr"}, []string{"staff", "manager", "admin"}},
+	{"PATCH", "/api/v1/residents/X100001", map[string]any{"room": "3"}, []string{"staff", "manager", "admin"}},
 	{"GET", "/api/v1/curfew/roll", nil, nil},
 	{"GET", "/api/v1/curfew/events", nil, nil},
 	{"GET", "/api/v1/alarms", nil, nil},

@@ -48,6 +48,7 @@ import (
 	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/clock"
+	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/httpjson"
 )
 
@@ -79,6 +80,8 @@ type Options struct {
 	// MetricsToken is the bearer token a scraper must send for /metrics; if empty,
 	// /metrics is refused (401) to everyone.
 	MetricsToken string
+	// Alarms overrides alarm types' default priorities and gives their instructions.
+	Alarms map[string]config.AlarmPolicy
 }
 
 // Server is the console's HTTP handler.
@@ -103,6 +106,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if err := checkAlarmPolicies(o.Alarms); err != nil {
+		return nil, err
 	}
 	s := &Server{o: o, clock: clock.Or(o.Clock), log: o.Logger.With("component", "console"), mux: http.NewServeMux()}
 	s.reg = prometheus.NewRegistry()
@@ -188,14 +194,24 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/devices", rolesAll, s.devices)
 	s.handle("GET /api/v1/doors", rolesAll, s.doors)
 	s.handle("POST /api/v1/doors/{id}/unlock", rolesDoors, s.unlock)
+	s.handle("POST /api/v1/doors/{id}/hold", rolesDoors, s.holdDoor)
+	s.handle("GET /api/v1/site/lockdown", rolesAll, s.lockdownState)
+	s.handle("POST /api/v1/site/lockdown", rolesLockdown, s.lockdown)
+	s.handle("POST /api/v1/site/release", rolesLockdown, s.releaseLockdown)
 	s.handle("GET /api/v1/residents", rolesAll, s.residents)
 	s.handle("POST /api/v1/residents", rolesRegister, s.arrival)
 	s.handle("POST /api/v1/residents/{crn}/departure", rolesRegister, s.departure)
 	s.handle("POST /api/v1/residents/{crn}/absences", rolesRegister, s.absence)
+	s.handle("PATCH /api/v1/residents/{crn}", rolesRegister, s.update)
 	s.handle("GET /api/v1/curfew/roll", rolesAll, s.roll)
 	s.handle("GET /api/v1/curfew/events", rolesAll, s.curfewEvents)
+	s.handle("GET /api/v1/curfew/tonight", rolesAll, s.curfewTonight)
+	s.handle("POST /api/v1/roll/fire", rolesAll, s.fireRoll)
+	s.handle("GET /api/v1/residents/{crn}/history", rolesAll, s.residentHistory)
+	s.handle("GET /api/v1/residents/{crn}/bundle", rolesExport, s.residentBundle)
 	s.handle("GET /api/v1/alarms", rolesAll, s.alarms)
 	s.handle("POST /api/v1/alarms/{seq}/ack", rolesAlarms, s.ackAlarm)
+	s.handle("POST /api/v1/alarms/ack", rolesAlarms, s.ackAlarms)
 	s.handle("GET /api/v1/journal", rolesAll, s.journalSearch)
 	s.handle("GET /api/v1/journal/export", rolesExport, s.export)
 	s.handle("GET /api/v1/delivery", rolesAll, s.delivery)

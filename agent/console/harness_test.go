@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/apedge/apedge/internal/broker/brokertest"
 	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/openapi"
 	"github.com/apedge/apedge/internal/testlog"
 	"github.com/apedge/apedge/internal/wait"
 )
@@ -82,7 +84,15 @@ type consoleSite struct {
 	brk    *broker.Broker
 }
 
-func newConsoleSite(t testing.TB) *consoleSite {
+// siteOption changes the console's options in newConsoleSite.
+type siteOption func(*console.Options)
+
+// withAlarms gives the console alarm policies (console.alarms).
+func withAlarms(p map[string]config.AlarmPolicy) siteOption {
+	return func(o *console.Options) { o.Alarms = p }
+}
+
+func newConsoleSite(t testing.TB, opts ...siteOption) *consoleSite {
 	t.Helper()
 	s := &consoleSite{t: t, dir: t.TempDir(), clock: clocktest.Running(noon)} // the doors time themselves
 	log := testlog.New(t)
@@ -125,12 +135,29 @@ func newConsoleSite(t testing.TB) *consoleSite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.index.Close() })
-	srv, err := console.New(console.Options{Site: s.agent, Index: s.index, Staff: s.staff, Logger: log, Clock: s.clock,
-		MetricsToken: metricsToken})
+	o := console.Options{Site: s.agent, Index: s.index, Staff: s.staff, Logger: log, Clock: s.clock,
+		MetricsToken: metricsToken}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	srv, err := console.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.srv = httptest.NewServer(srv.Handler())
+	// Every answer the tests get is checked against the OpenAPI document: the page
+	// and the CLI are built to it, so a response it does not describe is a bug.
+	doc, err := openapi.Load("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := doc.Handler(srv.Handler(), func(err error) { t.Errorf("console answered off its contract: %v", err) })
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			checked.ServeHTTP(w, r)
+			return
+		}
+		srv.Handler().ServeHTTP(w, r) // the page's files, /metrics, /healthz: no JSON API
+	}))
 	t.Cleanup(s.srv.Close)
 	run(t, "agent", s.agent.Run)
 	run(t, "index", s.index.Run)

@@ -14,7 +14,7 @@ type stateView struct {
 	Status    statusView          `json:"status"`
 	Doors     []doorView          `json:"doors"`
 	Devices   map[string]any      `json:"devices"`
-	Alarms    []eventindex.Alarm  `json:"alarms"`
+	Alarms    []alarmView         `json:"alarms"`
 	Residents any                 `json:"residents"`
 	Roll      *eventindex.Summary `json:"roll"`
 }
@@ -111,14 +111,11 @@ func (s *Server) stateNow(r *http.Request) (stateView, error) {
 	if err != nil {
 		return stateView{}, err
 	}
-	if as == nil {
-		as = []eventindex.Alarm{}
-	}
 	rs, err := s.residentsNow(ctx)
 	if err != nil {
 		return stateView{}, err
 	}
 	d := s.o.Site.Devices()
-	return stateView{Status: st, Doors: doorsOf(d), Alarms: as, Residents: rs, Roll: st.Roll,
+	return stateView{Status: st, Doors: doorsOf(d), Alarms: s.alarmViews(as), Residents: rs, Roll: st.Roll,
 		Devices: map[string]any{"bridge": d.Bridge, "readers": d.Readers, "cameras": []any{}, "docks": []any{}}}, nil
 }

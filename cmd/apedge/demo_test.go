@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 )
 
 // runDemo runs `apedge demo -dir dir` for a few seconds with a card read every 20ms
@@ -130,4 +136,183 @@ func TestDemo(t *testing.T) {
 		t.Errorf("agent.started events %v, want DEMO1-1 and one of the second run", started)
 	}
 	wantVerified(t, pubPath, export2, len(ls2))
+}
+
+// demoEvent is what TestDemoClock reads of an exported event.
+type demoEvent struct {
+	Type string `json:"type"`
+	Data struct {
+		OccurredAt time.Time `json:"occurredAt"`
+	} `json:"data"`
+}
+
+// TestDemoClock runs the demo from 22:59 at sixty times real time for a few seconds:
+// the 23:00 roll and the absences of those not yet in are journaled at 23:00 local by
+// the demo's clock, those who come in after with returned-late, and every event is
+// dated by that clock, from 22:59 today on.
+func TestDemoClock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo site for 5s")
+	}
+	dir := filepath.Join(t.TempDir(), "site")
+	r := apedge(t, "demo", "-dir", dir, "-clock", "22:59", "-speed", "60", "-for", "5s", "-console", "127.0.0.1:0")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "apedge demo: stopped cleanly\n") {
+		t.Fatalf("demo did not stop cleanly\n%v", r)
+	}
+	banner := regexp.MustCompile(`(?m)^  site clock +started at 22:59 on \w{3} \d{1,2} \w{3} \d{4} \(Europe/London\), running 60 times as fast as real time$`)
+	if !banner.MatchString(r.Stdout) {
+		t.Errorf("banner does not give the site clock\n%v", r)
+	}
+	var evs []demoEvent
+	for _, l := range exportDemo(t, dir, filepath.Join(t.TempDir(), "export.jsonl")) {
+		var e demoEvent
+		if err := json.Unmarshal(payload(t, l), &e); err != nil {
+			t.Fatal(err)
+		}
+		e.Type = strings.TrimPrefix(e.Type, "approved-premises.")
+		evs = append(evs, e)
+	}
+	if len(evs) == 0 || evs[0].Type != "agent.started" {
+		t.Fatalf("first event is not agent.started: %+v", evs)
+	}
+	london := curfew.London()
+	started := evs[0].Data.OccurredAt.In(london)
+	y, m, d := started.Date()
+	from, roll := time.Date(y, m, d, 22, 59, 0, 0, london), time.Date(y, m, d, 23, 0, 0, 0, london)
+	if started.Before(from) || !started.Before(roll) {
+		t.Fatalf("agent started at %v, want between 22:59 and 23:00", started)
+	}
+	// 5s at sixty times: five minutes, and the time to stop.
+	to := from.Add(8 * time.Minute)
+	count := map[string]int{}
+	for _, e := range evs {
+		at := e.Data.OccurredAt
+		if at.Before(from) || at.After(to) {
+			t.Errorf("%s at %v, not between 22:59 and 23:07 by the demo's clock", e.Type, at.In(london))
+		}
+		count[e.Type]++
+		switch e.Type {
+		case "curfew.roll", "curfew.absent":
+			if !at.Equal(roll) {
+				t.Errorf("%s at %v, want 23:00", e.Type, at.In(london))
+			}
+		case "curfew.returned-late":
+			if !at.After(roll) {
+				t.Errorf("%s at %v, want after 23:00", e.Type, at.In(london))
+			}
+		}
+	}
+	// Three residents are late whatever the time, and the others are still coming in
+	// one by one at 23:00.
+	if count["curfew.roll"] != 1 || count["curfew.absent"] < 3 || count["movement.entered"] < 10 {
+		t.Errorf("events by type %v, want a roll, three absences or more and ten entries or more", count)
+	}
+}
+
+// TestDemoFlags: -clock and -speed are checked, and make the site's clock.
+func TestDemoFlags(t *testing.T) {
+	bad := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-clock", "25:00"}, `demo: -clock "25:00": give a local time as HH:MM, e.g. 22:55`},
+		{[]string{"-clock", "9:05"}, `demo: -clock "9:05": give a local time as HH:MM, e.g. 22:55`},
+		{[]string{"-clock", "tonight"}, `demo: -clock "tonight": give a local time as HH:MM, e.g. 22:55`},
+		{[]string{"-speed", "0"}, "demo: -speed 0: use 1 (real time) to 600"},
+		{[]string{"-speed", "601"}, "demo: -speed 601: use 1 (real time) to 600"},
+		{[]string{"-speed", "NaN"}, "demo: -speed NaN: use 1 (real time) to 600"},
+		{[]string{"-incidents", "-1"}, "demo: -incidents must not be negative"},
+	}
+	for _, tt := range bad {
+		var stderr strings.Builder
+		if _, err := parseDemoFlags(tt.args, &stderr); err == nil || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%v: error %v, stderr %q, want %q", tt.args, err, stderr.String(), tt.want)
+		}
+	}
+
+	london := curfew.London()
+	real := clocktest.New(time.Date(2031, 3, 4, 9, 30, 0, 0, london))
+	tests := []struct {
+		args  []string
+		after time.Duration // of real time
+		want  time.Time
+	}{
+		{nil, time.Minute, time.Date(2031, 3, 4, 9, 31, 0, 0, london)},
+		{[]string{"-clock", "22:55"}, time.Minute, time.Date(2031, 3, 4, 22, 56, 0, 0, london)},
+		{[]string{"-clock", "22:55", "-speed", "60"}, 5 * time.Second, time.Date(2031, 3, 4, 23, 0, 0, 0, london)},
+		{[]string{"-speed", "30"}, 10 * time.Second, time.Date(2031, 3, 4, 9, 35, 0, 0, london)},
+	}
+	for _, tt := range tests {
+		o, err := parseDemoFlags(tt.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		base := clocktest.New(real.Now())
+		clk, start, run := siteClock(o, base)
+		if !start.Equal(clk.Now()) {
+			t.Errorf("%v: start %v, but the clock reads %v", tt.args, start, clk.Now())
+		}
+		run()
+		base.Add(tt.after)
+		if got := clk.Now(); !got.Equal(tt.want) {
+			t.Errorf("%v: after %v the site clock reads %v, want %v", tt.args, tt.after, got.In(london), tt.want)
+		}
+	}
+}
+
+// TestDemoPeople: the demo's residents mean to be home in the AP curfew and their
+// licence's, the late ones are out at the start, and the doors' times are stretched
+// to a second of real time at speed.
+func TestDemoPeople(t *testing.T) {
+	london := curfew.London()
+	at := func(h, m int) time.Time { return time.Date(2031, 3, 4, h, m, 0, 0, london) }
+	o, err := parseDemoFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := demoPeople(o, at(20, 0))
+	if len(p.People) != 20 || p.Every != 30*time.Second || p.IncidentEvery != 20*time.Minute {
+		t.Fatalf("%d people, every %v, an incident every %v; want 20, 30s and 20m", len(p.People), p.Every, p.IncidentEvery)
+	}
+	tests := []struct {
+		i    int // in demoResidents
+		at   time.Time
+		home bool
+	}{
+		{0, at(19, 0), true}, // Adam Ahmed, licence 19:00-07:00
+		{0, at(6, 59), true},
+		{0, at(7, 0), false},
+		{1, at(19, 0), false}, // Ben Carter, the AP rule only
+		{1, at(22, 59), false},
+		{1, at(23, 0), true},
+		{1, at(5, 59), true},
+		{1, at(6, 0), false},
+		{13, at(22, 0), true}, // Kevin Nowak, 22:00-06:00
+		{13, at(21, 59), false},
+	}
+	for _, tt := range tests {
+		if got := p.People[tt.i].Home(tt.at); got != tt.home {
+			t.Errorf("%s at %s: home %v, want %v", demoResidents[tt.i].name, tt.at.Format("15:04"), got, tt.home)
+		}
+	}
+	for i, r := range demoResidents {
+		if r.late && p.People[i].In {
+			t.Errorf("%s, late, is in at the start", r.name)
+		}
+		if !r.late && r.licence == "19:00-07:00" && !p.People[i].In {
+			t.Errorf("%s, in curfew at 20:00, is out at the start", r.name)
+		}
+		if r.crn == "X100009" || r.card == "12:10009" {
+			t.Errorf("%s has the banner's example arrival's CRN or card", r.name)
+		}
+	}
+	for _, tt := range []struct {
+		d     time.Duration
+		speed float64
+		want  time.Duration
+	}{{5 * time.Second, 1, 5 * time.Second}, {5 * time.Second, 30, 30 * time.Second}, {10 * time.Second, 600, 10 * time.Minute}} {
+		if got := stretch(tt.d, tt.speed); got != tt.want {
+			t.Errorf("stretch(%v, %v) = %v, want %v", tt.d, tt.speed, got, tt.want)
+		}
+	}
 }

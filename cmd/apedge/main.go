@@ -33,12 +33,13 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
   verify    check evidence offline:        apedge verify -pubkey FILE EXPORT.jsonl | -bundle FILE
   sim       a simulated OSDP reader:       apedge sim osdp-pd -pty -addr 1
   curfew    a resident's curfew windows:   apedge curfew windows -config agent.yaml -crn CRN -from DATE -to DATE [-json]
-  resident  record an arrival, departure or approved absence:
-            apedge resident arrive|depart|absence -config agent.yaml -crn CRN -by STAFF ...
+  resident  record an arrival, a change of details, a departure or an approved absence:
+            apedge resident arrive|update|depart|absence -config agent.yaml -crn CRN -by STAFF ...
   pki       the site CA for the MQTT brokers (client certificates, revocation, ACLs):
             apedge pki init|issue|list|revoke|acl -dir DIR ...   (apedge pki -h)
   ctl       the site console from the command line (status, residents, alarms, export, users):
             apedge ctl login -user NAME; apedge ctl status; apedge ctl -h
+  version   the version and the commit it was built from
 `
 
 // main runs the command with the process's standard streams and the system clock.
@@ -73,6 +74,7 @@ func run(s sys, args []string, stdout, stderr io.Writer) int {
 		"curfew":   cmdCurfew,
 		"resident": s.cmdResident,
 		"pki":      s.cmdPKI,
+		"version":  cmdVersion,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -311,7 +312,14 @@ func cmdCentralExport(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 		w = f
 	}
+	// Progress on a terminal, unless the export itself goes there.
+	var prog *progress
+	if *out != "" || !cli.IsTerminal(stdout) {
+		prog = newProgress(stderr, -1, "exporting", "events", false)
+		w = &lineWriter{w: w, p: prog}
+	}
 	n, err := central.Export(ctx, cfg.Database, *site, w)
+	prog.done()
 	if err == nil && n == 0 {
 		err = fmt.Errorf("no stored events for site %s", *site)
 	}
@@ -402,6 +410,23 @@ func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		if proof.IsSet(b) { // a resident's events for a hearing: a set of bundles
+			set, err := proof.VerifySet(b, keys)
+			if err != nil {
+				return fmt.Errorf("%s: FAILED: %w", *bundlePath, err)
+			}
+			seqs := make([]string, len(set.Events))
+			for i, e := range set.Events {
+				seqs[i] = strconv.FormatUint(e.Seq, 10)
+			}
+			events := "events"
+			if len(set.Events) == 1 {
+				events = "event"
+			}
+			fmt.Fprintf(stdout, "%s: OK: %d %s of site %s's log about %s, from %s to %s, each proved against a signed checkpoint: seqs %s\n",
+				*bundlePath, len(set.Events), events, set.Site, set.Subject, set.From.UTC().Format(time.RFC3339), set.To.UTC().Format(time.RFC3339), strings.Join(seqs, ", "))
+			return nil
+		}
 		v, err := proof.VerifyBundle(b, keys)
 		if err != nil {
 			return fmt.Errorf("%s: FAILED: %w", *bundlePath, err)
@@ -415,17 +440,22 @@ func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "verify: name the export file (or give -bundle)")
 		return cli.ErrUsage
 	}
-	f, err := os.Open(fs.Arg(0))
+	file, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer file.Close()
+	// Progress through the file on a terminal, erased before the result is printed.
+	prog := newProgress(stderr, fileSize(file), "verifying", "", true)
+	defer prog.done()
+	f := prog.reader(file)
 	if *cpPath != "" {
 		cp, err := os.ReadFile(*cpPath)
 		if err != nil {
 			return err
 		}
 		res, err := proof.CheckExport(f, cp, site, keys)
+		prog.done()
 		if err != nil {
 			return fmt.Errorf("%s: FAILED: %w", fs.Arg(0), err)
 		}
@@ -437,6 +467,7 @@ func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if len(keys) > 1 {
 		// An export across a key rotation: every line checked with any of the keys.
 		res, err := proof.CheckExport(f, nil, site, keys)
+		prog.done()
 		if err != nil {
 			return fmt.Errorf("%s: FAILED: %w", fs.Arg(0), err)
 		}
@@ -445,6 +476,7 @@ func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	res, err := verify.Export(f, keys[0])
+	prog.done()
 	if err != nil {
 		return fmt.Errorf("%s: FAILED: %w", fs.Arg(0), err)
 	}

@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/proof"
 	"github.com/apedge/apedge/formats/sitekey"
 )
 
@@ -273,4 +275,43 @@ func TestVerifyNotAnExport(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestVerifySetOfBundles: `apedge verify -bundle` takes a resident's set of proof
+// bundles (the console's export for a hearing) as well as a single bundle: it checks
+// every bundle in it and says which events it proved; a set with an altered event fails.
+func TestVerifySetOfBundles(t *testing.T) {
+	golden := filepath.Join("..", "..", "formats", "proof", "testdata")
+	pub := filepath.Join(golden, "golden.pub")
+	b, err := os.ReadFile(filepath.Join(golden, "golden-bundle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sitekey.LoadPublic(pub, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := proof.VerifyBundle(b, []*sitekey.Public{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &proof.Set{Format: proof.SetFormat, Site: v.Site, Title: "Events of X1", Subject: "X1",
+		From: v.OccurredAt.Add(-time.Hour), To: v.OccurredAt.Add(time.Hour), CreatedAt: v.OccurredAt, CreatedBy: "manager-1",
+		TreeSize: v.TreeSize, Events: []proof.SetEvent{{Seq: v.Seq, Type: v.Type, OccurredAt: v.OccurredAt, Sentence: "a sentence", Bundle: b}}}
+	enc, err := proof.EncodeSet(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := clitest.WriteFile(t, dir, "set.json", string(enc), 0o644)
+	r := apedge(t, "verify", "-pubkey", pub, "-bundle", path)
+	if r.Code != 0 || !strings.HasPrefix(r.Stdout, path+": OK: 1 event of site "+v.Site+"'s log about X1") || !strings.HasSuffix(r.Stdout, fmt.Sprintf("seqs %d\n", v.Seq)) {
+		t.Errorf("verify the set:\n%v", r)
+	}
+
+	set.Events[0].Seq++ // the set says another event than its bundle proves
+	enc, _ = proof.EncodeSet(set)
+	bad := clitest.WriteFile(t, dir, "bad.json", string(enc), 0o644)
+	r = apedge(t, "verify", "-pubkey", pub, "-bundle", bad)
+	clitest.WantOneLine(t, r, 1, "apedge verify: "+bad+": FAILED: ")
 }

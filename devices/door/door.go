@@ -21,6 +21,12 @@
 //   - Open for longer than HeldOpenAfter is door.held-open, reported once per opening.
 //   - Fire safety: nothing here ever holds a door locked against the exit button; the
 //     button always unlocks, whatever the bus or the agent is doing.
+//   - Holds (a manager's Hold, see hold.go): held unlocked, the lock is released until
+//     the hold ends; openings are authorised, never forced or a tailgate. Held locked
+//     or in lockdown, only entry is refused: an entry grant does not unlock, while
+//     the exit button, an exit reader's grant and a staff member's Unlock command
+//     unlock it as always. An Approved Premises is a place people live: a hold or
+//     lockdown never stops anyone getting out. A hold ends by itself at its time.
 package door
 
 import (
@@ -60,6 +66,8 @@ const (
 	ByCredential Reason = "credential"
 	ByExitButton Reason = "exit-button"
 	ByCommand    Reason = "command"
+	// ByHold is an opening of a door held unlocked with no grant or press before it.
+	ByHold Reason = "hold"
 )
 
 // Input is something that happened at the door: one of Grant, ExitRequest, Unlock,
@@ -128,6 +136,10 @@ type Event struct {
 	Passages int `json:"passages,omitempty"`
 	// OpenFor is how long the door stood open (closed, held-open-ended).
 	OpenFor time.Duration `json:"openForMs,omitempty"`
+	// Hold and HoldReason are a held or hold-ended event's mode and reason; its Until
+	// is the hold's end and By who ordered or released it.
+	Hold       string `json:"hold,omitempty"`
+	HoldReason string `json:"holdReason,omitempty"`
 }
 
 // State is a door's state, for the retained site-bus state message.
@@ -140,6 +152,12 @@ type State struct {
 	HeldOpen bool `json:"heldOpen"`
 	// UnlockedUntil is when the current unlock ends.
 	UnlockedUntil time.Time `json:"unlockedUntil,omitzero"`
+	// Hold is the door's hold mode, empty when none; HoldUntil, HoldBy and
+	// HoldReason say until when, who ordered it and why.
+	Hold       string    `json:"hold,omitempty"`
+	HoldUntil  time.Time `json:"holdUntil,omitzero"`
+	HoldBy     string    `json:"holdBy,omitempty"`
+	HoldReason string    `json:"holdReason,omitempty"`
 }
 
 // Machine is one door's state machine. It is not safe for concurrent use.
@@ -155,6 +173,7 @@ type Machine struct {
 	openedAt time.Time
 	forced   bool // this opening was forced
 	held     bool // this opening was reported held open
+	hold     Hold // the manager's hold; Mode empty when none
 }
 
 // New returns a machine for a locked, closed door.
@@ -170,7 +189,10 @@ func (m *Machine) Config() Config { return m.cfg }
 func (m *Machine) State() State {
 	s := State{Locked: m.locked, Open: m.open, Known: m.cfg.HasContact, Forced: m.open && m.forced, HeldOpen: m.held}
 	if !m.locked {
-		s.UnlockedUntil = m.until
+		s.UnlockedUntil = m.lockAt()
+	}
+	if m.hold.Mode != "" {
+		s.Hold, s.HoldUntil, s.HoldBy, s.HoldReason = m.hold.Mode, m.hold.Until, m.hold.By, m.hold.Reason
 	}
 	return s
 }
@@ -187,7 +209,10 @@ func (m *Machine) Next() time.Time {
 		}
 	}
 	if !m.locked {
-		earlier(m.until)
+		earlier(m.lockAt())
+	}
+	if m.hold.Mode != "" {
+		earlier(m.hold.Until)
 	}
 	if m.open && !m.held {
 		earlier(m.openedAt.Add(m.cfg.HeldOpenAfter))
@@ -201,6 +226,9 @@ func (m *Machine) Handle(now time.Time, in Input) []Event {
 	evs := m.Tick(now)
 	switch in := in.(type) {
 	case Grant:
+		if m.Refuses(now, in.Direction) != "" {
+			return evs // held locked: entry refused (the bridge refused the read too)
+		}
 		evs = append(evs, m.unlock(now, m.cfg.UnlockFor, Event{Reason: ByCredential, Reader: in.Reader, Direction: in.Direction, Credential: in.Credential}))
 	case ExitRequest:
 		evs = append(evs, m.unlock(now, m.cfg.UnlockFor, Event{Reason: ByExitButton}))
@@ -212,6 +240,10 @@ func (m *Machine) Handle(now time.Time, in Input) []Event {
 		evs = append(evs, m.unlock(now, d, Event{Reason: ByCommand, By: in.By}))
 	case Contact:
 		evs = append(evs, m.contact(now, in.Open)...)
+	case Hold:
+		evs = append(evs, m.placeHold(now, in)...)
+	case Release:
+		evs = append(evs, m.release(now, in)...)
 	default:
 		panic(fmt.Sprintf("door: unknown input %T", in))
 	}
@@ -230,7 +262,7 @@ func (m *Machine) unlock(now time.Time, d time.Duration, cause Event) Event {
 		m.passages = 1
 	}
 	ev := cause
-	ev.Kind, ev.At, ev.Until = EventUnlocked, now, m.until
+	ev.Kind, ev.At, ev.Until = EventUnlocked, now, m.lockAt()
 	return ev
 }
 
@@ -249,7 +281,11 @@ func (m *Machine) contact(now time.Time, open bool) []Event {
 		ev := m.cause
 		ev.At, ev.Authorised, ev.Passages, ev.Until, ev.UnlockedAt = now, true, m.passages, time.Time{}, m.causeAt
 		ev.Kind = EventOpened
-		if m.passages > 1 {
+		if m.heldUnlocked() && (m.passages > 1 || !now.Before(m.until)) {
+			// Held unlocked: an opening no fresh grant or press explains is the
+			// hold's, never a tailgate.
+			ev = Event{Kind: EventOpened, At: now, Reason: ByHold, By: m.hold.By, Authorised: true, Passages: 1}
+		} else if m.passages > 1 {
 			ev.Kind = EventTailgate
 		}
 		return []Event{ev}
@@ -259,8 +295,8 @@ func (m *Machine) contact(now time.Time, open bool) []Event {
 		evs = append(evs, Event{Kind: EventHeldOpenEnded, At: now, OpenFor: now.Sub(m.openedAt)})
 	}
 	m.held, m.forced = false, false
-	if m.cfg.RelockOnClose && !m.locked {
-		m.locked = true
+	if m.cfg.RelockOnClose && !m.locked && !m.heldUnlocked() {
+		m.locked, m.until = true, now
 		evs = append(evs, Event{Kind: EventLocked, At: now})
 	}
 	return evs
@@ -273,9 +309,14 @@ func (m *Machine) Tick(now time.Time) []Event {
 		m.held = true
 		evs = append(evs, Event{Kind: EventHeldOpen, At: m.openedAt.Add(m.cfg.HeldOpenAfter), OpenFor: m.cfg.HeldOpenAfter, Authorised: !m.forced})
 	}
-	if !m.locked && !now.Before(m.until) {
+	lockAt := m.lockAt()
+	if h := m.hold; h.Mode != "" && !now.Before(h.Until) {
+		m.hold = Hold{} // ran out: it ends by itself, with or without the agent
+		evs = append(evs, Event{Kind: EventHoldEnded, At: h.Until, Hold: h.Mode, HoldReason: h.Reason})
+	}
+	if !m.locked && !now.Before(lockAt) {
 		m.locked = true
-		evs = append(evs, Event{Kind: EventLocked, At: m.until})
+		evs = append(evs, Event{Kind: EventLocked, At: lockAt})
 	}
 	slices.SortStableFunc(evs, func(a, b Event) int { return a.At.Compare(b.At) })
 	return evs

@@ -33,6 +33,10 @@ const (
 	// ActionUnlock is the command that unlocks a door for a moment; its "forMs" says
 	// for how long (0: the door's unlockFor).
 	ActionUnlock = "unlock"
+	// ActionHold holds a door unlocked or locked until a time ("mode", "until",
+	// "reason"); ActionRelease ends its hold ("mode" lockdown: only a lockdown).
+	ActionHold    = "hold"
+	ActionRelease = "release"
 )
 
 // Class is the class of doors on GPIO. Its zero value is ready to use.

@@ -46,6 +46,7 @@ type doorDevice struct {
 
 	mu     sync.Mutex
 	health device.Health
+	state  door.State // the machine's, after each input, for Refuses
 }
 
 func newDoor(cfg config.Door, io *doorio.Door, env device.Env) *doorDevice {
@@ -75,21 +76,32 @@ func (d *doorDevice) Grant(ctx context.Context, g device.Grant) {
 	d.send(ctx, g.At, door.Grant{Reader: g.Reader, Direction: g.Direction, Credential: g.Credential})
 }
 
-// Command carries out ActionUnlock.
+// Command carries out ActionUnlock, ActionHold and ActionRelease.
 func (d *doorDevice) Command(ctx context.Context, cmd device.Command) error {
-	if cmd.Action != ActionUnlock {
-		return device.Unsupported(d.ref, cmd.Action)
-	}
 	var args struct {
-		ForMs int64 `json:"forMs"`
+		ForMs  int64     `json:"forMs"`
+		Mode   string    `json:"mode"`
+		Until  time.Time `json:"until"`
+		Reason string    `json:"reason"`
 	}
 	if len(cmd.Body) > 0 {
 		if err := json.Unmarshal(cmd.Body, &args); err != nil {
-			return fmt.Errorf("gpiodoor: door %s: unlock: %w", d.cfg.ID, err)
+			return fmt.Errorf("gpiodoor: door %s: %s: %w", d.cfg.ID, cmd.Action, err)
 		}
 	}
+	var di door.Input
+	switch cmd.Action {
+	case ActionUnlock:
+		di = door.Unlock{For: time.Duration(args.ForMs) * time.Millisecond, By: cmd.By}
+	case ActionHold:
+		di = door.Hold{Mode: args.Mode, Until: args.Until, By: cmd.By, Reason: args.Reason}
+	case ActionRelease:
+		di = door.Release{Mode: args.Mode, By: cmd.By}
+	default:
+		return device.Unsupported(d.ref, cmd.Action)
+	}
 	done := make(chan struct{})
-	in := doorInput{at: d.env.Clock.Now(), in: door.Unlock{For: time.Duration(args.ForMs) * time.Millisecond, By: cmd.By}, done: done}
+	in := doorInput{at: d.env.Clock.Now(), in: di, done: done}
 	select {
 	case d.in <- in:
 	case <-ctx.Done():
@@ -101,6 +113,15 @@ func (d *doorDevice) Command(ctx context.Context, cmd device.Command) error {
 	case <-ctx.Done():
 		return device.Expired("door busy until the deadline")
 	}
+}
+
+// Refuses says why the door's hold refuses a read in direction at now (held-locked,
+// lockdown), or "": exit is never refused.
+func (d *doorDevice) Refuses(now time.Time, direction string) string {
+	d.mu.Lock()
+	st := d.state
+	d.mu.Unlock()
+	return door.Refusal(st, now, direction)
 }
 
 // Health is down while the lock relay cannot be set, degraded while an input has
@@ -185,6 +206,9 @@ func (d *doorDevice) run(ctx context.Context) {
 
 func (d *doorDevice) apply(evs []door.Event) {
 	d.setLock(d.m.Locked())
+	d.mu.Lock()
+	d.state = d.m.State()
+	d.mu.Unlock()
 	for _, ev := range evs {
 		lvl := slog.LevelDebug
 		if ev.Kind == door.EventForced || ev.Kind == door.EventHeldOpen || ev.Kind == door.EventTailgate {

@@ -51,4 +51,8 @@ type DoorEvent struct {
 	// Despite the field's name it travels in nanoseconds, as the bridge has always
 	// sent it.
 	OpenFor time.Duration `json:"openForMs,omitempty"`
+	// Hold and HoldReason are a held or hold-ended event's hold mode and reason (its
+	// Until is the hold's end, By who ordered or released it).
+	Hold       string `json:"hold,omitempty"`
+	HoldReason string `json:"holdReason,omitempty"`
 }

@@ -254,6 +254,13 @@ type DoorStatus struct {
 	Lock        string `json:"lock,omitempty"`
 	EntryReader string `json:"entryReader,omitempty"`
 	ExitReader  string `json:"exitReader,omitempty"`
+	// Hold is the door's hold mode (HoldUnlocked, HoldLocked, HoldLockdown), empty
+	// when none; HoldUntil, HoldBy and HoldReason say until when, who ordered it and
+	// why.
+	Hold       string    `json:"hold,omitempty"`
+	HoldUntil  time.Time `json:"holdUntil,omitzero"`
+	HoldBy     string    `json:"holdBy,omitempty"`
+	HoldReason string    `json:"holdReason,omitempty"`
 }
 
 // ReaderStatus is a reader's retained state message (kind "status" on the reader's
@@ -526,6 +533,10 @@ type Command struct {
 	ForMs int64 `json:"forMs,omitempty"`
 	// Pattern is "grant" or "deny" for ActionIndicate.
 	Pattern string `json:"pattern,omitempty"`
+	// Mode, Until and Reason are a hold's (ActionHold, ActionRelease): see hold.go.
+	Mode   string    `json:"mode,omitempty"`
+	Until  time.Time `json:"until,omitzero"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // DecodeCommand parses and checks a command. It never panics.
@@ -542,12 +553,15 @@ func DecodeCommand(b []byte) (*Command, error) {
 		return nil, fmt.Errorf("%w: command: id missing or too long", ErrMessage)
 	case c.Deadline.IsZero():
 		return nil, fmt.Errorf("%w: command %s: no deadline", ErrMessage, c.ID)
-	case c.Action != ActionUnlock && c.Action != ActionIndicate:
+	case c.Action != ActionUnlock && c.Action != ActionIndicate && !holdAction(c.Action):
 		return nil, fmt.Errorf("%w: command %s: unknown action %q", ErrMessage, c.ID, c.Action)
 	case c.ForMs < 0 || c.ForMs > 3600_000:
 		return nil, fmt.Errorf("%w: command %s: forMs %d out of range 0..3600000", ErrMessage, c.ID, c.ForMs)
 	case c.Action == ActionIndicate && c.Pattern != "grant" && c.Pattern != "deny":
 		return nil, fmt.Errorf("%w: command %s: pattern %q, want grant or deny", ErrMessage, c.ID, c.Pattern)
+	}
+	if err := checkHold(&c); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

@@ -32,6 +32,10 @@ type Bridge struct {
 	// signed command asking for longer, or for a door whose own unlock time is longer,
 	// is refused.
 	MaxUnlock time.Duration `yaml:"maxUnlock,omitempty"`
+	// MaxHold is the longest a manager's hold (a door held unlocked or locked, or a
+	// lockdown) may last (default 12h): a signed hold ending later is refused.
+	// maxUnlock does not cap a hold; a hold ends by itself on the bridge at its time.
+	MaxHold time.Duration `yaml:"maxHold,omitempty"`
 	// Simulate runs simulated devices in the bridge (for the demo and tests): every
 	// door gets fake GPIO pins, every OSDP line whose port is "simulated" gets a
 	// pseudo-terminal with simulated readers on the far end, and simulated people use
@@ -209,6 +213,12 @@ func LoadBridge(path string) (*Bridge, error) {
 	}
 	if b.MaxUnlock < time.Second || b.MaxUnlock > time.Hour {
 		c.add("maxUnlock", b.MaxUnlock.String(), "use 1s to 1h; 30s is usual")
+	}
+	if b.MaxHold == 0 {
+		b.MaxHold = 12 * time.Hour
+	}
+	if b.MaxHold < time.Minute || b.MaxHold > 7*24*time.Hour {
+		c.add("maxHold", b.MaxHold.String(), "use 1m to 168h; 12h is usual")
 	}
 	if b.StateDir == "" {
 		c.add("stateDir", "missing", "set it to a directory the bridge may write, e.g. /var/lib/apedge/bridge")

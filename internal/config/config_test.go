@@ -184,9 +184,10 @@ roster:
   - crn: X123456
     noms: A1234BC
     name: A Resident
-    cards: ["0042", "0043"]
-  - crn: Y654321
-    cards: ["0044"]
+    cards: ["12:0042", " 12:43"]
+  - crn: " y654321 "
+    noms: a1234bd
+    cards: ["12:44"]
 log:
   level: DEBUG
   format: json
@@ -218,7 +219,9 @@ devices:
 		{"central.resendAfter", a.Central.ResendAfter, 90 * time.Second},
 		{"roster length", len(a.Roster), 2},
 		{"roster[0].noms", a.Roster[0].NOMS, "A1234BC"},
-		{"roster[0].cards", strings.Join(a.Roster[0].Cards, ","), "0042,0043"},
+		{"roster[0].cards (as the bridge reports them)", strings.Join(a.Roster[0].Cards, ","), "12:42,12:43"},
+		{"roster[1].crn (trimmed, upper case)", a.Roster[1].CRN, "Y654321"},
+		{"roster[1].noms (upper case)", a.Roster[1].NOMS, "A1234BD"},
 		{"log.level", a.Log.Level, "DEBUG"},
 		{"log.format", a.Log.Format, "json"},
 		{"devices.bridgeConfig", a.Devices.BridgeConfig, filepath.Join(dir, "bridge.yaml")},
@@ -286,11 +289,12 @@ func TestLoadAgentInvalid(t *testing.T) {
 		{name: "central.resendAfter too short", old: "  broker: tls://central.example.org:8883\n", new: "  broker: tls://central.example.org:8883\n  resendAfter: 10ms\n", wantFields: []string{"central.resendAfter"}},
 		{name: "central.resendAfter negative", old: "  broker: tls://central.example.org:8883\n", new: "  broker: tls://central.example.org:8883\n  resendAfter: -5s\n", wantFields: []string{"central.resendAfter"}},
 		{name: "roster[0].crn", old: "", new: "roster:\n  - crn: X12345\n", wantFields: []string{"roster[0].crn"}},
-		{name: "roster[0].crn lowercase", old: "", new: "roster:\n  - crn: x123456\n", wantFields: []string{"roster[0].crn"}},
+		{name: "roster[0].crn with a letter too many", old: "", new: "roster:\n  - crn: xx123456\n", wantFields: []string{"roster[0].crn"}},
 		{name: "roster[0].crn missing", old: "", new: "roster:\n  - name: Nobody\n", wantFields: []string{"roster[0].crn"}},
 		{name: "roster[0].noms", old: "", new: "roster:\n  - crn: X123456\n    noms: 1234ABC\n", wantFields: []string{"roster[0].noms"}},
-		{name: "roster[1].cards duplicate card", old: "", new: "roster:\n  - crn: X123456\n    cards: [\"0042\"]\n  - crn: Y654321\n    cards: [\"0043\", \"0042\"]\n",
+		{name: "roster[1].cards duplicate card", old: "", new: "roster:\n  - crn: X123456\n    cards: [\"12:42\"]\n  - crn: Y654321\n    cards: [\"12:43\", \"12:042\"]\n",
 			wantFields: []string{"roster[1].cards"}},
+		{name: "roster[0].cards not facility:number", old: "", new: "roster:\n  - crn: X123456\n    cards: [\"1234\"]\n", wantFields: []string{"roster[0].cards"}},
 		{name: "roster kind", old: "", new: "roster:\n  - {kind: visitor, crn: X123456}\n", wantFields: []string{"roster[0].kind"}},
 		{name: "staff without id", old: "", new: "roster:\n  - {kind: staff, name: Ann}\n", wantFields: []string{"roster[0].id"}},
 		{name: "staff with a curfew", old: "", new: "roster:\n  - {kind: staff, id: s1, curfews: [{id: c1, start: '19:00', end: '07:00'}]}\n", wantFields: []string{"roster[0].kind"}},
@@ -539,6 +543,13 @@ func TestLoadBridge(t *testing.T) {
 	if b.AgentKey != filepath.Join(dir, "elsewhere", "site.pub") || b.MaxUnlock != 2*time.Minute {
 		t.Errorf("agentKey %q, maxUnlock %v; want elsewhere/site.pub, 2m", b.AgentKey, b.MaxUnlock)
 	}
+	if b.MaxHold != 12*time.Hour {
+		t.Errorf("maxHold %v, want 12h by default", b.MaxHold)
+	}
+	b, err = config.LoadBridge(writeFile(t, dir, "held.yaml", minimalBridge+"maxHold: 4h\n", 0o644))
+	if err != nil || b.MaxHold != 4*time.Hour || b.MaxUnlock != 30*time.Second {
+		t.Errorf("maxHold: 4h: %v, maxUnlock %v (%v); want 4h, 30s", b.MaxHold, b.MaxUnlock, err)
+	}
 
 	writeFile(t, dir, "front-in.scbk", "000102030405060708090a0b0c0d0e0f", 0o600)
 	b, err = config.LoadBridge(writeFile(t, dir, "site.yaml", siteBridge, 0o644))
@@ -633,6 +644,8 @@ func TestLoadBridgeInvalid(t *testing.T) {
 		{"agentKey of another site", minimalBridge + "agentKey: keys/LDS2.pub\n", []string{"agentKey"}},
 		{"agentKey default missing", strings.Replace(minimalBridge, "MAN1", "MAN2", 1), []string{"agentKey"}},
 		{"maxUnlock", minimalBridge + "maxUnlock: 2h\n", []string{"maxUnlock"}},
+		{"maxHold too long", minimalBridge + "maxHold: 200h\n", []string{"maxHold"}},
+		{"maxHold too short", minimalBridge + "maxHold: 10s\n", []string{"maxHold"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

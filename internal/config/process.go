@@ -117,6 +117,17 @@ type Console struct {
 	MetricsTokenFile string `yaml:"metricsTokenFile,omitempty"`
 	// Off turns the console off.
 	Off bool `yaml:"off,omitempty"`
+	// Alarms overrides, per alarm type ("door.forced"), its priority and gives the
+	// instructions shown with it to the operator.
+	Alarms map[string]AlarmPolicy `yaml:"alarms,omitempty"`
+}
+
+// AlarmPolicy is how the console treats one alarm type.
+type AlarmPolicy struct {
+	// Priority is 1 (urgent: shown first, with a sound) to 4 (low); 0 keeps the default.
+	Priority int `yaml:"priority,omitempty"`
+	// Instructions are what the operator is to do, shown with each alarm of the type.
+	Instructions string `yaml:"instructions,omitempty"`
 }
 
 // MinMetricsToken is the shortest token console.metricsTokenFile may hold.
@@ -237,6 +248,14 @@ func (k *Console) check(c *checker, dir, database string) {
 		if tok, err := secret.Read(k.MetricsTokenFile); err == nil && len(strings.TrimSpace(tok)) < MinMetricsToken {
 			c.add("console.metricsTokenFile", fmt.Sprintf("the token is shorter than %d characters", MinMetricsToken),
 				"write a random token to it: openssl rand -hex 32 > "+k.MetricsTokenFile)
+		}
+	}
+	for typ, p := range k.Alarms {
+		if p.Priority < 0 || p.Priority > 4 {
+			c.add("console.alarms."+typ+".priority", fmt.Sprintf("%d is not a priority", p.Priority), "use 1 (urgent) to 4 (low), or leave it out for the default")
+		}
+		if len(p.Instructions) > 2000 {
+			c.add("console.alarms."+typ+".instructions", "longer than 2000 characters", "keep it to what the operator does first")
 		}
 	}
 	if a := k.FirstAdmin; a != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,6 +116,103 @@ func validDate(s string) bool {
 	return err == nil
 }
 
+// The forms of a person's identifiers, as staff are told them.
+const (
+	crnForm  = "a CRN is a letter and six digits, e.g. X123456"
+	nomsForm = "a NOMS number is a letter, four digits and two letters, e.g. A1234BC"
+	cardForm = "write a card as facility:number, e.g. 12:10001"
+	dateForm = "write a date as 2026-11-22"
+)
+
+// ParseCRN returns s as a CRN: trimmed and in upper case, a letter and six digits
+// (X123456). Its error, like those of ParseNOMS, ParseCard and ParseDate, is a sentence
+// for the member of staff who typed s, saying how to write it; the console and
+// `apedge resident` show it as it is, so it has no package prefix.
+func ParseCRN(s string) (string, error) {
+	n := strings.ToUpper(strings.TrimSpace(s))
+	if !validCRN(n) {
+		return n, fmt.Errorf("%q is not a CRN: %s", s, crnForm)
+	}
+	return n, nil
+}
+
+// ParseNOMS returns s as a NOMS number (prison number): trimmed and in upper case, a
+// letter, four digits and two letters (A1234BC). An empty s is no NOMS number, and
+// stays empty.
+func ParseNOMS(s string) (string, error) {
+	n := strings.ToUpper(strings.TrimSpace(s))
+	if n != "" && !validNOMS(n) {
+		return n, fmt.Errorf("%q is not a NOMS number: %s", s, nomsForm)
+	}
+	return n, nil
+}
+
+// The largest facility code and card number a card on the roster may have. The
+// project's card formats (package wiegand) carry a facility of up to 16 bits
+// (34-bit cards; 8 on 26-bit ones) and a 16-bit number, but a credential's number is
+// 32 bits (wiegand.Card.Number) and rosters in use hold numbers above 65535, so the
+// number is bounded by that.
+const (
+	maxFacility   = 1<<16 - 1
+	maxCardNumber = 1<<32 - 1
+)
+
+// ParseCard returns s as a credential id, written as the bridge reports a 26- or
+// 34-bit Wiegand card (sitebus.Credential.ID): facility:number, both decimal,
+// facility 0-65535, without leading zeros. Spaces around it and leading zeros are
+// dropped ("012:0042" is 12:42), so that the card on the roster is the card the
+// readers report.
+func ParseCard(s string) (string, error) {
+	fc, cn, ok := strings.Cut(strings.TrimSpace(s), ":")
+	f, err1 := strconv.ParseUint(fc, 10, 64)
+	n, err2 := strconv.ParseUint(cn, 10, 64)
+	if !ok || err1 != nil || err2 != nil || !decimal(fc) || !decimal(cn) || f > maxFacility || n > maxCardNumber {
+		return s, fmt.Errorf("%q is not a card: %s", s, cardForm)
+	}
+	return strconv.FormatUint(f, 10) + ":" + strconv.FormatUint(n, 10), nil
+}
+
+// decimal says whether s is digits only (ParseUint also takes a sign and underscores
+// in some forms; cards have none).
+func decimal(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// ParseDate returns s as a date as the roster writes it (2026-11-22), trimmed. An
+// empty s is no date, and stays empty.
+func ParseDate(s string) (string, error) {
+	n := strings.TrimSpace(s)
+	if n != "" && !validDate(n) {
+		return n, fmt.Errorf("%q is not a date: %s", s, dateForm)
+	}
+	return n, nil
+}
+
+// normalize writes r's identifiers the one way they are compared: CRN and NOMS
+// number trimmed and in upper case, cards as ParseCard writes them. Values that do
+// not parse are left for checkRoster to report.
+func normalize(r *Resident) {
+	r.CRN, _ = ParseCRN(r.CRN)
+	r.NOMS, _ = ParseNOMS(r.NOMS)
+	var cards []string
+	for i, c := range r.Cards {
+		if n, err := ParseCard(c); err == nil && n != c {
+			if cards == nil {
+				cards = slices.Clone(r.Cards)
+			}
+			cards[i] = n
+		}
+	}
+	if cards != nil {
+		r.Cards = cards
+	}
+}
+
 // loadRosterFile reads a roster file: a YAML list of people. Its problems name their
 // fields as roster[i].field, as the agent's own roster list would.
 func loadRosterFile(path string, into *[]Resident) error {
@@ -125,20 +223,23 @@ func loadRosterFile(path string, into *[]Resident) error {
 	return decodeYAML(path, b, into, "roster")
 }
 
+// checkRoster normalises each person's identifiers in place (see normalize), then
+// checks the roster.
 func checkRoster(c *checker, roster []Resident) {
 	london, _ := time.LoadLocation("Europe/London")
 	cards := map[string]string{}
 	people := map[string]bool{}
 	for i := range roster {
 		r := &roster[i]
+		normalize(r)
 		f := fmt.Sprintf("roster[%d]", i)
 		switch r.Kind {
 		case "", KindResident:
 			if !validCRN(r.CRN) {
-				c.add(f+".crn", fmt.Sprintf("%q is not a CRN", r.CRN), "a CRN is a letter and six digits, e.g. X123456")
+				c.add(f+".crn", fmt.Sprintf("%q is not a CRN", r.CRN), crnForm)
 			}
 			if r.NOMS != "" && !validNOMS(r.NOMS) {
-				c.add(f+".noms", fmt.Sprintf("%q is not a NOMS number", r.NOMS), "a NOMS number looks like A1234BC")
+				c.add(f+".noms", fmt.Sprintf("%q is not a NOMS number", r.NOMS), nomsForm)
 			}
 		case KindStaff, KindContractor:
 			if !validDeviceID(r.ID) {
@@ -158,13 +259,17 @@ func checkRoster(c *checker, roster []Resident) {
 		}
 		for _, d := range []struct{ name, v string }{{"arrived", r.Arrived}, {"expectedDeparture", r.ExpectedDeparture}, {"departed", r.Departed}} {
 			if d.v != "" && !validDate(d.v) {
-				c.add(f+"."+d.name, fmt.Sprintf("%q", d.v), "write a date as 2026-11-22")
+				c.add(f+"."+d.name, fmt.Sprintf("%q", d.v), dateForm)
 			}
 		}
 		if r.Arrived != "" && r.Departed != "" && r.Departed < r.Arrived {
 			c.add(f+".departed", "before arrived", "a departure follows the arrival")
 		}
 		for _, card := range r.Cards {
+			if _, err := ParseCard(card); err != nil {
+				c.add(f+".cards", fmt.Sprintf("%q is not a card", card), cardForm)
+				continue
+			}
 			if other, dup := cards[card]; dup {
 				c.add(f+".cards", "card "+card+" also belongs to "+other, "give each card to one person")
 			}
@@ -301,9 +406,12 @@ func LoadRoster(path string) ([]Resident, string, error) {
 	return a.Roster, a.Database, c.err(path)
 }
 
-// CheckRoster checks a roster as LoadAgent does, e.g. after a register change.
+// CheckRoster checks a roster as LoadAgent does, e.g. after a register change,
+// leaving roster as it is (LoadAgent normalises the identifiers of the roster it
+// loads; whoever changes it gives them as ParseCRN, ParseNOMS and ParseCard write
+// them).
 func CheckRoster(roster []Resident) error {
 	var c checker
-	checkRoster(&c, roster)
+	checkRoster(&c, slices.Clone(roster))
 	return c.err("roster")
 }

@@ -22,11 +22,24 @@ const TZ = 'Europe/London';
 const ROLES_ACK = ['security', 'manager', 'admin'];
 const ROLES_UNLOCK = ['security', 'manager', 'admin'];
 const ROLES_STAFF = ['staff', 'manager', 'admin'];
+const ROLES_LOCKDOWN = ['manager', 'admin'];
 // Journal event types that raise an alarm; shown provisionally until the alarm list is re-read.
 const ALARM_TYPES = new Set(['door.forced', 'door.held-open', 'door.tailgate', 'door.tampered',
   'door.alarm', 'reader.offline', 'reader.secure-channel-failed', 'curfew.absent',
   'curfew.breached', 'presence.inconsistent', 'agent.clock-unsynced',
-  'delivery.ack-refused', 'device.refused', 'command.unordered', 'agent.disk-low']);
+  'delivery.ack-refused', 'device.refused', 'command.unordered', 'agent.disk-low', 'bridge.messages-lost']);
+// Each alarm type's title, as staff say it.
+const ALARM_TITLE = {
+  'door.forced': 'Door forced', 'door.held-open': 'Door held open', 'door.tailgate': 'Tailgating',
+  'door.tampered': 'Reader tampered with', 'door.alarm': 'Door alarm', 'reader.offline': 'Reader offline',
+  'reader.secure-channel-failed': 'Reader secure channel failed', 'curfew.breached': 'Curfew breached',
+  'curfew.absent': 'Absent at curfew', 'presence.inconsistent': 'Presence inconsistent',
+  'agent.clock-unsynced': 'Clock not synchronised', 'delivery.ack-refused': 'Central acknowledgement refused',
+  'device.refused': 'Device message refused', 'command.unordered': 'Door command nobody gave',
+  'agent.disk-low': 'Disk nearly full', 'bridge.messages-lost': 'Device messages lost',
+};
+// Priorities as the API names them: an icon and a word each, never colour alone.
+const PRIORITY = { urgent: '⚠ URGENT', high: '⚠ HIGH', normal: '• NORMAL', low: '· LOW' };
 // What each alarm type means, for alarms whose data carries no summary of its own.
 const ALARM_TEXT = {
   'door.forced': 'Door opened while locked, with no exit request', 'door.held-open': 'Door held open past its limit',
@@ -39,6 +52,7 @@ const ALARM_TEXT = {
   'device.refused': 'Device message refused: not from a configured device, or at an impossible time',
   'command.unordered': 'A device carried out a command the agent never gave',
   'agent.disk-low': 'The journal\'s disk is nearly full',
+  'bridge.messages-lost': 'The bridge could not keep some device messages (disk full or failing)',
 };
 // Plain symbols every font has: a control-room PC may have no emoji font.
 const DOOR_ICON = { locked: '■', unlocked: '□', open: '▯', forced: '⚠', 'held-open': '⚠' };
@@ -47,6 +61,8 @@ const DOOR_ICON = { locked: '■', unlocked: '□', open: '▯', forced: '⚠', 
 const S = {
   user: null, csrf: null, es: null, opens: 0, gen: 0, alarmsLoaded: false, alarmsShown: false,
   status: null, doors: [], readers: [], bridge: null, residents: [], alarms: [], roll: null, journal: [],
+  filter: { kind: '', door: '', person: '', since: '' }, seenSeq: 0, sound: true, tonight: null, residentCRN: '',
+  lockdown: null,
 };
 
 // ---------------------------------------------------------------- DOM helpers
@@ -106,16 +122,22 @@ function fmt(opts) {
   catch (_) { return new Intl.DateTimeFormat('en-GB', opts); }
 }
 const fmtClock = fmt({ weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const fmtStamp = fmt({ year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const fmtStamp = fmt({ year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+  hourCycle: 'h23', timeZoneName: 'short' });
 
-/** The UK local time of an object with occurredAtLocal / occurredAt, as "YYYY-MM-DD HH:MM". */
-function localTime(o) {
-  if (o.occurredAtLocal) return o.occurredAtLocal;
-  const d = new Date(o.occurredAt);
-  if (!o.occurredAt || isNaN(d)) return '';
+/** A time as the UK writes it, in Europe/London with its zone: "2 Dec 2026, 02:04 GMT". */
+function ukTime(iso) {
+  const d = new Date(iso);
+  if (!iso || isNaN(d)) return '';
   const p = Object.fromEntries(fmtStamp.formatToParts(d).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  return `${p.day} ${p.month} ${p.year}, ${p.hour}:${p.minute} ${p.timeZoneName || ''}`.trim();
 }
+
+/** The UK local time of an object with occurredAt (or, failing that, occurredAtLocal). */
+function localTime(o) { return ukTime(o.occurredAt) || o.occurredAtLocal || ''; }
+
+/** Just the hours and minutes of a local "YYYY-MM-DD HH:MM" stamp. */
+const hhmm = (local) => String(local || '').slice(11, 16);
 const shortType = (t) => String(t || '').replace(/^approved-premises\./, '');
 const yesNo = (b) => (b ? 'yes' : 'no');
 const roleOf = () => (S.user ? S.user.role : '');
@@ -134,6 +156,33 @@ function fmtWait(seconds) {
 }
 
 // ---------------------------------------------------------------- API
+
+// Contract recorder, for diagnostics and the browser tests: with localStorage
+// "apedge.contract" set to "1", every field the page reads from an API response or a
+// stream message is recorded in window.apedgeReads ("GET /residents" → {"[].window.endLocal":
+// true, ...}, in internal/openapi's CheckFields syntax), so that a test can check each against the OpenAPI document: a field the
+// page reads that the API does not declare fails a test, not a night shift.
+const CONTRACT = (() => { try { return localStorage.getItem('apedge.contract') === '1'; } catch (_) { return false; } })();
+window.apedgeReads = {};
+function watched(data, op) {
+  if (!CONTRACT) return data;
+  const reads = (window.apedgeReads[op] = window.apedgeReads[op] || {});
+  const wrap = (v, path) => {
+    if (v === null || typeof v !== 'object') return v;
+    return new Proxy(v, {
+      get(target, key, recv) {
+        const got = Reflect.get(target, key, recv);
+        if (typeof key === 'symbol' || key === 'then' || key === 'toJSON' || key === 'constructor') return got;
+        if (Array.isArray(target)) return /^\d+$/.test(key) ? wrap(got, path + '[]') : got;
+        if (typeof got === 'function') return got;
+        const field = path ? `${path}.${key}` : key;
+        reads[field] = true;
+        return wrap(got, field);
+      },
+    });
+  };
+  return wrap(data, '');
+}
 
 class ApiError extends Error {
   constructor(status, message, data) { super(message); this.status = status; this.data = data; }
@@ -157,7 +206,7 @@ async function api(method, path, body) {
     if (res.status === 401 && S.user) signedOut('Your session has ended. Please sign in again.');
     throw new ApiError(res.status, msg, data);
   }
-  return data;
+  return watched(data, `${method} ${path.replace(/\?.*$/, '')}`);
 }
 
 /** Shows an error in the banner (not 401s: those already went back to sign-in). */
@@ -202,7 +251,8 @@ function signedIn(data) {
 function signedOut(message) {
   closeStream();
   Object.assign(S, { user: null, csrf: null, status: null, doors: [], readers: [], bridge: null,
-    residents: [], alarms: [], roll: null, journal: [], alarmsLoaded: false, alarmsShown: false });
+    residents: [], alarms: [], roll: null, journal: [], alarmsLoaded: false, alarmsShown: false, seenSeq: 0 });
+  document.body.classList.remove('has-urgent');
   for (const sel of ['#alarm-list', '#door-list', '#device-list', '#event-list', '#roll-body', '#resident-table tbody']) {
     $(sel).replaceChildren();
   }
@@ -239,8 +289,8 @@ async function onSignOut() {
 async function loadAll() {
   if (!S.user) return;
   const gen = S.gen;
-  const [status, devices, residents, alarms, roll] = await Promise.allSettled(
-    ['/status', '/devices', '/residents', '/alarms', '/curfew/roll'].map((p) => api('GET', p)));
+  const [status, devices, residents, alarms, roll, tonight, lockdown] = await Promise.allSettled(
+    ['/status', '/devices', '/residents', '/alarms', '/curfew/roll', '/curfew/tonight', '/site/lockdown'].map((p) => api('GET', p)));
   if (!S.user) return;
   const fresh = gen === S.gen; // no live state arrived meanwhile: fetched state is current
   let failure = null;
@@ -256,6 +306,8 @@ async function loadAll() {
   if (roll.status === 'fulfilled') S.roll = roll.value;
   else if (roll.reason.status === 404) S.roll = null;
   else ok(roll);
+  if (ok(tonight)) S.tonight = tonight.value;
+  if (ok(lockdown)) S.lockdown = lockdown.value;
   renderAll();
   if (failure) report(failure);
 }
@@ -281,6 +333,7 @@ async function refreshRoll() {
     if (err.status !== 404) return report(err);
     S.roll = null;
   }
+  try { S.tonight = await api('GET', '/curfew/tonight'); } catch (err) { report(err); }
   renderRoll();
 }
 
@@ -304,8 +357,8 @@ function openStream() {
     setLive(false);
     if (es.readyState === EventSource.CLOSED && S.es === es) { S.es = null; soon('reconnect', reconnect, 3000); }
   };
-  es.addEventListener('state', (e) => { const d = parse(e.data); if (d) applyState(d); });
-  es.addEventListener('journal', (e) => { const d = parse(e.data); if (d) applyJournal(d); });
+  es.addEventListener('state', (e) => { const d = parse(e.data); if (d) applyState(watched(d, 'SSE state')); });
+  es.addEventListener('journal', (e) => { const d = parse(e.data); if (d) applyJournal(watched(d, 'SSE journal')); });
 }
 
 function closeStream() {
@@ -355,7 +408,7 @@ function applyJournal(ev) {
     refreshAlarms(); // the server's list is authoritative
   }
   if (t.startsWith('reader.') || t === 'door.tampered') soon('devices', refreshDevices);
-  if (t === 'curfew.roll') soon('roll', refreshRoll);
+  if (t === 'curfew.roll' || t.startsWith('curfew.') || t.startsWith('movement.')) soon('roll', refreshRoll, 500);
   if (t === 'alarm.acknowledged') soon('alarms', refreshAlarms); // by someone else, maybe
 }
 
@@ -384,30 +437,141 @@ function renderHeader() {
   document.title = `${n ? `(${n}) ⚠ ` : ''}${st.site ? st.site + ' — ' : ''}apedge site console`;
 }
 
-const openAlarms = () => S.alarms.filter((a) => !a.acknowledged).sort((a, b) => b.seq - a.seq);
+const openAlarms = () => S.alarms.filter((a) => !a.acknowledged);
+
+/** A resident named for staff: "Resident One (room 5, X100001)". */
+function personName(p) {
+  if (!p) return '';
+  const extra = [p.room ? `room ${p.room}` : '', p.crn].filter(Boolean).join(', ');
+  return p.name ? `${p.name} (${extra})` : extra;
+}
+
+/** Where and who an alarm is about, in words. */
+function alarmWhere(a) {
+  const t = shortType(a.type);
+  const who = a.person ? personName(a.person) : '';
+  const where = a.subject ? (t.startsWith('door.') ? `${a.subject} door` : t.startsWith('reader.') ? `reader ${a.subject}` : a.subject) : '';
+  return [who, where].filter(Boolean).join(' · ');
+}
+
+/** The open alarms that pass the filters, grouped by cause and place, most urgent first. */
+function alarmGroups() {
+  const f = S.filter;
+  const sinceOk = (a) => {
+    if (!f.since) return true;
+    return hhmmOf(a) >= f.since; // today's alarms after that time, by the site's clock
+  };
+  const groups = new Map();
+  for (const a of openAlarms()) {
+    if (f.kind && shortType(a.type) !== f.kind) continue;
+    if (f.door && a.subject !== f.door) continue;
+    if (f.person && a.crn !== f.person) continue;
+    if (!sinceOk(a)) continue;
+    const key = a.group || `${a.type}|${a.seq}`;
+    let g = groups.get(key);
+    if (!g) { g = { key, alarms: [], priority: 9, priorityName: 'normal' }; groups.set(key, g); }
+    g.alarms.push(a);
+    const p = Number(a.priority) || 3;
+    if (p < g.priority) { g.priority = p; g.priorityName = a.priorityName || 'normal'; }
+  }
+  const list = [...groups.values()];
+  for (const g of list) { g.alarms.sort((x, y) => y.seq - x.seq); g.latest = g.alarms[0]; }
+  list.sort((x, y) => x.priority - y.priority || y.latest.seq - x.latest.seq);
+  return list;
+}
+
+/** An alarm's local time of day, "HH:MM", for the since filter. */
+function hhmmOf(a) {
+  const d = new Date(a.occurredAt);
+  if (isNaN(d)) return '';
+  const p = Object.fromEntries(fmtStamp.formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.hour}:${p.minute}`;
+}
 
 function renderAlarms() {
   const list = $('#alarm-list');
-  const open = openAlarms();
-  const isNew = S.alarmsShown; // rows added after the first real list are highlighted as new
-  sync(list, open, 'seq', (a) => a.seq, (a) => alarmRow(a, isNew), updateAlarm);
+  const groups = alarmGroups();
+  const isNew = S.alarmsShown; // groups added after the first real list are highlighted as new
+  sync(list, groups, 'group', (g) => g.key, (g) => alarmRow(g, isNew), updateAlarm);
   S.alarmsShown = S.alarmsLoaded;
-  $('#alarms-empty').hidden = open.length > 0;
+  $('#alarms-empty').hidden = groups.length > 0;
+  $('#alarms-empty').textContent = openAlarms().length ? 'No open alarm matches the filters' : '✓ No open alarms';
+  renderFilters();
+  alertUrgent();
 }
 
-function alarmRow(a, isNew) {
+/** Fills the filter lists from the open alarms, keeping what is chosen. */
+function renderFilters() {
+  const form = $('#alarm-filters');
+  const open = openAlarms();
+  const fill = (name, pairs) => {
+    const sel = form.elements.namedItem(name);
+    const keep = sel.value;
+    const first = sel.options[0];
+    const seen = new Map(pairs.filter(([k]) => k));
+    sel.replaceChildren(first, ...[...seen].sort((a, b) => a[1].localeCompare(b[1])).map(([k, v]) => h('option', { value: k }, v)));
+    sel.value = seen.has(keep) ? keep : '';
+  };
+  fill('kind', open.map((a) => [shortType(a.type), ALARM_TITLE[shortType(a.type)] || shortType(a.type)]));
+  fill('door', open.filter((a) => shortType(a.type).startsWith('door.')).map((a) => [a.subject, `${a.subject} door`]));
+  fill('person', open.filter((a) => a.crn).map((a) => [a.crn, personName(a.person || { crn: a.crn })]));
+}
+
+/** Sounds and shows an alert for urgent alarms new since the page last looked. */
+function alertUrgent() {
+  if (!S.alarmsLoaded) return;
+  // Only alarms from the server's list count: one shown from the stream a moment before
+  // has no priority yet.
+  const open = openAlarms().filter((a) => a.priorityName);
+  const max = open.reduce((m, a) => Math.max(m, a.seq), 0);
+  const fresh = open.filter((a) => a.seq > S.seenSeq && a.priorityName === 'urgent');
+  const first = S.seenSeq === 0;
+  S.seenSeq = Math.max(S.seenSeq, max);
+  document.body.classList.toggle('has-urgent', open.some((a) => a.priorityName === 'urgent'));
+  if (first || !fresh.length || !S.sound) return;
+  beep();
+}
+
+let audio = null;
+/** Three short tones: the urgent alarm sound. */
+function beep() {
+  try {
+    audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+    for (let i = 0; i < 3; i++) {
+      const o = audio.createOscillator();
+      const g = audio.createGain();
+      o.frequency.value = 880;
+      g.gain.value = 0.2;
+      o.connect(g).connect(audio.destination);
+      const t = audio.currentTime + i * 0.35;
+      o.start(t); o.stop(t + 0.2);
+    }
+    window.apedgeBeeps = (window.apedgeBeeps || 0) + 1; // counted, for the browser test
+  } catch (_) { /* no audio on this machine: the visible alert stands */ }
+}
+
+function setSound(on) {
+  S.sound = on;
+  try { sessionStorage.setItem('apedge.sound', on ? 'on' : 'off'); } catch (_) { /* private mode */ }
+  const b = $('#sound-toggle');
+  b.textContent = on ? 'Sound: on' : 'Sound: off';
+  b.setAttribute('aria-pressed', String(on));
+}
+
+function alarmRow(g, isNew) {
   const note = h('input', { name: 'note', type: 'text', required: true, maxlength: 500, autocomplete: 'off',
     placeholder: 'Note (required)', 'aria-label': 'Acknowledgement note' });
   const confirm = h('button', { type: 'submit', class: 'ack-confirm' }, 'Confirm');
   const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => toggle(false) }, 'Cancel');
   const form = h('form', { class: 'ack-form inline-form', hidden: true }, note, confirm, cancel);
   const ack = ROLES_ACK.includes(roleOf()) ? h('button', { type: 'button', class: 'ack', onclick: () => toggle(true) }, 'Acknowledge') : null;
-  const ui = { type: h('span', { class: 'alarm-type' }), subject: h('span', { class: 'alarm-subject' }),
-    time: h('time', { class: 'alarm-time' }), summary: h('p', { class: 'alarm-summary' }) };
-  const li = h('li', { class: isNew ? 'alarm new' : 'alarm', 'data-seq': a.seq },
-    h('div', { class: 'alarm-head' }, h('span', { class: 'icon', 'aria-hidden': 'true' }, '⚠'),
-      ui.type, ui.subject, ui.time, ack),
-    ui.summary, form, h('p', { class: 'row-message', role: 'status' }));
+  const ui = { prio: h('span', { class: 'alarm-prio' }), type: h('span', { class: 'alarm-type' }),
+    subject: h('span', { class: 'alarm-subject' }), count: h('span', { class: 'alarm-count' }),
+    time: h('time', { class: 'alarm-time' }), summary: h('p', { class: 'alarm-summary' }),
+    instructions: h('p', { class: 'alarm-instructions' }) };
+  const li = h('li', { class: isNew ? 'alarm new' : 'alarm', 'data-group': g.key },
+    h('div', { class: 'alarm-head' }, ui.prio, ui.type, ui.subject, ui.count, ui.time, ack),
+    ui.summary, ui.instructions, form, h('p', { class: 'row-message', role: 'status' }));
   li.ui = ui;
   function toggle(show) {
     form.hidden = !show;
@@ -419,10 +583,11 @@ function alarmRow(a, isNew) {
     e.preventDefault();
     const text = note.value.trim();
     if (!text) { formMsg(li, 'A note is required to acknowledge.', 'error'); note.focus(); return; }
+    const seqs = li.group.alarms.map((a) => a.seq);
     confirm.disabled = true;
     try {
-      await api('POST', `/alarms/${encodeURIComponent(a.seq)}/ack`, { note: text });
-      S.alarms = S.alarms.filter((x) => x.seq !== a.seq);
+      await api('POST', '/alarms/ack', { seqs, note: text });
+      S.alarms = S.alarms.filter((x) => !seqs.includes(x.seq));
       renderAlarms(); renderHeader();
       loadAll();
     } catch (err) {
@@ -433,13 +598,23 @@ function alarmRow(a, isNew) {
   return li;
 }
 
-function updateAlarm(li, a) {
+function updateAlarm(li, g) {
   const ui = li.ui;
-  ui.type.textContent = shortType(a.type);
-  ui.subject.textContent = a.subject || a.crn || '';
-  ui.time.textContent = localTime(a);
+  const a = g.latest;
+  const t = shortType(a.type);
+  li.group = g;
+  li.dataset.seq = String(a.seq);
+  li.dataset.count = String(g.alarms.length);
+  li.dataset.priority = g.priorityName;
+  ui.prio.textContent = PRIORITY[g.priorityName] || PRIORITY.normal;
+  ui.type.textContent = ALARM_TITLE[t] || t;
+  ui.subject.textContent = alarmWhere(a);
+  ui.count.textContent = g.alarms.length > 1 ? `× ${g.alarms.length}` : '';
+  ui.time.textContent = g.alarms.length > 1 ? `latest ${localTime(a)}, first ${localTime(g.alarms[g.alarms.length - 1])}` : localTime(a);
   ui.time.setAttribute('datetime', a.occurredAt || '');
   ui.summary.textContent = summaryOf(a);
+  ui.instructions.textContent = a.instructions ? `What to do: ${a.instructions}` : '';
+  ui.instructions.hidden = !a.instructions;
 }
 
 function readersFor(d) {
@@ -447,7 +622,21 @@ function readersFor(d) {
   return S.readers.filter((r) => ids.includes(r.id) || r.door === d.id);
 }
 
+function renderLockdown() {
+  const l = S.lockdown;
+  const st = $('#lockdown-state');
+  const active = Boolean(l && l.active);
+  st.hidden = !active;
+  st.textContent = active ? `■ SITE IN LOCKDOWN${l.by ? ' by ' + l.by : ''}${l.reason ? ': “' + l.reason + '”' : ''}${l.until ? ', until ' + ukTime(l.until) : ''}. Entry refused at every door; exit still works.` +
+    ((l.notLocked || []).length ? ` Not locked down: ${l.notLocked.join(', ')}.` : '') : '';
+  document.body.classList.toggle('lockdown', active);
+  const f = $('#lockdown-form');
+  f.hidden = !ROLES_LOCKDOWN.includes(roleOf());
+  $('#lockdown-button').textContent = active ? 'Release the lockdown' : 'Lock the site down';
+}
+
 function renderDoors() {
+  renderLockdown();
   const doors = [...S.doors].sort((a, b) => String(a.id).localeCompare(String(b.id), 'en', { numeric: true }));
   sync($('#door-list'), doors, 'door', (d) => d.id, doorTile, updateDoor);
 }
@@ -459,17 +648,44 @@ function doorTile(d) {
   const form = h('form', { class: 'unlock-form inline-form', hidden: true }, reason, confirm,
     h('button', { type: 'button', class: 'secondary', onclick: () => toggle(false) }, 'Cancel'));
   const unlock = ROLES_UNLOCK.includes(roleOf()) ? h('button', { type: 'button', class: 'unlock', onclick: () => toggle(true) }, 'Unlock') : null;
+  const holdForm = h('form', { class: 'hold-form inline-form', hidden: true },
+    h('label', {}, 'Hold ', h('select', { name: 'mode', 'aria-label': `Hold ${d.id}` },
+      h('option', { value: 'unlocked' }, 'unlocked'), h('option', { value: 'locked' }, 'locked (exit still works)'),
+      h('option', { value: 'none' }, 'end the hold'))),
+    h('label', {}, 'for ', h('input', { name: 'minutes', type: 'number', min: 1, max: 720, value: 60, 'aria-label': 'minutes' }), ' min'),
+    h('input', { name: 'reason', type: 'text', autocomplete: 'off', placeholder: 'Reason (required)', 'aria-label': `Reason to hold ${d.id}` }),
+    h('button', { type: 'submit', class: 'hold-confirm' }, 'Confirm hold'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => { holdForm.hidden = true; if (holdBtn) holdBtn.hidden = false; } }, 'Cancel'));
+  const holdBtn = ROLES_UNLOCK.includes(roleOf()) ? h('button', { type: 'button', class: 'hold secondary',
+    onclick: () => { holdForm.hidden = false; holdBtn.hidden = true; holdForm.elements.namedItem('reason').focus(); } }, 'Hold…') : null;
+  holdForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const why = val(holdForm, 'reason');
+    if (!why) { formMsg(tile, 'A reason is required.', 'error'); return; }
+    const mode = val(holdForm, 'mode');
+    const body = mode === 'none' ? { mode, reason: why } : { mode, minutes: Number(val(holdForm, 'minutes')) || 60, reason: why };
+    try {
+      const res = (await api('POST', `/doors/${encodeURIComponent(d.id)}/hold`, body)) || {};
+      const okay = res.result === 'done';
+      formMsg(tile, mode === 'none' ? `Hold ended${okay ? '' : ': ' + (res.result || '')}` :
+        `Held ${mode}${res.until ? ' until ' + ukTime(res.until) : ''}${okay ? '' : ': ' + (res.result || '') + (res.detail ? ' ' + res.detail : '')}`, okay ? 'ok' : 'warn');
+      holdForm.hidden = true; if (holdBtn) holdBtn.hidden = false;
+      holdForm.elements.namedItem('reason').value = '';
+      loadAll();
+    } catch (err) { formMsg(tile, err.message, 'error'); }
+  });
   const ui = {
     icon: h('span', { class: 'door-icon', 'aria-hidden': 'true' }),
     state: h('span', { class: 'door-state' }),
     alarm: h('div', { class: 'door-alarm' }),
     lock: h('div', { class: 'muted' }),
     readers: h('ul', { class: 'door-readers' }),
+    hold: h('div', { class: 'door-hold' }),
   };
   const tile = h('div', { class: 'door tile', 'data-door': d.id },
     h('div', { class: 'tile-title' }, String(d.id)),
     h('div', { class: 'door-status' }, ui.icon, ui.state),
-    ui.alarm, ui.lock, ui.readers, unlock, form, h('p', { class: 'row-message', role: 'status' }));
+    ui.alarm, ui.hold, ui.lock, ui.readers, unlock, form, holdBtn, holdForm, h('p', { class: 'row-message', role: 'status' }));
   tile.ui = ui;
   function toggle(show) {
     form.hidden = !show;
@@ -504,6 +720,10 @@ function updateDoor(tile, d) {
   ui.alarm.hidden = !alarm;
   ui.alarm.textContent = alarm ? `⚠ Alarm: ${alarm}` : '';
   ui.lock.textContent = d.lock ? `Lock ${d.lock}` : '';
+  const held = { unlocked: '□ HELD UNLOCKED', locked: '■ HELD LOCKED (exit works)', lockdown: '■ LOCKDOWN (exit works)' }[d.hold];
+  ui.hold.hidden = !held;
+  ui.hold.textContent = held ? `${held}${d.holdUntil ? ' until ' + ukTime(d.holdUntil) : ''}${d.holdBy ? ' · ' + d.holdBy : ''}${d.holdReason ? ' · “' + d.holdReason + '”' : ''}` : '';
+  tile.dataset.hold = d.hold || '';
   ui.readers.replaceChildren(...readersFor(d).map((r) => h('li', { 'data-level': r.online && r.secure ? 'ok' : r.online ? 'warn' : 'bad' },
     `${r.online ? '✓' : '✗'} ${r.id}${r.direction ? ' (' + r.direction + ')' : ''}: ${r.online ? 'online' : 'offline'}, ${r.secure ? 'secure' : 'not secure'}`)));
 }
@@ -533,12 +753,12 @@ function renderDevices() {
       line(r.powerFault ? 'bad' : 'ok', r.powerFault ? '⚠ POWER FAULT' : '✓ power ok'),
       r.lastError ? line('warn', `Last error: ${r.lastError}`) : null));
   }
-  tiles.push(h('div', { class: 'tile placeholder' }, 'Cameras — coming with the CCTV issue'),
-    h('div', { class: 'tile placeholder' }, 'Body-worn camera docks — coming later'));
   $('#device-list').replaceChildren(...tiles);
 }
 
 const PRESENCE = { in: ['ok', '● in'], out: ['info', '○ out'], unknown: ['warn', '? unknown'] };
+// Where a curfew window comes from, in words.
+const SOURCE = { 'ap-rule': 'AP rule', licence: 'licence' };
 
 function renderResidents() {
   const rs = [...S.residents].sort((a, b) => String(a.room).localeCompare(String(b.room), 'en', { numeric: true })
@@ -550,42 +770,150 @@ function renderResidents() {
   const cell = (level, text) => h('td', { 'data-level': level }, text);
   $('#resident-table tbody').replaceChildren(...(rs.length ? rs.map((r) => {
     const [level, text] = PRESENCE[r.presence] || PRESENCE.unknown;
-    const cf = r.curfew || {};
-    const w = cf.window;
-    return h('tr', { 'data-crn': r.crn },
+    const w = r.window;
+    return h('tr', { 'data-crn': r.crn, class: 'clickable', tabindex: 0, title: 'Open this resident\'s page',
+      onclick: () => openResident(r.crn), onkeydown: (e) => { if (e.key === 'Enter') openResident(r.crn); } },
       h('td', {}, r.name || ''), h('td', { class: 'mono' }, r.crn), h('td', {}, r.room || ''),
-      cell(level, text),
-      cell(cf.now ? 'info' : '', cf.now ? `yes${w && w.endLocal ? ' (until ' + w.endLocal.slice(11) + ')' : ''}` : 'no'),
-      cell(cf.absent ? 'bad' : '', cf.absent ? '⚠ ABSENT' : '—'),
-      cell(r.inconsistent ? 'warn' : '', r.inconsistent ? '⚠ check' : '—'));
+      cell(level, r.presenceSince ? `${text} since ${ukTime(r.presenceSince)}` : text),
+      cell(w ? 'info' : '', w ? `yes, ${hhmm(w.startLocal)}–${hhmm(w.endLocal)} (${SOURCE[w.source] || w.source})` : 'no'),
+      cell(r.absent ? 'bad' : '', r.absent ? '⚠ ABSENT' : '—'),
+      cell(r.inconsistent ? 'warn' : '', r.inconsistent ? '⚠ presence inconsistent' : '—'));
   }) : [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No residents on the roster'))]));
 }
 
+/** Curfew tonight: the next roll and curfew, who is in, out and unknown, absences. */
+function renderTonight() {
+  const body = $('#tonight-body');
+  const t = S.tonight;
+  if (!t) { body.replaceChildren(); return; }
+  const c = t.counts || {};
+  const lines = [
+    h('p', { class: 'tonight-counts' },
+      h('span', { 'data-level': 'ok' }, `● In ${c.in || 0}`), ' ',
+      h('span', { 'data-level': 'info' }, `○ Out ${c.out || 0}`), ' ',
+      h('span', { 'data-level': 'warn' }, `? Unknown ${c.unknown || 0}`)),
+  ];
+  if (t.nextRoll && t.nextRoll.at) lines.push(h('p', {}, `Next roll: ${ukTime(t.nextRoll.at)}`));
+  const nc = t.nextCurfew;
+  if (nc && nc.at) {
+    const who = (nc.residents || []).map((p) => p.label || personName(p)).join(', ');
+    lines.push(h('p', { class: 'next-curfew' }, `Next curfew starts ${ukTime(nc.at)}${who ? ': ' + who : ''}`));
+  }
+  const abs = t.absences || [];
+  if (abs.length) {
+    lines.push(h('h3', { 'data-level': 'bad' }, `⚠ Absent (${abs.length})`),
+      h('ul', { class: 'absences' }, abs.map((a) => h('li', { 'data-crn': a.crn || '' }, a.sentence || a.label || a.crn))));
+  }
+  body.replaceChildren(...lines);
+}
+
 function renderRoll() {
+  renderTonight();
   const body = $('#roll-body');
   const r = S.roll;
   if (!r) { body.replaceChildren(h('p', { class: 'empty' }, 'No roll taken yet.')); return; }
   const names = new Map(S.residents.map((x) => [x.crn, x.name]));
+  const d = r.data || {}; // the curfew.roll event's information: who was in, out, unknown
   const col = (key, title, level) => {
-    const crns = r[key] || [];
+    const crns = d[key] || [];
     return h('div', { class: 'roll-col' },
       h('h3', { 'data-level': level }, `${title} (${crns.length})`),
       h('ul', {}, crns.map((c) => h('li', { 'data-crn': c }, names.get(c) ? `${names.get(c)} (${c})` : c))));
   };
-  body.replaceChildren(h('p', {}, `Taken at ${localTime(r)}`),
+  body.replaceChildren(h('p', {}, `Last roll: ${localTime(r)}`),
     h('div', { class: 'roll-cols' }, col('in', '● In', 'ok'), col('out', '○ Out', 'bad'), col('unknown', '? Unknown', 'warn')));
 }
 
 function renderEvents() {
   $('#events-empty').hidden = S.journal.length > 0;
+  const people = new Map(S.residents.map((r) => [r.crn, r]));
   $('#event-list').replaceChildren(...S.journal.map((ev) => {
     const t = shortType(ev.type);
     const alarm = ALARM_TYPES.has(t);
+    const who = ev.crn ? personName(people.get(ev.crn) || { crn: ev.crn }) : '';
     return h('li', { class: alarm ? 'event is-alarm' : 'event', 'data-seq': ev.seq },
-      h('time', { datetime: ev.occurredAt }, localTime(ev).slice(11) || localTime(ev)),
-      h('span', { class: 'event-type' }, `${alarm ? '⚠ ' : ''}${t}`),
-      h('span', { class: 'muted' }, [ev.subject, ev.crn].filter(Boolean).join(' · ')));
+      h('time', { datetime: ev.occurredAt }, localTime(ev)),
+      h('span', { class: 'event-type' }, `${alarm ? '⚠ ' : ''}${ALARM_TITLE[t] || summaryOf(ev) || t}`),
+      h('span', { class: 'muted' }, [who, ev.subject].filter(Boolean).join(' · ')));
   }));
+}
+
+// ---------------------------------------------------------------- fire roll
+
+/** Takes a fire roll (journaled as taken) and shows it, printable on one A4 page. */
+async function takeFireRoll() {
+  const btn = $('#fire-roll-button');
+  btn.disabled = true;
+  try {
+    const r = await api('POST', '/roll/fire', {});
+    renderFireRoll(r);
+  } catch (err) { report(err); } finally { btn.disabled = false; }
+}
+
+function renderFireRoll(r) {
+  const sec = $('#fire-roll');
+  const people = r.people || [];
+  $('#fire-roll-when').textContent = `Taken ${ukTime(r.takenAt)} by ${r.takenBy || 'staff'}: ${people.length} believed in the building`;
+  $('#fire-roll-table tbody').replaceChildren(...(people.length ? people.map((p) =>
+    h('tr', { 'data-kind': p.kind || '', 'data-id': p.id || '' },
+      h('td', {}, p.name || p.label || p.id || ''), h('td', {}, p.room || ''),
+      h('td', {}, p.seen || (p.lastMovement ? `${p.lastMovement.age || ''} at ${p.lastMovement.doorName || p.lastMovement.door || ''}` : '—')),
+      h('td', { 'data-level': p.certainty === 'high' ? 'ok' : p.certainty === 'low' ? 'warn' : '' }, p.certainty || ''),
+      h('td', { class: 'tick' }, '☐'))) : [h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'Nobody is believed to be in the building'))]));
+  const unknown = r.unknown || [];
+  $('#fire-roll-unknown').replaceChildren(...(unknown.length ? [h('h3', { 'data-level': 'warn' }, `? Not known where (${unknown.length})`),
+    h('ul', {}, unknown.map((p) => h('li', {}, p.label || p.name || p.id)))] : []));
+  $('#fire-roll-basis').textContent = r.staffBasis || '';
+  sec.hidden = false;
+  document.body.classList.add('fire-roll-open');
+  sec.scrollIntoView();
+}
+
+function closeFireRoll() {
+  $('#fire-roll').hidden = true;
+  document.body.classList.remove('fire-roll-open');
+}
+
+// ---------------------------------------------------------------- a resident's page
+
+/** Shows one resident's history over a period (the site's last 7 days unless chosen). */
+async function openResident(crn) {
+  if (crn !== S.residentCRN) $('#resident-period').reset(); // a new resident: the API's default period
+  S.residentCRN = crn;
+  await loadResident();
+}
+
+const isoDate = (d) => {
+  const p = Object.fromEntries(fmt({ year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}`;
+};
+
+async function loadResident() {
+  const crn = S.residentCRN;
+  if (!crn) return;
+  const f = $('#resident-period');
+  const q = new URLSearchParams();
+  if (val(f, 'from')) q.set('from', val(f, 'from') + ' 00:00');
+  if (val(f, 'to')) q.set('to', val(f, 'to') + ' 23:59');
+  const sec = $('#resident-page');
+  try {
+    const r = await api('GET', `/residents/${encodeURIComponent(crn)}/history?${q}`);
+    const who = personName({ crn, name: r.name, room: r.room });
+    $('#resident-h').textContent = who;
+    const c = r.counts || {};
+    $('#resident-counts').textContent = `${ukTime(r.from)} to ${ukTime(r.to)}: ` +
+      Object.entries(c).map(([k, n]) => `${n} ${k}`).join(', ') + (r.truncated ? ' (more than shown: narrow the period)' : '');
+    $('#resident-history').replaceChildren(...(r.events || []).map((e) =>
+      h('li', { class: e.alarm ? 'event is-alarm' : 'event', 'data-seq': e.seq },
+        h('time', { datetime: e.occurredAt || '' }, localTime(e)),
+        h('span', {}, e.sentence || summaryOf(e)),
+        e.acknowledged ? h('span', { class: 'muted' }, `acknowledged by ${e.acknowledged.by}: ${e.acknowledged.note}`) : null)));
+    if (!val(f, 'from')) f.elements.namedItem('from').value = isoDate(new Date(r.from));
+    if (!val(f, 'to')) f.elements.namedItem('to').value = isoDate(new Date(r.to));
+    $('#resident-bundle').setAttribute('href', `${API}/residents/${encodeURIComponent(crn)}/bundle?${q}`);
+    sec.hidden = false;
+    sec.scrollIntoView();
+  } catch (err) { report(err); }
 }
 
 // ---------------------------------------------------------------- staff actions
@@ -605,7 +933,7 @@ function bindAction(form, build) {
       form.reset();
       loadAll();
     } catch (err) {
-      if (err.status !== 401) formMsg(form, err.message, 'error');
+      if (err.status !== 401) formMsg(form, registerError(form, err), 'error');
     } finally { btn.disabled = false; }
   });
 }
@@ -619,7 +947,48 @@ function needCrn(form) {
 /** datetime-local "YYYY-MM-DDTHH:MM[:SS]" → "YYYY-MM-DD HH:MM" (UK local, as the API takes it). */
 const localStamp = (v) => (v ? v.replace('T', ' ').slice(0, 16) : '');
 
+async function onLockdown(e) {
+  e.preventDefault();
+  const f = e.currentTarget;
+  const reason = val(f, 'reason');
+  if (!reason) { report(new Error('A reason is required to lock the site down or release it.')); return; }
+  const release = Boolean(S.lockdown && S.lockdown.active);
+  if (!release && !window.confirm('Lock the site down? Entry will be refused at every door; exit still works.')) return;
+  try {
+    await api('POST', release ? '/site/release' : '/site/lockdown', { reason });
+    f.reset();
+  } catch (err) { report(err); }
+  loadAll();
+}
+
+/** The register's refusal in the staff's words, with the field to fix highlighted. */
+function registerError(form, err) {
+  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  const field = err.data && err.data.field;
+  const input = field && form.elements.namedItem(field);
+  if (input && input.setAttribute) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+  return err.message;
+}
+
 function bindForms() {
+  $('#lockdown-form').addEventListener('submit', onLockdown);
+  const up = $('#update-form');
+  up.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const crn = val(up, 'crn');
+    if (!crn) { formMsg(up, 'CRN is required.', 'error'); return; }
+    const body = {};
+    for (const k of ['noms', 'name', 'room', 'expectedDeparture']) if (val(up, k)) body[k] = val(up, k);
+    if (val(up, 'cards')) body.cards = val(up, 'cards').split(',').map((c) => c.trim()).filter(Boolean);
+    if (!Object.keys(body).length) { formMsg(up, 'Fill in what is to change.', 'error'); return; }
+    try {
+      const r = (await api('PATCH', `/residents/${encodeURIComponent(crn)}`, body)) || {};
+      const ch = (r.changes || []).map((c) => `${c.field}: ${c.old || 'none'} → ${c.new || 'none'}`).join('; ');
+      formMsg(up, `${crn} changed: ${ch}`, 'ok');
+      up.reset();
+      loadAll();
+    } catch (err) { if (err.status !== 401) formMsg(up, registerError(up, err), 'error'); }
+  });
   bindAction($('#arrival-form'), (f) => {
     const body = { crn: val(f, 'crn'), noms: val(f, 'noms'), name: val(f, 'name'), room: val(f, 'room'),
       cards: val(f, 'cards').split(',').map((c) => c.trim()).filter(Boolean), expectedDeparture: val(f, 'expectedDeparture') };
@@ -652,6 +1021,21 @@ function init() {
   $('#signout').addEventListener('click', onSignOut);
   $('#banner-dismiss').addEventListener('click', () => { $('#banner').hidden = true; });
   bindForms();
+  const filters = $('#alarm-filters');
+  filters.addEventListener('input', () => {
+    for (const k of Object.keys(S.filter)) S.filter[k] = String(filters.elements.namedItem(k).value || '');
+    renderAlarms();
+  });
+  filters.addEventListener('submit', (e) => e.preventDefault());
+  let sound = 'on';
+  try { sound = sessionStorage.getItem('apedge.sound') || 'on'; } catch (_) { /* private mode */ }
+  setSound(sound !== 'off');
+  $('#sound-toggle').addEventListener('click', () => setSound(!S.sound));
+  $('#fire-roll-button').addEventListener('click', takeFireRoll);
+  $('#fire-roll-print').addEventListener('click', () => window.print());
+  $('#fire-roll-close').addEventListener('click', closeFireRoll);
+  $('#resident-period').addEventListener('submit', (e) => { e.preventDefault(); loadResident(); });
+  $('#resident-close').addEventListener('click', () => { $('#resident-page').hidden = true; S.residentCRN = ''; });
   tick();
   setInterval(tick, 1000);
   checkSession();

@@ -12,6 +12,12 @@ import (
 	"github.com/apedge/apedge/cmd/apedge/internal/cli"
 )
 
+// tokenDoc is the agent's answer to a sign-in for a token. User is a userDoc.
+type tokenDoc struct {
+	Token string          `json:"token"`
+	User  json.RawMessage `json:"user"`
+}
+
 // cmdLogin is apedge ctl login: sign in and keep the token.
 func cmdLogin(ctx context.Context, e *runEnv, args []string) error {
 	fs := e.flags("login", `apedge ctl login -user NAME [-url URL] [-token-file FILE]
@@ -38,10 +44,7 @@ terminal, as its first line. The token is labelled ctl@HOSTNAME.`)
 	if err != nil || host == "" {
 		host = "unknown"
 	}
-	var resp struct {
-		Token string          `json:"token"`
-		User  json.RawMessage `json:"user"`
-	}
+	var resp tokenDoc
 	in := map[string]string{"name": *user, "password": pw, "label": "ctl@" + host}
 	if _, err := c.call(ctx, http.MethodPost, "/api/v1/tokens", in, &resp); err != nil {
 		return err

@@ -2,6 +2,8 @@ package ctl
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -22,15 +24,24 @@ func requireAll(fs *flag.FlagSet, pairs ...string) error {
 	return nil
 }
 
+// changeDoc is the agent's answer to a roster change.
+type changeDoc struct {
+	Change int64 `json:"change"`
+}
+
+// unlockDoc is the agent's answer to an unlock.
+type unlockDoc struct {
+	Result string `json:"result"`
+	Detail string `json:"detail"`
+}
+
 // postChange posts a roster change and confirms it.
 func postChange(ctx context.Context, e *runEnv, path string, in any, what string) error {
 	c, err := e.newClient(true)
 	if err != nil {
 		return err
 	}
-	return show(ctx, e, c, http.MethodPost, path, in, func(r struct {
-		Change int64 `json:"change"`
-	}) error {
+	return show(ctx, e, c, http.MethodPost, path, in, func(r changeDoc) error {
 		_, err := fmt.Fprintf(e.Stdout, "%s recorded as change %d; the agent applies it within a second\n", what, r.Change)
 		return err
 	})
@@ -69,6 +80,81 @@ func cmdArrive(ctx context.Context, e *runEnv, args []string) error {
 		ExpectedDeparture string   `json:"expectedDeparture,omitempty"`
 	}{*crn, *noms, *name, *room, ids, *expected}
 	return postChange(ctx, e, "/api/v1/residents", in, "arrival of "+*crn)
+}
+
+// updateDoc is the agent's answer to a change of a resident's details.
+type updateDoc struct {
+	Change  int64 `json:"change"`
+	Changes []struct {
+		Field string `json:"field"`
+		Old   string `json:"old"`
+		New   string `json:"new"`
+	} `json:"changes"`
+}
+
+// cmdUpdate is apedge ctl update: change a resident's details (only the fields given).
+func cmdUpdate(ctx context.Context, e *runEnv, args []string) error {
+	fs := e.flags("update", "apedge ctl update -crn CRN [-card ID[,ID]] [-noms N] [-name NAME] [-room R] [-expected-departure DATE]\n\n"+
+		"Changes a resident's details: only the flags given change; -card replaces their cards\n"+
+		"(-card \"\" removes them all, for a lost card). It prints each field's old and new value.")
+	crn := fs.String("crn", "", "the resident's `CRN`")
+	in := map[string]any{}
+	var cards string
+	set := map[string]*string{}
+	for _, f := range []struct{ flag, field, usage string }{
+		{"noms", "noms", "NOMS `number`"}, {"name", "name", "`name`"}, {"room", "room", "`room`"},
+		{"expected-departure", "expectedDeparture", "`date` (2026-12-31)"},
+	} {
+		set[f.field] = fs.String(f.flag, "", f.usage)
+	}
+	fs.StringVar(&cards, "card", "", "credential `ids` (facility:number), comma-separated; replaces the resident's cards")
+	if err := cli.Parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := cli.Required(fs, "crn", *crn); err != nil {
+		return err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "crn":
+		case "card":
+			ids := []string{}
+			for _, id := range strings.Split(cards, ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					ids = append(ids, id)
+				}
+			}
+			in["cards"] = ids
+		case "expected-departure":
+			in["expectedDeparture"] = *set["expectedDeparture"]
+		default:
+			in[f.Name] = *set[f.Name]
+		}
+	})
+	if len(in) == 0 {
+		fmt.Fprintln(fs.Output(), "ctl update: give at least one of -card, -noms, -name, -room, -expected-departure")
+		return cli.ErrUsage
+	}
+	c, err := e.newClient(true)
+	if err != nil {
+		return err
+	}
+	return show(ctx, e, c, http.MethodPatch, "/api/v1/residents/"+url.PathEscape(*crn), in, func(r updateDoc) error {
+		for _, ch := range r.Changes {
+			if _, err := fmt.Fprintf(e.Stdout, "%s: %s -> %s\n", ch.Field, orNone(ch.Old), orNone(ch.New)); err != nil {
+				return err
+			}
+		}
+		_, err := fmt.Fprintf(e.Stdout, "details of %s changed as change %d; the agent applies it within a second\n", *crn, r.Change)
+		return err
+	})
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // cmdDepart is apedge ctl depart: record a resident's departure.
@@ -133,11 +219,12 @@ func cmdUnlock(ctx context.Context, e *runEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	var r struct {
-		Result string `json:"result"`
-		Detail string `json:"detail"`
-	}
+	var r unlockDoc
 	b, err := c.call(ctx, http.MethodPost, "/api/v1/doors/"+url.PathEscape(*door)+"/unlock", in, &r)
+	var he *httpError
+	if errors.As(err, &he) && he.Code == http.StatusBadGateway && json.Unmarshal(he.Body, &r) == nil && r.Result != "" {
+		b, err = he.Body, nil // the door's (or the agent's) answer: no-answer, failed, expired
+	}
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,6 +30,7 @@ type client struct {
 type httpError struct {
 	Code int
 	Msg  string
+	Body []byte // the response's body (at most 64 KiB)
 }
 
 // Error is the status code and the agent's message.
@@ -87,10 +89,7 @@ func (c *client) send(ctx context.Context, method, path string, in any) (*http.R
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%s %s: no answer within %s", method, c.base+path, requestTimeout)
-		}
-		return nil, err
+		return nil, c.unreachable(method, path, err)
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
@@ -114,7 +113,33 @@ func (c *client) send(ctx context.Context, method, path string, in any) (*http.R
 	if resp.StatusCode == http.StatusUnauthorized && c.token != "" {
 		msg += "; run apedge ctl login"
 	}
-	return nil, &httpError{Code: resp.StatusCode, Msg: msg}
+	return nil, &httpError{Code: resp.StatusCode, Msg: msg, Body: b}
+}
+
+// unreachable turns the error of a request that got no answer into what to check.
+func (c *client) unreachable(method, path string, err error) error {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s %s: no answer within %s: is the agent overloaded, or -url the wrong address?", method, c.base+path, requestTimeout)
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("the console at %s has a certificate this machine does not trust: give its CA with -ca FILE (%v)", c.base, unknownCA)
+	case errors.As(err, &badHost):
+		return fmt.Errorf("the console's certificate is not for %s: use the host name it was issued for in -url (%v)", c.base, badHost)
+	case errors.As(err, &recordErr) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("the console at %s does not speak TLS: try http:// in -url", c.base)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("cannot reach the console at %s: no such host %q: check -url or $APEDGE_URL", c.base, dnsErr.Name)
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return fmt.Errorf("cannot reach the console at %s: is the agent running? (%v)", c.base, opErr.Err)
+	}
+	return err
 }
 
 // call makes a request within requestTimeout and returns the response body, decoded into

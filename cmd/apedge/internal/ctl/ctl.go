@@ -35,12 +35,16 @@ security, manager, admin); the agent journals every action as a signed event nam
   doors                               door states, locks and alarms
   residents                           current residents: presence and curfew
   roll                                the latest curfew roll
+  fire-roll [-note TEXT]              take a fire roll: everyone believed in the building
+  resident  CRN [-from T] [-to T] [-bundle FILE]
+                                      one resident's history in words, or its signed bundle
   alarms    [-all]                    open alarms (-all: acknowledged ones too)
   journal   [-type T] [-crn C] [-from TIME] [-to TIME] [-after SEQ] [-limit N]
                                       journal events (-type door.* matches a prefix)
   audit     [-after SEQ] [-limit N]   what staff did: arrivals, unlocks, acknowledgements
   delivery                            journal delivery to central
   arrive    -crn CRN -card ID[,ID] [-noms N] [-name NAME] [-room R] [-expected-departure DATE]
+  update    -crn CRN [-card ID[,ID]] [-noms N] [-name NAME] [-room R] [-expected-departure DATE]   only what is given changes
   depart    -crn CRN
   absence   -crn CRN -id ID -from TIME -to TIME -approved-by NAME [-reason TEXT]
   unlock    -door ID -reason TEXT [-seconds N]
@@ -107,14 +111,18 @@ func commands() map[string]command {
 		"doors":     cmdDoors,
 		"residents": cmdResidents,
 		"roll":      cmdRoll,
+		"fire-roll": cmdFireRoll,
+		"resident":  cmdResident,
 		"alarms":    cmdAlarms,
 		"journal":   cmdJournal,
 		"audit":     cmdAudit,
 		"delivery":  cmdDelivery,
 		"arrive":    cmdArrive,
+		"update":    cmdUpdate,
 		"depart":    cmdDepart,
 		"absence":   cmdAbsence,
 		"unlock":    cmdUnlock,
+		"door":      cmdDoor,
 		"ack":       cmdAck,
 		"export":    cmdExport,
 		"users":     cmdUsers,

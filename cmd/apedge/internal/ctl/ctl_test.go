@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -38,20 +40,35 @@ const (
 	ctlTestPass  = "correct horse battery"
 )
 
+// The fake console's documents have the shapes of the console's OpenAPI document
+// (contractChecker checks every response it sends).
 var ctlResidentsJSON = `[
  {"crn":"X123456","noms":"A1234BC","name":"Sam Jones","room":"4","arrived":"2026-06-30T10:00:00Z","expectedDeparture":"2026-12-31",
-  "departed":"","presence":"in","presenceSince":"2026-07-01T13:05:00Z","inconsistent":false,
+  "cards":1,"presence":"in","presenceSince":"2026-07-01T13:05:00Z","inconsistent":false,
   "window":{"key":"ap-standard/2026-07-01#1","start":"2026-07-01T22:00:00Z","end":"2026-07-02T05:00:00Z","startLocal":"2026-07-01 23:00","endLocal":"2026-07-02 06:00","source":"ap-rule"},"absent":false},
- {"crn":"X654321","noms":"","name":"","room":"","arrived":"2026-06-01T09:00:00Z","expectedDeparture":"",
-  "departed":"","presence":"out","presenceSince":"2026-11-22T23:00:00Z","inconsistent":true,
+ {"crn":"X654321","arrived":"2026-06-01T09:00:00Z",
+  "cards":2,"presence":"out","presenceSince":"2026-11-22T23:00:00Z","inconsistent":true,
   "window":{"key":"ap-standard/2026-11-22#1","start":"2026-11-22T23:00:00Z","end":"2026-11-23T06:00:00Z","startLocal":"2026-11-22 23:00","endLocal":"2026-11-23 06:00","source":"ap-rule"},"absent":true}
 ]`
 
 var ctlAlarmsJSON = map[string]string{
-	"open": `[{"seq":41,"type":"door.forced","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","subject":"front","summary":"front door forced","acknowledged":null}]`,
-	"all": `[{"seq":40,"type":"reader.tamper","occurredAt":"2026-11-22T23:00:00Z","occurredAtLocal":"2026-11-22 23:00","subject":"r-front-in","summary":"reader tamper","acknowledged":{"by":"ann","at":"2026-11-22T23:30:00Z","note":"cover refitted"}},
-	 {"seq":41,"type":"door.forced","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","subject":"front","summary":"front door forced","acknowledged":null}]`,
+	"open": `[{"seq":41,"id":"S1-41","type":"door.forced","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","crn":"","noms":"","subject":"front","summary":"front door forced","data":{"door":"front"},
+	 "acknowledged":null,"priority":1,"priorityName":"urgent","group":"door.forced|front"}]`,
+	"all": `[{"seq":40,"id":"S1-40","type":"reader.tamper","occurredAt":"2026-11-22T23:00:00Z","occurredAtLocal":"2026-11-22 23:00","crn":"","noms":"","subject":"r-front-in","summary":"reader tamper","data":null,
+	  "acknowledged":{"by":"ann","at":"2026-11-22T23:30:00Z","note":"cover refitted","seq":42},"priority":2,"priorityName":"high","group":"reader.tamper|r-front-in"},
+	 {"seq":41,"id":"S1-41","type":"door.forced","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","crn":"","noms":"","subject":"front","summary":"front door forced","data":{"door":"front"},
+	 "acknowledged":null,"priority":1,"priorityName":"urgent","group":"door.forced|front"}]`,
 }
+
+// ctlDeliveryJSON is the delivery to central, connected.
+const ctlDeliveryJSON = `{"connected":true,"journaled":120,"delivered":118,"acked":117,"backlog":3}`
+
+// ctlRollJSON is a curfew roll event: who was in, out and unknown is in its data.
+const ctlRollJSON = `{"seq":90,"id":"S1-90","type":"curfew.roll","occurredAt":"2026-11-22T23:00:00Z","occurredAtLocal":"2026-11-22 23:00:00","crn":"","noms":"","subject":"",
+ "data":{"in":["X123456","X222222"],"out":["X654321"],"unknown":[],"onApprovedAbsence":[]}}`
+
+// ctlJournalJSON is a page of the journal.
+const ctlJournalJSON = `{"events":[{"seq":3,"id":"e3","type":"door.opened","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","crn":"","noms":"","subject":"front","data":{"door":"front"}}],"next":4}`
 
 func newFakeConsole(t *testing.T) *fakeConsole {
 	f := &fakeConsole{bodies: map[string][]byte{}, queries: map[string]string{}, exportN: 250, exportOf: 250}
@@ -82,7 +99,7 @@ func newFakeConsole(t *testing.T) *fakeConsole {
 			fail(w, http.StatusUnauthorized, "wrong name or password")
 			return
 		}
-		reply(w, http.StatusCreated, `{"token":"`+ctlTestToken+`","user":{"name":"ann","role":"manager"}}`)
+		reply(w, http.StatusCreated, `{"token":"`+ctlTestToken+`","user":{"name":"ann","role":"manager","disabled":false}}`)
 	})
 	mux.HandleFunc("DELETE /api/v1/tokens/current", bearer(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
@@ -99,8 +116,9 @@ func newFakeConsole(t *testing.T) *fakeConsole {
 		reply(w, http.StatusOK, ctlAlarmsJSON[state])
 	}))
 	mux.HandleFunc("POST /api/v1/residents", bearer(func(w http.ResponseWriter, r *http.Request) {
-		f.body(r)
-		reply(w, http.StatusAccepted, `{"change":7}`)
+		var in struct{ CRN string }
+		json.Unmarshal(f.body(r), &in)
+		reply(w, http.StatusAccepted, `{"change":7,"action":"arrive","crn":"`+in.CRN+`"}`)
 	}))
 	mux.HandleFunc("POST /api/v1/doors/{id}/unlock", bearer(func(w http.ResponseWriter, r *http.Request) {
 		f.body(r)
@@ -108,7 +126,9 @@ func newFakeConsole(t *testing.T) *fakeConsole {
 		case "front":
 			fail(w, http.StatusForbidden, "role staff may not unlock doors")
 		case "garden":
-			reply(w, http.StatusOK, `{"result":"refused","detail":"door is open"}`)
+			reply(w, http.StatusOK, `{"door":"garden","result":"failed","detail":"door is open"}`)
+		case "cellar":
+			reply(w, http.StatusBadGateway, `{"door":"cellar","result":"no-answer","detail":"no answer from the bridge within 10s"}`)
 		case "proxy":
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
@@ -116,12 +136,18 @@ func newFakeConsole(t *testing.T) *fakeConsole {
 		case "plain":
 			http.Error(w, "door service restarting", http.StatusServiceUnavailable)
 		default:
-			reply(w, http.StatusOK, `{"result":"done","detail":"for 5s"}`)
+			reply(w, http.StatusOK, `{"door":"`+r.PathValue("id")+`","result":"done","detail":"for 5s"}`)
 		}
 	}))
 	mux.HandleFunc("GET /api/v1/journal", bearer(func(w http.ResponseWriter, r *http.Request) {
 		f.body(r)
-		reply(w, http.StatusOK, `{"events":[{"seq":3,"id":"e3","type":"door.opened","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","crn":"","subject":"front","data":{"door":"front"}}],"next":4}`)
+		reply(w, http.StatusOK, ctlJournalJSON)
+	}))
+	mux.HandleFunc("GET /api/v1/delivery", bearer(func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, ctlDeliveryJSON)
+	}))
+	mux.HandleFunc("GET /api/v1/curfew/roll", bearer(func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, ctlRollJSON)
 	}))
 	mux.HandleFunc("GET /api/v1/journal/export", bearer(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-ndjson")
@@ -130,11 +156,17 @@ func newFakeConsole(t *testing.T) *fakeConsole {
 			fmt.Fprintf(w, "{\"seq\":%d,\"sig\":\"x\"}\n", i)
 		}
 	}))
+	// Every response is checked against the console's OpenAPI document, but for the
+	// doors that stand in for a proxy's page and a plain-text error.
+	offContract := func(r *http.Request) bool {
+		return r.URL.Path == "/api/v1/doors/proxy/unlock" || r.URL.Path == "/api/v1/doors/plain/unlock"
+	}
+	checked := contractChecker(t, mux, offContract)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.auth = append(f.auth, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
 		f.mu.Unlock()
-		mux.ServeHTTP(w, r)
+		checked.ServeHTTP(w, r)
 	}))
 	t.Cleanup(f.Close)
 	return f
@@ -318,11 +350,23 @@ func TestCtlOutput(t *testing.T) {
 			jsonDoc: ctlAlarmsJSON["all"],
 		},
 		{
+			name:    "delivery",
+			args:    []string{"delivery"},
+			lines:   []string{"central|connected", "journaled|120", "delivered|118", "acked|117", "backlog|3"},
+			jsonDoc: ctlDeliveryJSON,
+		},
+		{
+			name:    "roll",
+			args:    []string{"roll"},
+			lines:   []string{"curfew roll at 2026-11-22 23:00 (event 90): 2 in, 1 out, 0 unknown", "OUT|X654321", "in|X123456", "in|X222222"},
+			jsonDoc: ctlRollJSON,
+		},
+		{
 			name:    "journal",
 			args:    []string{"journal", "-type", "door.*", "-from", "2026-07-01 14:00", "-limit", "1"},
 			query:   "from=2026-07-01T13%3A00%3A00Z&limit=1&type=door.%2A",
 			lines:   []string{"3|2026-07-01 14:05|door.opened|-|front|{\"door\":\"front\"}", "more: run apedge ctl journal again with -after 4"},
-			jsonDoc: `{"events":[{"seq":3,"id":"e3","type":"door.opened","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","crn":"","subject":"front","data":{"door":"front"}}],"next":4}`,
+			jsonDoc: ctlJournalJSON,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -400,7 +444,8 @@ func TestCtlActions(t *testing.T) {
 			`{"reason":"fire drill","seconds":5}`},
 		{"unlock forbidden", []string{"unlock", "-door", "front", "-reason", "delivery"}, 1, "apedge ctl: 403: role staff may not unlock doors",
 			`{"reason":"delivery"}`},
-		{"unlock refused", []string{"unlock", "-door", "garden", "-reason", "x"}, 1, "apedge ctl: door garden not unlocked: refused: door is open", ""},
+		{"unlock refused", []string{"unlock", "-door", "garden", "-reason", "x"}, 1, "apedge ctl: door garden not unlocked: failed: door is open", ""},
+		{"unlock unanswered", []string{"unlock", "-door", "cellar", "-reason", "x"}, 1, "apedge ctl: door cellar not unlocked: no-answer: no answer from the bridge within 10s", ""},
 		{"not JSON", []string{"unlock", "-door", "proxy", "-reason", "x"}, 1, "apedge ctl: 502: Bad Gateway", ""},
 		{"plain text", []string{"unlock", "-door", "plain", "-reason", "x"}, 1, "apedge ctl: 503: door service restarting", ""},
 		{"no card", []string{"arrive", "-crn", "X200003"}, 2, "ctl arrive: -card is required", ""},
@@ -529,4 +574,30 @@ func TestCtlTerminal(t *testing.T) {
 func echoOn(f *os.File) bool {
 	st, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err != nil || st.Lflag&unix.ECHO != 0
+}
+
+// TestCtlUnreachable: when the console cannot be reached, the error says what to check.
+func TestCtlUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	f := newFakeConsole(t)
+	tlsSrv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	tok := clitest.WriteFile(t, t.TempDir(), "token", ctlTestToken+"\n", 0o600)
+	plainAsTLS := strings.Replace(f.URL, "http://", "https://", 1)
+	for _, tc := range []struct{ name, url, want string }{
+		{"nothing listening", closed, "apedge ctl: cannot reach the console at " + closed + ": is the agent running? ("},
+		{"untrusted certificate", tlsSrv.URL, "apedge ctl: the console at " + tlsSrv.URL + " has a certificate this machine does not trust: give its CA with -ca FILE"},
+		{"https to http", plainAsTLS, "apedge ctl: the console at " + plainAsTLS + " does not speak TLS: try http:// in -url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clitest.WantOneLine(t, ctl(t, "", "status", "-url", tc.url, "-token-file", tok), 1, tc.want)
+		})
+	}
 }

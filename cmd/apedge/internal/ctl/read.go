@@ -147,20 +147,22 @@ func doorTable(w io.Writer, doors []doorDoc) error {
 	return tw.Flush()
 }
 
+// devicesDoc is the agent's /api/v1/devices.
+type devicesDoc struct {
+	Bridge  bridgeDoc         `json:"bridge"`
+	Readers []readerDoc       `json:"readers"`
+	Doors   []doorDoc         `json:"doors"`
+	Cameras []json.RawMessage `json:"cameras"`
+	Docks   []json.RawMessage `json:"docks"`
+}
+
 // cmdDevices is apedge ctl devices: the bridge, readers and doors.
 func cmdDevices(ctx context.Context, e *runEnv, args []string) error {
 	c, err := globalsOnly(e, "devices", "apedge ctl devices [-json]\n\nThe bridge, the card readers with their health, and the doors.", args)
 	if err != nil {
 		return err
 	}
-	type devices struct {
-		Bridge  bridgeDoc         `json:"bridge"`
-		Readers []readerDoc       `json:"readers"`
-		Doors   []doorDoc         `json:"doors"`
-		Cameras []json.RawMessage `json:"cameras"`
-		Docks   []json.RawMessage `json:"docks"`
-	}
-	return show(ctx, e, c, http.MethodGet, "/api/v1/devices", nil, func(d devices) error {
+	return show(ctx, e, c, http.MethodGet, "/api/v1/devices", nil, func(d devicesDoc) error {
 		fmt.Fprintf(e.Stdout, "bridge: %s\n\n", d.Bridge)
 		if len(d.Readers) == 0 {
 			fmt.Fprintln(e.Stdout, "no readers")
@@ -272,26 +274,32 @@ func cmdResidents(ctx context.Context, e *runEnv, args []string) error {
 	})
 }
 
+// rollDoc is the agent's /api/v1/curfew/roll: the latest curfew.roll event, whose
+// data lists who was in, out or unknown.
+type rollDoc struct {
+	Seq        int64  `json:"seq"`
+	OccurredAt string `json:"occurredAt"`
+	Data       struct {
+		In      []string `json:"in"`
+		Out     []string `json:"out"`
+		Unknown []string `json:"unknown"`
+	} `json:"data"`
+}
+
 // cmdRoll is apedge ctl roll: the latest curfew roll.
 func cmdRoll(ctx context.Context, e *runEnv, args []string) error {
 	c, err := globalsOnly(e, "roll", "apedge ctl roll [-json]\n\nThe latest curfew roll: who was in, out or unknown. With -json, null when none has been taken yet.", args)
 	if err != nil {
 		return err
 	}
-	type roll struct {
-		Seq        int64    `json:"seq"`
-		OccurredAt string   `json:"occurredAt"`
-		In         []string `json:"in"`
-		Out        []string `json:"out"`
-		Unknown    []string `json:"unknown"`
-	}
-	err = show(ctx, e, c, http.MethodGet, "/api/v1/curfew/roll", nil, func(r roll) error {
-		fmt.Fprintf(e.Stdout, "curfew roll at %s (event %d): %d in, %d out, %d unknown\n", localTime(r.OccurredAt), r.Seq, len(r.In), len(r.Out), len(r.Unknown))
+	err = show(ctx, e, c, http.MethodGet, "/api/v1/curfew/roll", nil, func(r rollDoc) error {
+		d := r.Data
+		fmt.Fprintf(e.Stdout, "curfew roll at %s (event %d): %d in, %d out, %d unknown\n", localTime(r.OccurredAt), r.Seq, len(d.In), len(d.Out), len(d.Unknown))
 		tw := newTable(e.Stdout)
 		for _, g := range []struct {
 			name string
 			crns []string
-		}{{"OUT", r.Out}, {"UNKNOWN", r.Unknown}, {"in", r.In}} {
+		}{{"OUT", d.Out}, {"UNKNOWN", d.Unknown}, {"in", d.In}} {
 			for _, crn := range g.crns {
 				fmt.Fprintf(tw, "%s\t%s\n", g.name, crn)
 			}
@@ -477,22 +485,24 @@ func withQuery(path string, q url.Values) string {
 	return path + "?" + q.Encode()
 }
 
+// deliveryDoc is the agent's /api/v1/delivery.
+type deliveryDoc struct {
+	Connected bool  `json:"connected"`
+	Journaled int64 `json:"journaled"`
+	Delivered int64 `json:"delivered"`
+	Acked     int64 `json:"acked"`
+	Backlog   int64 `json:"backlog"`
+}
+
 // cmdDelivery is apedge ctl delivery: the journal's delivery to central.
 func cmdDelivery(ctx context.Context, e *runEnv, args []string) error {
 	c, err := globalsOnly(e, "delivery", "apedge ctl delivery [-json]\n\nHow far the journal has been delivered to central and acknowledged.", args)
 	if err != nil {
 		return err
 	}
-	type delivery struct {
-		Journaled        int64 `json:"journaled"`
-		Delivered        int64 `json:"delivered"`
-		Acked            int64 `json:"acked"`
-		Backlog          int64 `json:"backlog"`
-		CentralConnected bool  `json:"centralConnected"`
-	}
-	return show(ctx, e, c, http.MethodGet, "/api/v1/delivery", nil, func(d delivery) error {
+	return show(ctx, e, c, http.MethodGet, "/api/v1/delivery", nil, func(d deliveryDoc) error {
 		tw := newTable(e.Stdout)
-		fmt.Fprintf(tw, "central\t%s\n", yesNo(d.CentralConnected, "connected", "DISCONNECTED"))
+		fmt.Fprintf(tw, "central\t%s\n", yesNo(d.Connected, "connected", "DISCONNECTED"))
 		fmt.Fprintf(tw, "journaled\t%d\n", d.Journaled)
 		fmt.Fprintf(tw, "delivered\t%d\n", d.Delivered)
 		fmt.Fprintf(tw, "acked\t%d\n", d.Acked)

@@ -12,7 +12,7 @@ import (
 
 // TestCtlUsers: each account's role and state (active or disabled) is shown.
 func TestCtlUsers(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(contractChecker(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+ctlTestToken || r.URL.Path != "/api/v1/users" {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
@@ -20,7 +20,7 @@ func TestCtlUsers(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `[{"name":"ann","role":"manager","disabled":false,"createdAt":"2026-06-01T09:00:00Z"},`+
 			`{"name":"bob","role":"staff","disabled":true,"createdAt":"2026-06-02T09:00:00Z"}]`)
-	}))
+	}), nil))
 	defer srv.Close()
 	tok := clitest.WriteFile(t, t.TempDir(), "token", ctlTestToken+"\n", 0o600)
 	var stdout, stderr clitest.LockedBuffer
