@@ -108,6 +108,9 @@ func TestNightInBrowser(t *testing.T) {
 	if got := eval[string](b, `document.querySelector('.alarm .alarm-time').textContent`); got != "11 Jun 2026, 02:04 BST" {
 		t.Errorf("the forced door's time reads %q, want 11 Jun 2026, 02:04 BST", got)
 	}
+	if c := eval[string](b, `document.querySelector('#clock').textContent`); !strings.Contains(c, "11 Jun, 02:0") {
+		t.Errorf("the header clock reads %q; want the site's time, 11 Jun 02:0x", c)
+	}
 	if n := eval[float64](b, `window.apedgeBeeps || 0`); n <= beeps {
 		t.Errorf("no sound for the forced door (%v beeps before, %v after)", beeps, n)
 	}
@@ -216,8 +219,10 @@ func TestNightInBrowser(t *testing.T) {
 		if width > float64(vp.w) {
 			t.Errorf("at %dpx wide the page is %vpx wide: it should reflow, not scroll sideways", vp.w, width)
 		}
-		if top := eval[float64](b, `document.querySelector('.alarm').getBoundingClientRect().top`); top > float64(vp.h) {
-			t.Errorf("at %dx%d the first alarm is %vpx down, off the first screen", vp.w, vp.h, top)
+		first := eval[map[string]float64](b, `(() => { const r = document.querySelector('.alarm').getBoundingClientRect();
+			const l = document.querySelector('#alarm-list').getBoundingClientRect(); return {top: r.top, listTop: l.top, listBottom: l.bottom}; })()`)
+		if first["top"] > float64(vp.h) || first["listBottom"]-first["top"] < 60 {
+			t.Errorf("at %dx%d the first alarm is not readable on the first screen: %v", vp.w, vp.h, first)
 		}
 		b.shot("night-3-" + vp.name)
 	}

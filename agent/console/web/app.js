@@ -420,6 +420,11 @@ function renderAll() {
 
 function renderHeader() {
   const st = S.status || {};
+  if (st.now && st.now !== siteNow && !isNaN(new Date(st.now))) { // a fresh status
+    siteNow = st.now;
+    siteOffset = new Date(st.now).getTime() - Date.now();
+    tick();
+  }
   $('#site').textContent = st.site || '—';
   const b = (st.bridge && st.bridge.status) || (S.bridge && S.bridge.status) || 'unknown';
   pill($('#bridge'), b === 'online' ? 'ok' : b === 'offline' ? 'bad' : 'warn',
@@ -1010,7 +1015,10 @@ function bindForms() {
 
 // ---------------------------------------------------------------- start
 
-function tick() { $('#clock').textContent = fmtClock.format(new Date()); }
+// The site's time: the header shows the agent's clock (status.now), not this screen's,
+// carried forward between updates by this screen's clock.
+let siteOffset = 0, siteNow = '';
+function tick() { $('#clock').textContent = fmtClock.format(new Date(Date.now() + siteOffset)); }
 
 // A script calling form.submit() (as some test drivers do) would skip the submit handlers
 // and navigate away, posting the form to the page: route it through the submit event.
