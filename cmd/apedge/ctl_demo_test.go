@@ -178,7 +178,7 @@ func TestCtlAgainstDemo(t *testing.T) {
 	}
 
 	// The rest of the commands, for the contract check of what the console answers.
-	if r = ctl("roll"); r.Code != 0 || !regexp.MustCompile(`^(no curfew roll has been taken yet|curfew roll at .*)\n`).MatchString(r.Stdout) {
+	if r = ctl("curfew-roll"); r.Code != 0 || !regexp.MustCompile(`^(no curfew roll has been taken yet|curfew roll at .*)\n`).MatchString(r.Stdout) {
 		t.Errorf("roll\n%v", r)
 	}
 	if r = ctl("absence", "-crn", "X100009", "-id", "a1", "-from", "2030-01-01 10:00", "-to", "2030-01-01 18:00", "-approved-by", "Jo Manager"); r.Code != 0 ||

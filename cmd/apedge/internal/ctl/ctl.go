@@ -34,8 +34,8 @@ security, manager, admin); the agent journals every action as a signed event nam
   devices                             readers and doors with their health
   doors                               door states, locks and alarms
   residents                           current residents: presence and curfew
-  roll                                the latest curfew roll
-  fire-roll [-note TEXT]              take a fire roll: everyone believed in the building
+  roll [-note TEXT]                   take a fire roll: everyone believed in the building now
+  curfew-roll                         the latest curfew roll (23:00)
   resident  CRN [-from T] [-to T] [-bundle FILE]
                                       one resident's history in words, or its signed bundle
   alarms    [-all]                    open alarms (-all: acknowledged ones too)
@@ -104,29 +104,29 @@ type command func(ctx context.Context, e *runEnv, args []string) error
 // commands are ctl's commands by name.
 func commands() map[string]command {
 	return map[string]command{
-		"login":     cmdLogin,
-		"logout":    cmdLogout,
-		"status":    cmdStatus,
-		"devices":   cmdDevices,
-		"doors":     cmdDoors,
-		"residents": cmdResidents,
-		"roll":      cmdRoll,
-		"fire-roll": cmdFireRoll,
-		"resident":  cmdResident,
-		"alarms":    cmdAlarms,
-		"journal":   cmdJournal,
-		"audit":     cmdAudit,
-		"delivery":  cmdDelivery,
-		"arrive":    cmdArrive,
-		"update":    cmdUpdate,
-		"depart":    cmdDepart,
-		"absence":   cmdAbsence,
-		"unlock":    cmdUnlock,
-		"door":      cmdDoor,
-		"ack":       cmdAck,
-		"export":    cmdExport,
-		"users":     cmdUsers,
-		"user":      cmdUser,
+		"login":       cmdLogin,
+		"logout":      cmdLogout,
+		"status":      cmdStatus,
+		"devices":     cmdDevices,
+		"doors":       cmdDoors,
+		"residents":   cmdResidents,
+		"roll":        cmdFireRoll,
+		"curfew-roll": cmdRoll,
+		"resident":    cmdResident,
+		"alarms":      cmdAlarms,
+		"journal":     cmdJournal,
+		"audit":       cmdAudit,
+		"delivery":    cmdDelivery,
+		"arrive":      cmdArrive,
+		"update":      cmdUpdate,
+		"depart":      cmdDepart,
+		"absence":     cmdAbsence,
+		"unlock":      cmdUnlock,
+		"door":        cmdDoor,
+		"ack":         cmdAck,
+		"export":      cmdExport,
+		"users":       cmdUsers,
+		"user":        cmdUser,
 	}
 }
 

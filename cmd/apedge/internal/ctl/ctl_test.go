@@ -356,8 +356,8 @@ func TestCtlOutput(t *testing.T) {
 			jsonDoc: ctlDeliveryJSON,
 		},
 		{
-			name:    "roll",
-			args:    []string{"roll"},
+			name:    "curfew-roll",
+			args:    []string{"curfew-roll"},
 			lines:   []string{"curfew roll at 2026-11-22 23:00 (event 90): 2 in, 1 out, 0 unknown", "OUT|X654321", "in|X123456", "in|X222222"},
 			jsonDoc: ctlRollJSON,
 		},

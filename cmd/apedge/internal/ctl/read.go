@@ -286,9 +286,9 @@ type rollDoc struct {
 	} `json:"data"`
 }
 
-// cmdRoll is apedge ctl roll: the latest curfew roll.
+// cmdRoll is apedge ctl curfew-roll: the latest curfew roll.
 func cmdRoll(ctx context.Context, e *runEnv, args []string) error {
-	c, err := globalsOnly(e, "roll", "apedge ctl roll [-json]\n\nThe latest curfew roll: who was in, out or unknown. With -json, null when none has been taken yet.", args)
+	c, err := globalsOnly(e, "curfew-roll", "apedge ctl curfew-roll [-json]\n\nThe latest curfew roll: who was in, out or unknown. With -json, null when none has been taken yet.", args)
 	if err != nil {
 		return err
 	}

@@ -37,10 +37,10 @@ type fireRollPersonDoc struct {
 // a4Width is how many characters of a fixed-width line fit across an A4 page.
 const a4Width = 80
 
-// cmdFireRoll is apedge ctl fire-roll: take a fire roll and print it as a list that
+// cmdFireRoll is apedge ctl roll: take a fire roll and print it as a list that
 // fits an A4 page.
 func cmdFireRoll(ctx context.Context, e *runEnv, args []string) error {
-	fs := e.flags("fire-roll", "apedge ctl fire-roll [-note TEXT] [-json]\n\nTakes a fire roll: everyone the site believes is in the building now, with how sure\neach entry is. The roll is journaled as taken, naming you.")
+	fs := e.flags("roll", "apedge ctl roll [-note TEXT] [-json]\n\nTakes a fire roll: everyone the site believes is in the building now, with how sure\neach entry is. The roll is journaled as taken, naming you.")
 	note := fs.String("note", "", "a note journaled with the roll")
 	if err := parseOnly(fs, args); err != nil {
 		return err

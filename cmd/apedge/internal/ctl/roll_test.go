@@ -79,7 +79,7 @@ func (c *rollConsole) requests() []string {
 func TestCtlFireRoll(t *testing.T) {
 	c := newRollConsole(t)
 	tok := clitest.WriteFile(t, t.TempDir(), "token", ctlTestToken+"\n", 0o600)
-	r := ctl(t, "", "fire-roll", "-url", c.URL, "-token-file", tok, "-note", "drill")
+	r := ctl(t, "", "roll", "-url", c.URL, "-token-file", tok, "-note", "drill")
 	if r.Code != 0 {
 		t.Fatalf("fire-roll: %d %s", r.Code, r.Stderr)
 	}
@@ -109,7 +109,7 @@ func TestCtlFireRoll(t *testing.T) {
 		t.Errorf("requests %q", req)
 	}
 	// -json prints the console's document.
-	r = ctl(t, "", "fire-roll", "-url", c.URL, "-token-file", tok, "-json")
+	r = ctl(t, "", "roll", "-url", c.URL, "-token-file", tok, "-json")
 	if r.Code != 0 || !strings.HasPrefix(r.Stdout, `{"seq":77,`) {
 		t.Errorf("fire-roll -json: %d %q", r.Code, r.Stdout)
 	}
