@@ -343,10 +343,26 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, q eventindex.Que
 		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	if ss == nil {
-		ss = []eventindex.Summary{}
+	httpjson.Write(w, http.StatusOK, map[string]any{"events": s.describe(ss), "next": next})
+}
+
+// describedView is a journal event with what it records in words.
+type describedView struct {
+	eventindex.Summary
+	// Sentence is the event in words, names and places from the roster and the doors
+	// (agent.Describer): "Resident One (room 5) came in by the front door at 22:59 on
+	// 10 Jun 2026".
+	Sentence string `json:"sentence"`
+}
+
+// describe gives each of ss its sentence.
+func (s *Server) describe(ss []eventindex.Summary) []describedView {
+	d := s.describer()
+	out := make([]describedView, 0, len(ss))
+	for _, e := range ss {
+		out = append(out, describedView{Summary: e, Sentence: d.Sentence(agent.Fact{Type: e.Type, At: e.OccurredAt, CRN: e.CRN, Info: e.Data, Description: e.Description})})
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"events": ss, "next": next})
+	return out
 }
 
 func (s *Server) journalSearch(w http.ResponseWriter, r *http.Request) {

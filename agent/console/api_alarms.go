@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/eventindex"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/internal/config"
@@ -75,6 +76,8 @@ type alarmView struct {
 	Instructions string `json:"instructions,omitempty"`
 	// Person is the resident the alarm is about, if any, by name and room.
 	Person *personRef `json:"person,omitempty"`
+	// Sentence is the alarm in words (agent.Describer).
+	Sentence string `json:"sentence"`
 }
 
 // personRef names a resident.
@@ -91,9 +94,11 @@ func (s *Server) alarmViews(as []eventindex.Alarm) []alarmView {
 		people[r.CRN] = personRef{CRN: r.CRN, Name: r.Name, Room: r.Room}
 	}
 	out := make([]alarmView, 0, len(as))
+	d := s.describer()
 	for _, a := range as {
 		prio, text := s.alarmPolicy(a.Type)
-		v := alarmView{Alarm: a, Priority: prio, PriorityName: priorityNames[prio], Instructions: text}
+		v := alarmView{Alarm: a, Priority: prio, PriorityName: priorityNames[prio], Instructions: text,
+			Sentence: d.Sentence(agent.Fact{Type: a.Type, At: a.OccurredAt, CRN: a.CRN, Info: a.Data, Description: a.Description})}
 		switch {
 		case a.CRN != "":
 			v.Group = a.Type + "|person:" + a.CRN

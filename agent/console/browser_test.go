@@ -102,7 +102,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	refusedAlarm := fmt.Sprintf(`.alarm[data-seq="%d"]`, refused.Seq)
 	step("the refused ack shown as an alarm", chromedp.WaitVisible(chromedp.CSS(refusedAlarm)))
 	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+refusedAlarm+`').textContent`))
-	if err != nil || !strings.Contains(text, "ack from central refused") || !strings.Contains(text, fmt.Sprint(uint64(1<<40))) {
+	if err != nil || !strings.Contains(strings.ToLower(text), "ack from central refused") || !strings.Contains(text, fmt.Sprint(uint64(1<<40))) {
 		t.Errorf("the ack-refused alarm reads %q (%v); want it to say central's ack was refused and what it claimed", text, err)
 	}
 	shot("4b-ack-refused-alarm")

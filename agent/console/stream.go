@@ -66,14 +66,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return // too slow a reader: the dashboard reconnects
 			}
-			if send("journal", e) != nil {
+			if send("journal", s.describe([]eventindex.Summary{e})[0]) != nil {
 				return
 			}
 			// Drain what else is ready, then send the new state once.
 			for more := true; more; {
 				select {
 				case e, ok := <-events:
-					if !ok || send("journal", e) != nil {
+					if !ok || send("journal", s.describe([]eventindex.Summary{e})[0]) != nil {
 						return
 					}
 				default:

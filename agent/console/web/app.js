@@ -617,7 +617,7 @@ function updateAlarm(li, g) {
   ui.count.textContent = g.alarms.length > 1 ? `× ${g.alarms.length}` : '';
   ui.time.textContent = g.alarms.length > 1 ? `latest ${localTime(a)}, first ${localTime(g.alarms[g.alarms.length - 1])}` : localTime(a);
   ui.time.setAttribute('datetime', a.occurredAt || '');
-  ui.summary.textContent = summaryOf(a);
+  ui.summary.textContent = a.sentence || summaryOf(a);
   ui.instructions.textContent = a.instructions ? `What to do: ${a.instructions}` : '';
   ui.instructions.hidden = !a.instructions;
 }
@@ -838,8 +838,8 @@ function renderEvents() {
     const who = ev.crn ? personName(people.get(ev.crn) || { crn: ev.crn }) : '';
     return h('li', { class: alarm ? 'event is-alarm' : 'event', 'data-seq': ev.seq },
       h('time', { datetime: ev.occurredAt }, localTime(ev)),
-      h('span', { class: 'event-type' }, `${alarm ? '⚠ ' : ''}${ALARM_TITLE[t] || summaryOf(ev) || t}`),
-      h('span', { class: 'muted' }, [who, ev.subject].filter(Boolean).join(' · ')));
+      h('span', { class: 'event-type' }, `${alarm ? '⚠ ' : ''}${ev.sentence || ALARM_TITLE[t] || summaryOf(ev) || t}`),
+      ev.sentence ? null : h('span', { class: 'muted' }, [who, ev.subject].filter(Boolean).join(' · ')));
   }));
 }
 
