@@ -53,11 +53,11 @@ var ctlResidentsJSON = `[
 
 var ctlAlarmsJSON = map[string]string{
 	"open": `[{"seq":41,"id":"S1-41","type":"door.forced","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","crn":"","noms":"","subject":"front","summary":"front door forced","data":{"door":"front"},
-	 "acknowledged":null,"priority":1,"priorityName":"urgent","group":"door.forced|front"}]`,
+	 "acknowledged":null,"priority":1,"priorityName":"urgent","group":"door.forced|front","sentence":"The front door was forced open"}]`,
 	"all": `[{"seq":40,"id":"S1-40","type":"reader.tamper","occurredAt":"2026-11-22T23:00:00Z","occurredAtLocal":"2026-11-22 23:00","crn":"","noms":"","subject":"r-front-in","summary":"reader tamper","data":null,
-	  "acknowledged":{"by":"ann","at":"2026-11-22T23:30:00Z","note":"cover refitted","seq":42},"priority":2,"priorityName":"high","group":"reader.tamper|r-front-in"},
+	  "acknowledged":{"by":"ann","at":"2026-11-22T23:30:00Z","note":"cover refitted","seq":42},"priority":2,"priorityName":"high","group":"reader.tamper|r-front-in","sentence":"The tamper switch went off"},
 	 {"seq":41,"id":"S1-41","type":"door.forced","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","crn":"","noms":"","subject":"front","summary":"front door forced","data":{"door":"front"},
-	 "acknowledged":null,"priority":1,"priorityName":"urgent","group":"door.forced|front"}]`,
+	 "acknowledged":null,"priority":1,"priorityName":"urgent","group":"door.forced|front","sentence":"The front door was forced open"}]`,
 }
 
 // ctlDeliveryJSON is the delivery to central, connected.
@@ -68,7 +68,7 @@ const ctlRollJSON = `{"seq":90,"id":"S1-90","type":"curfew.roll","occurredAt":"2
  "data":{"in":["X123456","X222222"],"out":["X654321"],"unknown":[],"onApprovedAbsence":[]}}`
 
 // ctlJournalJSON is a page of the journal.
-const ctlJournalJSON = `{"events":[{"seq":3,"id":"e3","type":"door.opened","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","crn":"","noms":"","subject":"front","data":{"door":"front"}}],"next":4}`
+const ctlJournalJSON = `{"events":[{"seq":3,"id":"e3","type":"door.opened","occurredAt":"2026-07-01T13:05:00Z","occurredAtLocal":"2026-07-01 14:05","crn":"","noms":"","subject":"front","data":{"door":"front"},"sentence":"The front door opened"}],"next":4}`
 
 func newFakeConsole(t *testing.T) *fakeConsole {
 	f := &fakeConsole{bodies: map[string][]byte{}, queries: map[string]string{}, exportN: 250, exportOf: 250}
@@ -336,7 +336,7 @@ func TestCtlOutput(t *testing.T) {
 			name:    "open alarms",
 			args:    []string{"alarms"},
 			query:   "state=open",
-			lines:   []string{"SEQ|TIME|TYPE|SUBJECT|SUMMARY|ACKNOWLEDGED", "41|2026-07-01 14:05|door.forced|front|front door forced|-"},
+			lines:   []string{"SEQ|TIME|PRIORITY|TYPE|WHAT HAPPENED|ACKNOWLEDGED", "41|2026-07-01 14:05|urgent|door.forced|The front door was forced open|-"},
 			jsonDoc: ctlAlarmsJSON["open"],
 		},
 		{
@@ -344,8 +344,8 @@ func TestCtlOutput(t *testing.T) {
 			args:  []string{"alarms", "-all"},
 			query: "state=all",
 			lines: []string{
-				"40|2026-11-22 23:00|reader.tamper|r-front-in|reader tamper|by ann at 2026-11-22 23:30: cover refitted",
-				"41|2026-07-01 14:05|door.forced|front|front door forced|-",
+				"40|2026-11-22 23:00|high|reader.tamper|The tamper switch went off|by ann at 2026-11-22 23:30: cover refitted",
+				"41|2026-07-01 14:05|urgent|door.forced|The front door was forced open|-",
 			},
 			jsonDoc: ctlAlarmsJSON["all"],
 		},

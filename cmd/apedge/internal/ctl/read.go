@@ -323,6 +323,8 @@ type alarmDoc struct {
 	OccurredAt   string `json:"occurredAt"`
 	Subject      string `json:"subject"`
 	Summary      string `json:"summary"`
+	PriorityName string `json:"priorityName"`
+	Sentence     string `json:"sentence"`
 	Acknowledged *struct {
 		By   string `json:"by"`
 		At   string `json:"at"`
@@ -332,7 +334,7 @@ type alarmDoc struct {
 
 // cmdAlarms is apedge ctl alarms.
 func cmdAlarms(ctx context.Context, e *runEnv, args []string) error {
-	fs := e.flags("alarms", "apedge ctl alarms [-all] [-json]\n\nThe open alarms, oldest first; with -all the acknowledged ones too.")
+	fs := e.flags("alarms", "apedge ctl alarms [-all] [-json]\n\nThe open alarms, most urgent first, then newest; with -all the acknowledged ones too.")
 	all := fs.Bool("all", false, "acknowledged alarms too")
 	if err := cli.Parse(fs, args, 0); err != nil {
 		return err
@@ -351,13 +353,17 @@ func cmdAlarms(ctx context.Context, e *runEnv, args []string) error {
 			return err
 		}
 		tw := newTable(e.Stdout)
-		fmt.Fprintln(tw, "SEQ\tTIME\tTYPE\tSUBJECT\tSUMMARY\tACKNOWLEDGED")
+		fmt.Fprintln(tw, "SEQ\tTIME\tPRIORITY\tTYPE\tWHAT HAPPENED\tACKNOWLEDGED")
 		for _, a := range as {
 			ack := "-"
 			if k := a.Acknowledged; k != nil {
 				ack = fmt.Sprintf("by %s at %s: %s", k.By, localTime(k.At), k.Note)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", a.Seq, localTime(a.OccurredAt), a.Type, dash(a.Subject), dash(a.Summary), ack)
+			what := a.Sentence
+			if what == "" {
+				what = a.Summary
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", a.Seq, localTime(a.OccurredAt), dash(a.PriorityName), a.Type, dash(what), ack)
 		}
 		return tw.Flush()
 	})
