@@ -87,6 +87,9 @@ type Options struct {
 	DefaultHandler mqtt.MessageHandler
 	// OnLost runs when the connection drops.
 	OnLost func(error)
+	// Once connects once, with no retry and no automatic reconnect: for a tool or a
+	// probe that reports a refusal rather than waiting for the broker to relent.
+	Once bool
 	Logger *slog.Logger
 }
 
@@ -101,8 +104,8 @@ func New(o Options) (mqtt.Client, error) {
 		AddBroker(c.Broker).
 		SetClientID(c.ClientID).
 		SetCleanSession(o.CleanSession).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
+		SetAutoReconnect(!o.Once).
+		SetConnectRetry(!o.Once).
 		SetConnectRetryInterval(250 * time.Millisecond).
 		SetMaxReconnectInterval(5 * time.Second).
 		SetConnectTimeout(10 * time.Second).
