@@ -52,7 +52,7 @@ terminal, as its first line. The token is labelled ctl@HOSTNAME.`)
 	if resp.Token == "" {
 		return errors.New("the agent sent no token")
 	}
-	if err := saveToken(e.g.tokenFile, resp.Token); err != nil {
+	if err := saveToken(e.g.tokenFile, resp.Token, c.base); err != nil {
 		return err
 	}
 	var u userDoc

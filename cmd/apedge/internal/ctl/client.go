@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -38,6 +39,10 @@ func (e *httpError) Error() string { return fmt.Sprintf("%d: %s", e.Code, e.Msg)
 
 // client checks the URL and CA flags and, when withToken, reads the token file.
 func (e *runEnv) newClient(withToken bool) (*client, error) {
+	saved := savedURL(e.g.tokenFile)
+	if e.g.url == "" {
+		e.g.url = cmp.Or(saved, defaultURL)
+	}
 	u, err := url.Parse(e.g.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("-url %q: want http://HOST:PORT or https://HOST:PORT", e.g.url)
@@ -60,9 +65,16 @@ func (e *runEnv) newClient(withToken bool) (*client, error) {
 		if c.token, err = readToken(e.g.tokenFile); err != nil {
 			return nil, err
 		}
+		// A token goes only to the console that issued it.
+		if saved != "" && strings.TrimRight(saved, "/") != c.base {
+			return nil, fmt.Errorf("the token in %s is for %s, not %s: sign in there first (apedge ctl -url %s login -user NAME)", e.g.tokenFile, saved, c.base, c.base)
+		}
 	}
 	return c, nil
 }
+
+// defaultURL is the console ctl talks to when nothing says otherwise.
+const defaultURL = "http://127.0.0.1:8080"
 
 // send makes one request with a JSON body (unless in is nil) and returns the response
 // if it is 2xx; otherwise the agent's {"error"} message as a *httpError.
@@ -197,7 +209,24 @@ func printJSON(w io.Writer, b []byte) error {
 
 // ---- token and password
 
-// readToken reads the token that login saved in path.
+// savedURL is the console URL that login saved beside the token in path (its second
+// line), or "".
+func savedURL(path string) string {
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) < 2 {
+		return ""
+	}
+	return strings.TrimSpace(lines[1])
+}
+
+// readToken reads the token that login saved in path (its first line).
 func readToken(path string) (string, error) {
 	if path == "" {
 		return "", errors.New("no token file: set -token-file or $APEDGE_TOKEN_FILE, then run apedge ctl login")
@@ -209,11 +238,13 @@ func readToken(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(string(b)), nil
+	tok, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return strings.TrimSpace(tok), nil
 }
 
-// saveToken writes the token to path with mode 0600, creating its directory 0700.
-func saveToken(path, token string) error {
+// saveToken writes the token, and the URL of the console that issued it, to path with
+// mode 0600, creating its directory 0700.
+func saveToken(path, token, consoleURL string) error {
 	if path == "" {
 		return errors.New("no token file: set -token-file or $APEDGE_TOKEN_FILE")
 	}
@@ -225,7 +256,7 @@ func saveToken(path, token string) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.WriteString(token + "\n")
+	_, err = f.WriteString(token + "\n" + consoleURL + "\n")
 	if err == nil {
 		err = f.Chmod(0o600)
 	}

@@ -57,7 +57,8 @@ security, manager, admin); the agent journals every action as a signed event nam
   keygen    -site CODE -out DIR       the same as apedge keygen: makes the key where it runs
 
 Flags every command but keygen takes, before or after the command's name:
-  -url URL          the agent console (default $APEDGE_URL, else http://127.0.0.1:8080)
+  -url URL          the agent console (default $APEDGE_URL, else the one login signed in to,
+                    else http://127.0.0.1:8080)
   -token-file FILE  where login keeps the token (default $APEDGE_TOKEN_FILE, else
                     apedge/token in the user configuration directory)
   -ca FILE          PEM CA certificate(s) to trust for an https URL
@@ -192,10 +193,9 @@ func run(ctx context.Context, args []string, env Env) error {
 
 // defaults are the global flags' defaults, from the environment.
 func defaults() globals {
+	// With no $APEDGE_URL (or -url) the console is the one login signed in to, as the
+	// token file remembers, else the local one (newClient decides).
 	g := globals{url: os.Getenv("APEDGE_URL"), tokenFile: os.Getenv("APEDGE_TOKEN_FILE")}
-	if g.url == "" {
-		g.url = "http://127.0.0.1:8080"
-	}
 	if g.tokenFile == "" {
 		if dir, err := os.UserConfigDir(); err == nil {
 			g.tokenFile = filepath.Join(dir, "apedge", "token")

@@ -240,8 +240,8 @@ func TestCtlLogin(t *testing.T) {
 		t.Errorf("login sent %v, want %v", in, want)
 	}
 	b, err := os.ReadFile(tokFile)
-	if err != nil || strings.TrimSpace(string(b)) != ctlTestToken {
-		t.Fatalf("token file %q, %v", b, err)
+	if err != nil || string(b) != ctlTestToken+"\n"+f.URL+"\n" {
+		t.Fatalf("token file %q, %v; want the token, then the console it is for", b, err)
 	}
 	for path, want := range map[string]os.FileMode{tokFile: 0o600, dir: 0o700} {
 		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
@@ -600,4 +600,22 @@ func TestCtlUnreachable(t *testing.T) {
 			clitest.WantOneLine(t, ctl(t, "", "status", "-url", tc.url, "-token-file", tok), 1, tc.want)
 		})
 	}
+}
+
+// TestCtlRemembersConsole: after login -url URL, the other commands talk to that
+// console with no -url; and the token is never sent to another console.
+func TestCtlRemembersConsole(t *testing.T) {
+	f := newFakeConsole(t)
+	tokFile := filepath.Join(t.TempDir(), "token")
+	t.Setenv("APEDGE_URL", "")
+	t.Setenv("APEDGE_TOKEN_FILE", tokFile)
+	if r := ctl(t, ctlTestPass+"\n", "-url", f.URL, "login", "-user", "ann"); r.Code != 0 {
+		t.Fatalf("login\n%v", r)
+	}
+	if r := ctl(t, "", "alarms"); r.Code != 0 {
+		t.Errorf("alarms with no -url after login -url %s\n%v", f.URL, r)
+	}
+	other := "http://127.0.0.1:1"
+	r := ctl(t, "", "-url", other, "alarms")
+	clitest.WantOneLine(t, r, 1, "apedge ctl: the token in "+tokFile+" is for "+f.URL+", not "+other)
 }
