@@ -56,20 +56,20 @@ func cmdCurfew(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	from, err := curfew.ParseDate(*fromS)
 	if err != nil {
-		fmt.Fprintf(stderr, "curfew windows: -from: %v\n", err)
+		fmt.Fprintf(stderr, "apedge curfew windows: -from: %v\n", err)
 		return cli.ErrUsage
 	}
 	to, err := curfew.ParseDate(*toS)
 	if err != nil {
-		fmt.Fprintf(stderr, "curfew windows: -to: %v\n", err)
+		fmt.Fprintf(stderr, "apedge curfew windows: -to: %v\n", err)
 		return cli.ErrUsage
 	}
 	if to.Before(from) {
-		fmt.Fprintln(stderr, "curfew windows: -to is before -from")
+		fmt.Fprintln(stderr, "apedge curfew windows: -to is before -from")
 		return cli.ErrUsage
 	}
 	if to.Compare(from.AddDays(3660)) > 0 {
-		fmt.Fprintln(stderr, "curfew windows: at most ten years at a time")
+		fmt.Fprintln(stderr, "apedge curfew windows: at most ten years at a time")
 		return cli.ErrUsage
 	}
 	person, err := rosterResident(ctx, *path, *crn)

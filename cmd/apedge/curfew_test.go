@@ -87,7 +87,7 @@ func TestCurfewWindows(t *testing.T) {
 	}{
 		{"staff have no curfew", []string{"-crn", "s-ann", "-from", "2026-01-01", "-to", "2026-01-02"}, 1, "no resident with CRN s-ann"},
 		{"unknown CRN", []string{"-crn", "Y999999", "-from", "2026-01-01", "-to", "2026-01-02"}, 1, "no resident with CRN Y999999"},
-		{"bad date", []string{"-crn", "X123456", "-from", "2026-02-30", "-to", "2026-03-02"}, 2, "curfew windows: -from"},
+		{"bad date", []string{"-crn", "X123456", "-from", "2026-02-30", "-to", "2026-03-02"}, 2, "apedge curfew windows: -from"},
 		{"reversed", []string{"-crn", "X123456", "-from", "2026-03-02", "-to", "2026-03-01"}, 2, "-to is before -from"},
 		{"missing crn", []string{"-from", "2026-03-02", "-to", "2026-03-03"}, 2, "-crn is required"},
 	} {

@@ -60,21 +60,21 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 		return o, err
 	}
 	if o.dur < 0 || o.every <= 0 {
-		fmt.Fprintln(stderr, "demo: -for must not be negative and -every must be positive")
+		fmt.Fprintln(stderr, "apedge demo: -for must not be negative and -every must be positive")
 		return o, cli.ErrUsage
 	}
 	if o.clockAt != "" {
 		if _, err := time.Parse("15:04", o.clockAt); err != nil || len(o.clockAt) != 5 {
-			fmt.Fprintf(stderr, "demo: -clock %q: give a local time as HH:MM, e.g. 22:55\n", o.clockAt)
+			fmt.Fprintf(stderr, "apedge demo: -clock %q: give a local time as HH:MM, e.g. 22:55\n", o.clockAt)
 			return o, cli.ErrUsage
 		}
 	}
 	if !(o.speed >= 1 && o.speed <= maxDemoSpeed) {
-		fmt.Fprintf(stderr, "demo: -speed %v: use 1 (real time) to %d\n", o.speed, maxDemoSpeed)
+		fmt.Fprintf(stderr, "apedge demo: -speed %v: use 1 (real time) to %d\n", o.speed, maxDemoSpeed)
 		return o, cli.ErrUsage
 	}
 	if !(o.incidents >= 0) {
-		fmt.Fprintln(stderr, "demo: -incidents must not be negative")
+		fmt.Fprintln(stderr, "apedge demo: -incidents must not be negative")
 		return o, cli.ErrUsage
 	}
 	return o, nil

@@ -74,7 +74,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	if ents, _ := os.ReadDir(work); len(ents) != 1 || ents[0].Name() != dir {
-		t.Errorf("demo made files outside -dir: %v", ents)
+		t.Errorf("apedge demo made files outside -dir: %v", ents)
 	}
 	privPath, pubPath := sitekey.Paths(filepath.Join(dir, "keys"), "DEMO1")
 	key := mustRead(t, privPath)
@@ -218,10 +218,10 @@ func TestDemoFlags(t *testing.T) {
 		{[]string{"-clock", "25:00"}, `demo: -clock "25:00": give a local time as HH:MM, e.g. 22:55`},
 		{[]string{"-clock", "9:05"}, `demo: -clock "9:05": give a local time as HH:MM, e.g. 22:55`},
 		{[]string{"-clock", "tonight"}, `demo: -clock "tonight": give a local time as HH:MM, e.g. 22:55`},
-		{[]string{"-speed", "0"}, "demo: -speed 0: use 1 (real time) to 600"},
-		{[]string{"-speed", "601"}, "demo: -speed 601: use 1 (real time) to 600"},
-		{[]string{"-speed", "NaN"}, "demo: -speed NaN: use 1 (real time) to 600"},
-		{[]string{"-incidents", "-1"}, "demo: -incidents must not be negative"},
+		{[]string{"-speed", "0"}, "apedge demo: -speed 0: use 1 (real time) to 600"},
+		{[]string{"-speed", "601"}, "apedge demo: -speed 601: use 1 (real time) to 600"},
+		{[]string{"-speed", "NaN"}, "apedge demo: -speed NaN: use 1 (real time) to 600"},
+		{[]string{"-incidents", "-1"}, "apedge demo: -incidents must not be negative"},
 	}
 	for _, tt := range bad {
 		var stderr strings.Builder

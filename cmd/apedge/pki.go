@@ -141,7 +141,7 @@ func aclText(bridgeCfg, dir string, central bool, sites string, usage io.Writer)
 		return pki.CentralACL(strings.Split(sites, ",")), nil
 	case !central && bridgeCfg != "" && sites == "":
 	default:
-		fmt.Fprintln(usage, "pki acl: give -bridge FILE, or -central with -sites")
+		fmt.Fprintln(usage, "apedge pki acl: give -bridge FILE, or -central with -sites")
 		return "", cli.ErrUsage
 	}
 	b, err := config.LoadBridge(bridgeCfg)

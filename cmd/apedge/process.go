@@ -242,7 +242,7 @@ func cmdCentralProve(ctx context.Context, args []string, stdout, stderr io.Write
 	seq := fs.Uint64("seq", 0, "the event's `seq`")
 	cfg, site, out, err := centralSiteFlags(fs, args, func() error {
 		if *seq == 0 {
-			fmt.Fprintln(stderr, "central prove: -seq is required (from 1)")
+			fmt.Fprintln(stderr, "apedge central prove: -seq is required (from 1)")
 			return cli.ErrUsage
 		}
 		return nil
@@ -403,7 +403,7 @@ func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 	site := keys[0].Site
 	if *bundlePath != "" {
 		if fs.NArg() != 0 || *cpPath != "" {
-			fmt.Fprintln(stderr, "verify: -bundle takes no export and no -checkpoint")
+			fmt.Fprintln(stderr, "apedge verify: -bundle takes no export and no -checkpoint")
 			return cli.ErrUsage
 		}
 		b, err := os.ReadFile(*bundlePath)
@@ -437,7 +437,7 @@ func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "verify: name the export file (or give -bundle)")
+		fmt.Fprintln(stderr, "apedge verify: name the export file (or give -bundle)")
 		return cli.ErrUsage
 	}
 	file, err := os.Open(fs.Arg(0))

@@ -62,7 +62,7 @@ func (s sys) cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if (*tty == "") == !*mkpty {
-		fmt.Fprintln(stderr, "sim osdp-pd: give -tty PATH or -pty")
+		fmt.Fprintln(stderr, "apedge sim osdp-pd: give -tty PATH or -pty")
 		return cli.ErrUsage
 	}
 	if err := cli.Required(fs, "addr", *addrs); err != nil {
@@ -81,7 +81,7 @@ func (s sys) cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer
 	for _, a := range strings.Split(*addrs, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(a))
 		if err != nil || n < 0 || n > 126 || byAddr[n] != nil {
-			fmt.Fprintf(stderr, "sim osdp-pd: -addr %q: want distinct addresses 0-126\n", a)
+			fmt.Fprintf(stderr, "apedge sim osdp-pd: -addr %q: want distinct addresses 0-126\n", a)
 			return cli.ErrUsage
 		}
 		r := osdp.NewReader(osdp.ReaderConfig{Address: n, SCBK: key, AcceptDefaultKey: *install,

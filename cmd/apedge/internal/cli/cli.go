@@ -55,11 +55,11 @@ func Parse(fs *flag.FlagSet, args []string, nargs int) error {
 			out.Write(buf.Bytes())
 			return err
 		}
-		fmt.Fprintf(out, "%s: %s (see apedge %s -h)\n", fs.Name(), OneLine(err.Error()), fs.Name())
+		fmt.Fprintf(out, "apedge %s: %s (see apedge %s -h)\n", fs.Name(), OneLine(err.Error()), fs.Name())
 		return ErrUsage
 	}
 	if fs.NArg() > nargs {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(nargs))
+		fmt.Fprintf(fs.Output(), "apedge %s: unexpected argument %q\n", fs.Name(), fs.Arg(nargs))
 		return ErrUsage
 	}
 	return nil
@@ -68,7 +68,7 @@ func Parse(fs *flag.FlagSet, args []string, nargs int) error {
 // Required reports the flag name as missing, as a usage error, if value is empty.
 func Required(fs *flag.FlagSet, name, value string) error {
 	if value == "" {
-		fmt.Fprintf(fs.Output(), "%s: -%s is required\n", fs.Name(), name)
+		fmt.Fprintf(fs.Output(), "apedge %s: -%s is required\n", fs.Name(), name)
 		return ErrUsage
 	}
 	return nil

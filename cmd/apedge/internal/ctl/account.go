@@ -187,11 +187,11 @@ when standard input is not a terminal, as its first line.`
 		return show(ctx, e, c, http.MethodPost, "/api/v1/users", in, printUser)
 	}
 	if *disable && *enable {
-		fmt.Fprintln(e.Stderr, "ctl user set: -disable or -enable, not both")
+		fmt.Fprintln(e.Stderr, "apedge ctl user set: -disable or -enable, not both")
 		return cli.ErrUsage
 	}
 	if *role == "" && !*disable && !*enable && !*password {
-		fmt.Fprintln(e.Stderr, "ctl user set: say what to change: -role, -disable, -enable or -password")
+		fmt.Fprintln(e.Stderr, "apedge ctl user set: say what to change: -role, -disable, -enable or -password")
 		return cli.ErrUsage
 	}
 	in := struct {

@@ -132,7 +132,7 @@ func cmdUpdate(ctx context.Context, e *runEnv, args []string) error {
 		}
 	})
 	if len(in) == 0 {
-		fmt.Fprintln(fs.Output(), "ctl update: give at least one of -card, -noms, -name, -room, -expected-departure")
+		fmt.Fprintln(fs.Output(), "apedge ctl update: give at least one of -card, -noms, -name, -room, -expected-departure")
 		return cli.ErrUsage
 	}
 	c, err := e.newClient(true)
@@ -208,7 +208,7 @@ func cmdUnlock(ctx context.Context, e *runEnv, args []string) error {
 		return err
 	}
 	if *seconds < 0 {
-		fmt.Fprintln(e.Stderr, "ctl unlock: -seconds may not be negative")
+		fmt.Fprintln(e.Stderr, "apedge ctl unlock: -seconds may not be negative")
 		return cli.ErrUsage
 	}
 	in := struct {
@@ -258,7 +258,7 @@ func cmdAck(ctx context.Context, e *runEnv, args []string) error {
 		return err
 	}
 	if n, err := strconv.ParseUint(*seq, 10, 63); err != nil || n == 0 {
-		fmt.Fprintf(e.Stderr, "ctl ack: -alarm %q is not an alarm's seq\n", *seq)
+		fmt.Fprintf(e.Stderr, "apedge ctl ack: -alarm %q is not an alarm's seq\n", *seq)
 		return cli.ErrUsage
 	}
 	c, err := e.newClient(true)

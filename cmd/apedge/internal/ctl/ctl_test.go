@@ -280,7 +280,7 @@ func TestCtlLogin(t *testing.T) {
 		want        string
 	}{
 		{"no password", "", []string{"login", "-user", "ann"}, 1, "apedge ctl: no password on standard input"},
-		{"no user", ctlTestPass + "\n", []string{"login"}, 2, "ctl login: -user is required"},
+		{"no user", ctlTestPass + "\n", []string{"login"}, 2, "apedge ctl login: -user is required"},
 		{"after logout", "", []string{"residents"}, 1, "apedge ctl: not signed in (no token in " + tokFile + "): run apedge ctl login"},
 		{"bad url", "", []string{"residents", "-url", "127.0.0.1:8080"}, 1, `apedge ctl: -url "127.0.0.1:8080": want http://HOST:PORT`},
 	} {
@@ -448,10 +448,10 @@ func TestCtlActions(t *testing.T) {
 		{"unlock unanswered", []string{"unlock", "-door", "cellar", "-reason", "x"}, 1, "apedge ctl: door cellar not unlocked: no-answer: no answer from the bridge within 10s", ""},
 		{"not JSON", []string{"unlock", "-door", "proxy", "-reason", "x"}, 1, "apedge ctl: 502: Bad Gateway", ""},
 		{"plain text", []string{"unlock", "-door", "plain", "-reason", "x"}, 1, "apedge ctl: 503: door service restarting", ""},
-		{"no card", []string{"arrive", "-crn", "X200003"}, 2, "ctl arrive: -card is required", ""},
-		{"no reason", []string{"unlock", "-door", "front"}, 2, "ctl unlock: -reason is required", ""},
-		{"bad seq", []string{"ack", "-alarm", "x1", "-note", "n"}, 2, `ctl ack: -alarm "x1" is not an alarm's seq`, ""},
-		{"stray argument", []string{"status", "now"}, 2, `ctl status: unexpected argument "now"`, ""},
+		{"no card", []string{"arrive", "-crn", "X200003"}, 2, "apedge ctl arrive: -card is required", ""},
+		{"no reason", []string{"unlock", "-door", "front"}, 2, "apedge ctl unlock: -reason is required", ""},
+		{"bad seq", []string{"ack", "-alarm", "x1", "-note", "n"}, 2, `apedge ctl ack: -alarm "x1" is not an alarm's seq`, ""},
+		{"stray argument", []string{"status", "now"}, 2, `apedge ctl status: unexpected argument "now"`, ""},
 		{"unknown command", []string{"frobnicate"}, 2, `apedge ctl: unknown command "frobnicate"`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,22 +87,22 @@ func cmdDoor(ctx context.Context, e *runEnv, args []string) error {
 	}{Mode: *mode, Minutes: *minutes, Reason: *reason}
 	switch {
 	case *mode != "unlocked" && *mode != "locked" && *mode != "none":
-		fmt.Fprintln(e.Stderr, "ctl door hold: -mode is unlocked, locked or none")
+		fmt.Fprintln(e.Stderr, "apedge ctl door hold: -mode is unlocked, locked or none")
 		return cli.ErrUsage
 	case *mode == "none" && (*minutes != 0 || *until != ""):
-		fmt.Fprintln(e.Stderr, "ctl door hold: -mode none ends the hold now: no -minutes or -until")
+		fmt.Fprintln(e.Stderr, "apedge ctl door hold: -mode none ends the hold now: no -minutes or -until")
 		return cli.ErrUsage
 	case *mode != "none" && (*minutes == 0) == (*until == ""):
-		fmt.Fprintln(e.Stderr, "ctl door hold: say how long: -minutes N or -until TIME, one of them")
+		fmt.Fprintln(e.Stderr, "apedge ctl door hold: say how long: -minutes N or -until TIME, one of them")
 		return cli.ErrUsage
 	case *minutes < 0:
-		fmt.Fprintln(e.Stderr, "ctl door hold: -minutes may not be negative")
+		fmt.Fprintln(e.Stderr, "apedge ctl door hold: -minutes may not be negative")
 		return cli.ErrUsage
 	}
 	if *until != "" {
 		t, err := parseTime(*until)
 		if err != nil {
-			fmt.Fprintln(e.Stderr, "ctl door hold: -until:", err)
+			fmt.Fprintln(e.Stderr, "apedge ctl door hold: -until:", err)
 			return cli.ErrUsage
 		}
 		in.Until = t

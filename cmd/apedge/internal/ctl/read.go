@@ -427,7 +427,7 @@ date (its midnight, UK) or RFC 3339.`)
 		if v != "" && (f.name == "from" || f.name == "to") {
 			var err error
 			if v, err = parseTime(v); err != nil {
-				fmt.Fprintf(e.Stderr, "ctl journal: -%s: %v\n", f.name, err)
+				fmt.Fprintf(e.Stderr, "apedge ctl journal: -%s: %v\n", f.name, err)
 				return cli.ErrUsage
 			}
 		}

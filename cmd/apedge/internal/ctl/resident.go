@@ -55,10 +55,10 @@ func cmdResident(ctx context.Context, e *runEnv, args []string) error {
 	}
 	switch {
 	case len(pos) == 0:
-		fmt.Fprintln(e.Stderr, "ctl resident: name the resident's CRN: apedge ctl resident X123456")
+		fmt.Fprintln(e.Stderr, "apedge ctl resident: name the resident's CRN: apedge ctl resident X123456")
 		return cli.ErrUsage
 	case len(pos) > 1:
-		fmt.Fprintf(e.Stderr, "ctl resident: unexpected argument %q\n", pos[1])
+		fmt.Fprintf(e.Stderr, "apedge ctl resident: unexpected argument %q\n", pos[1])
 		return cli.ErrUsage
 	}
 	crn := pos[0]
@@ -69,7 +69,7 @@ func cmdResident(ctx context.Context, e *runEnv, args []string) error {
 		}
 		t, err := parseTime(f.v)
 		if err != nil {
-			fmt.Fprintf(e.Stderr, "ctl resident: -%s: %v\n", f.name, err)
+			fmt.Fprintf(e.Stderr, "apedge ctl resident: -%s: %v\n", f.name, err)
 			return cli.ErrUsage
 		}
 		q.Set(f.name, t)
