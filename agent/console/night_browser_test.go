@@ -31,6 +31,23 @@ func TestNightInBrowser(t *testing.T) {
 
 	// 22:59:50 on 10 June (BST) by the site's clock: Resident One comes in, Resident Two
 	// does not, and the AP's 23:00 curfew starts ten seconds later.
+	b.step("open the dashboard and sign in",
+		chromedp.EmulateViewport(1440, 900),
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('apedge.contract', '1'); undefined`),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`#signin-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#signin-form input[name=name]`), "security-1"),
+		chromedp.SendKeys(chromedp.CSS(`#signin-form input[name=password]`), password),
+		chromedp.Submit(chromedp.CSS(`#signin-form`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-crn="X100002"]`)),
+		b.poll(`document.querySelector('tr[data-crn="X100002"]').textContent.includes('tonight')`),
+	)
+	// Midday: tonight's window, before it starts, with where it comes from.
+	if got := eval[string](b, `document.querySelectorAll('tr[data-crn="X100002"] td')[4].textContent`); got != "not yet: tonight 23:00–06:00 (AP rule)" {
+		t.Errorf("at noon Resident Two's curfew column reads %q; want tonight's window and its source", got)
+	}
+
 	s.waitFor("the bridge to keep the agent's credential list", func() (bool, string) {
 		_, err := os.Stat(filepath.Join(s.dir, "bridge-state", "credentials.json"))
 		return err == nil, fmt.Sprint(err)
@@ -57,18 +74,7 @@ func TestNightInBrowser(t *testing.T) {
 	}
 	s.waitEvent("curfew.roll")
 
-	b.step("open the dashboard and sign in",
-		chromedp.EmulateViewport(1440, 900),
-		chromedp.Navigate(s.srv.URL+"/"),
-		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('apedge.contract', '1'); undefined`),
-		chromedp.Reload(),
-		chromedp.WaitVisible(chromedp.CSS(`#signin-form`)),
-		chromedp.SendKeys(chromedp.CSS(`#signin-form input[name=name]`), "security-1"),
-		chromedp.SendKeys(chromedp.CSS(`#signin-form input[name=password]`), password),
-		chromedp.Submit(chromedp.CSS(`#signin-form`)),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-crn="X100002"]`)),
-		b.poll(`document.querySelector('tr[data-crn="X100002"]').textContent.includes('ABSENT')`),
-	)
+	b.step("the absence on screen", b.poll(`document.querySelector('tr[data-crn="X100002"]').textContent.includes('ABSENT')`))
 	row := func(crn string) []string {
 		return eval[[]string](b, `[...document.querySelectorAll('tr[data-crn="`+crn+`"] td')].map(td => td.textContent)`)
 	}

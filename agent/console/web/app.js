@@ -773,14 +773,18 @@ function renderResidents() {
   const sc = (!rs.length && S.status && S.status.residents) || counts;
   for (const k of Object.keys(counts)) $(`#count-${k}`).textContent = String(sc[k] || 0);
   const cell = (level, text) => h('td', { 'data-level': level }, text);
+  const tonightOf = new Map(((S.tonight && S.tonight.residents) || []).map((x) => [x.crn, x]));
   $('#resident-table tbody').replaceChildren(...(rs.length ? rs.map((r) => {
     const [level, text] = PRESENCE[r.presence] || PRESENCE.unknown;
     const w = r.window;
+    const tn = tonightOf.get(r.crn); // tonight's windows, before they start
+    const later = !w && tn && (tn.next || (tn.windows || [])[0]);
     return h('tr', { 'data-crn': r.crn, class: 'clickable', tabindex: 0, title: 'Open this resident\'s page',
       onclick: () => openResident(r.crn), onkeydown: (e) => { if (e.key === 'Enter') openResident(r.crn); } },
       h('td', {}, r.name || ''), h('td', { class: 'mono' }, r.crn), h('td', {}, r.room || ''),
       cell(level, r.presenceSince ? `${text} since ${ukTime(r.presenceSince)}` : text),
-      cell(w ? 'info' : '', w ? `yes, ${hhmm(w.startLocal)}–${hhmm(w.endLocal)} (${SOURCE[w.source] || w.source})` : 'no'),
+      cell(w ? 'info' : '', w ? `yes, ${hhmm(w.startLocal)}–${hhmm(w.endLocal)} (${SOURCE[w.source] || w.source})`
+        : later ? `not yet: tonight ${later.times} (${later.sourceText || SOURCE[later.source] || later.source})` : 'no'),
       cell(r.absent ? 'bad' : '', r.absent ? '⚠ ABSENT' : '—'),
       cell(r.inconsistent ? 'warn' : '', r.inconsistent ? '⚠ presence inconsistent' : '—'));
   }) : [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No residents on the roster'))]));
