@@ -80,12 +80,16 @@ func TestBadCorpus(t *testing.T) {
 			if !errors.Is(err, ErrMessage) {
 				t.Errorf("%s: ended with %v, want a bad-message error", name, err)
 			}
+		case strings.HasPrefix(name, "sdp-"):
+			if _, err := ParseTracks(b, "rtsp://cam/"); !errors.Is(err, ErrMessage) {
+				t.Errorf("%s: %v, want a bad-message error", name, err)
+			}
 		case strings.HasPrefix(name, "challenge-"):
 			if _, err := ParseChallenges([]string{string(b)}); err == nil {
 				t.Errorf("%s: accepted", name)
 			}
 		default:
-			t.Errorf("%s: name it response-, stream- or challenge-", name)
+			t.Errorf("%s: name it response-, stream-, sdp- or challenge-", name)
 		}
 	}
 }
