@@ -89,7 +89,7 @@ type Options struct {
 	OnLost func(error)
 	// Once connects once, with no retry and no automatic reconnect: for a tool or a
 	// probe that reports a refusal rather than waiting for the broker to relent.
-	Once bool
+	Once   bool
 	Logger *slog.Logger
 }
 
