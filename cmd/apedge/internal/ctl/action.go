@@ -2,8 +2,6 @@ package ctl
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -220,11 +218,7 @@ func cmdUnlock(ctx context.Context, e *runEnv, args []string) error {
 		return err
 	}
 	var r unlockDoc
-	b, err := c.call(ctx, http.MethodPost, "/api/v1/doors/"+url.PathEscape(*door)+"/unlock", in, &r)
-	var he *httpError
-	if errors.As(err, &he) && he.Code == http.StatusBadGateway && json.Unmarshal(he.Body, &r) == nil && r.Result != "" {
-		b, err = he.Body, nil // the door's (or the agent's) answer: no-answer, failed, expired
-	}
+	b, err := c.callOrder(ctx, "/api/v1/doors/"+url.PathEscape(*door)+"/unlock", in, &r, func() bool { return r.Result != "" })
 	if err != nil {
 		return err
 	}

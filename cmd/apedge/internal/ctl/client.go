@@ -156,6 +156,18 @@ func (c *client) unreachable(method, path string, err error) error {
 
 // call makes a request within requestTimeout and returns the response body, decoded into
 // out unless out is nil.
+// callOrder is call for an order carried to the doors: a 502 whose body decodes into
+// out and says what became of the order (answered reports it) is the doors' answer
+// (no-answer, failed, expired, some doors not taking it), not an error.
+func (c *client) callOrder(ctx context.Context, path string, in, out any, answered func() bool) ([]byte, error) {
+	b, err := c.call(ctx, http.MethodPost, path, in, out)
+	var he *httpError
+	if errors.As(err, &he) && he.Code == http.StatusBadGateway && json.Unmarshal(he.Body, out) == nil && answered() {
+		return he.Body, nil
+	}
+	return b, err
+}
+
 func (c *client) call(ctx context.Context, method, path string, in, out any) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()

@@ -2,10 +2,7 @@ package ctl
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -112,11 +109,7 @@ func cmdDoor(ctx context.Context, e *runEnv, args []string) error {
 		return err
 	}
 	var r holdDoc
-	b, err := c.call(ctx, http.MethodPost, "/api/v1/doors/"+url.PathEscape(*door)+"/hold", in, &r)
-	var he *httpError
-	if errors.As(err, &he) && he.Code == http.StatusBadGateway && json.Unmarshal(he.Body, &r) == nil && r.Result != "" {
-		b, err = he.Body, nil // the door's (or the agent's) answer: no-answer, failed, expired
-	}
+	b, err := c.callOrder(ctx, "/api/v1/doors/"+url.PathEscape(*door)+"/hold", in, &r, func() bool { return r.Result != "" })
 	if err != nil {
 		return err
 	}
@@ -149,11 +142,7 @@ func siteOrder(ctx context.Context, e *runEnv, action, reason string) error {
 		return err
 	}
 	var r lockdownDoc
-	b, err := c.call(ctx, http.MethodPost, "/api/v1/site/"+action, map[string]string{"reason": reason}, &r)
-	var he *httpError
-	if errors.As(err, &he) && he.Code == http.StatusBadGateway && json.Unmarshal(he.Body, &r) == nil && r.Order.Type != "" {
-		b, err = he.Body, nil // some doors did not take it: shown below
-	}
+	b, err := c.callOrder(ctx, "/api/v1/site/"+action, map[string]string{"reason": reason}, &r, func() bool { return r.Order.Type != "" })
 	if err != nil {
 		return err
 	}
