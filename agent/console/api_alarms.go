@@ -75,24 +75,13 @@ type alarmView struct {
 	// Instructions are console.alarms' text for the type, if any.
 	Instructions string `json:"instructions,omitempty"`
 	// Person is the resident the alarm is about, if any, by name and room.
-	Person *personRef `json:"person,omitempty"`
+	Person *personView `json:"person,omitempty"`
 	// Sentence is the alarm in words (agent.Describer).
 	Sentence string `json:"sentence"`
 }
 
-// personRef names a resident.
-type personRef struct {
-	CRN  string `json:"crn"`
-	Name string `json:"name,omitempty"`
-	Room string `json:"room,omitempty"`
-}
-
 // alarmViews are as, by priority then newest first.
 func (s *Server) alarmViews(as []eventindex.Alarm) []alarmView {
-	people := map[string]personRef{}
-	for _, r := range s.o.Site.Residents() {
-		people[r.CRN] = personRef{CRN: r.CRN, Name: r.Name, Room: r.Room}
-	}
 	out := make([]alarmView, 0, len(as))
 	d := s.describer()
 	for _, a := range as {
@@ -102,10 +91,7 @@ func (s *Server) alarmViews(as []eventindex.Alarm) []alarmView {
 		switch {
 		case a.CRN != "":
 			v.Group = a.Type + "|person:" + a.CRN
-			p, ok := people[a.CRN]
-			if !ok {
-				p = personRef{CRN: a.CRN}
-			}
+			p := personOf(d, a.CRN, "", "")
 			v.Person = &p
 		case a.Subject != "":
 			v.Group = a.Type + "|" + a.Subject
