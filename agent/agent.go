@@ -463,9 +463,13 @@ func (a *Agent) process(ctx context.Context) error {
 				defer func() { <-sem }()
 				// Not cancelled with ctx: a message taken from the bus is journaled
 				// (the journal is local and quick) before a clean stop goes on.
+				a.curfew.journaling.RLock()
 				rec, err := a.append(context.WithoutCancel(ctx), d)
 				if err == nil && !rec.Duplicate {
 					a.curfew.moved(ctx, d, rec.ID)
+				}
+				a.curfew.journaling.RUnlock()
+				if err == nil && !rec.Duplicate {
 					err = a.curfew.nightAlarm(ctx, d, rec.ID)
 				}
 				p.done <- err

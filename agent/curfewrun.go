@@ -29,6 +29,11 @@ type curfewRun struct {
 	synced bool              // the clock was last found right
 	held   []curfew.Movement // movements while the clock was not known to be right
 	kick   chan struct{}
+	// journaling is held (read) by each device message being journaled and handed
+	// to the engine, and taken (write) by decide before it reads held: a movement
+	// durable in the journal before a decision is always applied before it, even when
+	// the clock crosses a window's start in between.
+	journaling sync.RWMutex
 }
 
 func newCurfewRun(a *Agent, clk clock.Clock) (*curfewRun, error) {
@@ -232,7 +237,9 @@ func (c *curfewRun) run(ctx context.Context) error {
 // decide applies held movements and time up to now, if the clock is right, and
 // journals what follows.
 func (c *curfewRun) decide(ctx context.Context, now time.Time) error {
+	c.journaling.Lock()
 	c.mu.Lock()
+	c.journaling.Unlock() // every movement journaled so far is in held now
 	if !c.synced {
 		c.mu.Unlock()
 		return nil
