@@ -1,12 +1,14 @@
 package bridge
 
 import (
+	"github.com/apedge/apedge/devices/camera"
 	"github.com/apedge/apedge/devices/device"
 	"github.com/apedge/apedge/devices/doorio"
 	"github.com/apedge/apedge/devices/gpiodoor"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/osdpline"
 	"github.com/apedge/apedge/devices/reader"
+	"github.com/apedge/apedge/devices/rtsp"
 )
 
 // Classes returns the table of device classes the bridge runs: each opens, from its
@@ -16,6 +18,7 @@ func Classes() []device.Class {
 	return []device.Class{
 		gpiodoor.Class{}, // doors: contact, exit button, lock relay, Wiegand reader
 		osdpline.Class{}, // OSDP readers on RS-485 lines
+		camera.Class{},   // CCTV cameras, health-checked over RTSP
 	}
 }
 
@@ -23,6 +26,12 @@ func Classes() []device.Class {
 func (s *Sim) Reader(id string) *osdp.Reader {
 	r, _ := s.sims.Get(device.Ref{Class: reader.Class, ID: id}).(*osdp.Reader)
 	return r
+}
+
+// Camera returns the simulated camera id, or nil.
+func (s *Sim) Camera(id string) *rtsp.SimCamera {
+	c, _ := s.sims.Get(device.Ref{Class: camera.ClassName, ID: id}).(*rtsp.SimCamera)
+	return c
 }
 
 // Door returns the simulated door id's pins, or nil.

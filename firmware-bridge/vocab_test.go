@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/devices/camera"
 	"github.com/apedge/apedge/devices/door"
 	"github.com/apedge/apedge/devices/gpiodoor"
 	"github.com/apedge/apedge/devices/reader"
@@ -103,4 +104,55 @@ func TestCredential(t *testing.T) {
 			t.Errorf("credential(%+v) = %+v id %q, card id %q; want %+v id %q", tc.card, got, got.ID(), tc.card.ID(), tc.want, tc.id)
 		}
 	}
+}
+
+// sameFields checks that class type O and site-bus type B have the same fields, names,
+// types and tags, in order.
+func sameFields[O, B any](t *testing.T) {
+	t.Helper()
+	ot, bt := reflect.TypeFor[O](), reflect.TypeFor[B]()
+	if ot.NumField() != bt.NumField() {
+		t.Fatalf("%s has %d fields, site bus's %s %d", ot, ot.NumField(), bt, bt.NumField())
+	}
+	for i := range bt.NumField() {
+		o, b := ot.Field(i), bt.Field(i)
+		if o.Name != b.Name || o.Tag != b.Tag || o.Type.Kind() != b.Type.Kind() {
+			t.Errorf("%s field %d is %s %s %s, site bus %s %s %s", ot, i, o.Name, o.Type, o.Tag, b.Name, b.Type, b.Tag)
+		}
+	}
+}
+
+func TestCameraIsSiteBus(t *testing.T) {
+	for _, p := range [][2]string{
+		{camera.ClassName, sitebus.ClassCamera},
+		{camera.StatusKind, sitebus.CameraStatusKind},
+		{camera.ThumbnailKind, sitebus.CameraThumbnailKind},
+		{camera.Online, sitebus.CameraOnline}, {camera.Offline, sitebus.CameraOffline},
+		{camera.AuthFailed, sitebus.CameraAuthFailed}, {camera.Stalled, sitebus.CameraStalled},
+		{camera.Degraded, sitebus.CameraDegraded}, {camera.Frozen, sitebus.CameraFrozen},
+		{camera.Unknown, sitebus.CameraUnknown},
+		{camera.PictureNone, sitebus.PictureNone}, {camera.PictureOK, sitebus.PictureOK},
+		{camera.PictureBlack, sitebus.PictureBlack}, {camera.PictureCovered, sitebus.PictureCovered},
+		{camera.PictureFrozen, sitebus.PictureFrozen},
+	} {
+		if p[0] != p[1] {
+			t.Errorf("camera vocabulary %q, site bus says %q", p[0], p[1])
+		}
+	}
+	sameFields[camera.Status, sitebus.CameraStatus](t)
+	sameFields[camera.StatusPicture, sitebus.CameraPicture](t)
+	sameFields[camera.ThumbnailData, sitebus.CameraThumbnail](t)
+	sameFields[camera.Event, sitebus.CameraEvent](t)
+	at := time.Date(2026, 11, 22, 23, 30, 5, 0, time.UTC)
+	sameJSON(t, camera.Status{Name: "front", Verdict: camera.Degraded, Reason: "r", Since: at, Seen: camera.Online, Repeats: 2,
+		CheckedAt: at, Transport: "tcp", Codec: "h264", Profile: "Main", Level: "3.1", Width: 640, Height: 480, FPS: 9.5,
+		BitrateKbps: 250, LossPct: 1.5, KeyframeIntervalS: 1, FirstFrameMs: 120, LastKeyframe: at,
+		Picture: camera.StatusPicture{State: camera.PictureOK, At: at, Mean: 100, Spread: 40, Change: 12}, Simulated: true},
+		sitebus.CameraStatus{Name: "front", Verdict: sitebus.CameraDegraded, Reason: "r", Since: at, Seen: sitebus.CameraOnline, Repeats: 2,
+			CheckedAt: at, Transport: "tcp", Codec: "h264", Profile: "Main", Level: "3.1", Width: 640, Height: 480, FPS: 9.5,
+			BitrateKbps: 250, LossPct: 1.5, KeyframeIntervalS: 1, FirstFrameMs: 120, LastKeyframe: at,
+			Picture: sitebus.CameraPicture{State: sitebus.PictureOK, At: at, Mean: 100, Spread: 40, Change: 12}, Simulated: true})
+	sameJSON(t, camera.Event{Previous: camera.Online, Reason: "r", Since: at, Repeats: 1, Codec: "h265", Width: 1, Height: 2, FPS: 3, BitrateKbps: 4, LossPct: 5},
+		sitebus.CameraEvent{Previous: sitebus.CameraOnline, Reason: "r", Since: at, Repeats: 1, Codec: "h265", Width: 1, Height: 2, FPS: 3, BitrateKbps: 4, LossPct: 5})
+	sameJSON(t, camera.ThumbnailData{At: at, JPEG: []byte{0xFF, 0xD8, 0xFF, 0xD9}}, sitebus.CameraThumbnail{At: at, JPEG: []byte{0xFF, 0xD8, 0xFF, 0xD9}})
 }

@@ -403,6 +403,13 @@ doors:
     lock: {mode: fail-secure}
     unlockFor: %[3]s
     heldOpenAfter: %[4]s
+# Four simulated RTSP cameras on the loopback interface, checked every 30 s as real
+# ones would be; the yard camera fails now and then (off, stalled, dropping packets).
+cameras:
+  - {id: cam-front, name: "front door, outside", url: simulated}
+  - {id: cam-garden, name: "garden door", url: simulated, sim: {codec: h265}}
+  - {id: cam-office, name: "office corridor", url: simulated, user: admin, sim: {password: demo-camera}}
+  - {id: cam-yard, name: "yard", url: simulated, sim: {flaky: true}}
 simulate:
   quiet: true                    # the people are apedge demo's own: they follow who is in
 `

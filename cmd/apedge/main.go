@@ -39,6 +39,7 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
             apedge pki init|issue|list|revoke|acl -dir DIR ...   (apedge pki -h)
   ctl       the site console from the command line (status, residents, alarms, export, users):
             apedge ctl login -user NAME; apedge ctl status; apedge ctl -h
+  camera    check a CCTV camera once, as the bridge would: apedge camera probe [-for 5s] [-json] URL
   version   the version and the commit it was built from
 `
 
@@ -75,6 +76,7 @@ func run(s sys, args []string, stdout, stderr io.Writer) int {
 		"resident": s.cmdResident,
 		"pki":      s.cmdPKI,
 		"version":  cmdVersion,
+		"camera":   s.cmdCamera,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {

@@ -42,12 +42,15 @@ prefixed with @N (e.g. "@2 swipe 12:10001"):
 // cmdSim runs simulated devices: OSDP readers answering on a serial line, worked by
 // commands on s.stdin.
 func (s sys) cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "camera" {
+		return s.simCamera(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "osdp-pd" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 			fmt.Fprint(stdout, simUsage)
 			return nil
 		}
-		fmt.Fprint(stderr, "apedge sim: say which device: apedge sim osdp-pd -h\n")
+		fmt.Fprint(stderr, "apedge sim: say which device: apedge sim osdp-pd -h, apedge sim camera -h\n")
 		return cli.ErrUsage
 	}
 	fs := cli.Flags("sim osdp-pd", simUsage, stderr)

@@ -1,5 +1,8 @@
-// Package rtsp is the RTSP 1.0 client side of apedge's camera health checks: the
-// message codec (RFC 2326 sections 6 and 7, with the quirks of real cameras), the
+// Package rtsp is RTSP 1.0 for apedge's camera health checks, client and simulated
+// camera side by side on one codec: the session client (client.go), the stream
+// inspection without decoding (nal.go, sps.go, inspect.go), the camera simulator
+// (sim.go, server.go) and under them the message codec (RFC 2326 sections 6 and 7,
+// with the quirks of real cameras), the
 // TCP-interleaved framing of RTP and RTCP (RFC 2326 section 10.12) and Basic and Digest
 // authentication (RFC 2617, RFC 7616), each a parser of bytes from the network that
 // never panics, bounds what it reads and is fuzzed (testdata/bad holds what it must

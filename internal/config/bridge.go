@@ -21,6 +21,10 @@ type Bridge struct {
 	OSDP []OSDPBus `yaml:"osdp,omitempty"`
 	// Doors lists the controlled doors.
 	Doors []Door `yaml:"doors,omitempty"`
+	// Cameras lists the CCTV cameras the bridge checks over RTSP, and CameraChecks
+	// how it runs those checks.
+	Cameras      []Camera     `yaml:"cameras,omitempty"`
+	CameraChecks CameraChecks `yaml:"cameraChecks,omitempty"`
 	// ResendAfter is how long a device message may go unacknowledged by the agent,
 	// while the agent is online, before it is sent again (default 10s).
 	ResendAfter time.Duration `yaml:"resendAfter,omitempty"`
@@ -240,6 +244,7 @@ func LoadBridge(path string) (*Bridge, error) {
 			}
 		}
 	}
+	b.checkCameras(&c, dir)
 	if b.Simulate != nil {
 		b.checkSimulate(&c)
 	}

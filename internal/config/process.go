@@ -61,6 +61,9 @@ type Devices struct {
 	// BridgeConfig, filled in when the configuration is loaded.
 	Doors   map[string]bool        `yaml:"-"`
 	Readers map[string]ReaderPlace `yaml:"-"`
+	// Cameras are the cameras of BridgeConfig by id, with the name of each (where
+	// it looks), filled in when the configuration is loaded.
+	Cameras map[string]string `yaml:"-"`
 }
 
 // check sets the defaults of the devices section, loads the bridge configuration it
@@ -97,6 +100,10 @@ func (d *Devices) check(c *checker, dir, site string) {
 		d.Doors[door.ID] = true
 	}
 	d.Readers = b.Readers()
+	d.Cameras = map[string]string{}
+	for _, cam := range b.Cameras {
+		d.Cameras[cam.ID] = cam.Name
+	}
 }
 
 // Console configures the agent's HTTP console.
