@@ -167,7 +167,8 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 		waiting: map[string]chan<- sitebus.Result{},
 		acks:    &busAcks{},
 		drain:   5 * time.Second,
-		devices: deviceState{bridge: BridgeView{Status: "unknown"}, doors: map[string]DoorView{}, readers: map[string]ReaderView{}},
+		devices: deviceState{bridge: BridgeView{Status: "unknown"}, doors: map[string]DoorView{}, readers: map[string]ReaderView{},
+			cameras: map[string]*cameraState{}},
 		clock:   clk,
 		free:    statfsFree,
 		started: clk.Now().UTC(),
@@ -528,6 +529,13 @@ func (a *Agent) prepare(m mqtt.Message) (*event.Draft, devMsg) {
 	if tp.Kind != sitebus.KindEvent {
 		return nil, from
 	}
+	if tp.Class == sitebus.ClassCamera && msg.Kind == sitebus.CameraThumbnailKind {
+		// A camera's picture is kept as its thumbnail, not journaled (cameras.go).
+		if err := a.deviceStatus(tp, msg); err != nil {
+			a.badMessage(m, err)
+		}
+		return nil, from
+	}
 	now := a.clock.Now()
 	if r := a.checkTime(msg.Time, now); r != nil {
 		return a.refuse(tp, msg, r), from
@@ -601,6 +609,8 @@ func (a *Agent) translate(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, e
 		return a.doorOpened(tp, m)
 	case m.Kind == sitebus.KindMessagesLost:
 		return a.bridgeLoss(tp, m)
+	case tp.Class == sitebus.ClassCamera:
+		return a.cameraEvent(tp, m)
 	case tp.Class == sitebus.ClassDoor || tp.Class == sitebus.ClassReader:
 		d, err := a.translateDoor(tp, m)
 		if d == nil && err == nil {

@@ -56,7 +56,8 @@ roster:
 `
 
 // siteBridgeYAML is the bridge configuration the agent takes the site's devices from:
-// doors front, garden, d12 and d34, each with an entry and an exit reader.
+// doors front, garden, d12 and d34, each with an entry and an exit reader, and the
+// cameras front-cam and yard-cam.
 const siteBridgeYAML = `site: %s
 stateDir: bridge-state
 bus: {broker: %s}
@@ -76,6 +77,9 @@ doors:
   - {id: garden, entryReader: garden-in, exitReader: garden-out}
   - {id: d12, entryReader: r1, exitReader: r2}
   - {id: d34, entryReader: r4, exitReader: r3}
+cameras:
+  - {id: front-cam, name: "front door, outside", url: "rtsp://192.0.2.10:554/stream1"}
+  - {id: yard-cam, name: yard, url: "rtsp://192.0.2.11/stream1"}
 `
 
 // apSite is one AP: an embedded broker shared by the site bus and the uplink, the

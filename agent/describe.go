@@ -3,6 +3,8 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -173,6 +175,9 @@ type info struct {
 	RanOut                         bool
 	Doors                          []struct{ Door, Result string }
 	Changes                        []struct{ Field, Old, New string }
+	Camera, Previous, Since        string
+	Repeats                        int
+	Figures                        *CameraFigures
 }
 
 // Sentence says in words what the event f records, e.g. "Brian Baker (room 5) left by
@@ -199,6 +204,9 @@ func (d *Describer) Sentence(f Fact) string {
 			return ""
 		}
 		return " by " + d.Door(door)
+	}
+	if s, ok := d.cameraSentence(f, in); ok {
+		return s
 	}
 	switch f.Type {
 	case "movement.entered":
@@ -358,6 +366,94 @@ func (d *Describer) Sentence(f Fact) string {
 		s += ", by " + in.By
 	}
 	return s + ", at " + when
+}
+
+// cameraSentence says what a camera.* event records: "Camera front-cam (front door,
+// outside) is offline: connection refused, since 02:03 on 2 Dec 2026". It is false for
+// any other type.
+func (d *Describer) cameraSentence(f Fact, in info) (string, bool) {
+	reason := ""
+	if in.Reason != "" {
+		reason = ": " + in.Reason
+	}
+	var what string
+	switch f.Type {
+	case TypeCameraOnline:
+		what = "is back online"
+		if in.Previous == "" || in.Previous == "unknown" {
+			what = "is online"
+		}
+		what += figures(in.Figures, false)
+	case TypeCameraOffline:
+		what = "is offline" + reason
+	case TypeCameraAuthFailed:
+		what = "refuses the configured user and password" + reason
+	case TypeCameraStalled:
+		what = "is stalled" + reason
+		if reason == "" {
+			what += ": the session is up but no picture comes"
+		}
+	case TypeCameraDegraded:
+		what = "is degraded" + reason + figures(in.Figures, true)
+	case TypeCameraFrozen:
+		what = "is frozen" + reason
+		if reason == "" {
+			what += ": its picture is the same as before, black or covered"
+		}
+	default:
+		return "", false
+	}
+	cam := "A camera"
+	if in.Camera != "" {
+		cam = "Camera " + in.Camera
+	}
+	if in.Name != "" {
+		cam += " (" + in.Name + ")"
+	}
+	since := f.At
+	if t, err := time.Parse(time.RFC3339Nano, in.Since); err == nil {
+		since = t
+	}
+	s := cam + " " + what + ", since " + d.When(since)
+	switch {
+	case in.Repeats == 1:
+		s += "; flapping: 1 repeat in the last hour"
+	case in.Repeats > 1:
+		s += fmt.Sprintf("; flapping: %d repeats in the last hour", in.Repeats)
+	}
+	return s, true
+}
+
+// figures shows a camera's figures, " (H.264 1280x720, 25 fps)", with its bitrate and
+// loss too when all is set; "" when there are none.
+func figures(f *CameraFigures, all bool) string {
+	if f == nil {
+		return ""
+	}
+	var parts []string
+	first := map[string]string{"h264": "H.264", "h265": "H.265"}[f.Codec]
+	if first == "" {
+		first = strings.ToUpper(f.Codec)
+	}
+	if f.Width > 0 && f.Height > 0 {
+		first = strings.TrimSpace(fmt.Sprintf("%s %dx%d", first, f.Width, f.Height))
+	}
+	if first != "" {
+		parts = append(parts, first)
+	}
+	if f.FPS > 0 {
+		parts = append(parts, strconv.FormatFloat(math.Round(f.FPS*10)/10, 'f', -1, 64)+" fps")
+	}
+	if all && f.BitrateKbps > 0 {
+		parts = append(parts, fmt.Sprintf("%.0f kbps", f.BitrateKbps))
+	}
+	if all && f.LossPct > 0 {
+		parts = append(parts, strconv.FormatFloat(math.Round(f.LossPct*10)/10, 'f', -1, 64)+"% loss")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // who names the person an event is about: the resident, the member of staff whose

@@ -75,6 +75,27 @@ func TestDescriberSentences(t *testing.T) {
 			"ann recorded the arrival of Brian Baker (room 5) at 02:04 on 2 Dec 2026"},
 		{"fire roll", agent.Fact{Type: "fire-roll.taken", At: winter, Info: json.RawMessage(`{"by":"ann","people":12}`)},
 			"ann took a fire roll at 02:04 on 2 Dec 2026: 12 believed in the building"},
+		{"camera back online", agent.Fact{Type: "camera.online", At: winter, Info: json.RawMessage(`{"camera":"front-cam","name":"front door, outside",` +
+			`"verdict":"online","previous":"offline","since":"2026-12-02T02:03:00Z","repeats":0,"figures":{"codec":"h264","width":1280,"height":720,"fps":25,"bitrateKbps":2100,"lossPct":0}}`)},
+			"Camera front-cam (front door, outside) is back online (H.264 1280x720, 25 fps), since 02:03 on 2 Dec 2026"},
+		{"camera online at first", agent.Fact{Type: "camera.online", At: summer, Info: json.RawMessage(`{"camera":"yard","name":"yard",` +
+			`"previous":"unknown","since":"2026-06-10T21:59:30Z","figures":{"codec":"h265","width":640,"height":480,"fps":9.96,"lossPct":0}}`)},
+			"Camera yard (yard) is online (H.265 640x480, 10 fps), since 22:59 on 10 Jun 2026"},
+		{"camera offline, flapping", agent.Fact{Type: "camera.offline", At: winter, Info: json.RawMessage(`{"camera":"front-cam","name":"front door, outside",` +
+			`"previous":"online","reason":"connection refused","since":"2026-12-02T02:03:40Z","repeats":3,"figures":{"lossPct":0}}`)},
+			"Camera front-cam (front door, outside) is offline: connection refused, since 02:03 on 2 Dec 2026; flapping: 3 repeats in the last hour"},
+		{"camera refuses its password", agent.Fact{Type: "camera.auth-failed", At: winter, Info: json.RawMessage(`{"camera":"gate","name":"side gate",` +
+			`"previous":"online","reason":"401 Unauthorized (Digest)","since":"2026-12-02T02:00:00Z","repeats":1}`)},
+			"Camera gate (side gate) refuses the configured user and password: 401 Unauthorized (Digest), since 02:00 on 2 Dec 2026; flapping: 1 repeat in the last hour"},
+		{"camera stalled, no reason", agent.Fact{Type: "camera.stalled", At: winter, Info: json.RawMessage(`{"camera":"gate","previous":"online","since":"2026-12-02T02:04:00Z"}`)},
+			"Camera gate is stalled: the session is up but no picture comes, since 02:04 on 2 Dec 2026"},
+		{"camera degraded", agent.Fact{Type: "camera.degraded", At: winter, Info: json.RawMessage(`{"camera":"yard","name":"yard","previous":"online",` +
+			`"reason":"fps 3 under its minimum 10","since":"2026-12-02T02:01:00Z","figures":{"codec":"h264","width":640,"height":480,"fps":3,"bitrateKbps":180.4,"lossPct":7.25}}`)},
+			"Camera yard (yard) is degraded: fps 3 under its minimum 10 (H.264 640x480, 3 fps, 180 kbps, 7.3% loss), since 02:01 on 2 Dec 2026"},
+		{"camera frozen", agent.Fact{Type: "camera.frozen", At: winter, Info: json.RawMessage(`{"camera":"yard","name":"yard","previous":"online","reason":"the picture is black","since":"2026-12-02T01:59:00Z"}`)},
+			"Camera yard (yard) is frozen: the picture is black, since 01:59 on 2 Dec 2026"},
+		{"camera event without info", agent.Fact{Type: "camera.offline", At: winter},
+			"A camera is offline, since 02:04 on 2 Dec 2026"},
 		{"other, with its description", agent.Fact{Type: "agent.started", At: winter, Description: "the agent started"},
 			"The agent started, at 02:04 on 2 Dec 2026"},
 		{"bad info", agent.Fact{Type: "door.forced", At: winter, Info: json.RawMessage(`[1,2]`)},

@@ -89,21 +89,27 @@ func (r *refusals) allow(key, cause string, now time.Time) (bool, uint64) {
 }
 
 // checkDevice refuses a message on a device topic whose id is not a configured
-// device of that class. It returns nil for a configured device.
+// device of that class: a door, a reader or a camera of the bridge's configuration.
+// It returns nil for a configured device.
 func (a *Agent) checkDevice(tp sitebus.Topic) *refusedError {
 	d := &a.cfg.Devices
 	_, isReader := d.Readers[tp.ID]
-	isDoor := d.Doors[tp.ID]
-	switch {
-	case tp.Class == sitebus.ClassDoor && isDoor, tp.Class == sitebus.ClassReader && isReader:
-		return nil
-	case tp.Class == sitebus.ClassDoor && isReader:
-		return &refusedError{causeWrongClass, tp.ID + " is a reader, not a door"}
-	case tp.Class == sitebus.ClassReader && isDoor:
-		return &refusedError{causeWrongClass, tp.ID + " is a door, not a reader"}
-	default:
-		return &refusedError{causeUnknownDevice, "no configured " + tp.Class + " is " + tp.ID}
+	_, isCamera := d.Cameras[tp.ID]
+	is := [...]struct {
+		class string
+		ok    bool
+	}{{sitebus.ClassDoor, d.Doors[tp.ID]}, {sitebus.ClassReader, isReader}, {sitebus.ClassCamera, isCamera}}
+	for _, c := range is {
+		if c.class == tp.Class && c.ok {
+			return nil
+		}
 	}
+	for _, c := range is {
+		if c.ok {
+			return &refusedError{causeWrongClass, tp.ID + " is a " + c.class + ", not a " + tp.Class}
+		}
+	}
+	return &refusedError{causeUnknownDevice, "no configured " + tp.Class + " is " + tp.ID}
 }
 
 // checkTime refuses an event dated more than maxAhead ahead of the agent's clock now,

@@ -47,6 +47,9 @@ func TestDeviceChecks(t *testing.T) {
 	now := s.clock.Now()
 	reader := func(id string) string { return sitebus.DeviceTopic(site, sitebus.ClassReader, id, sitebus.KindEvent) }
 	door := func(id string) string { return sitebus.DeviceTopic(site, sitebus.ClassDoor, id, sitebus.KindEvent) }
+	camera := func(id, kind string) string { return sitebus.DeviceTopic(site, sitebus.ClassCamera, id, kind) }
+	offline := sitebus.CameraEvent{Previous: sitebus.CameraOnline, Reason: "connect: connection refused", Since: now.Add(-20 * time.Second)}
+	status := sitebus.CameraStatus{Verdict: sitebus.CameraOnline, Picture: sitebus.CameraPicture{State: sitebus.PictureOK}}
 	opened := func(reader string) sitebus.DoorEvent {
 		return sitebus.DoorEvent{Reason: sitebus.UnlockByCredential, Reader: reader, Direction: "entry", Credential: "12:10001",
 			Authorised: true, Passages: 1, UnlockedAt: now.Add(-2 * time.Second)}
@@ -62,6 +65,7 @@ func TestDeviceChecks(t *testing.T) {
 		wantLate    bool
 		wantDoor    string // of an accepted movement
 		wantDirType string // of an accepted movement
+		wantDetail  string // of a refusal, if set
 	}{
 		{name: "card read from a reader that does not exist", topic: reader("ghost"), at: now, kind: "card-read",
 			data: cardRead("front", "entry", "10001"), wantCause: "unknown-device", wantID: "ghost"},
@@ -75,6 +79,16 @@ func TestDeviceChecks(t *testing.T) {
 			data: opened("garden-in"), wantCause: "unknown-reader", wantID: "front"},
 		{name: "door opened by a reader that does not exist", topic: door("garden"), at: now, kind: sitebus.DoorOpened,
 			data: opened("ghost"), wantCause: "unknown-reader", wantID: "garden"},
+		{name: "camera event from a camera that does not exist", topic: camera("ghost-cam", sitebus.KindEvent), at: now, kind: sitebus.CameraOffline,
+			data: offline, wantCause: "unknown-device", wantID: "ghost-cam", wantDetail: "no configured camera is ghost-cam"},
+		{name: "camera status from a camera that does not exist", topic: camera("ghost-cam-2", sitebus.KindState), at: now, kind: sitebus.CameraStatusKind,
+			data: status, wantCause: "unknown-device", wantID: "ghost-cam-2"},
+		{name: "camera event on a camera's topic from a door id", topic: camera("front", sitebus.KindEvent), at: now, kind: sitebus.CameraOffline,
+			data: offline, wantCause: "wrong-class", wantID: "front", wantDetail: "front is a door, not a camera"},
+		{name: "door event from a camera id", topic: door("front-cam"), at: now, kind: "forced",
+			data: map[string]any{}, wantCause: "wrong-class", wantID: "front-cam", wantDetail: "front-cam is a camera, not a door"},
+		{name: "card read from a camera id", topic: reader("yard-cam"), at: now, kind: "card-read",
+			data: cardRead("front", "entry", "10001"), wantCause: "wrong-class", wantID: "yard-cam", wantDetail: "yard-cam is a camera, not a reader"},
 		{name: "card read dated a day ago", topic: reader("front-in"), at: now.Add(-25 * time.Hour), kind: "card-read",
 			data: cardRead("front", "entry", "10001"), wantCause: "too-old", wantID: "front-in"},
 		{name: "card read dated an hour ahead", topic: reader("front-in"), at: now.Add(time.Hour), kind: "card-read",
@@ -109,6 +123,9 @@ func TestDeviceChecks(t *testing.T) {
 				}
 				if got := occurredAt(ev); !got.Equal(now) {
 					t.Errorf("alarm occurredAt %v, want the agent's clock %v", got, now)
+				}
+				if tc.wantDetail != "" && in.Detail != tc.wantDetail {
+					t.Errorf("alarm detail %q, want %q", in.Detail, tc.wantDetail)
 				}
 				if st := a.Stats(); st.Refused != refused || st.RefusalAlarms != refused {
 					t.Errorf("stats %+v, want %d refused and alarmed", st, refused)

@@ -40,6 +40,8 @@ type Devices struct {
 	Bridge  BridgeView   `json:"bridge"`
 	Doors   []DoorView   `json:"doors"`
 	Readers []ReaderView `json:"readers"`
+	// Cameras are every configured camera, reported on or not (cameras.go).
+	Cameras []CameraView `json:"cameras"`
 }
 
 // deviceState holds the devices' last reported status, from their retained state
@@ -49,6 +51,7 @@ type deviceState struct {
 	bridge  BridgeView
 	doors   map[string]DoorView
 	readers map[string]ReaderView
+	cameras map[string]*cameraState // by id: configured cameras only
 }
 
 // changes tells watchers that something they may show has changed: each Wait returns
@@ -82,6 +85,13 @@ func (a *Agent) Changed() <-chan struct{} { return a.changes.wait() }
 
 // deviceStatus records a device's state message. Bad ones are refused as bad messages.
 func (a *Agent) deviceStatus(tp sitebus.Topic, m *sitebus.Message) error {
+	if tp.Class == sitebus.ClassCamera {
+		changed, err := a.cameraStatus(tp, m)
+		if changed {
+			a.changes.fire()
+		}
+		return err
+	}
 	if m.Kind != "status" {
 		return nil
 	}
@@ -128,7 +138,7 @@ func (a *Agent) Devices() Devices {
 	s := &a.devices
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := Devices{Bridge: s.bridge, Doors: []DoorView{}, Readers: []ReaderView{}}
+	d := Devices{Bridge: s.bridge, Doors: []DoorView{}, Readers: []ReaderView{}, Cameras: a.cameraViews()}
 	for _, v := range s.doors {
 		d.Doors = append(d.Doors, v)
 	}

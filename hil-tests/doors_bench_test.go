@@ -97,6 +97,7 @@ func BenchmarkBridgeRSS(b *testing.B) {
 	const site = "BENCH5"
 	mq := startMosquitto(b, site)
 	dir := b.TempDir()
+	writeSiteKey(b, dir, site)
 	var y strings.Builder
 	fmt.Fprintf(&y, "site: %s\nstateDir: state\nbus: %s\nlog: {level: warn}\nosdp:\n", site, link(mq, "bridge"))
 	for line := range 4 {

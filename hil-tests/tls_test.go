@@ -45,7 +45,7 @@ type busSpec struct {
 func (s busSpec) rules() []pki.Rule {
 	var rules []pki.Rule
 	for _, code := range s.sites {
-		rules = append(rules, pki.SiteRules(pki.Site{Code: code, Classes: []string{"door", "reader"}, Devices: s.devices})...)
+		rules = append(rules, pki.SiteRules(pki.Site{Code: code, Classes: []string{"door", "reader", "camera"}, Devices: s.devices})...)
 	}
 	return pki.Merge(append(rules, pki.CentralRules(s.sites)...)...)
 }

@@ -139,7 +139,7 @@ func doorsOf(d agent.Devices) []doorView {
 func (s *Server) devices(w http.ResponseWriter, _ *http.Request) {
 	d := s.o.Site.Devices()
 	httpjson.Write(w, http.StatusOK, map[string]any{"bridge": d.Bridge, "readers": d.Readers, "doors": doorsOf(d),
-		"cameras": []any{}, "docks": []any{}})
+		"cameras": d.Cameras, "docks": []any{}})
 }
 
 func (s *Server) doors(w http.ResponseWriter, _ *http.Request) {

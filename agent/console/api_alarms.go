@@ -32,7 +32,9 @@ var priorityNames = map[int]string{PriorityUrgent: "urgent", PriorityHigh: "high
 
 // defaultPriorities are the alarm types' priorities unless console.alarms says
 // otherwise: a forced door, a curfew breach, an absence at curfew and a reader gone
-// offline first; tailgating and presence inconsistencies after the faults.
+// offline first; a camera that shows nothing (offline, refusing its password,
+// stalled, frozen) with the faults; tailgating, presence inconsistencies and a
+// camera whose picture is degraded after them.
 var defaultPriorities = map[string]int{
 	"door.forced":                  PriorityUrgent,
 	"curfew.breached":              PriorityUrgent,
@@ -48,8 +50,13 @@ var defaultPriorities = map[string]int{
 	"bridge.messages-lost":         PriorityHigh,
 	"agent.disk-low":               PriorityHigh,
 	"agent.clock-unsynced":         PriorityHigh,
+	"camera.offline":               PriorityHigh,
+	"camera.auth-failed":           PriorityHigh,
+	"camera.stalled":               PriorityHigh,
+	"camera.frozen":                PriorityHigh,
 	"door.tailgate":                PriorityNormal,
 	"presence.inconsistent":        PriorityNormal,
+	"camera.degraded":              PriorityNormal,
 }
 
 // alarmPolicy is the priority and instructions of alarm type typ.

@@ -39,6 +39,8 @@ var endpoints = []struct {
 	{"GET", "/api/v1/status", nil, nil},
 	{"GET", "/api/v1/devices", nil, nil},
 	{"GET", "/api/v1/doors", nil, nil},
+	{"GET", "/api/v1/cameras", nil, nil},
+	{"GET", "/api/v1/cameras/front-cam/thumbnail", nil, nil},
 	{"POST", "/api/v1/doors/front/unlock", map[string]any{"reason": "test"}, []string{"security", "manager", "admin"}},
 	{"GET", "/api/v1/residents", nil, nil},
 	{"POST", "/api/v1/residents", map[string]any{"crn": "X200001", "cards": []string{"12:20001"}}, []string{"staff", "manager", "admin"}},

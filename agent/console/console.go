@@ -65,6 +65,8 @@ type Site interface {
 	Journal() *journal.Journal
 	RecordChange(ctx context.Context, c register.Change) (int64, error)
 	UnlockDoor(ctx context.Context, door, by, reason string, d time.Duration) (sitebus.Result, error)
+	// CameraThumbnail is the latest picture from a camera, if the agent holds one.
+	CameraThumbnail(id string) (sitebus.CameraThumbnail, bool)
 }
 
 // Options configure a Server.
@@ -193,6 +195,8 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/status", rolesAll, s.status)
 	s.handle("GET /api/v1/devices", rolesAll, s.devices)
 	s.handle("GET /api/v1/doors", rolesAll, s.doors)
+	s.handle("GET /api/v1/cameras", rolesAll, s.cameras)
+	s.handle("GET /api/v1/cameras/{id}/thumbnail", rolesAll, s.cameraThumbnail)
 	s.handle("POST /api/v1/doors/{id}/unlock", rolesDoors, s.unlock)
 	s.handle("POST /api/v1/doors/{id}/hold", rolesDoors, s.holdDoor)
 	s.handle("GET /api/v1/site/lockdown", rolesAll, s.lockdownState)

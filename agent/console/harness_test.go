@@ -47,7 +47,7 @@ bus: {broker: %s}
 central: {broker: %s}
 curfew: {clockCheck: none}
 disk: {minFreeBytes: 1048576} # the low-disk alarm only where a test asks for it
-devices: {bridgeConfig: bridge.yaml}
+devices: {bridgeConfig: %s}
 roster:
   - {crn: X100001, noms: A1001AA, name: Resident One, cards: ["12:10001"]}
   - {crn: X100002, name: Resident Two, cards: ["12:10002"]}
@@ -84,16 +84,34 @@ type consoleSite struct {
 	brk    *broker.Broker
 }
 
-// siteOption changes the console's options in newConsoleSite.
-type siteOption func(*console.Options)
+// siteSetup is what siteOptions change in newConsoleSite.
+type siteSetup struct {
+	console []func(*console.Options)
+	// cameras is YAML for the cameras: section of the bridge configuration the agent
+	// takes the site's devices from; the running bridge's has none, so that the test
+	// plays the bridge's camera class on the bus (cameraBus), message by message.
+	cameras string
+}
+
+// siteOption changes how newConsoleSite makes the site.
+type siteOption func(*siteSetup)
 
 // withAlarms gives the console alarm policies (console.alarms).
 func withAlarms(p map[string]config.AlarmPolicy) siteOption {
-	return func(o *console.Options) { o.Alarms = p }
+	return func(o *siteSetup) { o.console = append(o.console, func(o *console.Options) { o.Alarms = p }) }
+}
+
+// withCameras gives the agent the cameras of yaml, a list of config.Camera in YAML.
+func withCameras(yaml string) siteOption {
+	return func(o *siteSetup) { o.cameras = yaml }
 }
 
 func newConsoleSite(t testing.TB, opts ...siteOption) *consoleSite {
 	t.Helper()
+	var set siteSetup
+	for _, opt := range opts {
+		opt(&set)
+	}
 	s := &consoleSite{t: t, dir: t.TempDir(), clock: clocktest.Running(noon)} // the doors time themselves
 	log := testlog.New(t)
 	brk := brokertest.Start(t)
@@ -117,7 +135,12 @@ func newConsoleSite(t testing.TB, opts ...siteOption) *consoleSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acfg, err := config.LoadAgent(write("agent.yaml", fmt.Sprintf(agentYAML, site, site, brk.URL(), brk.URL())))
+	agentBridge := "bridge.yaml"
+	if set.cameras != "" {
+		agentBridge = "agent-bridge.yaml"
+		write(agentBridge, fmt.Sprintf(bridgeYAML, site, brk.URL())+"cameras:\n"+set.cameras)
+	}
+	acfg, err := config.LoadAgent(write("agent.yaml", fmt.Sprintf(agentYAML, site, site, brk.URL(), brk.URL(), agentBridge)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +160,7 @@ func newConsoleSite(t testing.TB, opts ...siteOption) *consoleSite {
 	t.Cleanup(func() { s.index.Close() })
 	o := console.Options{Site: s.agent, Index: s.index, Staff: s.staff, Logger: log, Clock: s.clock,
 		MetricsToken: metricsToken}
-	for _, opt := range opts {
+	for _, opt := range set.console {
 		opt(&o)
 	}
 	srv, err := console.New(o)

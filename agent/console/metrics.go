@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/apedge/apedge/agent/eventindex"
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/httpjson"
 )
 
@@ -69,7 +70,7 @@ type siteCollector struct {
 	journalLast, journalAcked, backlog, indexed        *prometheus.Desc
 	busMessages, badMessages, duplicates, seqGaps      *prometheus.Desc
 	unknownCards, residents, alarmsOpen, indexUnparsed *prometheus.Desc
-	curfewOpen                                         *prometheus.Desc
+	curfewOpen, cameraState                            *prometheus.Desc
 }
 
 func (s *Server) registerSiteMetrics() {
@@ -77,10 +78,12 @@ func (s *Server) registerSiteMetrics() {
 		return prometheus.NewDesc("apedge_"+name, help, labels, nil)
 	}
 	c := &siteCollector{s: s,
-		readerUp:      d("reader_online", "1 while a reader answers its polls.", "reader", "door"),
-		readerSecure:  d("reader_secure", "1 while a reader's secure channel is up.", "reader", "door"),
-		readerTamper:  d("reader_tamper", "1 while a reader reports tamper.", "reader", "door"),
-		doorState:     d("door_state", "1 for each door's current state (locked, unlocked, open, forced, held-open).", "door", "state"),
+		readerUp:     d("reader_online", "1 while a reader answers its polls.", "reader", "door"),
+		readerSecure: d("reader_secure", "1 while a reader's secure channel is up.", "reader", "door"),
+		readerTamper: d("reader_tamper", "1 while a reader reports tamper.", "reader", "door"),
+		doorState:    d("door_state", "1 for each door's current state (locked, unlocked, open, forced, held-open).", "door", "state"),
+		cameraState: d("camera_state", "1 for each camera's reported verdict (unknown, online, offline, auth-failed, stalled, degraded, frozen).",
+			"camera", "verdict"),
 		bridgeUp:      d("bridge_online", "1 while the firmware bridge is online."),
 		busUp:         d("bus_connected", "1 while the agent is connected to the site bus."),
 		centralUp:     d("central_connected", "1 while the link to central is up."),
@@ -131,6 +134,11 @@ func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
 			g(c.doorState, b(d.State == st), d.ID, st)
 		}
 	}
+	for _, cam := range devs.Cameras {
+		for _, v := range cameraVerdicts {
+			g(c.cameraState, b(cam.Verdict == v), cam.ID, v)
+		}
+	}
 	st := site.Status()
 	g(c.bridgeUp, b(devs.Bridge.Status == "online"))
 	g(c.busUp, b(st.BusUp))
@@ -169,6 +177,10 @@ func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.curfewOpen, float64(open))
 	}
 }
+
+// cameraVerdicts are the verdicts apedge_camera_state reports, one series each.
+var cameraVerdicts = []string{sitebus.CameraUnknown, sitebus.CameraOnline, sitebus.CameraOffline, sitebus.CameraAuthFailed,
+	sitebus.CameraStalled, sitebus.CameraDegraded, sitebus.CameraFrozen}
 
 func (s *Server) newRefusalMetrics() {
 	s.signInFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "apedge_console_sign_in_failures_total",

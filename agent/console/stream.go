@@ -117,5 +117,5 @@ func (s *Server) stateNow(r *http.Request) (stateView, error) {
 	}
 	d := s.o.Site.Devices()
 	return stateView{Status: st, Doors: doorsOf(d), Alarms: s.alarmViews(as), Residents: rs, Roll: st.Roll,
-		Devices: map[string]any{"bridge": d.Bridge, "readers": d.Readers, "cameras": []any{}, "docks": []any{}}}, nil
+		Devices: map[string]any{"bridge": d.Bridge, "readers": d.Readers, "cameras": d.Cameras, "docks": []any{}}}, nil
 }

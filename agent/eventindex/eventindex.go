@@ -64,6 +64,11 @@ var AlarmTypes = []string{
 	DeviceRefusedType,
 	CommandUnorderedType,
 	"bridge.messages-lost",
+	"camera.offline",
+	"camera.auth-failed",
+	"camera.stalled",
+	"camera.frozen",
+	"camera.degraded",
 }
 
 // ErrNotFound is returned by Alarm when seq is not an indexed alarm.

@@ -155,6 +155,9 @@ func aclText(bridgeCfg, dir string, central bool, sites string, usage io.Writer)
 	if len(b.Readers()) > 0 {
 		site.Classes = append(site.Classes, "reader")
 	}
+	if len(b.Cameras) > 0 {
+		site.Classes = append(site.Classes, "camera")
+	}
 	if dir != "" {
 		certs, err := pki.List(dir)
 		if err != nil {

@@ -3,6 +3,7 @@ package camera_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -182,6 +183,44 @@ func TestFrozenPicture(t *testing.T) {
 		want := map[string]string{"still": "same as the last one", "taped": "covered"}[id]
 		if !strings.Contains(e.Reason, want) {
 			t.Errorf("%s frozen because %q, want %q", id, e.Reason, want)
+		}
+	}
+}
+
+// TestHungCameraDelaysNoOther checks one camera that takes a connection and then
+// answers nothing holds only its own slot: with two slots for three cameras, the
+// other two keep being checked at their rate while it is stuck.
+func TestHungCameraDelaysNoOther(t *testing.T) {
+	cfg := site(0, config.Camera{ID: "hung"}, config.Camera{ID: "a"}, config.Camera{ID: "b"})
+	cfg.CameraChecks.Concurrency = 2
+	for i := range cfg.Cameras {
+		cfg.Cameras[i].Timeout = 3 * time.Second
+	}
+	rec, _, env := run(t, cfg)
+	sim(t, env, "hung").Set(rtsp.Faults{SlowDescribe: time.Hour})
+	hung := device.Ref{Class: "camera", ID: "hung"}
+	ev := rec.WaitEvents(t, 30*time.Second, hung, camera.Offline)[0]
+	var e camera.Event
+	json.Unmarshal(ev.Data, &e)
+	if !strings.Contains(e.Reason, "DESCRIBE: no answer within 3s") {
+		t.Errorf("hung camera: %q", e.Reason)
+	}
+	// In the next 6 s, each of the others is checked at least three times (every
+	// second, a check taking about 0.6 s), though the hung camera takes a slot 3 s at
+	// a time.
+	n := map[string]int{}
+	for _, id := range []string{"a", "b"} {
+		n[id] = len(rec.Of(device.Ref{Class: "camera", ID: id}, devicetest.State))
+	}
+	wait.For(t, 6*time.Second, "three more checks of a and of b", func() (bool, string) {
+		a := len(rec.Of(device.Ref{Class: "camera", ID: "a"}, devicetest.State)) - n["a"]
+		b := len(rec.Of(device.Ref{Class: "camera", ID: "b"}, devicetest.State)) - n["b"]
+		return a >= 3 && b >= 3, fmt.Sprintf("a %d, b %d", a, b)
+	})
+	for _, id := range []string{"a", "b"} {
+		ref := device.Ref{Class: "camera", ID: id}
+		if st := status(t, rec.LastState(t, time.Second, ref, nil)); st.Verdict != camera.Online {
+			t.Errorf("camera %s: %+v", id, st)
 		}
 	}
 }

@@ -640,7 +640,18 @@ func (s *Session) keepAlive(ctx context.Context) error {
 	}
 	req := &Request{Method: method, URL: s.url.String()}
 	if s.transport == TransportUDP {
-		_, err := s.do(ctx, req)
+		// The answer is waited for a step's time, even past the read's deadline
+		// (which would cut the session for no fault of the camera's); only a
+		// cancelled read cuts it short.
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.StepTimeout)
+		defer cancel()
+		stop := context.AfterFunc(ctx, func() {
+			if errors.Is(ctx.Err(), context.Canceled) {
+				cancel()
+			}
+		})
+		defer stop()
+		_, err := s.do(kctx, req)
 		if err != nil && !isStatus(err) {
 			return err
 		}

@@ -383,16 +383,14 @@ func (s *SimCamera) Start(ctx context.Context, addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("rtsp: sim: %w", err)
 	}
-	s.mu.Lock()
-	if s.serving {
-		s.mu.Unlock()
-		ln.Close()
-		return "", errors.New("rtsp: sim: already serving")
+	// Begun here, not in the goroutine: a camera that starts off must refuse a
+	// connection made as soon as Start returns, not take it into the backlog and
+	// reset it.
+	if err := s.begin(ln); err != nil {
+		return "", err
 	}
-	s.addr = ln.Addr()
-	s.mu.Unlock()
 	go func() {
-		if err := s.Serve(ctx, ln); err != nil {
+		if err := s.serve(ctx); err != nil {
 			s.log.Error("rtsp sim: serve", "err", err)
 		}
 	}()
@@ -404,10 +402,19 @@ func (s *SimCamera) Start(ctx context.Context, addr string) (string, error) {
 // set ln is closed; it is listened on again, at the same address, when Off is
 // cleared. Serve may be called once.
 func (s *SimCamera) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.begin(ln); err != nil {
+		return err
+	}
+	return s.serve(ctx)
+}
+
+// begin takes ln as the listener served, closing it at once if the camera is off.
+func (s *SimCamera) begin(ln net.Listener) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.serving {
-		s.mu.Unlock()
-		return errors.New("rtsp: sim: Serve called twice")
+		ln.Close()
+		return errors.New("rtsp: sim: already serving")
 	}
 	s.serving = true
 	s.addr = ln.Addr()
@@ -416,8 +423,11 @@ func (s *SimCamera) Serve(ctx context.Context, ln net.Listener) error {
 		ln = nil
 	}
 	s.ln = ln
-	s.mu.Unlock()
+	return nil
+}
 
+// serve is Serve once begun.
+func (s *SimCamera) serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
 		cancel()

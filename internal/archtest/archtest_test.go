@@ -96,6 +96,18 @@ var allowedTimeNow = map[string]string{
 	"devices/doorio/wiegand.go watchPulses":           "Wiegand pulse timing",
 	"devices/doorio/sim.go SimDoor.SendWiegand":       "the simulator's pulse timing",
 	"firmware-bridge/outbox.go outbox.sendKept":       "resend timing, kept in the outbox across restarts",
+	"devices/rtsp/client.go Session.Play":             "how long UDP stays silent, on the monotonic clock",
+	"devices/rtsp/client.go Session.play":             "keep-alive and receiver-report scheduling",
+	"devices/rtsp/client.go Session.ReadPacket":       "read deadlines and keep-alive scheduling",
+	"devices/rtsp/client.go Session.answerServer":     "a write deadline",
+	"devices/rtsp/client.go Session.keepAlive":        "keep-alive and receiver-report scheduling",
+	"devices/rtsp/client.go Session.sendRR":           "a write deadline",
+	"devices/rtsp/client.go Session.send":             "a write deadline",
+	"devices/rtsp/client.go Session.answer":           "a read deadline",
+	"devices/rtsp/sim.go SimCamera.readRTCP":          "the simulator's read deadline",
+	"devices/rtsp/sim.go simConn.write":               "the simulator's write deadline",
+	"devices/rtsp/sim.go simConn.serve":               "the simulator's read deadline",
+	"devices/camera/check.go Watch.Sample":            "how long media was read and has been quiet, on the monotonic clock",
 }
 
 // TestTimeNow: no time of day is read from the wall clock outside package clock.

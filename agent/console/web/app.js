@@ -5,7 +5,7 @@
  * Flow: GET /api/v1/session decides between the sign-in form and the console. Once signed
  * in, the page loads status/devices/residents/alarms/roll once, then follows the
  * server-sent event stream (/api/v1/stream): `state` messages replace status, doors,
- * alarms and residents; `journal` messages are prepended to the recent-events list, and
+ * cameras (devices.cameras), alarms and residents; `journal` messages are prepended to the recent-events list, and
  * one that is an alarm shows in the alarm list at once (then the list is re-read).
  * Every state-changing request carries the in-memory CSRF token as X-CSRF-Token; a 401
  * anywhere returns to the sign-in form.
@@ -27,7 +27,8 @@ const ROLES_LOCKDOWN = ['manager', 'admin'];
 const ALARM_TYPES = new Set(['door.forced', 'door.held-open', 'door.tailgate', 'door.tampered',
   'door.alarm', 'reader.offline', 'reader.secure-channel-failed', 'curfew.absent',
   'curfew.breached', 'presence.inconsistent', 'agent.clock-unsynced',
-  'delivery.ack-refused', 'device.refused', 'command.unordered', 'agent.disk-low', 'bridge.messages-lost']);
+  'delivery.ack-refused', 'device.refused', 'command.unordered', 'agent.disk-low', 'bridge.messages-lost',
+  'camera.offline', 'camera.auth-failed', 'camera.stalled', 'camera.frozen', 'camera.degraded']);
 // Each alarm type's title, as staff say it.
 const ALARM_TITLE = {
   'door.forced': 'Door forced', 'door.held-open': 'Door held open', 'door.tailgate': 'Tailgating',
@@ -37,6 +38,8 @@ const ALARM_TITLE = {
   'agent.clock-unsynced': 'Clock not synchronised', 'delivery.ack-refused': 'Central acknowledgement refused',
   'device.refused': 'Device message refused', 'command.unordered': 'Door command nobody gave',
   'agent.disk-low': 'Disk nearly full', 'bridge.messages-lost': 'Device messages lost',
+  'camera.offline': 'Camera offline', 'camera.auth-failed': 'Camera refused its login', 'camera.stalled': 'Camera stalled',
+  'camera.frozen': 'Camera picture frozen', 'camera.degraded': 'Camera degraded',
 };
 // Priorities as the API names them: an icon and a word each, never colour alone.
 const PRIORITY = { urgent: '⚠ URGENT', high: '⚠ HIGH', normal: '• NORMAL', low: '· LOW' };
@@ -53,14 +56,25 @@ const ALARM_TEXT = {
   'command.unordered': 'A device carried out a command the agent never gave',
   'agent.disk-low': 'The journal\'s disk is nearly full',
   'bridge.messages-lost': 'The bridge could not keep some device messages (disk full or failing)',
+  'camera.offline': 'The camera cannot be reached: no picture from it',
+  'camera.auth-failed': 'The camera refused the configured user and password: no picture from it',
+  'camera.stalled': 'The camera answers but sends no picture',
+  'camera.frozen': 'The camera\'s picture is frozen, black or covered',
+  'camera.degraded': 'The camera\'s picture is poorer than its minimum (frame rate, bitrate, size or packet loss)',
 };
 // Plain symbols every font has: a control-room PC may have no emoji font.
 const DOOR_ICON = { locked: '■', unlocked: '□', open: '▯', forced: '⚠', 'held-open': '⚠' };
+// A camera's verdict as the tile shows it, large: its level (colour), an icon and words.
+const CAMERA_VERDICT = {
+  online: ['ok', '✓ ONLINE'], offline: ['bad', '✗ OFFLINE'], 'auth-failed': ['bad', '✗ LOGIN REFUSED'],
+  stalled: ['bad', '✗ STALLED'], degraded: ['warn', '⚠ DEGRADED'], frozen: ['warn', '⚠ FROZEN'], unknown: ['unknown', '? UNKNOWN'],
+};
+const CODEC = { h264: 'H.264', h265: 'H.265' };
 
 // All client state. `gen` counts live updates, so a fetch that started before one is ignored.
 const S = {
   user: null, csrf: null, es: null, opens: 0, gen: 0, alarmsLoaded: false, alarmsShown: false,
-  status: null, doors: [], readers: [], bridge: null, residents: [], alarms: [], roll: null, journal: [],
+  status: null, doors: [], readers: [], cameras: [], bridge: null, residents: [], alarms: [], roll: null, journal: [],
   filter: { kind: '', door: '', person: '', since: '' }, seenSeq: 0, sound: true, tonight: null, residentCRN: '',
   lockdown: null,
 };
@@ -250,10 +264,10 @@ function signedIn(data) {
 /** Forgets the session and everything shown, and returns to the sign-in form. */
 function signedOut(message) {
   closeStream();
-  Object.assign(S, { user: null, csrf: null, status: null, doors: [], readers: [], bridge: null,
+  Object.assign(S, { user: null, csrf: null, status: null, doors: [], readers: [], cameras: [], bridge: null,
     residents: [], alarms: [], roll: null, journal: [], alarmsLoaded: false, alarmsShown: false, seenSeq: 0 });
   document.body.classList.remove('has-urgent');
-  for (const sel of ['#alarm-list', '#door-list', '#device-list', '#event-list', '#roll-body', '#resident-table tbody']) {
+  for (const sel of ['#alarm-list', '#door-list', '#camera-list', '#device-list', '#event-list', '#roll-body', '#resident-table tbody']) {
     $(sel).replaceChildren();
   }
   document.title = 'apedge site console';
@@ -300,6 +314,7 @@ async function loadAll() {
     const d = devices.value || {};
     S.readers = d.readers || []; S.bridge = d.bridge || null;
     if (fresh && d.doors) S.doors = d.doors;
+    if (fresh && d.cameras) S.cameras = d.cameras;
   }
   if (ok(residents) && fresh) S.residents = residents.value || [];
   if (ok(alarms) && fresh) { S.alarms = alarms.value || []; S.alarmsLoaded = true; }
@@ -324,7 +339,8 @@ async function refreshDevices() {
   try {
     const d = (await api('GET', '/devices')) || {};
     S.readers = d.readers || []; S.bridge = d.bridge || null;
-    renderDoors(); renderDevices(); renderHeader();
+    if (d.cameras) S.cameras = d.cameras;
+    renderDoors(); renderCameras(); renderDevices(); renderHeader();
   } catch (err) { report(err); }
 }
 
@@ -389,6 +405,7 @@ function applyState(d) {
   S.gen++;
   if (d.status) S.status = d.status;
   if (Array.isArray(d.doors)) S.doors = d.doors;
+  if (d.devices && Array.isArray(d.devices.cameras)) S.cameras = d.devices.cameras;
   if (Array.isArray(d.alarms)) { S.alarms = d.alarms; S.alarmsLoaded = true; }
   if (Array.isArray(d.residents)) S.residents = d.residents;
   renderAll();
@@ -415,7 +432,7 @@ function applyJournal(ev) {
 // ---------------------------------------------------------------- rendering
 
 function renderAll() {
-  renderHeader(); renderAlarms(); renderDoors(); renderDevices(); renderResidents(); renderRoll(); renderEvents();
+  renderHeader(); renderAlarms(); renderDoors(); renderCameras(); renderDevices(); renderResidents(); renderRoll(); renderEvents();
 }
 
 function renderHeader() {
@@ -455,7 +472,9 @@ function personName(p) {
 function alarmWhere(a) {
   const t = shortType(a.type);
   const who = a.person ? personName(a.person) : '';
-  const where = a.subject ? (t.startsWith('door.') ? `${a.subject} door` : t.startsWith('reader.') ? `reader ${a.subject}` : a.subject) : '';
+  const cam = t.startsWith('camera.') && S.cameras.find((c) => c.id === a.subject);
+  const where = a.subject ? (t.startsWith('door.') ? `${a.subject} door` : t.startsWith('reader.') ? `reader ${a.subject}`
+    : t.startsWith('camera.') ? `camera ${cam && cam.name ? `${cam.name} (${a.subject})` : a.subject}` : a.subject) : '';
   return [who, where].filter(Boolean).join(' · ');
 }
 
@@ -759,6 +778,99 @@ function renderDevices() {
       r.lastError ? line('warn', `Last error: ${r.lastError}`) : null));
   }
   $('#device-list').replaceChildren(...tiles);
+}
+
+// ---------------------------------------------------------------- cameras
+
+/** A number as the tile shows it: at most one decimal. */
+const num1 = (x) => String(Math.round(Number(x) * 10) / 10);
+
+/** A camera's figures: "H.264 · 1280x720 · 25 fps · 2100 kbps · 0.2% loss"; '' before any. */
+function cameraFigures(c) {
+  const parts = [];
+  if (c.codec) parts.push(CODEC[c.codec] || String(c.codec).toUpperCase());
+  if (c.width && c.height) parts.push(`${c.width}x${c.height}`);
+  if (c.fps) parts.push(`${num1(c.fps)} fps`);
+  if (c.bitrateKbps) parts.push(`${Math.round(c.bitrateKbps)} kbps`);
+  if (parts.length) parts.push(`${num1(c.lossPct || 0)}% loss`);
+  return parts.join(' · ');
+}
+
+function renderCameras() {
+  const cams = [...S.cameras].sort((a, b) => String(a.id).localeCompare(String(b.id), 'en', { numeric: true }));
+  $('#cameras').hidden = cams.length === 0;
+  const online = cams.filter((c) => c.verdict === 'online').length;
+  $('#camera-count').textContent = `${online} of ${cams.length} online`;
+  $('#cameras').classList.toggle('has-alarms', cams.some((c) => (CAMERA_VERDICT[c.verdict] || [])[0] === 'bad'));
+  sync($('#camera-list'), cams, 'camera', (c) => c.id, cameraTile, updateCamera);
+}
+
+function cameraTile(c) {
+  const ui = {
+    title: h('div', { class: 'tile-title' }),
+    verdict: h('div', { class: 'camera-verdict' }),
+    since: h('div', { class: 'camera-since' }),
+    reason: h('div', { class: 'camera-reason' }),
+    seen: h('div', { class: 'camera-seen', 'data-level': 'warn' }),
+    figures: h('div', { class: 'camera-figures' }),
+    flapping: h('div', { class: 'camera-flapping', 'data-level': 'warn' }),
+    img: h('img', { class: 'camera-thumb', alt: '', decoding: 'async' }),
+    none: h('p', { class: 'camera-nopicture' }),
+    taken: h('div', { class: 'camera-taken muted' }),
+    judged: h('div', { class: 'camera-judged', 'data-level': 'warn' }),
+  };
+  ui.picture = h('div', { class: 'camera-picture' }, ui.img, ui.taken, ui.none, ui.judged);
+  const tile = h('div', { class: 'camera tile', 'data-camera': c.id },
+    ui.title, ui.verdict, ui.since, ui.reason, ui.seen, ui.figures, ui.flapping, ui.picture);
+  tile.ui = ui;
+  return tile;
+}
+
+function updateCamera(tile, c) {
+  const ui = tile.ui;
+  const v = c.verdict || 'unknown';
+  const [level, words] = CAMERA_VERDICT[v] || CAMERA_VERDICT.unknown;
+  tile.dataset.verdict = v;
+  tile.dataset.tone = level;
+  ui.title.replaceChildren(c.name || c.id, c.name ? h('span', { class: 'muted mono camera-id' }, ` ${c.id}`) : '');
+  ui.verdict.dataset.level = level;
+  ui.verdict.textContent = words;
+  ui.since.textContent = v === 'unknown' ? 'not reported on yet' : c.since ? `since ${ukTime(c.since)}` : '';
+  ui.reason.textContent = v !== 'online' && c.reason ? c.reason : '';
+  ui.reason.hidden = !ui.reason.textContent;
+  const seen = c.seen && c.seen !== v ? (CAMERA_VERDICT[c.seen] || [])[1] : '';
+  ui.seen.textContent = seen ? `latest check: ${seen.replace(/^\S+ /, '').toLowerCase()} (not yet confirmed)` : '';
+  ui.seen.hidden = !seen;
+  ui.figures.textContent = cameraFigures(c);
+  ui.figures.hidden = !ui.figures.textContent;
+  const repeats = Number(c.repeats) || 0;
+  ui.flapping.textContent = repeats > 0 ? `⚠ flapping: ${repeats} repeats` : '';
+  ui.flapping.hidden = repeats === 0;
+  const pic = c.picture || {};
+  const has = Boolean(c.hasThumbnail);
+  ui.img.hidden = !has;
+  ui.none.hidden = has;
+  ui.taken.hidden = !has;
+  if (has) {
+    const at = String(c.thumbnailAt || '');
+    if (ui.img.dataset.at !== at || !ui.img.getAttribute('src')) { // a new picture: ask for it
+      ui.img.dataset.at = at;
+      ui.img.src = `${API}/cameras/${encodeURIComponent(c.id)}/thumbnail?at=${encodeURIComponent(at)}`;
+    }
+    ui.img.alt = `Latest picture from ${c.name || c.id}${at ? ', taken ' + ukTime(at) : ''}`;
+    // A picture is never live: say when it was taken, and that it is old news when the
+    // camera is not online.
+    ui.taken.textContent = `${v === 'online' ? 'picture' : 'last picture'}${at ? ' taken ' + ukTime(at) : ''}`;
+  } else {
+    ui.img.removeAttribute('src');
+    ui.img.dataset.at = '';
+    ui.taken.textContent = '';
+    ui.none.textContent = `no picture: ${pic.why || 'none yet'}`;
+  }
+  const odd = ['black', 'covered', 'frozen'].includes(pic.state);
+  ui.judged.textContent = odd ? `⚠ picture ${pic.state}` : '';
+  ui.judged.hidden = !odd;
+  ui.picture.dataset.state = pic.state || 'none';
 }
 
 const PRESENCE = { in: ['ok', '● in'], out: ['info', '○ out'], unknown: ['warn', '? unknown'] };

@@ -33,6 +33,7 @@ security, manager, admin); the agent journals every action as a signed event nam
   status                              agent, clock, bus, bridge, central, roll, alarms
   devices                             readers and doors with their health
   doors                               door states, locks and alarms
+  cameras                             CCTV cameras: verdict, since when, figures, picture
   residents                           current residents: presence and curfew
   roll [-note TEXT]                   take a fire roll: everyone believed in the building now
   curfew-roll                         the latest curfew roll (23:00)
@@ -110,6 +111,7 @@ func commands() map[string]command {
 		"status":      cmdStatus,
 		"devices":     cmdDevices,
 		"doors":       cmdDoors,
+		"cameras":     cmdCameras,
 		"residents":   cmdResidents,
 		"roll":        cmdFireRoll,
 		"curfew-roll": cmdRoll,
