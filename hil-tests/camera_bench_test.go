@@ -162,35 +162,7 @@ func benchCameras(b *testing.B, n, doors int) {
 	urls := simCameras(b, n)
 	mq := startMosquitto(b, site)
 	dir := b.TempDir()
-	writeSiteKey(b, dir, site)
-	var y strings.Builder
-	fmt.Fprintf(&y, "site: %s\nstateDir: state\nbus: %s\nlog: {level: warn}\n", site, link(mq, "bridge"))
-	if doors > 0 {
-		y.WriteString("osdp:\n")
-		for line := range doors / 4 {
-			fmt.Fprintf(&y, "  - port: simulated\n    baud: 115200\n    readers:\n")
-			for r := range 8 {
-				id := fmt.Sprintf("r%d", line*8+r)
-				key := filepath.Join(dir, id+".scbk")
-				if err := os.WriteFile(key, []byte(fmt.Sprintf("%032x", line*8+r+1)), 0o600); err != nil {
-					b.Fatal(err)
-				}
-				fmt.Fprintf(&y, "      - {id: %s, address: %d, scbkFile: %s}\n", id, r+1, key)
-			}
-		}
-		y.WriteString("doors:\n")
-		for d := range doors {
-			fmt.Fprintf(&y, "  - {id: d%d, entryReader: r%d, exitReader: r%d, lock: {mode: fail-safe}}\n", d, 2*d, 2*d+1)
-		}
-		y.WriteString("simulate: {every: 200ms, cards: [\"12:10001\", \"12:10002\"]}\n")
-	}
-	y.WriteString("cameras:\n")
-	for i, u := range urls {
-		fmt.Fprintf(&y, "  - {id: cam%d, url: %q, transport: tcp}\n", i, u)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bridge.yaml"), []byte(y.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	benchBridgeYAML(b, dir, site, mq, doors, urls)
 	w := watch(b, mq, site)
 	br := startProc(b, dir, "bridge", "bridge", "-config", filepath.Join(dir, "bridge.yaml"))
 	online := func() int {

@@ -93,32 +93,49 @@ func BenchmarkCardToBus(b *testing.B) {
 // exit OSDP reader (32 readers on 4 simulated lines at 115200 baud, secure channel on
 // every one), with simulated people using the doors for 15 s, and reports its peak
 // resident set size.
+// benchBridgeYAML writes dir/bridge.yaml (and the site key, and the readers' key
+// files) for a bench site of doors doors, each with a secure OSDP reader on each side
+// (eight to a simulated line at 115200 baud) and simulated people using them, and a
+// camera (over TCP) at each of cameras.
+func benchBridgeYAML(b *testing.B, dir, site string, mq Broker, doors int, cameras []string) {
+	writeSiteKey(b, dir, site)
+	var y strings.Builder
+	fmt.Fprintf(&y, "site: %s\nstateDir: state\nbus: %s\nlog: {level: warn}\n", site, link(mq, "bridge"))
+	if doors > 0 {
+		y.WriteString("osdp:\n")
+		for line := range (2*doors + 7) / 8 {
+			fmt.Fprintf(&y, "  - port: simulated\n    baud: 115200\n    readers:\n")
+			for r := range min(8, 2*doors-8*line) {
+				id := fmt.Sprintf("r%d", line*8+r)
+				key := filepath.Join(dir, id+".scbk")
+				if err := os.WriteFile(key, []byte(fmt.Sprintf("%032x", line*8+r+1)), 0o600); err != nil {
+					b.Fatal(err)
+				}
+				fmt.Fprintf(&y, "      - {id: %s, address: %d, scbkFile: %s}\n", id, r+1, key)
+			}
+		}
+		y.WriteString("doors:\n")
+		for d := range doors {
+			fmt.Fprintf(&y, "  - {id: d%d, entryReader: r%d, exitReader: r%d, lock: {mode: fail-safe}}\n", d, 2*d, 2*d+1)
+		}
+		y.WriteString("simulate: {every: 200ms, cards: [\"12:10001\", \"12:10002\"]}\n")
+	}
+	if len(cameras) > 0 {
+		y.WriteString("cameras:\n")
+		for i, u := range cameras {
+			fmt.Fprintf(&y, "  - {id: cam%d, url: %q, transport: tcp}\n", i, u)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bridge.yaml"), []byte(y.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func BenchmarkBridgeRSS(b *testing.B) {
 	const site = "BENCH5"
 	mq := startMosquitto(b, site)
 	dir := b.TempDir()
-	writeSiteKey(b, dir, site)
-	var y strings.Builder
-	fmt.Fprintf(&y, "site: %s\nstateDir: state\nbus: %s\nlog: {level: warn}\nosdp:\n", site, link(mq, "bridge"))
-	for line := range 4 {
-		fmt.Fprintf(&y, "  - port: simulated\n    baud: 115200\n    readers:\n")
-		for r := range 8 {
-			id := fmt.Sprintf("r%d", line*8+r)
-			key := filepath.Join(dir, id+".scbk")
-			if err := os.WriteFile(key, []byte(fmt.Sprintf("%032x", line*8+r+1)), 0o600); err != nil {
-				b.Fatal(err)
-			}
-			fmt.Fprintf(&y, "      - {id: %s, address: %d, scbkFile: %s}\n", id, r+1, key)
-		}
-	}
-	y.WriteString("doors:\n")
-	for d := range 16 {
-		fmt.Fprintf(&y, "  - {id: d%d, entryReader: r%d, exitReader: r%d, lock: {mode: fail-safe}}\n", d, 2*d, 2*d+1)
-	}
-	y.WriteString("simulate: {every: 200ms, cards: [\"12:10001\", \"12:10002\"]}\n")
-	if err := os.WriteFile(filepath.Join(dir, "bridge.yaml"), []byte(y.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	benchBridgeYAML(b, dir, site, mq, 16, nil)
 	w := watch(b, mq, site)
 	br := startProc(b, dir, "bridge", "bridge", "-config", filepath.Join(dir, "bridge.yaml"))
 	waitFor(b, 60*time.Second, "32 readers online", func() (bool, string) {

@@ -206,11 +206,24 @@ func (d *driver) Run(ctx context.Context) error {
 			c.target.URL = u
 		}
 	}
+	// The first checks are spread over a few seconds, so that the cameras are known
+	// soon after a start; the slots (concurrency) spread them further, and each
+	// camera's later checks follow every `every` from its own.
+	spread := min(shortestEvery(d.cams), 5*time.Second)
 	for i, c := range d.cams {
-		wg.Go(func() { c.run(ctx, time.Duration(i)*c.cfg.Every/time.Duration(len(d.cams))) })
+		wg.Go(func() { c.run(ctx, time.Duration(i)*spread/time.Duration(len(d.cams))) })
 	}
 	wg.Wait()
 	return nil
+}
+
+// shortestEvery is the shortest time between checks of cams.
+func shortestEvery(cams []*cam) time.Duration {
+	e := time.Hour
+	for _, c := range cams {
+		e = min(e, c.cfg.Every)
+	}
+	return e
 }
 
 // cam is one camera.
@@ -252,7 +265,9 @@ func (c *cam) Health() device.Health {
 	case Degraded, Frozen:
 		return device.Health{Status: device.HealthDegraded, Detail: st.Verdict + ": " + st.Reason}
 	case Unknown:
-		return device.Health{Status: device.HealthDown, Detail: "not checked yet"}
+		// Not known bad: the first check is on its way (spread over the first
+		// seconds), and a warning for each camera at every start would cry wolf.
+		return device.Health{Status: device.HealthOK, Detail: "not checked yet"}
 	}
 	return device.Health{Status: device.HealthDown, Detail: st.Verdict + ": " + st.Reason}
 }
