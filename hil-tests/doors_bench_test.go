@@ -24,6 +24,7 @@ func BenchmarkCardToBus(b *testing.B) {
 	const site, readers = "BENCH4", 8
 	mq := startMosquitto(b, site)
 	dir := b.TempDir()
+	writeSiteKey(b, dir, site)
 	if err := os.WriteFile(filepath.Join(dir, "k.scbk"), []byte("00112233445566778899aabbccddeeff"), 0o600); err != nil {
 		b.Fatal(err)
 	}

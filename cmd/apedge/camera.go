@@ -62,21 +62,19 @@ func (s sys) cmdCamera(ctx context.Context, args []string, stdout, stderr io.Wri
 		return errors.New("the camera's URL must be rtsp://[user@]host[:port]/path")
 	}
 	t := camera.Target{URL: raw, Transport: rtsp.Transport(*transport), Timeout: *timeout, Sample: *dur, StallAfter: *dur}
+	// A user or password given here wins over the URL's; what is missing comes from
+	// the URL (rtsp.Dial).
+	if *pwFile != "" || *user != "" {
+		t.Credentials = &rtsp.Credentials{User: *user}
+	}
 	if *pwFile != "" {
 		pw, err := secret.Read(*pwFile)
 		if err != nil {
 			return err
 		}
-		name := *user
-		if name == "" && u.User != nil {
-			name = u.User.Username()
-		}
-		t.Credentials = &rtsp.Credentials{User: name, Password: pw}
-	} else if *user != "" {
-		pw, _ := u.User.Password()
-		t.Credentials = &rtsp.Credentials{User: *user, Password: pw}
+		t.Credentials.Password = pw
 	}
-	budget := 7**timeout + *dur + 2*time.Second
+	budget := camera.Budget(t)
 	pctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	rp := camera.Probe(pctx, t, camera.Limits{StallAfter: *dur, MinFPS: *minFPS, MaxLossPct: *maxLoss}, s.clock, slog.New(slog.DiscardHandler))

@@ -50,6 +50,7 @@ import (
 
 	"github.com/apedge/apedge/devices/device"
 	"github.com/apedge/apedge/devices/rtsp"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/secret"
 )
@@ -141,11 +142,15 @@ func (Class) Open(ctx context.Context, env device.Env) (device.Driver, error) {
 			log:    env.Log.With("camera", cc.ID),
 			target: Target{URL: cc.URL, Transport: rtsp.Transport(cc.Transport), Timeout: cc.Timeout, Sample: cc.Sample, StallAfter: cc.StallAfter},
 			limits: Limits{StallAfter: cc.StallAfter, MinFPS: cc.MinFPS, MinBitrateKbps: cc.MinBitrateKbps,
-				MinWidth: cc.MinWidth, MinHeight: cc.MinHeight, MaxLossPct: cc.MaxLossPct}}
+				MinWidth: cc.MinWidth, MinHeight: cc.MinHeight, MaxLossPct: *cc.MaxLossPct}}
 		if cc.PasswordFile != "" {
 			pw, err := secret.Read(cc.PasswordFile)
 			if err != nil {
-				return nil, fmt.Errorf("camera: %s: %w", cc.ID, err)
+				// One camera's password file keeps no door from working: the camera
+				// is auth-failed, saying why, until the file is fixed and the bridge
+				// restarted.
+				c.credErr = fmt.Errorf("its password file cannot be used: %w", err)
+				c.log.Error("camera password file", "err", err)
 			}
 			c.target.Credentials = &rtsp.Credentials{User: cc.User, Password: pw}
 		} else if cc.User != "" {
@@ -235,15 +240,19 @@ type cam struct {
 	log    *slog.Logger
 	target Target
 	limits Limits
-	rep    *reporter
-	sim    *simCam
-	status atomicStatus
+	// credErr says why the camera's credentials cannot be had: every check is then
+	// auth-failed with it.
+	credErr error
+	rep     *reporter
+	sim     *simCam
+	status  atomicStatus
 
 	// Thumbnails: the latest, when the next is due, and the verdict on it.
 	thumb     *Thumbnail
 	thumbDue  time.Time
 	picture   Picture
 	havePic   bool
+	same      int // thumbnails in a row the same as the one before
 	lastFail  string
 	lastFails int
 }
@@ -291,9 +300,14 @@ func (c *cam) run(ctx context.Context, offset time.Duration) {
 		case <-ctx.Done():
 			return
 		}
-		cctx, cancel := context.WithTimeout(ctx, c.budget())
-		r := Check(cctx, c.target, c.env.Clock, c.log)
-		cancel()
+		var r *Result
+		if c.credErr != nil {
+			r = &Result{Stage: StageAuth, Err: c.credErr}
+		} else {
+			cctx, cancel := context.WithTimeout(ctx, c.budget())
+			r = Check(cctx, c.target, clock.System(), c.log)
+			cancel()
+		}
 		<-c.drv.sem
 		if ctx.Err() != nil {
 			return
@@ -308,17 +322,14 @@ func (c *cam) run(ctx context.Context, offset time.Duration) {
 	}
 }
 
-// budget bounds a whole check: each step's time for the connection and the five
-// requests, the media and the TEARDOWN.
-func (c *cam) budget() time.Duration {
-	return 7*c.cfg.Timeout + max(c.cfg.Sample, c.cfg.StallAfter) + 2*time.Second
-}
+// budget bounds a whole check.
+func (c *cam) budget() time.Duration { return Budget(c.target) }
 
 // watch keeps a session with the camera and judges each sample of it, opening a new
 // one after a failure.
 func (c *cam) watch(ctx context.Context) {
 	for ctx.Err() == nil {
-		w := OpenWatch(ctx, c.target, c.env.Clock, c.log)
+		w := OpenWatch(ctx, c.target, clock.System(), c.log)
 		for ctx.Err() == nil {
 			r := w.Sample(ctx)
 			if ctx.Err() != nil {
@@ -380,6 +391,14 @@ func (c *cam) judge(ctx context.Context, r *Result) {
 // takePicture makes a thumbnail of r's keyframe when one is due and judges it.
 func (c *cam) takePicture(ctx context.Context, r *Result, now time.Time) {
 	th := c.drv.thumbs
+	if r.Err != nil || r.Stats.Packets == 0 {
+		// After a failure the picture is judged again at the first good check: a
+		// camera back from offline is not left frozen by an old picture.
+		c.thumbDue, c.same = time.Time{}, 0
+		if c.picture.State != PictureNone {
+			c.picture.State = PictureOK
+		}
+	}
 	switch {
 	case th.FFmpeg == "":
 		c.picture = Picture{State: PictureNone, Why: th.Missing}
@@ -403,7 +422,18 @@ func (c *cam) takePicture(ctx context.Context, r *Result, now time.Time) {
 		c.thumbDue = now.Add(c.env.Config.CameraChecks.PictureEvery)
 		return
 	}
-	c.picture = JudgePicture(t, c.thumb)
+	p := JudgePicture(t, c.thumb)
+	// The same picture twice could be a still scene between two grabs (a night
+	// corridor, a camera without its clock overlay): frozen is the same picture three
+	// times in a row.
+	if p.State == PictureFrozen {
+		if c.same++; c.same < 2 {
+			p.State = PictureOK
+		}
+	} else {
+		c.same = 0
+	}
+	c.picture = p
 	c.thumb, c.havePic = t, true
 	c.thumbDue = now.Add(c.env.Config.CameraChecks.PictureEvery)
 	if len(t.JPEG) <= maxThumbnail {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,8 @@ func site(hold time.Duration, cams ...config.Camera) *config.Bridge {
 	for i := range cams {
 		c := &cams[i]
 		c.URL, c.Transport = config.SimulatedCamera, "tcp"
-		c.Every, c.Sample, c.Timeout, c.StallAfter, c.HoldFor, c.MaxLossPct = time.Second, 500*time.Millisecond, time.Second, time.Second, hold, 5
+		loss := 5.0
+		c.Every, c.Sample, c.Timeout, c.StallAfter, c.HoldFor, c.MaxLossPct = time.Second, 500*time.Millisecond, time.Second, time.Second, hold, &loss
 	}
 	return &config.Bridge{Site: "TST1", Cameras: cams, Simulate: &config.Simulate{Quiet: true},
 		CameraChecks: config.CameraChecks{Concurrency: 4, FFmpeg: "ffmpeg", PictureEvery: time.Second}}
@@ -223,4 +225,23 @@ func TestHungCameraDelaysNoOther(t *testing.T) {
 			t.Errorf("camera %s: %+v", id, st)
 		}
 	}
+}
+
+// TestBadPasswordFile checks a camera whose password file cannot be used is
+// auth-failed, saying why, and keeps no other device of the bridge from opening.
+func TestBadPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	pw := dir + "/pw"
+	if err := os.WriteFile(pw, []byte("secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := site(0, config.Camera{ID: "c1", User: "admin", PasswordFile: pw}, config.Camera{ID: "c2"})
+	rec, _, _ := run(t, cfg)
+	ev := rec.WaitEvents(t, 20*time.Second, device.Ref{Class: "camera", ID: "c1"}, camera.AuthFailed)[0]
+	var e camera.Event
+	json.Unmarshal(ev.Data, &e)
+	if !strings.Contains(e.Reason, "password file cannot be used") || !strings.Contains(e.Reason, "chmod 600") {
+		t.Errorf("reason %q", e.Reason)
+	}
+	rec.LastState(t, 20*time.Second, device.Ref{Class: "camera", ID: "c2"}, func(b json.RawMessage) bool { return strings.Contains(string(b), `"verdict":"online"`) })
 }

@@ -77,6 +77,14 @@ type Result struct {
 	Started, Ended time.Time
 }
 
+// Budget is the most time a check of t may take: each step's time for the
+// connection and its requests (twice, for a fallback from UDP to TCP), the longest
+// sample (the sample, and on to the stall time) and the TEARDOWN. A caller bounds a
+// check by it, so that a hung camera is let go and a sample is never cut short.
+func Budget(t Target) time.Duration {
+	return 12*t.Timeout + t.Sample + t.StallAfter + 2*time.Second
+}
+
 // Check checks one camera: a short session (connect, OPTIONS, DESCRIBE, SETUP,
 // PLAY, enough media to judge, TEARDOWN), each step bounded by t.Timeout and the
 // whole by ctx. It never returns an error: what went wrong is the Result's.
@@ -116,6 +124,11 @@ func OpenWatch(ctx context.Context, t Target, clk clock.Clock, log *slog.Logger)
 	}
 	w.s, w.track = s, s.Tracks()[0]
 	if err := s.Play(ctx, w.track); err != nil {
+		if errors.Is(err, rtsp.ErrNoMedia) && ctx.Err() == nil { // set up, and silent
+			w.failed = &Result{Started: w.started, Ended: clk.Now(), Stage: StageMedia, Transport: string(rtsp.TransportUDP),
+				Read: min(2*time.Second, t.Sample), Silent: min(2*time.Second, t.Sample)}
+			return w
+		}
 		return fail(stageOf(err, StageSetup), err)
 	}
 	return w
@@ -157,11 +170,17 @@ func (w *Watch) Sample(ctx context.Context) *Result {
 			last = time.Now()
 			continue
 		}
-		if !errors.Is(err, rtsp.ErrNoMedia) || ctx.Err() != nil {
-			if ctx.Err() == nil {
-				r.Err = plain(err)
+		if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// Cut short by the check's own limit: not a sample to judge.
+				r.Err = errors.New("the check ran out of its time before the sample was read")
 				w.failed = r
 			}
+			break
+		}
+		if !errors.Is(err, rtsp.ErrNoMedia) {
+			r.Err = plain(err)
+			w.failed = r
 			break
 		}
 		// The sample is read. Quiet at its end (no media, or timestamps that do not

@@ -71,7 +71,7 @@ func TestCheckVerdicts(t *testing.T) {
 		{name: "digest only", sim: rtsp.SimOptions{Auth: "basic", User: "admin", Password: "pw", Faults: rtsp.Faults{DigestOnly: true}},
 			target: Target{Transport: rtsp.TransportTCP, Credentials: &rtsp.Credentials{User: "admin", Password: "pw"}}, verdict: Online},
 		{name: "wrong password", sim: rtsp.SimOptions{Auth: "digest", User: "admin", Password: "right"},
-			target: Target{Transport: rtsp.TransportTCP, Credentials: &rtsp.Credentials{User: "admin", Password: "wrong"}}, verdict: AuthFailed, reason: "refused user \"admin\""},
+			target: Target{Transport: rtsp.TransportTCP, Credentials: &rtsp.Credentials{User: "admin", Password: "wrong"}}, verdict: AuthFailed, reason: "refused the configured user and password"},
 		{name: "password changed on the camera", sim: rtsp.SimOptions{Auth: "digest", User: "admin", Password: "pw", Faults: rtsp.Faults{WrongPassword: true}},
 			target: Target{Transport: rtsp.TransportTCP, Credentials: &rtsp.Credentials{User: "admin", Password: "pw"}}, verdict: AuthFailed},
 		{name: "no password configured", sim: rtsp.SimOptions{Auth: "digest", User: "admin", Password: "pw"},

@@ -52,7 +52,10 @@ func newSim(cc config.Camera, env device.Env) (*simCam, error) {
 	}
 	h := fnv.New64a()
 	h.Write([]byte(cc.ID))
-	o := rtsp.SimOptions{Codec: codec, Fixture: fixture, FPS: 10, Path: "/" + cc.ID, Clock: env.Clock,
+	// The simulator runs on real time (its clock left nil), as a camera does: the
+	// site's clock runs fast in a demo at -speed, and media and session timeouts are
+	// durations, not times of day.
+	o := rtsp.SimOptions{Codec: codec, Fixture: fixture, FPS: 10, Path: "/" + cc.ID,
 		Log: env.Log.With("sim-camera", cc.ID), Seed: int64(h.Sum64() >> 1)}
 	if sc.Password != "" {
 		o.Auth, o.User, o.Password = "digest", cc.User, sc.Password

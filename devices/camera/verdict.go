@@ -53,7 +53,9 @@ func Judge(r *Result, l Limits) (verdict, reason string) {
 	if l.MinBitrateKbps > 0 && s.BitrateKbps < l.MinBitrateKbps {
 		low = append(low, fmt.Sprintf("%.0f kbps (at least %g)", s.BitrateKbps, l.MinBitrateKbps))
 	}
-	if l.MinWidth > 0 && s.Width < l.MinWidth || l.MinHeight > 0 && s.Height < l.MinHeight {
+	// A size not known yet (no SPS in the SDP, and no keyframe within the sample) is
+	// not a small one.
+	if s.Width > 0 && (l.MinWidth > 0 && s.Width < l.MinWidth || l.MinHeight > 0 && s.Height < l.MinHeight) {
 		low = append(low, fmt.Sprintf("%dx%d (at least %dx%d)", s.Width, s.Height, l.MinWidth, l.MinHeight))
 	}
 	if s.LossPct > l.MaxLossPct {
@@ -108,9 +110,13 @@ func (p *reporter) observe(v, reason string, now time.Time) *change {
 		p.seen, p.reason = "", reason
 		return nil
 	}
-	if v != p.seen {
-		p.seen, p.seenSince = v, now
+	// The hold is timed from the first check that left the reported verdict: a
+	// camera going offline, stalled, offline... has not held any one verdict, but it
+	// has held away from online, and its latest verdict is reported.
+	if p.seen == "" {
+		p.seenSince = now
 	}
+	p.seen = v
 	if p.reported != Unknown && now.Sub(p.seenSince) < p.hold {
 		return nil
 	}

@@ -119,3 +119,21 @@ func TestReporterNoHold(t *testing.T) {
 		}
 	}
 }
+
+// TestReporterChangingFaults checks a camera failing in changing ways (offline,
+// stalled, offline...) is reported once it has been away from online for holdFor, with
+// its latest verdict, though no one verdict held that long.
+func TestReporterChangingFaults(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	p := newReporter(15 * time.Second)
+	p.observe(Online, "", t0)
+	var got []*change
+	for i, v := range []string{Offline, Stalled, Offline, Stalled, Offline} {
+		if c := p.observe(v, v+" reason", t0.Add(time.Duration(i+1)*5*time.Second)); c != nil {
+			got = append(got, c)
+		}
+	}
+	if len(got) != 1 || got[0].verdict != Stalled || got[0].previous != Online || !got[0].since.Equal(t0.Add(5*time.Second)) {
+		t.Fatalf("changes %+v, want one: stalled (the verdict at +20s), since +5s", got)
+	}
+}

@@ -2,6 +2,7 @@ package rtsp
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -171,10 +172,20 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Session, error) {
 	if u.Scheme != "rtsp" || u.Hostname() == "" {
 		return nil, fmt.Errorf("rtsp: %s is not rtsp://host[:port]/path", u.Redacted())
 	}
-	s := &Session{o: o, cred: o.Credentials}
-	if s.cred == nil && u.User != nil {
-		pw, _ := u.User.Password()
-		s.cred = &Credentials{User: u.User.Username(), Password: pw}
+	// The options' credentials win, field by field: a user in the URL and a
+	// password from a file make one pair.
+	s := &Session{o: o}
+	if o.Credentials != nil || u.User != nil {
+		c := Credentials{}
+		if o.Credentials != nil {
+			c = *o.Credentials
+		}
+		if u.User != nil {
+			pw, _ := u.User.Password()
+			c.User = cmp.Or(c.User, u.User.Username())
+			c.Password = cmp.Or(c.Password, pw)
+		}
+		s.cred = &c
 	}
 	u.User = nil
 	s.url = u
@@ -194,6 +205,9 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Session, error) {
 			return nil, fmt.Errorf("rtsp: more than %d redirects", o.MaxRedirects)
 		}
 		s.log.Debug("redirected", "to", moved.to.String())
+		if moved.to.Host != s.url.Host {
+			s.cred = nil // the camera's password is for the camera, not wherever it points
+		}
 		s.url, s.auth, s.authNC = moved.to, nil, 0
 	}
 }
@@ -216,7 +230,7 @@ func (s *Session) describe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rtsp: connect: %w", err)
 	}
-	s.conn, s.br = conn, bufio.NewReaderSize(conn, 64<<10)
+	s.conn, s.br = conn, bufio.NewReaderSize(conn, 4+65535) // the largest interleaved frame, whole
 	s.rd = NewReader(s.br)
 	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
 		s.srvIP = ta.IP
@@ -305,6 +319,12 @@ func (s *Session) Play(ctx context.Context, t Track) error {
 		if i := slices.IndexFunc(s.tracks, func(x Track) bool { return x.Codec == t.Codec }); i >= 0 {
 			s.track = s.tracks[i]
 		}
+		err := s.play(ctx, TransportTCP)
+		if errors.Is(err, ErrUnsupportedTransport) {
+			// A UDP-only camera that sent nothing: the fault is the silence.
+			return fmt.Errorf("%w: none over UDP within %s, and TCP refused (461)", ErrNoMedia, s.o.UDPSilence)
+		}
+		return err
 	} else if !errors.Is(err, ErrUnsupportedTransport) {
 		return err
 	} else {
@@ -652,13 +672,14 @@ func (s *Session) keepAlive(ctx context.Context) error {
 		})
 		defer stop()
 		_, err := s.do(kctx, req)
-		if err != nil && !isStatus(err) {
-			return err
+		var se *StatusError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &se) && se.Status != 454: // Session Not Found ends it
+			return nil // a camera that refuses the keep-alive method still plays
 		}
-		if errors.Is(err, ErrAuth) {
-			return err
-		}
-		return nil
+		return err
 	}
 	return s.send(req)
 }
@@ -727,7 +748,7 @@ func (r *receiverStats) report() *rtcp.ReceiverReport {
 // Close tears the session down (TEARDOWN, within a step's time) and closes its
 // connection and sockets.
 func (s *Session) Close(ctx context.Context) error {
-	if s.playing {
+	if s.session != "" { // set up, played or not: the camera's session slots are few
 		s.teardown(ctx)
 	}
 	s.closeConn()
@@ -804,12 +825,12 @@ func (s *Session) do(ctx context.Context, r *Request) (*Response, error) {
 			}
 			stale := strings.Contains(strings.ToLower(strings.Join(res.Header.Values("WWW-Authenticate"), " ")), "stale=true")
 			if s.auth != nil && !stale && try > 0 {
-				return nil, fmt.Errorf("%w: the camera refused user %q's password", ErrAuth, s.cred.User)
+				return nil, fmt.Errorf("%w: the camera refused the configured user and password", ErrAuth)
 			}
 			s.auth, s.authNC = &cs[0], 0
 			continue
 		case res.Status == 401:
-			return nil, fmt.Errorf("%w: the camera refused user %q's password", ErrAuth, s.cred.User)
+			return nil, fmt.Errorf("%w: the camera refused the configured user and password", ErrAuth)
 		}
 		return nil, &StatusError{Method: r.Method, Status: res.Status, Reason: clip(res.Reason)}
 	}

@@ -186,3 +186,18 @@ func TestBadURLs(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialsMerge checks a user in the URL and a password in the options (from a
+// file) make one pair.
+func TestCredentialsMerge(t *testing.T) {
+	_, u := simAt(t, rtsp.SimOptions{Auth: "digest", User: "viewer", Password: "from-a-file"})
+	pu, _ := url.Parse(u)
+	pu.User = url.User("viewer")
+	if _, err := play(t, pu.String(), rtsp.Options{Transport: rtsp.TransportTCP, Credentials: &rtsp.Credentials{Password: "from-a-file"}}, 5); err != nil {
+		t.Fatalf("user in the URL, password in the options: %v", err)
+	}
+	pu.User = url.UserPassword("viewer", "from-the-url")
+	if _, err := play(t, pu.String(), rtsp.Options{Transport: rtsp.TransportTCP, Credentials: &rtsp.Credentials{User: "viewer"}}, 5); !errors.Is(err, rtsp.ErrAuth) {
+		t.Fatalf("the URL's wrong password, the options' user: %v, want refused", err)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -51,14 +53,33 @@ func (r *Reader) Read() (any, error) {
 		case b[0] == '$':
 			hdr, err := r.br.Peek(4)
 			if err != nil {
-				return nil, fmt.Errorf("%w: a frame header cut short: %v", ErrMessage, err)
+				if timeout(err) {
+					return nil, err // nothing consumed: the next Read takes the frame whole
+				}
+				return nil, fmt.Errorf("%w: a frame header cut short: %w", ErrMessage, err)
 			}
 			ch, n := hdr[1], int(binary.BigEndian.Uint16(hdr[2:4]))
 			if r.Channels == nil || r.Channels[ch] {
-				r.br.Discard(4)
+				// The whole frame is peeked before any of it is consumed, so that a
+				// read deadline in the middle of one loses nothing (the buffer holds
+				// the largest frame when the caller sized it so).
+				whole, err := r.br.Peek(4 + n)
+				switch {
+				case err == nil:
+					p := make([]byte, n)
+					copy(p, whole[4:])
+					r.br.Discard(4 + n)
+					r.note(skipped)
+					return &Frame{Channel: ch, Payload: p}, nil
+				case timeout(err):
+					return nil, err
+				case !errors.Is(err, bufio.ErrBufferFull):
+					return nil, fmt.Errorf("%w: a frame of %d bytes cut short: %w", ErrMessage, n, err)
+				}
+				r.br.Discard(4) // a buffer smaller than the frame: read it through
 				p := make([]byte, n)
 				if _, err := io.ReadFull(r.br, p); err != nil {
-					return nil, fmt.Errorf("%w: a frame of %d bytes cut short: %v", ErrMessage, n, err)
+					return nil, fmt.Errorf("%w: a frame of %d bytes cut short: %w", ErrMessage, n, err)
 				}
 				r.note(skipped)
 				return &Frame{Channel: ch, Payload: p}, nil
@@ -79,6 +100,9 @@ func (r *Reader) Read() (any, error) {
 		}
 	}
 }
+
+// timeout says err is a read deadline passing.
+func timeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 // note counts a resynchronisation over skipped bytes.
 func (r *Reader) note(skipped int) {

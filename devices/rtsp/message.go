@@ -178,7 +178,7 @@ func readHeaderAndBody(br *bufio.Reader) (Header, []byte, error) {
 		}
 		body = make([]byte, n)
 		if _, err := io.ReadFull(br, body); err != nil {
-			return nil, nil, fmt.Errorf("%w: body: %v", ErrMessage, err)
+			return nil, nil, fmt.Errorf("%w: body: %w", ErrMessage, err)
 		}
 	}
 	return h, body, nil

@@ -45,12 +45,12 @@ type Camera struct {
 	// differs from the reported one is confirmed by a check HoldFor later.
 	HoldFor time.Duration `yaml:"holdFor,omitempty"`
 	// Minimums below which, and the loss above which, the camera is degraded; zero
-	// minimums are not checked. MaxLossPct defaults to 5.
-	MinFPS         float64 `yaml:"minFps,omitempty"`
-	MinBitrateKbps float64 `yaml:"minBitrateKbps,omitempty"`
-	MinWidth       int     `yaml:"minWidth,omitempty"`
-	MinHeight      int     `yaml:"minHeight,omitempty"`
-	MaxLossPct     float64 `yaml:"maxLossPct,omitempty"`
+	// minimums are not checked. MaxLossPct defaults to 5 (0 is no loss at all).
+	MinFPS         float64  `yaml:"minFps,omitempty"`
+	MinBitrateKbps float64  `yaml:"minBitrateKbps,omitempty"`
+	MinWidth       int      `yaml:"minWidth,omitempty"`
+	MinHeight      int      `yaml:"minHeight,omitempty"`
+	MaxLossPct     *float64 `yaml:"maxLossPct,omitempty"`
 	// Sim configures the simulator of a simulated camera.
 	Sim *CameraSim `yaml:"sim,omitempty"`
 }
@@ -126,8 +126,9 @@ func (b *Bridge) checkCamera(c *checker, ids map[string]bool, dir string, i int)
 			*x.d = x.def
 		}
 	}
-	if cam.MaxLossPct == 0 {
-		cam.MaxLossPct = 5
+	if cam.MaxLossPct == nil {
+		five := 5.0
+		cam.MaxLossPct = &five
 	}
 	if cam.Transport == "" {
 		cam.Transport = "auto"
@@ -192,7 +193,7 @@ func (b *Bridge) checkCamera(c *checker, ids map[string]bool, dir string, i int)
 	if cam.MinFPS < 0 || cam.MinBitrateKbps < 0 || cam.MinWidth < 0 || cam.MinHeight < 0 {
 		c.add(f, "a negative minimum", "use 0 (not checked) or more")
 	}
-	if cam.MaxLossPct < 0 || cam.MaxLossPct > 100 {
-		c.add(f+".maxLossPct", fmt.Sprint(cam.MaxLossPct), "use 0 to 100; 5 is usual")
+	if l := *cam.MaxLossPct; l < 0 || l > 100 {
+		c.add(f+".maxLossPct", fmt.Sprint(l), "use 0 to 100; 5 is usual")
 	}
 }

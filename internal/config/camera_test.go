@@ -16,17 +16,17 @@ func TestLoadBridgeCameras(t *testing.T) {
 	writeKeys(t, dir, "MAN1")
 	b, err := config.LoadBridge(writeFile(t, dir, "bridge.yaml", minimalBridge+`cameras:
   - {id: cam-front, name: front door, url: "rtsp://apedge@192.168.10.21:554/stream1", passwordFile: pw/front}
-  - {id: cam-yard, url: "rtsp://cam-yard/h265", transport: tcp, watch: true, every: 10s, minFps: 10, holdFor: 0s}
+  - {id: cam-yard, url: "rtsp://cam-yard/h265", transport: tcp, watch: true, every: 10s, minFps: 10, holdFor: 0s, maxLossPct: 0}
 `, 0o644))
 	if err != nil {
 		t.Fatal(err)
 	}
 	front, yard := b.Cameras[0], b.Cameras[1]
 	if front.Every != 30*time.Second || front.Sample != 3*time.Second || front.Timeout != 5*time.Second || front.StallAfter != 10*time.Second ||
-		front.HoldFor != 15*time.Second || front.MaxLossPct != 5 || front.Transport != "auto" || front.PasswordFile != filepath.Join(dir, "pw", "front") {
+		front.HoldFor != 15*time.Second || *front.MaxLossPct != 5 || front.Transport != "auto" || front.PasswordFile != filepath.Join(dir, "pw", "front") {
 		t.Errorf("cameras[0] defaults: %+v", front)
 	}
-	if yard.Transport != "tcp" || !yard.Watch || yard.Every != 10*time.Second || yard.MinFPS != 10 || yard.HoldFor != 15*time.Second {
+	if yard.Transport != "tcp" || !yard.Watch || yard.Every != 10*time.Second || yard.MinFPS != 10 || yard.HoldFor != 15*time.Second || *yard.MaxLossPct != 0 {
 		t.Errorf("cameras[1]: %+v", yard)
 	}
 	if cc := b.CameraChecks; cc.Concurrency != 8 || cc.FFmpeg != "ffmpeg" || cc.PictureEvery != 5*time.Minute {
