@@ -161,10 +161,10 @@ func (w *Watch) Sample(ctx context.Context) *Result {
 	end := start.Add(t.Sample)
 	stallEnd := start.Add(t.Sample + t.StallAfter) // the most a sample reads
 	var last time.Time
+	dl := &readDeadline{parent: ctx}
+	defer dl.stop()
 	for {
-		rctx, cancel := context.WithDeadline(ctx, end)
-		p, err := w.s.ReadPacket(rctx)
-		cancel()
+		p, err := w.s.ReadPacket(dl.at(end))
 		if err == nil {
 			in.Packet(p.RTP, p.At)
 			last = time.Now()
@@ -218,6 +218,29 @@ func (w *Watch) Sample(ctx context.Context) *Result {
 	}
 	r.Keyframe = in.Keyframe()
 	return r
+}
+
+// readDeadline is one context for the reads until end, and a new one only when end
+// moves: not a timer for every packet.
+type readDeadline struct {
+	parent, ctx context.Context
+	cancel      context.CancelFunc
+	end         time.Time
+}
+
+func (d *readDeadline) at(end time.Time) context.Context {
+	if d.ctx == nil || !end.Equal(d.end) {
+		d.stop()
+		d.ctx, d.cancel = context.WithDeadline(d.parent, end)
+		d.end = end
+	}
+	return d.ctx
+}
+
+func (d *readDeadline) stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
 }
 
 // Close tears the session down.
