@@ -13,6 +13,7 @@ import (
 
 	"github.com/apedge/apedge/cmd/apedge/internal/cli"
 	"github.com/apedge/apedge/devices/osdp"
+	"github.com/apedge/apedge/devices/serialport"
 	"github.com/apedge/apedge/devices/wiegand"
 	"github.com/apedge/apedge/internal/config"
 )
@@ -103,7 +104,7 @@ func (s sys) cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer
 		line = osdp.Paced(ptmx, *baud)
 		fmt.Fprintf(stdout, "simulated readers %s answering on %s (point the panel at it, e.g. osdp: - port: %s)\n", *addrs, pts.Name(), pts.Name())
 	} else {
-		p, err := osdp.OpenSerial(*tty, *baud)
+		p, err := serialport.Open(*tty, *baud)
 		if err != nil {
 			return err
 		}

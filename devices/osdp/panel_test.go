@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/devices/serialport"
 	"github.com/apedge/apedge/devices/wiegand"
 	"github.com/apedge/apedge/internal/wait"
 	"github.com/creack/pty"
@@ -73,7 +74,7 @@ func newBus(t testing.TB, baud int, pds []PDConfig, readers []*Reader, hook func
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
 	}
-	port, err := OpenSerial(slave.Name(), 115200)
+	port, err := serialport.Open(slave.Name(), 115200)
 	if err != nil {
 		t.Fatal(err)
 	}

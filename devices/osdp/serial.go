@@ -1,46 +1,17 @@
 package osdp
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"time"
-
-	"github.com/tarm/serial"
 )
 
-// Port is the serial line. *serial.Port from github.com/tarm/serial satisfies it.
+// Port is the serial line (devices/serialport opens one). *serial.Port from
+// github.com/tarm/serial satisfies it.
 // Read must return within a bounded time (a read timeout), with n == 0 when nothing
 // arrived; the panel relies on that to notice its context ending.
 type Port interface {
 	io.Reader
 	io.Writer
-}
-
-// serialReadTimeout bounds every Read on a port opened by OpenSerial.
-const serialReadTimeout = 100 * time.Millisecond
-
-// OpenSerial opens the serial device at path at baud, 8N1, raw, with a read timeout
-// of 100 ms: a Read that finds nothing returns 0, nil. (tarm/serial's Close does not
-// return while a Read without a timeout is blocked.)
-func OpenSerial(path string, baud int) (io.ReadWriteCloser, error) {
-	p, err := serial.OpenPort(&serial.Config{Name: path, Baud: baud, ReadTimeout: serialReadTimeout})
-	if err != nil {
-		return nil, fmt.Errorf("osdp: open %s at %d baud: %w", path, baud, err)
-	}
-	return timeoutPort{p}, nil
-}
-
-// timeoutPort turns the io.EOF that a timed-out read of a terminal returns into
-// (0, nil).
-type timeoutPort struct{ *serial.Port }
-
-func (p timeoutPort) Read(b []byte) (int, error) {
-	n, err := p.Port.Read(b)
-	if n == 0 && errors.Is(err, io.EOF) {
-		return 0, nil
-	}
-	return n, err
 }
 
 // Paced returns a port whose Write takes as long as the bytes would take on a line at

@@ -23,6 +23,7 @@ import (
 	"github.com/apedge/apedge/devices/device"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/reader"
+	"github.com/apedge/apedge/devices/serialport"
 	"github.com/apedge/apedge/internal/config"
 )
 
@@ -152,7 +153,7 @@ func openLine(i int, bus config.OSDPBus, places map[string]config.ReaderPlace, e
 		l.name = port
 	}
 	l.log = env.Log.With("osdp", port)
-	conn, err := osdp.OpenSerial(port, bus.Baud)
+	conn, err := serialport.Open(port, bus.Baud)
 	if err != nil {
 		l.release()
 		return nil, fmt.Errorf("osdpline: osdp[%d]: %w", i, err)

@@ -25,6 +25,9 @@ type Bridge struct {
 	// how it runs those checks.
 	Cameras      []Camera     `yaml:"cameras,omitempty"`
 	CameraChecks CameraChecks `yaml:"cameraChecks,omitempty"`
+	// SubstanceTesters lists the breath-alcohol meters and oral-fluid analysers on
+	// serial lines.
+	SubstanceTesters []SubstanceTester `yaml:"substanceTesters,omitempty"`
 	// ResendAfter is how long a device message may go unacknowledged by the agent,
 	// while the agent is online, before it is sent again (default 10s).
 	ResendAfter time.Duration `yaml:"resendAfter,omitempty"`
@@ -245,6 +248,7 @@ func LoadBridge(path string) (*Bridge, error) {
 		}
 	}
 	b.checkCameras(&c, dir)
+	b.checkSubstanceTesters(&c, dir)
 	if b.Simulate != nil {
 		b.checkSimulate(&c)
 	}
