@@ -9,6 +9,7 @@ import (
 	"github.com/apedge/apedge/devices/osdpline"
 	"github.com/apedge/apedge/devices/reader"
 	"github.com/apedge/apedge/devices/rtsp"
+	"github.com/apedge/apedge/devices/substance"
 )
 
 // Classes returns the table of device classes the bridge runs: each opens, from its
@@ -16,9 +17,10 @@ import (
 // package under devices/ (see package device) and one entry here.
 func Classes() []device.Class {
 	return []device.Class{
-		gpiodoor.Class{}, // doors: contact, exit button, lock relay, Wiegand reader
-		osdpline.Class{}, // OSDP readers on RS-485 lines
-		camera.Class{},   // CCTV cameras, health-checked over RTSP
+		gpiodoor.Class{},  // doors: contact, exit button, lock relay, Wiegand reader
+		osdpline.Class{},  // OSDP readers on RS-485 lines
+		camera.Class{},    // CCTV cameras, health-checked over RTSP
+		substance.Class{}, // breath-alcohol meters and oral-fluid analysers on serial lines
 	}
 }
 
@@ -32,6 +34,12 @@ func (s *Sim) Reader(id string) *osdp.Reader {
 func (s *Sim) Camera(id string) *rtsp.SimCamera {
 	c, _ := s.sims.Get(device.Ref{Class: camera.ClassName, ID: id}).(*rtsp.SimCamera)
 	return c
+}
+
+// SubstanceTester returns the simulated substance tester id, or nil.
+func (s *Sim) SubstanceTester(id string) *substance.Sim {
+	t, _ := s.sims.Get(device.Ref{Class: substance.ClassName, ID: id}).(*substance.Sim)
+	return t
 }
 
 // Door returns the simulated door id's pins, or nil.

@@ -10,6 +10,7 @@ import (
 	"github.com/apedge/apedge/devices/door"
 	"github.com/apedge/apedge/devices/gpiodoor"
 	"github.com/apedge/apedge/devices/reader"
+	"github.com/apedge/apedge/devices/substance"
 	"github.com/apedge/apedge/devices/wiegand"
 	"github.com/apedge/apedge/formats/sitebus"
 )
@@ -155,4 +156,37 @@ func TestCameraIsSiteBus(t *testing.T) {
 	sameJSON(t, camera.Event{Previous: camera.Online, Reason: "r", Since: at, Repeats: 1, Codec: "h265", Width: 1, Height: 2, FPS: 3, BitrateKbps: 4, LossPct: 5},
 		sitebus.CameraEvent{Previous: sitebus.CameraOnline, Reason: "r", Since: at, Repeats: 1, Codec: "h265", Width: 1, Height: 2, FPS: 3, BitrateKbps: 4, LossPct: 5})
 	sameJSON(t, camera.ThumbnailData{At: at, JPEG: []byte{0xFF, 0xD8, 0xFF, 0xD9}}, sitebus.CameraThumbnail{At: at, JPEG: []byte{0xFF, 0xD8, 0xFF, 0xD9}})
+}
+
+func TestSubstanceIsSiteBus(t *testing.T) {
+	for _, p := range [][2]string{
+		{substance.ClassName, sitebus.ClassSubstanceTester},
+		{substance.StatusKind, sitebus.SubstanceStatusKind},
+		{substance.ReadingKind, sitebus.SubstanceReadingKind},
+		{substance.KindBreathAlcohol, sitebus.TesterBreathAlcohol}, {substance.KindOralFluid, sitebus.TesterOralFluid},
+		{substance.ResultNegative, sitebus.ResultNegative}, {substance.ResultNonNegative, sitebus.ResultNonNegative},
+		{substance.ResultInvalid, sitebus.ResultInvalid},
+	} {
+		if p[0] != p[1] {
+			t.Errorf("substance vocabulary %q, site bus says %q", p[0], p[1])
+		}
+	}
+	if got, want := append(substance.DrugPanels(), sitebus.PanelAlcohol), sitebus.Panels; !reflect.DeepEqual(got, want) {
+		t.Errorf("panels %v, site bus %v", got, want)
+	}
+	sameFields[substance.Status, sitebus.SubstanceTesterStatus](t)
+	sameFields[substance.Reading, sitebus.SubstanceReading](t)
+	sameFields[substance.PanelResult, sitebus.PanelResult](t)
+	at := time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC)
+	ug, temp := 9.5, 21.0
+	sameJSON(t, substance.Reading{Kind: substance.KindBreathAlcohol, Serial: "BA-1", Firmware: "2.1", CalibrationDue: "2027-03-01", SelfCheck: "pass",
+		TestNumber: 12, TestID: "T-1", MeasuredAt: at, AlcoholUg: &ug, TemperatureC: &temp},
+		sitebus.SubstanceReading{Kind: sitebus.TesterBreathAlcohol, Serial: "BA-1", Firmware: "2.1", CalibrationDue: "2027-03-01", SelfCheck: "pass",
+			TestNumber: 12, TestID: "T-1", MeasuredAt: at, AlcoholUg: &ug, TemperatureC: &temp})
+	sameJSON(t, substance.Reading{Kind: substance.KindOralFluid, Serial: "DT-1", CalibrationDue: "2027-03-01", SelfCheck: "fail", MeasuredAt: at,
+		CassetteLot: "L1", CassetteExpiry: "2027-01-31", Panels: []substance.PanelResult{{Panel: "cocaine", Result: substance.ResultNonNegative, CutoffNgMl: 15}}, DeviceError: "E1"},
+		sitebus.SubstanceReading{Kind: sitebus.TesterOralFluid, Serial: "DT-1", CalibrationDue: "2027-03-01", SelfCheck: "fail", MeasuredAt: at,
+			CassetteLot: "L1", CassetteExpiry: "2027-01-31", Panels: []sitebus.PanelResult{{Panel: "cocaine", Result: sitebus.ResultNonNegative, CutoffNgMl: 15}}, DeviceError: "E1"})
+	sameJSON(t, substance.Status{Online: true, Kind: substance.KindBreathAlcohol, Serial: "BA-1", Firmware: "2.1", CalibrationDue: "2027-03-01", SelfCheck: "pass", BadRecords: 3, LastError: "x", Simulated: true},
+		sitebus.SubstanceTesterStatus{Online: true, Kind: sitebus.TesterBreathAlcohol, Serial: "BA-1", Firmware: "2.1", CalibrationDue: "2027-03-01", SelfCheck: "pass", BadRecords: 3, LastError: "x", Simulated: true})
 }

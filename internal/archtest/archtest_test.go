@@ -107,6 +107,9 @@ var allowedTimeNow = map[string]string{
 	"devices/rtsp/sim.go SimCamera.readRTCP":          "the simulator's read deadline",
 	"devices/rtsp/sim.go simConn.write":               "the simulator's write deadline",
 	"devices/rtsp/sim.go simConn.serve":               "the simulator's read deadline",
+	"devices/substance/driver.go tester.session":      "silence timing (offline after 60 s unheard)",
+	"devices/substance/driver.go tester.ask":          "when identity was last asked, for the heartbeat",
+	"devices/substance/driver.go tester.handle":       "silence timing (offline after 60 s unheard)",
 	"devices/camera/check.go Watch.Sample":            "how long media was read and has been quiet, on the monotonic clock",
 }
 
