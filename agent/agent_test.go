@@ -80,6 +80,8 @@ doors:
 cameras:
   - {id: front-cam, name: "front door, outside", url: "rtsp://192.0.2.10:554/stream1"}
   - {id: yard-cam, name: yard, url: "rtsp://192.0.2.11/stream1"}
+substanceTesters:
+  - {id: breath-1, kind: breath-alcohol, port: /dev/ttyUSB1}
 `
 
 // apSite is one AP: an embedded broker shared by the site bus and the uplink, the

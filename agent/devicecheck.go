@@ -95,10 +95,12 @@ func (a *Agent) checkDevice(tp sitebus.Topic) *refusedError {
 	d := &a.cfg.Devices
 	_, isReader := d.Readers[tp.ID]
 	_, isCamera := d.Cameras[tp.ID]
+	_, isTester := d.SubstanceTesters[tp.ID]
 	is := [...]struct {
 		class string
 		ok    bool
-	}{{sitebus.ClassDoor, d.Doors[tp.ID]}, {sitebus.ClassReader, isReader}, {sitebus.ClassCamera, isCamera}}
+	}{{sitebus.ClassDoor, d.Doors[tp.ID]}, {sitebus.ClassReader, isReader}, {sitebus.ClassCamera, isCamera},
+		{sitebus.ClassSubstanceTester, isTester}}
 	for _, c := range is {
 		if c.class == tp.Class && c.ok {
 			return nil

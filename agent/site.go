@@ -28,6 +28,13 @@ type DoorView struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// SubstanceTesterView is a substance tester's last reported status.
+type SubstanceTesterView struct {
+	ID string `json:"id"`
+	sitebus.SubstanceTesterStatus
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // ReaderView is a reader's last reported status.
 type ReaderView struct {
 	ID string `json:"id"`
@@ -42,6 +49,9 @@ type Devices struct {
 	Readers []ReaderView `json:"readers"`
 	// Cameras are every configured camera, reported on or not (cameras.go).
 	Cameras []CameraView `json:"cameras"`
+	// SubstanceTesters are the substance testers that have reported; the console
+	// does not show them yet.
+	SubstanceTesters []SubstanceTesterView `json:"substanceTesters"`
 }
 
 // deviceState holds the devices' last reported status, from their retained state
@@ -51,7 +61,8 @@ type deviceState struct {
 	bridge  BridgeView
 	doors   map[string]DoorView
 	readers map[string]ReaderView
-	cameras map[string]*cameraState // by id: configured cameras only
+	cameras map[string]*cameraState        // by id: configured cameras only
+	testers map[string]SubstanceTesterView // by id: configured substance testers only
 }
 
 // changes tells watchers that something they may show has changed: each Wait returns
@@ -114,6 +125,17 @@ func (a *Agent) deviceStatus(tp sitebus.Topic, m *sitebus.Message) error {
 		s.mu.Lock()
 		s.readers[tp.ID] = ReaderView{ID: tp.ID, ReaderStatus: *st, UpdatedAt: at}
 		s.mu.Unlock()
+	case sitebus.ClassSubstanceTester:
+		st, err := sitebus.DecodeSubstanceTesterStatus(m.Data)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if s.testers == nil {
+			s.testers = map[string]SubstanceTesterView{}
+		}
+		s.testers[tp.ID] = SubstanceTesterView{ID: tp.ID, SubstanceTesterStatus: *st, UpdatedAt: at}
+		s.mu.Unlock()
 	default:
 		return nil
 	}
@@ -138,15 +160,19 @@ func (a *Agent) Devices() Devices {
 	s := &a.devices
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := Devices{Bridge: s.bridge, Doors: []DoorView{}, Readers: []ReaderView{}, Cameras: a.cameraViews()}
+	d := Devices{Bridge: s.bridge, Doors: []DoorView{}, Readers: []ReaderView{}, Cameras: a.cameraViews(), SubstanceTesters: []SubstanceTesterView{}}
 	for _, v := range s.doors {
 		d.Doors = append(d.Doors, v)
 	}
 	for _, v := range s.readers {
 		d.Readers = append(d.Readers, v)
 	}
+	for _, v := range s.testers {
+		d.SubstanceTesters = append(d.SubstanceTesters, v)
+	}
 	slices.SortFunc(d.Doors, func(x, y DoorView) int { return cmp.Compare(x.ID, y.ID) })
 	slices.SortFunc(d.Readers, func(x, y ReaderView) int { return cmp.Compare(x.ID, y.ID) })
+	slices.SortFunc(d.SubstanceTesters, func(x, y SubstanceTesterView) int { return cmp.Compare(x.ID, y.ID) })
 	return d
 }
 

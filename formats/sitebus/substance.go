@@ -173,3 +173,26 @@ func validDate(s string) bool {
 	_, err := time.Parse(time.DateOnly, s)
 	return err == nil
 }
+
+// DecodeSubstanceTesterStatus parses and checks a substance tester's status. It
+// never panics.
+func DecodeSubstanceTesterStatus(b []byte) (*SubstanceTesterStatus, error) {
+	var st SubstanceTesterStatus
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("%w: substance tester status of %d bytes", ErrMessage, len(b))
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%w: substance tester status: %v", ErrMessage, err)
+	}
+	switch {
+	case st.Kind != TesterBreathAlcohol && st.Kind != TesterOralFluid:
+		return nil, fmt.Errorf("%w: substance tester status: kind %q", ErrMessage, st.Kind)
+	case st.CalibrationDue != "" && !validDate(st.CalibrationDue):
+		return nil, fmt.Errorf("%w: substance tester status: calibration date %q", ErrMessage, st.CalibrationDue)
+	case st.SelfCheck != "" && st.SelfCheck != "pass" && st.SelfCheck != "fail":
+		return nil, fmt.Errorf("%w: substance tester status: self-check %q", ErrMessage, st.SelfCheck)
+	case st.BadRecords < 0:
+		return nil, fmt.Errorf("%w: substance tester status: negative badRecords", ErrMessage)
+	}
+	return &st, nil
+}

@@ -84,3 +84,37 @@ func FuzzDecodeSubstanceReading(f *testing.F) {
 		roundTrip(t, r, func(b []byte) (any, error) { return sitebus.DecodeSubstanceReading(b) })
 	})
 }
+
+func TestDecodeSubstanceTesterStatus(t *testing.T) {
+	st, err := sitebus.DecodeSubstanceTesterStatus([]byte(`{"online":true,"kind":"breath-alcohol","serial":"BA-1","firmware":"2.1","calibrationDue":"2027-03-01","selfCheck":"pass","badRecords":2}`))
+	if err != nil || !st.Online || st.Serial != "BA-1" || st.BadRecords != 2 {
+		t.Fatalf("%+v, %v", st, err)
+	}
+	for _, f := range badFiles(t, "substancestatus") {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if st, err := sitebus.DecodeSubstanceTesterStatus(readFile(t, f)); !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("%+v, %v: want a bad-message error", st, err)
+			}
+		})
+	}
+}
+
+func FuzzDecodeSubstanceTesterStatus(f *testing.F) {
+	f.Add([]byte(`{"online":true,"kind":"oral-fluid","calibrationDue":"2027-03-01","selfCheck":"fail"}`))
+	for _, p := range badFiles(f, "substancestatus") {
+		f.Add(readFile(f, p))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := sitebus.DecodeSubstanceTesterStatus(data)
+		if err != nil {
+			if !errors.Is(err, sitebus.ErrMessage) {
+				t.Fatalf("error %v is not ErrMessage", err)
+			}
+			return
+		}
+		if st.Kind != sitebus.TesterBreathAlcohol && st.Kind != sitebus.TesterOralFluid || st.BadRecords < 0 {
+			t.Fatalf("accepted %+v", st)
+		}
+		roundTrip(t, st, func(b []byte) (any, error) { return sitebus.DecodeSubstanceTesterStatus(b) })
+	})
+}

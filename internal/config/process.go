@@ -64,6 +64,9 @@ type Devices struct {
 	// Cameras are the cameras of BridgeConfig by id, with the name of each (where
 	// it looks), filled in when the configuration is loaded.
 	Cameras map[string]string `yaml:"-"`
+	// SubstanceTesters are the substance testers of BridgeConfig by id, with the
+	// kind of each (breath-alcohol, oral-fluid).
+	SubstanceTesters map[string]string `yaml:"-"`
 }
 
 // check sets the defaults of the devices section, loads the bridge configuration it
@@ -103,6 +106,10 @@ func (d *Devices) check(c *checker, dir, site string) {
 	d.Cameras = map[string]string{}
 	for _, cam := range b.Cameras {
 		d.Cameras[cam.ID] = cam.Name
+	}
+	d.SubstanceTesters = map[string]string{}
+	for _, st := range b.SubstanceTesters {
+		d.SubstanceTesters[st.ID] = st.Kind
 	}
 }
 
