@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent"
-	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/httpjson"
 )
@@ -21,9 +20,6 @@ import (
 // and why, whatever the door answered. A door's hold shows in GET /api/v1/doors (the
 // door's hold, holdUntil, holdBy, holdReason, as the door reports them); the site's
 // lockdown in GET /api/v1/site/lockdown.
-
-// rolesLockdown may lock the site down and release it: managers and admins.
-var rolesLockdown = []staff.Role{staff.RoleManager, staff.RoleAdmin}
 
 // maxHold is the longest hold the console orders: the bridge's default maxHold.
 const maxHold = agent.LockdownFor

@@ -43,10 +43,10 @@ var endpoints = []struct {
 	{"GET", "/api/v1/cameras/front-cam/thumbnail", nil, nil},
 	{"POST", "/api/v1/doors/front/unlock", map[string]any{"reason": "test"}, []string{"security", "manager", "admin"}},
 	{"GET", "/api/v1/residents", nil, nil},
-	{"POST", "/api/v1/residents", map[string]any{"crn": "X200001", "cards": []string{"12:20001"}}, []string{"staff", "manager", "admin"}},
-	{"POST", "/api/v1/residents/X100002/departure", map[string]any{}, []string{"staff", "manager", "admin"}},
-	{"POST", "/api/v1/residents/X100001/absences", map[string]any{"id": "a1", "from": "2026-06-12 10:00", "to": "2026-06-13 10:00", "approvedBy": "Mgr"}, []string{"staff", "manager", "admin"}},
-	{"PATCH", "/api/v1/residents/X100001", map[string]any{"room": "3"}, []string{"staff", "manager", "admin"}},
+	{"POST", "/api/v1/residents", map[string]any{"crn": "X200001", "cards": []string{"12:20001"}}, []string{"staff", "keyworker", "manager", "admin"}},
+	{"POST", "/api/v1/residents/X100002/departure", map[string]any{}, []string{"staff", "keyworker", "manager", "admin"}},
+	{"POST", "/api/v1/residents/X100001/absences", map[string]any{"id": "a1", "from": "2026-06-12 10:00", "to": "2026-06-13 10:00", "approvedBy": "Mgr"}, []string{"staff", "keyworker", "manager", "admin"}},
+	{"PATCH", "/api/v1/residents/X100001", map[string]any{"room": "3"}, []string{"staff", "keyworker", "manager", "admin"}},
 	{"GET", "/api/v1/curfew/roll", nil, nil},
 	{"GET", "/api/v1/curfew/events", nil, nil},
 	{"GET", "/api/v1/alarms", nil, nil},
@@ -74,7 +74,7 @@ func TestAccessByRole(t *testing.T) {
 			t.Errorf("%s %s without sign-in: %d, want 401", e.method, e.path, code)
 		}
 	}
-	for _, role := range []string{"staff", "security", "manager", "admin"} {
+	for _, role := range []string{"staff", "keyworker", "security", "manager", "admin"} {
 		c := s.bearer(role + "-1")
 		for _, e := range endpoints {
 			if e.path == "/api/v1/stream" || e.method == "DELETE" {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,9 +37,9 @@ type principal struct {
 
 func who(r *http.Request) *principal { p, _ := r.Context().Value(principalKey).(*principal); return p }
 
-// authorize admits signed-in users whose role is in roles, checking the CSRF token of
-// cookie sessions on every state change.
-func (s *Server) authorize(roles []staff.Role, h http.HandlerFunc) http.Handler {
+// authorize admits signed-in users whose role has permission perm in the console's
+// policy, checking the CSRF token of cookie sessions on every state change.
+func (s *Server) authorize(perm staff.Permission, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {
@@ -52,7 +51,7 @@ func (s *Server) authorize(roles []staff.Role, h http.HandlerFunc) http.Handler 
 			httpjson.Error(w, http.StatusForbidden, "missing or wrong CSRF token")
 			return
 		}
-		if !slices.Contains(roles, p.user.Role) {
+		if !s.policy.Allows(p.user.Role, perm) {
 			httpjson.Error(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", p.user.Role, r.Method, r.URL.Path))
 			return
 		}
@@ -94,14 +93,21 @@ type credentials struct {
 }
 
 type userJSON struct {
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"createdAt,omitzero"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// Permissions are what the role may do by the console's policy: what the page
+	// offers the user.
+	Permissions []staff.Permission `json:"permissions"`
+	Disabled    bool               `json:"disabled"`
+	CreatedAt   time.Time          `json:"createdAt,omitzero"`
 }
 
-func userOf(u staff.User) userJSON {
-	return userJSON{Name: u.Name, Role: string(u.Role), Disabled: u.Disabled, CreatedAt: u.CreatedAt}
+func (s *Server) userOf(u staff.User) userJSON {
+	perms := s.policy[u.Role]
+	if perms == nil {
+		perms = []staff.Permission{}
+	}
+	return userJSON{Name: u.Name, Role: string(u.Role), Permissions: perms, Disabled: u.Disabled, CreatedAt: u.CreatedAt}
 }
 
 // Reasons a sign-in fails, as journaled and as the sign-in failure metric's label.
@@ -273,12 +279,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	// A browser-session cookie: the store ends the session when it is idle or too old.
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: sess.ID, Path: "/", HttpOnly: true, Secure: s.o.Secure,
 		SameSite: http.SameSiteStrictMode})
-	httpjson.Write(w, http.StatusOK, map[string]any{"user": userOf(u), "csrf": sess.CSRF})
+	httpjson.Write(w, http.StatusOK, map[string]any{"user": s.userOf(u), "csrf": sess.CSRF})
 }
 
 func (s *Server) currentSession(w http.ResponseWriter, r *http.Request) {
 	p := who(r)
-	out := map[string]any{"user": userOf(p.user)}
+	out := map[string]any{"user": s.userOf(p.user)}
 	if p.session != nil {
 		out["csrf"] = p.session.CSRF
 	}
@@ -316,7 +322,7 @@ func (s *Server) newToken(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, map[string]any{"token": tok, "user": userOf(u)})
+	httpjson.Write(w, http.StatusCreated, map[string]any{"token": tok, "user": s.userOf(u)})
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
@@ -341,7 +347,7 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]userJSON, 0, len(us))
 	for _, u := range us {
-		out = append(out, userOf(u))
+		out = append(out, s.userOf(u))
 	}
 	httpjson.Write(w, http.StatusOK, out)
 }
@@ -362,7 +368,7 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, "staff.account-added", who(r).user.Name, "a staff account was added", map[string]any{"account": u.Name, "role": u.Role})
-	httpjson.Write(w, http.StatusCreated, userOf(u))
+	httpjson.Write(w, http.StatusCreated, s.userOf(u))
 }
 
 func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
@@ -407,7 +413,7 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, staffStatus(err), err.Error())
 		return
 	}
-	httpjson.Write(w, http.StatusOK, userOf(u))
+	httpjson.Write(w, http.StatusOK, s.userOf(u))
 }
 
 func staffStatus(err error) int {

@@ -84,11 +84,14 @@ type Options struct {
 	MetricsToken string
 	// Alarms overrides alarm types' default priorities and gives their instructions.
 	Alarms map[string]config.AlarmPolicy
+	// Policy is what each role may do (nil: staff.DefaultPolicy()).
+	Policy staff.Policy
 }
 
 // Server is the console's HTTP handler.
 type Server struct {
 	o        Options
+	policy   staff.Policy
 	clock    clock.Clock
 	patterns []string
 	log      *slog.Logger
@@ -112,7 +115,10 @@ func New(o Options) (*Server, error) {
 	if err := checkAlarmPolicies(o.Alarms); err != nil {
 		return nil, err
 	}
-	s := &Server{o: o, clock: clock.Or(o.Clock), log: o.Logger.With("component", "console"), mux: http.NewServeMux()}
+	s := &Server{o: o, policy: o.Policy, clock: clock.Or(o.Clock), log: o.Logger.With("component", "console"), mux: http.NewServeMux()}
+	if s.policy == nil {
+		s.policy = staff.DefaultPolicy()
+	}
 	s.reg = prometheus.NewRegistry()
 	s.metrics = newHTTPMetrics(s.reg)
 	s.newRefusalMetrics()
@@ -161,78 +167,68 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tc *tls.Config) err
 	return fmt.Errorf("console: %w", err)
 }
 
-// Roles that may take each kind of action. Every signed-in role may read.
-var (
-	rolesRegister = []staff.Role{staff.RoleStaff, staff.RoleManager, staff.RoleAdmin}
-	rolesDoors    = []staff.Role{staff.RoleSecurity, staff.RoleManager, staff.RoleAdmin}
-	rolesAlarms   = []staff.Role{staff.RoleSecurity, staff.RoleManager, staff.RoleAdmin}
-	rolesExport   = []staff.Role{staff.RoleManager, staff.RoleAdmin}
-	rolesAdmin    = []staff.Role{staff.RoleAdmin}
-	rolesAll      = staff.Roles()
-)
-
 func (s *Server) routes() {
 	web, _ := fs.Sub(files, "web")
 	static := http.FileServerFS(web)
-	s.handle("GET /{$}", nil, static.ServeHTTP)
-	s.handle("GET /app.js", nil, static.ServeHTTP)
-	s.handle("GET /style.css", nil, static.ServeHTTP)
-	s.handle("GET /openapi.yaml", nil, func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /{$}", "", static.ServeHTTP)
+	s.handle("GET /app.js", "", static.ServeHTTP)
+	s.handle("GET /style.css", "", static.ServeHTTP)
+	s.handle("GET /openapi.yaml", "", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		http.ServeFileFS(w, r, files, "openapi.yaml")
 	})
-	s.handle("GET /healthz", nil, func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	s.handle("GET /readyz", nil, s.readyz)
+	s.handle("GET /healthz", "", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	s.handle("GET /readyz", "", s.readyz)
 	s.patterns = append(s.patterns, "GET /metrics")
 	s.mux.Handle("GET /metrics", s.checkQuery(s.metricsHandler()))
 
-	s.handle("POST /api/v1/session", nil, s.signIn)
-	s.handle("GET /api/v1/session", rolesAll, s.currentSession)
-	s.handle("DELETE /api/v1/session", rolesAll, s.signOut)
-	s.handle("POST /api/v1/tokens", nil, s.newToken)
-	s.handle("DELETE /api/v1/tokens/current", rolesAll, s.revokeToken)
+	s.handle("POST /api/v1/session", "", s.signIn)
+	s.handle("GET /api/v1/session", staff.PermRead, s.currentSession)
+	s.handle("DELETE /api/v1/session", staff.PermRead, s.signOut)
+	s.handle("POST /api/v1/tokens", "", s.newToken)
+	s.handle("DELETE /api/v1/tokens/current", staff.PermRead, s.revokeToken)
 
-	s.handle("GET /api/v1/status", rolesAll, s.status)
-	s.handle("GET /api/v1/devices", rolesAll, s.devices)
-	s.handle("GET /api/v1/doors", rolesAll, s.doors)
-	s.handle("GET /api/v1/cameras", rolesAll, s.cameras)
-	s.handle("GET /api/v1/cameras/{id}/thumbnail", rolesAll, s.cameraThumbnail)
-	s.handle("POST /api/v1/doors/{id}/unlock", rolesDoors, s.unlock)
-	s.handle("POST /api/v1/doors/{id}/hold", rolesDoors, s.holdDoor)
-	s.handle("GET /api/v1/site/lockdown", rolesAll, s.lockdownState)
-	s.handle("POST /api/v1/site/lockdown", rolesLockdown, s.lockdown)
-	s.handle("POST /api/v1/site/release", rolesLockdown, s.releaseLockdown)
-	s.handle("GET /api/v1/residents", rolesAll, s.residents)
-	s.handle("POST /api/v1/residents", rolesRegister, s.arrival)
-	s.handle("POST /api/v1/residents/{crn}/departure", rolesRegister, s.departure)
-	s.handle("POST /api/v1/residents/{crn}/absences", rolesRegister, s.absence)
-	s.handle("PATCH /api/v1/residents/{crn}", rolesRegister, s.update)
-	s.handle("GET /api/v1/curfew/roll", rolesAll, s.roll)
-	s.handle("GET /api/v1/curfew/events", rolesAll, s.curfewEvents)
-	s.handle("GET /api/v1/curfew/tonight", rolesAll, s.curfewTonight)
-	s.handle("POST /api/v1/roll/fire", rolesAll, s.fireRoll)
-	s.handle("GET /api/v1/residents/{crn}/history", rolesAll, s.residentHistory)
-	s.handle("GET /api/v1/residents/{crn}/bundle", rolesExport, s.residentBundle)
-	s.handle("GET /api/v1/alarms", rolesAll, s.alarms)
-	s.handle("POST /api/v1/alarms/{seq}/ack", rolesAlarms, s.ackAlarm)
-	s.handle("POST /api/v1/alarms/ack", rolesAlarms, s.ackAlarms)
-	s.handle("GET /api/v1/journal", rolesAll, s.journalSearch)
-	s.handle("GET /api/v1/journal/export", rolesExport, s.export)
-	s.handle("GET /api/v1/delivery", rolesAll, s.delivery)
-	s.handle("GET /api/v1/audit", rolesAll, s.auditLog)
-	s.handle("GET /api/v1/users", rolesAdmin, s.users)
-	s.handle("POST /api/v1/users", rolesAdmin, s.addUser)
-	s.handle("PATCH /api/v1/users/{name}", rolesAdmin, s.changeUser)
-	s.handle("GET /api/v1/stream", rolesAll, s.stream)
+	s.handle("GET /api/v1/status", staff.PermRead, s.status)
+	s.handle("GET /api/v1/devices", staff.PermRead, s.devices)
+	s.handle("GET /api/v1/doors", staff.PermRead, s.doors)
+	s.handle("GET /api/v1/cameras", staff.PermRead, s.cameras)
+	s.handle("GET /api/v1/cameras/{id}/thumbnail", staff.PermRead, s.cameraThumbnail)
+	s.handle("POST /api/v1/doors/{id}/unlock", staff.PermDoors, s.unlock)
+	s.handle("POST /api/v1/doors/{id}/hold", staff.PermDoors, s.holdDoor)
+	s.handle("GET /api/v1/site/lockdown", staff.PermRead, s.lockdownState)
+	s.handle("POST /api/v1/site/lockdown", staff.PermLockdown, s.lockdown)
+	s.handle("POST /api/v1/site/release", staff.PermLockdown, s.releaseLockdown)
+	s.handle("GET /api/v1/residents", staff.PermRead, s.residents)
+	s.handle("POST /api/v1/residents", staff.PermRegister, s.arrival)
+	s.handle("POST /api/v1/residents/{crn}/departure", staff.PermRegister, s.departure)
+	s.handle("POST /api/v1/residents/{crn}/absences", staff.PermRegister, s.absence)
+	s.handle("PATCH /api/v1/residents/{crn}", staff.PermRegister, s.update)
+	s.handle("GET /api/v1/curfew/roll", staff.PermRead, s.roll)
+	s.handle("GET /api/v1/curfew/events", staff.PermRead, s.curfewEvents)
+	s.handle("GET /api/v1/curfew/tonight", staff.PermRead, s.curfewTonight)
+	s.handle("POST /api/v1/roll/fire", staff.PermRead, s.fireRoll)
+	s.handle("GET /api/v1/residents/{crn}/history", staff.PermRead, s.residentHistory)
+	s.handle("GET /api/v1/residents/{crn}/bundle", staff.PermExport, s.residentBundle)
+	s.handle("GET /api/v1/alarms", staff.PermRead, s.alarms)
+	s.handle("POST /api/v1/alarms/{seq}/ack", staff.PermAlarms, s.ackAlarm)
+	s.handle("POST /api/v1/alarms/ack", staff.PermAlarms, s.ackAlarms)
+	s.handle("GET /api/v1/journal", staff.PermRead, s.journalSearch)
+	s.handle("GET /api/v1/journal/export", staff.PermExport, s.export)
+	s.handle("GET /api/v1/delivery", staff.PermRead, s.delivery)
+	s.handle("GET /api/v1/audit", staff.PermRead, s.auditLog)
+	s.handle("GET /api/v1/users", staff.PermAccounts, s.users)
+	s.handle("POST /api/v1/users", staff.PermAccounts, s.addUser)
+	s.handle("PATCH /api/v1/users/{name}", staff.PermAccounts, s.changeUser)
+	s.handle("GET /api/v1/stream", staff.PermRead, s.stream)
 }
 
-// handle registers h for pattern, behind sign-in with one of roles unless roles is
-// nil, and counted in the HTTP metrics under its pattern.
-func (s *Server) handle(pattern string, roles []staff.Role, h http.HandlerFunc) {
+// handle registers h for pattern, behind sign-in with permission perm unless perm is
+// empty, and counted in the HTTP metrics under its pattern.
+func (s *Server) handle(pattern string, perm staff.Permission, h http.HandlerFunc) {
 	s.patterns = append(s.patterns, pattern)
 	var next http.Handler = h
-	if roles != nil {
-		next = s.authorize(roles, h)
+	if perm != "" {
+		next = s.authorize(perm, h)
 	}
 	s.mux.Handle(pattern, s.metrics.wrap(pattern, securityHeaders(s.checkQuery(next))))
 }

@@ -63,10 +63,14 @@ func Open(ctx context.Context, a *agent.Agent, cfg *config.Agent, log *slog.Logg
 			return nil, fmt.Errorf("console: metrics token in %s: shorter than %d characters", f, config.MinMetricsToken)
 		}
 	}
+	policy, err := staff.ParsePolicy(cfg.Console.Permissions)
+	if err != nil {
+		return nil, fmt.Errorf("console: console.permissions: %w", err)
+	}
 	// Staff actions are dated by the site's clock, as every other event; sessions and
 	// sign-in back-off (the staff store) run on the system clock.
 	if s.srv, err = New(Options{Site: a, Index: s.Index, Staff: s.Staff, Secure: s.tc != nil, Logger: log,
-		MetricsToken: metricsToken, Alarms: cfg.Console.Alarms, Clock: a.Clock()}); err != nil {
+		MetricsToken: metricsToken, Alarms: cfg.Console.Alarms, Policy: policy, Clock: a.Clock()}); err != nil {
 		return nil, err
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Console.Listen); err != nil {

@@ -33,25 +33,27 @@ import (
 	"github.com/apedge/apedge/internal/sqlitedb"
 )
 
-// Role is what a member of staff may do on the console.
+// Role is a member of staff's job on the console; what it may do is its permissions
+// in a Policy (permissions.go).
 type Role string
 
 // Roles a user may have.
 const (
-	RoleStaff    Role = "staff"
-	RoleSecurity Role = "security"
-	RoleManager  Role = "manager"
-	RoleAdmin    Role = "admin"
+	RoleStaff     Role = "staff"
+	RoleKeyworker Role = "keyworker"
+	RoleSecurity  Role = "security"
+	RoleManager   Role = "manager"
+	RoleAdmin     Role = "admin"
 )
 
-// Roles lists every role, least privileged first.
-func Roles() []Role { return []Role{RoleStaff, RoleSecurity, RoleManager, RoleAdmin} }
+// Roles lists every role, with the fewest permissions by default first.
+func Roles() []Role { return []Role{RoleStaff, RoleKeyworker, RoleSecurity, RoleManager, RoleAdmin} }
 
 // ParseRole returns the role named s (case is ignored).
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
 	if !r.valid() {
-		return "", fmt.Errorf("%w %q (want staff, security, manager or admin)", ErrBadRole, s)
+		return "", fmt.Errorf("%w %q (want staff, keyworker, security, manager or admin)", ErrBadRole, s)
 	}
 	return r, nil
 }

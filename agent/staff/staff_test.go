@@ -123,7 +123,7 @@ func TestAddGetList(t *testing.T) {
 }
 
 func TestRoles(t *testing.T) {
-	if got := staff.Roles(); len(got) != 4 || got[0] != staff.RoleStaff || got[3] != staff.RoleAdmin {
+	if got := staff.Roles(); len(got) != 5 || got[0] != staff.RoleStaff || got[4] != staff.RoleAdmin {
 		t.Errorf("Roles() = %v", got)
 	}
 	for _, tt := range []struct {
@@ -132,6 +132,7 @@ func TestRoles(t *testing.T) {
 		ok   bool
 	}{
 		{"staff", staff.RoleStaff, true},
+		{"keyworker", staff.RoleKeyworker, true},
 		{"security", staff.RoleSecurity, true},
 		{"manager", staff.RoleManager, true},
 		{"admin", staff.RoleAdmin, true},

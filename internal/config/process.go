@@ -134,6 +134,11 @@ type Console struct {
 	// Alarms overrides, per alarm type ("door.forced"), its priority and gives the
 	// instructions shown with it to the operator.
 	Alarms map[string]AlarmPolicy `yaml:"alarms,omitempty"`
+	// Permissions replaces, per role (staff, keyworker, security, manager, admin),
+	// what it may do: read, register, doors, lockdown, alarms, export, accounts,
+	// substance-test, substance-results. Roles not named keep their defaults; the
+	// agent refuses an unknown role or permission at start.
+	Permissions map[string][]string `yaml:"permissions,omitempty"`
 }
 
 // AlarmPolicy is how the console treats one alarm type.

@@ -19,10 +19,6 @@
 const API = '/api/v1';
 const MAX_EVENTS = 50;
 const TZ = 'Europe/London';
-const ROLES_ACK = ['security', 'manager', 'admin'];
-const ROLES_UNLOCK = ['security', 'manager', 'admin'];
-const ROLES_STAFF = ['staff', 'manager', 'admin'];
-const ROLES_LOCKDOWN = ['manager', 'admin'];
 // Journal event types that raise an alarm; shown provisionally until the alarm list is re-read.
 const ALARM_TYPES = new Set(['door.forced', 'door.held-open', 'door.tailgate', 'door.tampered',
   'door.alarm', 'reader.offline', 'reader.secure-channel-failed', 'curfew.absent',
@@ -154,7 +150,8 @@ function localTime(o) { return ukTime(o.occurredAt) || o.occurredAtLocal || ''; 
 const hhmm = (local) => String(local || '').slice(11, 16);
 const shortType = (t) => String(t || '').replace(/^approved-premises\./, '');
 const yesNo = (b) => (b ? 'yes' : 'no');
-const roleOf = () => (S.user ? S.user.role : '');
+/** Whether the signed-in user's role has permission p (the session's permissions). */
+const can = (p) => !!(S.user && Array.isArray(S.user.permissions) && S.user.permissions.includes(p));
 
 /** An event's or alarm's one-line summary: its own, one from its data, or its type's meaning. */
 function summaryOf(ev) {
@@ -255,7 +252,7 @@ function signedIn(data) {
   $('#signin').hidden = true;
   $('#app').hidden = false;
   $('#user').textContent = `${S.user.name} (${S.user.role})`;
-  $('#actions').hidden = !ROLES_STAFF.includes(roleOf());
+  $('#actions').hidden = !can('register');
   renderAll();
   openStream();
   loadAll();
@@ -588,7 +585,7 @@ function alarmRow(g, isNew) {
   const confirm = h('button', { type: 'submit', class: 'ack-confirm' }, 'Confirm');
   const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => toggle(false) }, 'Cancel');
   const form = h('form', { class: 'ack-form inline-form', hidden: true }, note, confirm, cancel);
-  const ack = ROLES_ACK.includes(roleOf()) ? h('button', { type: 'button', class: 'ack', onclick: () => toggle(true) }, 'Acknowledge') : null;
+  const ack = can('alarms') ? h('button', { type: 'button', class: 'ack', onclick: () => toggle(true) }, 'Acknowledge') : null;
   const ui = { prio: h('span', { class: 'alarm-prio' }), type: h('span', { class: 'alarm-type' }),
     subject: h('span', { class: 'alarm-subject' }), count: h('span', { class: 'alarm-count' }),
     time: h('time', { class: 'alarm-time' }), summary: h('p', { class: 'alarm-summary' }),
@@ -655,7 +652,7 @@ function renderLockdown() {
     ((l.notLocked || []).length ? ` Not locked down: ${l.notLocked.join(', ')}.` : '') : '';
   document.body.classList.toggle('lockdown', active);
   const f = $('#lockdown-form');
-  f.hidden = !ROLES_LOCKDOWN.includes(roleOf());
+  f.hidden = !can('lockdown');
   $('#lockdown-button').textContent = active ? 'Release the lockdown' : 'Lock the site down';
 }
 
@@ -671,7 +668,7 @@ function doorTile(d) {
   const confirm = h('button', { type: 'submit', class: 'unlock-confirm' }, 'Confirm unlock');
   const form = h('form', { class: 'unlock-form inline-form', hidden: true }, reason, confirm,
     h('button', { type: 'button', class: 'secondary', onclick: () => toggle(false) }, 'Cancel'));
-  const unlock = ROLES_UNLOCK.includes(roleOf()) ? h('button', { type: 'button', class: 'unlock', onclick: () => toggle(true) }, 'Unlock') : null;
+  const unlock = can('doors') ? h('button', { type: 'button', class: 'unlock', onclick: () => toggle(true) }, 'Unlock') : null;
   const holdForm = h('form', { class: 'hold-form inline-form', hidden: true },
     h('label', {}, 'Hold ', h('select', { name: 'mode', 'aria-label': `Hold ${d.id}` },
       h('option', { value: 'unlocked' }, 'unlocked'), h('option', { value: 'locked' }, 'locked (exit still works)'),
@@ -680,7 +677,7 @@ function doorTile(d) {
     h('input', { name: 'reason', type: 'text', autocomplete: 'off', placeholder: 'Reason (required)', 'aria-label': `Reason to hold ${d.id}` }),
     h('button', { type: 'submit', class: 'hold-confirm' }, 'Confirm hold'),
     h('button', { type: 'button', class: 'secondary', onclick: () => { holdForm.hidden = true; if (holdBtn) holdBtn.hidden = false; } }, 'Cancel'));
-  const holdBtn = ROLES_UNLOCK.includes(roleOf()) ? h('button', { type: 'button', class: 'hold secondary',
+  const holdBtn = can('doors') ? h('button', { type: 'button', class: 'hold secondary',
     onclick: () => { holdForm.hidden = false; holdBtn.hidden = true; holdForm.elements.namedItem('reason').focus(); } }, 'Hold…') : null;
   holdForm.addEventListener('submit', async (e) => {
     e.preventDefault();

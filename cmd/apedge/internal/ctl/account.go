@@ -136,7 +136,7 @@ func cmdUser(ctx context.Context, e *runEnv, args []string) error {
 	const synopsis = `apedge ctl user add -name NAME -role ROLE
 apedge ctl user set -name NAME [-role ROLE] [-disable|-enable] [-password]
 
-Adds or changes a console user (admin). Roles: staff, security, manager, admin. A new
+Adds or changes a console user (admin). Roles: staff, keyworker, security, manager, admin. A new
 password (at least 12 characters) is read twice from the terminal without echo or,
 when standard input is not a terminal, as its first line.`
 	if len(args) == 0 || (args[0] != "add" && args[0] != "set") {
@@ -150,7 +150,7 @@ when standard input is not a terminal, as its first line.`
 	action := args[0]
 	fs := e.flags("user "+action, synopsis)
 	name := fs.String("name", "", "the user's `name`")
-	role := fs.String("role", "", "staff, security, manager or admin")
+	role := fs.String("role", "", "staff, keyworker, security, manager or admin")
 	var disable, enable, password *bool
 	if action == "set" {
 		disable = fs.Bool("disable", false, "disable the account")

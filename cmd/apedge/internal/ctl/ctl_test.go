@@ -99,7 +99,7 @@ func newFakeConsole(t *testing.T) *fakeConsole {
 			fail(w, http.StatusUnauthorized, "wrong name or password")
 			return
 		}
-		reply(w, http.StatusCreated, `{"token":"`+ctlTestToken+`","user":{"name":"ann","role":"manager","disabled":false}}`)
+		reply(w, http.StatusCreated, `{"token":"`+ctlTestToken+`","user":{"name":"ann","role":"manager","permissions":["read","register","doors","lockdown","alarms","export","substance-test","substance-results"],"disabled":false}}`)
 	})
 	mux.HandleFunc("DELETE /api/v1/tokens/current", bearer(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)

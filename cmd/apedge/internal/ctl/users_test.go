@@ -18,8 +18,8 @@ func TestCtlUsers(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `[{"name":"ann","role":"manager","disabled":false,"createdAt":"2026-06-01T09:00:00Z"},`+
-			`{"name":"bob","role":"staff","disabled":true,"createdAt":"2026-06-02T09:00:00Z"}]`)
+		io.WriteString(w, `[{"name":"ann","role":"manager","permissions":["read","register"],"disabled":false,"createdAt":"2026-06-01T09:00:00Z"},`+
+			`{"name":"bob","role":"staff","permissions":["read","register"],"disabled":true,"createdAt":"2026-06-02T09:00:00Z"}]`)
 	}), nil))
 	defer srv.Close()
 	tok := clitest.WriteFile(t, t.TempDir(), "token", ctlTestToken+"\n", 0o600)
