@@ -8,37 +8,18 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/devices/rtsp"
+	"github.com/apedge/apedge/devices/rtsp/rtsptest"
 	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/testlog"
 )
 
-// testClock is the tests' clock: a fixed date set here, running at the pace of real
-// time, since the simulator's media and the sockets' deadlines run in real time.
-func testClock() clock.Clock {
-	c := clock.Scaled(clock.System(), time.Date(2026, 3, 14, 21, 30, 0, 0, time.UTC), 1)
-	c.Run()
-	return c
-}
+func testClock() clock.Clock { return rtsptest.Clock() }
 
-// startSim starts a simulated camera serving codec's moving fixture, with o's other
-// options and faults, and returns it with its URL.
+// startSim starts a simulated camera on clock clk with options o.
 func startSim(t *testing.T, clk clock.Clock, o rtsp.SimOptions) (*rtsp.SimCamera, string) {
 	t.Helper()
-	if o.Codec == "" {
-		o.Codec = "h264"
-	}
-	o.Clock, o.Log = clk, testlog.New(t)
-	cam, err := rtsp.NewSimCamera(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	u, err := cam.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cam, u
+	o.Clock = clk
+	return rtsptest.Start(t, o)
 }
 
 var testLimits = Limits{StallAfter: 2 * time.Second, MinFPS: 8, MinBitrateKbps: 20, MinWidth: 320, MinHeight: 240, MaxLossPct: 5}

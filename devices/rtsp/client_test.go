@@ -11,27 +11,8 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/devices/rtsp"
-	"github.com/apedge/apedge/internal/clock"
+	"github.com/apedge/apedge/devices/rtsp/rtsptest"
 )
-
-// simAt starts a simulated camera with options o and returns its URL.
-func simAt(t *testing.T, o rtsp.SimOptions) (*rtsp.SimCamera, string) {
-	t.Helper()
-	c := clock.Scaled(clock.System(), time.Date(2026, 3, 14, 21, 30, 0, 0, time.UTC), 1)
-	c.Run()
-	o.Clock = c
-	cam, err := rtsp.NewSimCamera(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	u, err := cam.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cam, u
-}
 
 // play dials u, plays its first track over tr and reads n packets.
 func play(t *testing.T, u string, o rtsp.Options, n int) (*rtsp.Session, error) {
@@ -56,7 +37,7 @@ func play(t *testing.T, u string, o rtsp.Options, n int) (*rtsp.Session, error) 
 
 func TestCredentialsFromURL(t *testing.T) {
 	pw := "p@ss:w/rd %1"
-	_, u := simAt(t, rtsp.SimOptions{Auth: "digest", User: "cam user", Password: pw})
+	_, u := rtsptest.Start(t, rtsp.SimOptions{Auth: "digest", User: "cam user", Password: pw})
 	pu, _ := url.Parse(u)
 	pu.User = url.UserPassword("cam user", pw) // percent-encoded in the URL
 	if !strings.Contains(pu.String(), "%40") {
@@ -76,7 +57,7 @@ func TestCredentialsFromURL(t *testing.T) {
 }
 
 func TestStaleNonce(t *testing.T) {
-	cam, u := simAt(t, rtsp.SimOptions{Auth: "digest", User: "admin", Password: "pw", NonceLifetime: 300 * time.Millisecond, SessionTimeout: 2 * time.Second})
+	cam, u := rtsptest.Start(t, rtsp.SimOptions{Auth: "digest", User: "admin", Password: "pw", NonceLifetime: 300 * time.Millisecond, SessionTimeout: 2 * time.Second})
 	s, err := play(t, u, rtsp.Options{Transport: rtsp.TransportUDP, Credentials: &rtsp.Credentials{User: "admin", Password: "pw"}}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +83,7 @@ func TestStaleNonce(t *testing.T) {
 // TestRedirect checks DESCRIBE follows a 302 to the camera, and gives up after
 // MaxRedirects of them.
 func TestRedirect(t *testing.T) {
-	_, target := simAt(t, rtsp.SimOptions{})
+	_, target := rtsptest.Start(t, rtsp.SimOptions{})
 	redirector := func(to func(self string) string) string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -190,7 +171,7 @@ func TestBadURLs(t *testing.T) {
 // TestCredentialsMerge checks a user in the URL and a password in the options (from a
 // file) make one pair.
 func TestCredentialsMerge(t *testing.T) {
-	_, u := simAt(t, rtsp.SimOptions{Auth: "digest", User: "viewer", Password: "from-a-file"})
+	_, u := rtsptest.Start(t, rtsp.SimOptions{Auth: "digest", User: "viewer", Password: "from-a-file"})
 	pu, _ := url.Parse(u)
 	pu.User = url.User("viewer")
 	if _, err := play(t, pu.String(), rtsp.Options{Transport: rtsp.TransportTCP, Credentials: &rtsp.Credentials{Password: "from-a-file"}}, 5); err != nil {

@@ -454,12 +454,19 @@ func (b *Bridge) checkSimulate(c *checker) {
 // checkReaderID checks a reader id, named field, and records it in ids (reader id:
 // the field that named it), refusing one named twice.
 func checkReaderID(c *checker, ids map[string]string, field, id string) {
+	checkDeviceID(c, ids, field, id, "reader")
+}
+
+// checkDeviceID checks that id, named by field, can name a device of kind what on the
+// site bus and is not already in ids (device id: the field that named it), and records
+// it there.
+func checkDeviceID(c *checker, ids map[string]string, field, id, what string) {
 	if !validDeviceID(id) {
-		c.add(field, fmt.Sprintf("%q is not a reader id", id), "use letters, digits, '-' and '_'")
+		c.add(field, fmt.Sprintf("%q is not a %s id", id, what), "use letters, digits, '-' and '_'")
 		return
 	}
 	if other, dup := ids[id]; dup {
-		c.add(field, id+" already names "+other, "give each reader its own id")
+		c.add(field, id+" already names "+other, "give each "+what+" its own id")
 		return
 	}
 	ids[id] = field

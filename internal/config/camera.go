@@ -100,22 +100,16 @@ func (b *Bridge) checkCameras(c *checker, dir string) {
 	if cc.PictureEvery < 10*time.Second || cc.PictureEvery > 24*time.Hour {
 		c.add("cameraChecks.pictureEvery", cc.PictureEvery.String(), "use 10s to 24h; 5m is usual")
 	}
-	ids := map[string]bool{}
+	ids := map[string]string{}
 	for i := range b.Cameras {
 		b.checkCamera(c, ids, dir, i)
 	}
 }
 
-func (b *Bridge) checkCamera(c *checker, ids map[string]bool, dir string, i int) {
+func (b *Bridge) checkCamera(c *checker, ids map[string]string, dir string, i int) {
 	cam := &b.Cameras[i]
 	f := fmt.Sprintf("cameras[%d]", i)
-	switch {
-	case !validDeviceID(cam.ID):
-		c.add(f+".id", fmt.Sprintf("%q is not a camera id", cam.ID), "use letters, digits, '-' and '_'")
-	case ids[cam.ID]:
-		c.add(f+".id", cam.ID+" used twice", "give each camera its own id")
-	}
-	ids[cam.ID] = true
+	checkDeviceID(c, ids, f+".id", cam.ID, "camera")
 	defaults := []struct {
 		d   *time.Duration
 		def time.Duration

@@ -30,17 +30,11 @@ const (
 // checkSubstanceTesters sets the testers' defaults and checks them, resolving ports
 // against dir.
 func (b *Bridge) checkSubstanceTesters(c *checker, dir string) {
-	ids := map[string]bool{}
+	ids := map[string]string{}
 	for i := range b.SubstanceTesters {
 		t := &b.SubstanceTesters[i]
 		f := fmt.Sprintf("substanceTesters[%d]", i)
-		switch {
-		case !validDeviceID(t.ID):
-			c.add(f+".id", fmt.Sprintf("%q is not a device id", t.ID), "use letters, digits, '-' and '_'")
-		case ids[t.ID]:
-			c.add(f+".id", t.ID+" used twice", "give each tester its own id")
-		}
-		ids[t.ID] = true
+		checkDeviceID(c, ids, f+".id", t.ID, "tester")
 		if t.Kind != TesterBreathAlcohol && t.Kind != TesterOralFluid {
 			c.add(f+".kind", fmt.Sprintf("%q", t.Kind), "use breath-alcohol or oral-fluid")
 		}
