@@ -90,11 +90,11 @@ func TestBadCorpus(t *testing.T) {
 				t.Errorf("%s: accepted", name)
 			}
 		case strings.HasPrefix(name, "request-"), strings.HasPrefix(name, "authorization-"),
-			strings.HasPrefix(name, "sps-"), strings.HasPrefix(name, "rtp-"):
-			// Read by TestBadRequests, TestBadAuthorizations, the SPS tests and
-			// TestBadRTPCorpus.
+			strings.HasPrefix(name, "sps-"), strings.HasPrefix(name, "rtp-"), strings.HasPrefix(name, "setup-"):
+			// Read by TestBadRequests, TestBadAuthorizations, the SPS tests,
+			// TestBadRTPCorpus and TestBadSetupAnswers.
 		default:
-			t.Errorf("%s: name it response-, stream-, sdp-, challenge-, request-, authorization-, sps- or rtp-", name)
+			t.Errorf("%s: name it response-, stream-, sdp-, challenge-, request-, authorization-, sps-, rtp- or setup-", name)
 		}
 	}
 }
