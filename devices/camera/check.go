@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"syscall"
 	"time"
 
@@ -267,7 +266,7 @@ func stageOf(err error, def Stage) Stage {
 	switch {
 	case errors.Is(err, rtsp.ErrAuth):
 		return StageAuth
-	case errors.As(err, &op) && op.Op == "dial", strings.HasPrefix(err.Error(), "rtsp: connect:"):
+	case errors.As(err, &op) && op.Op == "dial": // the client wraps the dialler's error
 		return StageConnect
 	}
 	return def
