@@ -321,6 +321,10 @@ func printDemoBanner(w io.Writer, o demoOptions, start time.Time, consoleURL, pa
   doors                 front and garden: OSDP readers in and out with secure channel on a
                         simulated RS-485 line; side: a Wiegand reader outside; every door on
                         simulated GPIO
+  cameras               four simulated RTSP cameras, checked every 30 s (apedge ctl cameras); the
+                        yard camera fails for a minute in every four. Try one as an installer
+                        would: apedge camera probe URL, with a URL from the log's "rtsp sim:
+                        serving" lines (cam-office asks for user admin, password demo-camera)
   logs                  on standard error (add -v to see every event)
   check the evidence    apedge central export -config %s -site %s -o export.jsonl
                         apedge verify -pubkey %s export.jsonl
