@@ -81,6 +81,7 @@ type Agent struct {
 	roster   []config.Resident // the configured roster with the register's changes
 	regN     int64             // the last register change applied
 	curfew   *curfewRun        // curfew decisions
+	subst    *Substances       // substance tests
 
 	clock   clock.Clock // every time the agent records
 	free    FreeSpace   // the journal's free space
@@ -182,6 +183,10 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	if a.curfew, err = newCurfewRun(a, clk); err != nil {
+		j.Close()
+		return nil, err
+	}
+	if a.subst, err = newSubstances(a, cfg.Substance); err != nil {
 		j.Close()
 		return nil, err
 	}
@@ -294,9 +299,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.applyRegister(ctx); err != nil {
 		return err
 	}
-	// The curfew engine learns from the journal where it left off before this start is
-	// journaled, so that windows that began while the agent was down are caught up.
-	if err := a.curfew.restore(ctx); err != nil {
+	// The curfew and substance engines learn from the journal where they left off
+	// before this start is journaled, so that windows that began while the agent was
+	// down are caught up.
+	if err := a.replayJournal(ctx); err != nil {
 		return err
 	}
 	boot := make([]byte, 8)
@@ -442,7 +448,7 @@ func (a *Agent) process(ctx context.Context) error {
 		case m := <-a.queue:
 			// Decoding and seq checks run here, in arrival order; appends run
 			// concurrently so that they share the journal's group commits.
-			d, from := a.prepare(m)
+			d, from, err := a.prepare(ctx, m)
 			p := pending{m: m, from: from, done: make(chan error, 1)}
 			select {
 			case acks <- p:
@@ -450,7 +456,7 @@ func (a *Agent) process(ctx context.Context) error {
 				return nil
 			}
 			if d == nil {
-				p.done <- nil
+				p.done <- err // an error here is the journal's: the message stays unacknowledged
 				continue
 			}
 			select {
@@ -480,28 +486,30 @@ func (a *Agent) process(ctx context.Context) error {
 }
 
 // prepare turns one bus message into the draft of the event it makes, or nil when it
-// makes none; bad messages are counted, logged and dropped.
-func (a *Agent) prepare(m mqtt.Message) (*event.Draft, devMsg) {
+// makes none; bad messages are counted, logged and dropped. A substance tester's
+// reading is journaled here, in arrival order (substances.go); an error is that
+// journal's failure, after which the message must not be acknowledged.
+func (a *Agent) prepare(ctx context.Context, m mqtt.Message) (*event.Draft, devMsg, error) {
 	a.busMsgs.Add(1)
 	if m.Topic() == sitebus.BridgeStateTopic(a.cfg.Site) {
 		st, err := sitebus.DecodeBridgeState(m.Payload())
 		if err != nil {
 			a.badMessage(m, err)
-			return nil, devMsg{}
+			return nil, devMsg{}, nil
 		}
 		a.log.Info("bridge state", "status", st.Status, "boot", st.Boot)
 		a.bridgeStatus(st)
-		return nil, devMsg{}
+		return nil, devMsg{}, nil
 	}
 	tp, err := sitebus.ParseTopic(m.Topic())
 	if err != nil || tp.Site != a.cfg.Site {
 		a.badMessage(m, fmt.Errorf("topic: %v", err))
-		return nil, devMsg{}
+		return nil, devMsg{}, nil
 	}
 	msg, err := sitebus.Decode(m.Payload())
 	if err != nil {
 		a.badMessage(m, err)
-		return nil, devMsg{}
+		return nil, devMsg{}, nil
 	}
 	from := devMsg{boot: msg.Boot, dev: tp.Class + "/" + tp.ID + "/" + tp.Kind, seq: msg.Seq}
 	// Only a configured device of its class is heard (devicecheck.go); what others
@@ -511,51 +519,59 @@ func (a *Agent) prepare(m mqtt.Message) (*event.Draft, devMsg) {
 			// The bridge answers a command to a door it has not; the answer is
 			// matched to the command by its id, whatever door it names.
 			a.result(msg.Data)
-			return nil, devMsg{}
+			return nil, devMsg{}, nil
 		}
-		return a.refuse(tp, msg, r), devMsg{}
+		return a.refuse(tp, msg, r), devMsg{}, nil
 	}
 	a.checkSeq(tp, msg)
 	if tp.Kind == sitebus.KindCmdResult {
 		a.result(msg.Data)
-		return nil, from
+		return nil, from, nil
 	}
 	if tp.Kind == sitebus.KindState {
 		if err := a.deviceStatus(tp, msg); err != nil {
 			a.badMessage(m, err)
 		}
-		return nil, from
+		return nil, from, nil
 	}
 	if tp.Kind != sitebus.KindEvent {
-		return nil, from
+		return nil, from, nil
 	}
 	if tp.Class == sitebus.ClassCamera && msg.Kind == sitebus.CameraThumbnailKind {
 		// A camera's picture is kept as its thumbnail, not journaled (cameras.go).
 		if err := a.deviceStatus(tp, msg); err != nil {
 			a.badMessage(m, err)
 		}
-		return nil, from
+		return nil, from, nil
 	}
 	now := a.clock.Now()
 	if r := a.checkTime(msg.Time, now); r != nil {
-		return a.refuse(tp, msg, r), from
+		return a.refuse(tp, msg, r), from, nil
+	}
+	if tp.Class == sitebus.ClassSubstanceTester && msg.Kind == sitebus.SubstanceReadingKind {
+		err := a.subst.reading(ctx, tp, msg)
+		if bad := (*badDataError)(nil); errors.As(err, &bad) {
+			a.badMessage(m, err)
+			return nil, from, nil
+		}
+		return nil, from, err
 	}
 	d, err := a.translate(tp, msg)
 	if r := (*refusedError)(nil); errors.As(err, &r) {
-		return a.refuse(tp, msg, r), from
+		return a.refuse(tp, msg, r), from, nil
 	}
 	if err == nil && d != nil {
 		err = a.markLate(d, msg.Time, now)
 	}
 	if err != nil {
 		a.badMessage(m, err) // refused, counted and logged: handled
-		return nil, from
+		return nil, from, nil
 	}
 	if d == nil {
-		return nil, from
+		return nil, from, nil
 	}
 	d.Origin = fmt.Sprintf("bus:%s/%s/%s/%d", tp.Class, tp.ID, msg.Boot, msg.Seq)
-	return d, from
+	return d, from, nil
 }
 
 func (a *Agent) append(ctx context.Context, d *event.Draft) (journal.Record, error) {

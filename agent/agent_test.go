@@ -82,6 +82,7 @@ cameras:
   - {id: yard-cam, name: yard, url: "rtsp://192.0.2.11/stream1"}
 substanceTesters:
   - {id: breath-1, kind: breath-alcohol, port: /dev/ttyUSB1}
+  - {id: oral-1, kind: oral-fluid, port: /dev/ttyUSB2}
 `
 
 // apSite is one AP: an embedded broker shared by the site bus and the uplink, the

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent/curfew"
-	"github.com/apedge/apedge/formats/envelope"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/internal/clock"
 )
@@ -75,70 +74,60 @@ func curfewPeople(a *Agent, now time.Time) ([]curfew.Person, error) {
 	return people, nil
 }
 
-// restore rebuilds the engine from the journal so that a restart neither repeats nor
+// curfewRestore rebuilds the engine from the journal so that a restart neither repeats nor
 // misses a decision. The epoch is the last start of an agent that ran the curfew
 // engine (agent.started with curfewEngine): everything since is decided again, and
 // what was already journaled is suppressed by its decision key (Done); movements since
 // then are replayed as new, so that a decision a crash cut off is made now, and older
 // ones only rebuild presence. With no such start (a new site) the epoch is now.
-func (c *curfewRun) restore(ctx context.Context) error {
-	type moved struct {
-		m  curfew.Movement
-		at time.Time
+// It is given the journal's events in order by replayJournal (restoreEvent), then
+// finishes with restoreDone.
+type curfewRestore struct {
+	epoch time.Time
+	moves []restoredMove
+}
+
+type restoredMove struct {
+	m  curfew.Movement
+	at time.Time
+}
+
+// restoreEvent takes one journaled event into r.
+func (c *curfewRun) restoreEvent(r *curfewRestore, ev *event.Event) {
+	typ := strings.TrimPrefix(ev.Type, event.TypePrefix)
+	at, _ := time.Parse(time.RFC3339Nano, ev.Data.OccurredAt)
+	var info struct {
+		DecisionKey  string `json:"decisionKey"`
+		CurfewEngine bool   `json:"curfewEngine"`
 	}
-	var epoch time.Time
-	var moves []moved
-	for from := uint64(1); ; {
-		es, err := c.a.journal.Read(ctx, from, 1000, 8<<20)
-		if err != nil {
-			return fmt.Errorf("agent: curfew: read journal: %w", err)
+	json.Unmarshal(ev.Data.AdditionalInformation, &info)
+	switch {
+	case typ == "agent.started" && info.CurfewEngine:
+		r.epoch = at
+	case info.DecisionKey != "":
+		c.eng.Done(info.DecisionKey)
+	case typ == "movement.entered" || typ == "movement.exited":
+		if m, ok := movementOf(ev.Data.PersonReference, typ, ev.ID, at); ok {
+			r.moves = append(r.moves, restoredMove{m, at})
 		}
-		if len(es) == 0 {
-			break
-		}
-		for _, e := range es {
-			env, err := envelope.Decode(e.Envelope)
-			if err != nil {
-				return fmt.Errorf("agent: curfew: journal seq %d: %w", e.Seq, err)
-			}
-			ev, err := event.Parse(env.Payload)
-			if err != nil {
-				return fmt.Errorf("agent: curfew: journal seq %d: %w", e.Seq, err)
-			}
-			typ := strings.TrimPrefix(ev.Type, event.TypePrefix)
-			at, _ := time.Parse(time.RFC3339Nano, ev.Data.OccurredAt)
-			var info struct {
-				DecisionKey  string `json:"decisionKey"`
-				CurfewEngine bool   `json:"curfewEngine"`
-			}
-			json.Unmarshal(ev.Data.AdditionalInformation, &info)
-			switch {
-			case typ == "agent.started" && info.CurfewEngine:
-				epoch = at
-			case info.DecisionKey != "":
-				c.eng.Done(info.DecisionKey)
-			case typ == "movement.entered" || typ == "movement.exited":
-				if m, ok := movementOf(ev.Data.PersonReference, typ, ev.ID, at); ok {
-					moves = append(moves, moved{m, at})
-				}
-			}
-		}
-		from = es[len(es)-1].Seq + 1
 	}
-	if epoch.IsZero() {
-		epoch = c.clock.Now()
+}
+
+// restoreDone sets the engine's epoch and presence from what r gathered.
+func (c *curfewRun) restoreDone(r *curfewRestore) {
+	if r.epoch.IsZero() {
+		r.epoch = c.clock.Now()
 	}
-	c.eng.SetEpoch(epoch)
+	c.eng.SetEpoch(r.epoch)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, mv := range moves {
-		if mv.at.Before(epoch) {
+	for _, mv := range r.moves {
+		if mv.at.Before(r.epoch) {
 			c.eng.Seen(mv.m)
 		} else {
 			c.held = append(c.held, mv.m)
 		}
 	}
-	return nil
 }
 
 // movementOf is the curfew movement of movement event id (type typ) of the resident p,

@@ -152,6 +152,9 @@ type Fact struct {
 	// Door names the door when the info does not: for a curfew decision, the door of
 	// the movement it rests on, if the caller knows it.
 	Door string
+	// NoResults says the sentence is for someone who may not see substance results:
+	// a substance event's sentence then says which test and whose, not what it found.
+	NoResults bool
 }
 
 // info is the union of the fields of event infos that sentences use.
@@ -206,6 +209,9 @@ func (d *Describer) Sentence(f Fact) string {
 		return " by " + d.Door(door)
 	}
 	if s, ok := d.cameraSentence(f, in); ok {
+		return s
+	}
+	if s, ok := d.substanceSentence(f); ok {
 		return s
 	}
 	switch f.Type {

@@ -33,7 +33,7 @@ var priorityNames = map[int]string{PriorityUrgent: "urgent", PriorityHigh: "high
 // defaultPriorities are the alarm types' priorities unless console.alarms says
 // otherwise: a forced door, a curfew breach, an absence at curfew and a reader gone
 // offline first; a camera that shows nothing (offline, refusing its password,
-// stalled, frozen) with the faults; tailgating, presence inconsistencies and a
+// stalled, frozen) and a substance reading bound to no test with the faults; tailgating, presence inconsistencies and a
 // camera whose picture is degraded after them.
 var defaultPriorities = map[string]int{
 	"door.forced":                  PriorityUrgent,
@@ -54,6 +54,7 @@ var defaultPriorities = map[string]int{
 	"camera.auth-failed":           PriorityHigh,
 	"camera.stalled":               PriorityHigh,
 	"camera.frozen":                PriorityHigh,
+	"substance.reading-unbound":    PriorityHigh,
 	"door.tailgate":                PriorityNormal,
 	"presence.inconsistent":        PriorityNormal,
 	"camera.degraded":              PriorityNormal,

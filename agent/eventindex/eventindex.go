@@ -69,6 +69,7 @@ var AlarmTypes = []string{
 	"camera.stalled",
 	"camera.frozen",
 	"camera.degraded",
+	"substance.reading-unbound",
 }
 
 // ErrNotFound is returned by Alarm when seq is not an indexed alarm.

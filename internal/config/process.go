@@ -37,6 +37,8 @@ type Agent struct {
 	// Devices names the site's devices: the agent journals a device message only from
 	// one of them.
 	Devices Devices `yaml:"devices"`
+	// Substance configures substance testing.
+	Substance Substance `yaml:"substance,omitempty"`
 	// Disk sets the free space below which the agent raises a low-disk alarm.
 	Disk Disk `yaml:"disk,omitempty"`
 	Log  Log  `yaml:"log,omitempty"`
@@ -236,6 +238,7 @@ func LoadAgent(path string) (*Agent, error) {
 	a.Console.check(&c, dir, a.Database)
 	a.Checkpoints.check(&c)
 	a.Disk.check(&c)
+	a.Substance.check(&c)
 	a.Devices.check(&c, dir, a.Site)
 	a.Log.check(&c)
 	return &a, c.err(path)

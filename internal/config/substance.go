@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // SubstanceTester is a breath-alcohol meter or an oral-fluid analyser on a serial
@@ -52,5 +53,39 @@ func (b *Bridge) checkSubstanceTesters(c *checker, dir string) {
 		case t.Port != SimulatedPort:
 			t.Port = resolve(dir, t.Port)
 		}
+	}
+}
+
+// Substance configures the agent's substance testing: how readings are bound to
+// tests, the breath-alcohol limit, the drug panels' cut-offs and when a laboratory
+// is overdue. Zero fields take the engine's defaults (agent/substance).
+type Substance struct {
+	// BindWindow is how long after a test starts a device's next reading, without
+	// the test's id keyed in, may still be bound to it (default 10m).
+	BindWindow time.Duration `yaml:"bindWindow,omitempty"`
+	// LabOverdue is how long after dispatch a sample may wait for its laboratory's
+	// result before the console lists it as overdue (default 336h: 14 days).
+	LabOverdue time.Duration `yaml:"labOverdue,omitempty"`
+	// BreathLimitUg is the breath-alcohol limit in µg per 100 ml of breath, at or
+	// over which a breath test is non-negative (default 9).
+	BreathLimitUg float64 `yaml:"breathLimitUgPer100ml,omitempty"`
+	// OralFluidCutoffs and UrineCutoffs give, per drug panel (amphetamine, cocaine,
+	// thc, ...), its cut-off in ng/ml, recorded with each result; panels not named
+	// keep their defaults, the published figures of devices/substance.
+	OralFluidCutoffs map[string]float64 `yaml:"oralFluidCutoffs,omitempty"`
+	UrineCutoffs     map[string]float64 `yaml:"urineCutoffs,omitempty"`
+}
+
+func (s *Substance) check(c *checker) {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"substance.bindWindow", s.BindWindow}, {"substance.labOverdue", s.LabOverdue}} {
+		if d.v < 0 {
+			c.add(d.name, d.v.String(), "use a positive duration, or leave it out for the default")
+		}
+	}
+	if s.BreathLimitUg < 0 || s.BreathLimitUg > 1000 {
+		c.add("substance.breathLimitUgPer100ml", fmt.Sprint(s.BreathLimitUg), "use 0 (the default, 9) to 1000")
 	}
 }

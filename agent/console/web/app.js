@@ -24,7 +24,8 @@ const ALARM_TYPES = new Set(['door.forced', 'door.held-open', 'door.tailgate', '
   'door.alarm', 'reader.offline', 'reader.secure-channel-failed', 'curfew.absent',
   'curfew.breached', 'presence.inconsistent', 'agent.clock-unsynced',
   'delivery.ack-refused', 'device.refused', 'command.unordered', 'agent.disk-low', 'bridge.messages-lost',
-  'camera.offline', 'camera.auth-failed', 'camera.stalled', 'camera.frozen', 'camera.degraded']);
+  'camera.offline', 'camera.auth-failed', 'camera.stalled', 'camera.frozen', 'camera.degraded',
+  'substance.reading-unbound']);
 // Each alarm type's title, as staff say it.
 const ALARM_TITLE = {
   'door.forced': 'Door forced', 'door.held-open': 'Door held open', 'door.tailgate': 'Tailgating',
@@ -36,6 +37,7 @@ const ALARM_TITLE = {
   'agent.disk-low': 'Disk nearly full', 'bridge.messages-lost': 'Device messages lost',
   'camera.offline': 'Camera offline', 'camera.auth-failed': 'Camera refused its login', 'camera.stalled': 'Camera stalled',
   'camera.frozen': 'Camera picture frozen', 'camera.degraded': 'Camera degraded',
+  'substance.reading-unbound': 'Substance reading matched no test',
 };
 // Priorities as the API names them: an icon and a word each, never colour alone.
 const PRIORITY = { urgent: '⚠ URGENT', high: '⚠ HIGH', normal: '• NORMAL', low: '· LOW' };
