@@ -20,6 +20,12 @@ var sampleWords = map[string]string{substance.SampleBreath: "breath test", subst
 var stageWords = map[string]string{substance.StageCollected: "collected for confirmation", substance.StageSealed: "sealed",
 	substance.StageDispatched: "sent to the laboratory", substance.StageReceived: "received by the laboratory"}
 
+// restrictedWords say what a substance event records without saying what it found.
+var restrictedWords = map[string]string{substance.TypeStarted: "started", substance.TypeTested: "screening result recorded",
+	substance.TypeRefused: "refusal, or no sample given, recorded", substance.TypeCustody: "sample handed over",
+	substance.TypeDispatched: "sample sent to the laboratory", substance.TypeConfirmed: "laboratory's result recorded",
+	substance.TypeClosed: "closed"}
+
 // substanceFields is the union of the fields of substance events' infos that
 // sentences use.
 type substanceFields struct {
@@ -64,10 +70,11 @@ func (d *Describer) substanceSentence(f Fact) (string, bool) {
 	when := d.When(f.At)
 	if f.NoResults {
 		if f.Type == substance.TypeUnbound {
-			return "A substance tester's reading that matched no test was held at " + when + " (shown only to staff who may see substance results)", true
+			return "A substance tester's reading matched no test and is held, attached to no one, at " + when +
+				" (details only for staff who may see substance results)", true
 		}
-		return upper(test) + " of " + who + ": " + strings.TrimPrefix(substanceDescriptions[f.Type], "a ") + ", at " + when +
-			" (shown only to staff who may see substance results)", true
+		return upper(test) + " of " + who + ": " + restrictedWords[f.Type] + " at " + when +
+			" (details only for staff who may see substance results)", true
 	}
 	switch f.Type {
 	case substance.TypeStarted:

@@ -360,7 +360,8 @@ func (s *Server) describe(ss []eventindex.Summary) []describedView {
 	d := s.describer()
 	out := make([]describedView, 0, len(ss))
 	for _, e := range ss {
-		out = append(out, describedView{Summary: e, Sentence: d.Sentence(agent.Fact{Type: e.Type, At: e.OccurredAt, CRN: e.CRN, Info: e.Data, Description: e.Description})})
+		se, _ := shown(e)
+		out = append(out, describedView{Summary: se, Sentence: d.Sentence(factOf(e))})
 	}
 	return out
 }

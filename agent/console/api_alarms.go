@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/eventindex"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/internal/config"
@@ -94,8 +93,9 @@ func (s *Server) alarmViews(as []eventindex.Alarm) []alarmView {
 	d := s.describer()
 	for _, a := range as {
 		prio, text := s.alarmPolicy(a.Type)
-		v := alarmView{Alarm: a, Priority: prio, PriorityName: priorityNames[prio], Instructions: text,
-			Sentence: d.Sentence(agent.Fact{Type: a.Type, At: a.OccurredAt, CRN: a.CRN, Info: a.Data, Description: a.Description})}
+		sentence := d.Sentence(factOf(a.Summary))
+		a.Summary, _ = shown(a.Summary)
+		v := alarmView{Alarm: a, Priority: prio, PriorityName: priorityNames[prio], Instructions: text, Sentence: sentence}
 		switch {
 		case a.CRN != "":
 			v.Group = a.Type + "|person:" + a.CRN

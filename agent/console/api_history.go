@@ -14,6 +14,7 @@ import (
 	"github.com/apedge/apedge/agent"
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/eventindex"
+	"github.com/apedge/apedge/agent/staff"
 	"github.com/apedge/apedge/formats/proof"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/httpjson"
@@ -64,6 +65,8 @@ type historyEntry struct {
 	// Alarm says the event is an alarm; Acknowledged is its acknowledgement, if any.
 	Alarm        bool            `json:"alarm"`
 	Acknowledged *eventindex.Ack `json:"acknowledged"`
+	// Restricted says its info was cut down (shown): a substance event.
+	Restricted bool `json:"-"`
 }
 
 // kindOf sorts an event type into a history kind.
@@ -191,8 +194,10 @@ func (s *Server) historyOf(ctx context.Context, crn string, from, to time.Time) 
 			}
 		}
 		en.Kind = kindOf(e.Type, en.Alarm)
-		en.Sentence = d.Sentence(agent.Fact{Type: e.Type, At: e.OccurredAt, CRN: e.CRN, Info: e.Data, Description: e.Description,
-			Door: doors[movementRef(e.Data)]})
+		f := factOf(e)
+		f.Door = doors[movementRef(e.Data)]
+		en.Sentence = d.Sentence(f)
+		en.Summary, en.Restricted = shown(e)
 		h.Events = append(h.Events, en)
 	}
 	for _, a := range acks {
@@ -271,9 +276,13 @@ func (s *Server) residentBundle(w http.ResponseWriter, r *http.Request) {
 		Title: fmt.Sprintf("Events of %s, %s to %s, from the journal of site %s", h.Label, local(from), local(to), site),
 		From:  from.UTC(), To: to.UTC(), CreatedAt: s.clock.Now().UTC(), CreatedBy: by, TreeSize: size, Events: []proof.SetEvent{}}
 	j := s.o.Site.Journal()
+	results := s.policy.Allows(who(r).user.Role, staff.PermSubstanceResults)
 	for _, e := range h.Events {
 		if e.Seq > size {
 			continue // journaled after the checkpoint: the next bundle has it
+		}
+		if e.Restricted && !results {
+			continue // its signed envelope carries a result this member of staff may not see
 		}
 		es, err := j.Read(ctx, e.Seq, 1, 4<<20)
 		if err != nil || len(es) == 0 || es[0].Seq != e.Seq {

@@ -432,6 +432,12 @@ func staffStatus(err error) int {
 // audit journals a staff.* event: signed and sent to central like every event.
 // A failure to journal is logged; the request it records has already happened.
 func (s *Server) audit(r *http.Request, typ, by, desc string, info map[string]any) {
+	s.auditNow(r, typ, by, desc, info)
+}
+
+// auditNow journals a staff.* event as audit does, and says whether it is durable:
+// for a request that must not be answered unless it is recorded.
+func (s *Server) auditNow(r *http.Request, typ, by, desc string, info map[string]any) bool {
 	if info == nil {
 		info = map[string]any{}
 	}
@@ -442,10 +448,12 @@ func (s *Server) audit(r *http.Request, typ, by, desc string, info map[string]an
 	b, err := json.Marshal(info)
 	if err != nil {
 		s.log.Error("audit", "type", typ, "err", err)
-		return
+		return false
 	}
 	if _, err := s.o.Site.Journal().Append(context.WithoutCancel(r.Context()),
 		&event.Draft{Type: typ, OccurredAt: s.clock.Now(), Description: desc, Info: b}); err != nil {
 		s.log.Error("audit event not journaled", "type", typ, "err", err)
+		return false
 	}
+	return true
 }

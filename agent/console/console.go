@@ -67,6 +67,8 @@ type Site interface {
 	UnlockDoor(ctx context.Context, door, by, reason string, d time.Duration) (sitebus.Result, error)
 	// CameraThumbnail is the latest picture from a camera, if the agent holds one.
 	CameraThumbnail(id string) (sitebus.CameraThumbnail, bool)
+	// Substances is the site's substance testing.
+	Substances() *agent.Substances
 }
 
 // Options configure a Server.
@@ -220,6 +222,15 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/users", staff.PermAccounts, s.addUser)
 	s.handle("PATCH /api/v1/users/{name}", staff.PermAccounts, s.changeUser)
 	s.handle("GET /api/v1/stream", staff.PermRead, s.stream)
+	s.handle("GET /api/v1/substance", staff.PermSubstanceTest, s.substanceOverview)
+	s.handle("POST /api/v1/substance/tests", staff.PermSubstanceTest, s.startTest)
+	s.handle("GET /api/v1/substance/tests/{id}", staff.PermSubstanceResults, s.testResult)
+	s.handle("POST /api/v1/substance/tests/{id}/urine", staff.PermSubstanceTest, s.urineResult)
+	s.handle("POST /api/v1/substance/tests/{id}/refusal", staff.PermSubstanceTest, s.refusal)
+	s.handle("POST /api/v1/substance/tests/{id}/seal", staff.PermSubstanceTest, s.sealSample)
+	s.handle("POST /api/v1/substance/tests/{id}/custody", staff.PermSubstanceTest, s.custody)
+	s.handle("POST /api/v1/substance/tests/{id}/lab", staff.PermSubstanceResults, s.labResult)
+	s.handle("POST /api/v1/substance/tests/{id}/close", staff.PermSubstanceTest, s.closeTest)
 }
 
 // handle registers h for pattern, behind sign-in with permission perm unless perm is

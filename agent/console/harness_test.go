@@ -65,6 +65,9 @@ osdp:
       - {id: front-out, address: 2, insecure: true}
 doors:
   - {id: front, entryReader: front-in, exitReader: front-out, lock: {mode: fail-safe}, heldOpenAfter: 30s}
+substanceTesters:
+  - {id: breath-1, kind: breath-alcohol, port: simulated, name: office}
+  - {id: oral-1, kind: oral-fluid, port: simulated, name: office}
 simulate: {quiet: true}
 `
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent/eventindex"
+	"github.com/apedge/apedge/agent/staff"
 )
 
 // stateView is the dashboard's whole picture, sent on every change.
@@ -17,6 +18,9 @@ type stateView struct {
 	Alarms    []alarmView         `json:"alarms"`
 	Residents any                 `json:"residents"`
 	Roll      *eventindex.Summary `json:"roll"`
+	// Substance is the substance testing overview (GET /api/v1/substance), for staff
+	// who test; absent for others.
+	Substance *substanceView `json:"substance,omitempty"`
 }
 
 // stream sends the dashboard server-sent events: "state" (the whole picture) at once
@@ -116,6 +120,14 @@ func (s *Server) stateNow(r *http.Request) (stateView, error) {
 		return stateView{}, err
 	}
 	d := s.o.Site.Devices()
-	return stateView{Status: st, Doors: doorsOf(d), Alarms: s.alarmViews(as), Residents: rs, Roll: st.Roll,
-		Devices: map[string]any{"bridge": d.Bridge, "readers": d.Readers, "cameras": d.Cameras, "docks": []any{}}}, nil
+	v := stateView{Status: st, Doors: doorsOf(d), Alarms: s.alarmViews(as), Residents: rs, Roll: st.Roll,
+		Devices: map[string]any{"bridge": d.Bridge, "readers": d.Readers, "cameras": d.Cameras, "docks": []any{}}}
+	if s.policy.Allows(who(r).user.Role, staff.PermSubstanceTest) {
+		sv, err := s.substanceNow(r)
+		if err != nil {
+			return stateView{}, err
+		}
+		v.Substance = &sv
+	}
+	return v, nil
 }
