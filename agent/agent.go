@@ -125,6 +125,9 @@ type options struct {
 	clock clock.Clock
 	check ClockCheck
 	free  FreeSpace
+	// oralCutoffs and urineCutoffs are the cut-offs of panels substance.* of the
+	// configuration does not name.
+	oralCutoffs, urineCutoffs map[string]float64
 }
 
 // WithClock makes the agent take every time it records (its start, checkpoints, door
@@ -135,6 +138,14 @@ func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 // WithClockCheck replaces the configured check that the system clock is right (tests
 // use one of their own).
 func WithClockCheck(f ClockCheck) Option { return func(o *options) { o.check = f } }
+
+// WithCutoffDefaults gives the drug panels the configuration (substance.oralFluidCutoffs,
+// substance.urineCutoffs) does not name their cut-offs, in ng/ml: the published figures
+// of devices/substance, which the agent may not import (DefaultOralFluidCutoffs,
+// DefaultUrineCutoffs), given by the command that starts it.
+func WithCutoffDefaults(oral, urine map[string]float64) Option {
+	return func(o *options) { o.oralCutoffs, o.urineCutoffs = oral, urine }
+}
 
 // New opens the agent's key and journal. Run starts it; Close releases them.
 func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Option) (*Agent, error) {
@@ -186,7 +197,7 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 		j.Close()
 		return nil, err
 	}
-	if a.subst, err = newSubstances(a, cfg.Substance); err != nil {
+	if a.subst, err = newSubstances(a, cfg.Substance, o.oralCutoffs, o.urineCutoffs); err != nil {
 		j.Close()
 		return nil, err
 	}

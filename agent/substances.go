@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -57,10 +58,19 @@ type Substances struct {
 	replayRefused atomic.Uint64
 }
 
-// newSubstances returns the substance desk of a's configuration.
-func newSubstances(a *Agent, cfg config.Substance) (*Substances, error) {
+// newSubstances returns the substance testing of a's configuration, with the
+// cut-offs of panels it does not name from oral and urine.
+func newSubstances(a *Agent, cfg config.Substance, oral, urine map[string]float64) (*Substances, error) {
+	with := func(defaults, set map[string]float64) map[string]float64 {
+		out := maps.Clone(defaults)
+		if out == nil {
+			out = map[string]float64{}
+		}
+		maps.Copy(out, set)
+		return out
+	}
 	eng, err := substance.New(substance.Config{BindWindow: cfg.BindWindow, LabOverdue: cfg.LabOverdue, BreathLimitUg: cfg.BreathLimitUg,
-		OralFluidCutoffs: cfg.OralFluidCutoffs, UrineCutoffs: cfg.UrineCutoffs})
+		OralFluidCutoffs: with(oral, cfg.OralFluidCutoffs), UrineCutoffs: with(urine, cfg.UrineCutoffs)})
 	if err != nil {
 		return nil, fmt.Errorf("agent: substance: %w", err)
 	}

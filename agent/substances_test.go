@@ -11,6 +11,7 @@ import (
 	"github.com/apedge/apedge/agent/substance"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/internal/clock/clocktest"
 )
 
 // TestSubstanceTesterStatus: a configured substance tester's status is kept as the
@@ -173,5 +174,40 @@ func TestSubstanceStartRefusals(t *testing.T) {
 	}
 	if ts, err := a.Substances().Tests(t.Context(), true); err != nil || len(ts) != 0 {
 		t.Errorf("%d tests after refusals (%v)", len(ts), err)
+	}
+}
+
+// TestSubstanceUrineCutoffs: a urine cup's result records each panel's cut-off from
+// the defaults the agent was given, except where the configuration sets its own.
+func TestSubstanceUrineCutoffs(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.clock = clocktest.New(noon)
+	s.cfg.Substance.UrineCutoffs = map[string]float64{"cocaine": 300}
+	a, err := agent.New(t.Context(), s.cfg, s.log, agent.WithClock(s.clock),
+		agent.WithCutoffDefaults(nil, map[string]float64{"cocaine": 150, "thc": 50}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	start(t, "agent", a.Run)
+	subscribed(t, a)
+	ctx := t.Context()
+	auth := &substance.Authorisation{Ref: "AUTH-1", Manager: "Mo Manager", From: noon.Add(-time.Hour), To: noon.Add(24 * time.Hour)}
+	test, err := a.Substances().Start(ctx, substance.Start{CRN: "X100002", Reason: substance.ReasonArrival, SampleType: substance.SampleUrine,
+		Authorisation: auth, Staff: "Kim", Witness: "Sam", At: s.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Substances().Urine(ctx, test.ID, "CUP-9", "2027-01-31", map[string]string{"cocaine": "negative", "thc": "non-negative"}, "Kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := map[string]float64{}
+	for _, p := range got.Screen.Panels {
+		cut[p.Panel] = p.CutoffNgMl
+	}
+	if cut["cocaine"] != 300 || cut["thc"] != 50 || got.State != substance.StateAwaitingConfirmation {
+		t.Errorf("cut-offs %v, state %s; want cocaine 300 (configured), thc 50 (default), awaiting confirmation", cut, got.State)
 	}
 }

@@ -21,10 +21,12 @@ import (
 	"github.com/apedge/apedge/cmd/apedge/internal/cli"
 	"github.com/apedge/apedge/devices/doorio"
 	"github.com/apedge/apedge/devices/osdp"
+	dsub "github.com/apedge/apedge/devices/substance"
 	bridge "github.com/apedge/apedge/firmware-bridge"
 	"github.com/apedge/apedge/formats/proof"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/formats/verify"
+	"github.com/apedge/apedge/internal/clock"
 	"github.com/apedge/apedge/internal/config"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 )
@@ -58,7 +60,7 @@ func (s sys) cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writ
 		// garbage collector work harder before the heap grows past this.
 		debug.SetMemoryLimit(agentMemoryLimit)
 	}
-	a, err := agent.New(ctx, cfg, log, agent.WithClock(s.clock))
+	a, err := agent.New(ctx, cfg, log, agentOptions(s.clock)...)
 	if err != nil {
 		return err
 	}
@@ -603,4 +605,12 @@ func pinFix(hostErr error) string {
 		names = append(names, p.Name())
 	}
 	return "use a pin name this machine has, such as " + strings.Join(names, ", ")
+}
+
+// agentOptions are how every agent this command starts is made: on clk, with the
+// published cut-offs of devices/substance for the drug panels its configuration does
+// not set.
+func agentOptions(clk clock.Clock) []agent.Option {
+	return []agent.Option{agent.WithClock(clk),
+		agent.WithCutoffDefaults(dsub.DefaultOralFluidCutoffs(), dsub.DefaultUrineCutoffs())}
 }
