@@ -783,7 +783,7 @@ func TestHealthMetricsAndFiles(t *testing.T) {
 }
 
 // TestOpenAPIDescribesEveryRoute checks that openapi.yaml and the server agree on the
-// API's routes, both ways.
+// API's routes, both ways, and on the permission each needs.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("openapi.yaml")
@@ -821,6 +821,25 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	for r := range documented {
 		if !served[r] {
 			t.Errorf("%s is in openapi.yaml but not served", r)
+		}
+	}
+	// Each operation's x-permission is the one its route checks.
+	routePerms := console.RoutePermissions()
+	for p, ops := range doc.Paths {
+		for m, v := range ops {
+			op, _ := v.(map[string]any)
+			if m == "parameters" || op == nil {
+				continue
+			}
+			perm, _ := op["x-permission"].(string)
+			r := strings.ToUpper(m) + " " + p
+			want, ok := routePerms[r]
+			if !ok {
+				continue
+			}
+			if w := string(want); w == "" && perm != "none" || w != "" && perm != w {
+				t.Errorf("%s: x-permission %q in openapi.yaml, the route checks %q", r, perm, w)
+			}
 		}
 	}
 }

@@ -96,6 +96,7 @@ type Server struct {
 	policy   staff.Policy
 	clock    clock.Clock
 	patterns []string
+	perms    map[string]staff.Permission // by pattern
 	log      *slog.Logger
 	mux      *http.ServeMux
 	reg      *prometheus.Registry
@@ -136,6 +137,16 @@ func Routes() []string {
 	s.newRefusalMetrics()
 	s.routes()
 	return s.patterns
+}
+
+// RoutePermissions maps each route pattern that needs sign-in to the permission it
+// needs, and each that does not to "".
+func RoutePermissions() map[string]staff.Permission {
+	s := &Server{mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s.metrics = newHTTPMetrics(s.reg)
+	s.newRefusalMetrics()
+	s.routes()
+	return s.perms
 }
 
 // Handler returns the console's handler.
@@ -237,6 +248,10 @@ func (s *Server) routes() {
 // empty, and counted in the HTTP metrics under its pattern.
 func (s *Server) handle(pattern string, perm staff.Permission, h http.HandlerFunc) {
 	s.patterns = append(s.patterns, pattern)
+	if s.perms == nil {
+		s.perms = map[string]staff.Permission{}
+	}
+	s.perms[pattern] = perm
 	var next http.Handler = h
 	if perm != "" {
 		next = s.authorize(perm, h)
