@@ -2,6 +2,8 @@ package substance_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -268,6 +270,13 @@ func FuzzApply(f *testing.F) {
 		`{"device":"oral-1","why":"x","at":"2026-11-22T21:00:00Z","reading":{"alcoholUgPer100ml":1e309}}`} {
 		f.Add(uint8(i), []byte(seed))
 	}
+	for f2, typ := range badCorpus(f) {
+		b, err := os.ReadFile(f2)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(slices.Index(types, typ)), b)
+	}
 	f.Fuzz(func(t *testing.T, typ uint8, b []byte) {
 		d := substance.Draft{Type: types[int(typ)%len(types)], Info: b}
 		e := base.Clone()
@@ -294,4 +303,46 @@ func FuzzApply(f *testing.F) {
 			t.Fatalf("%s %q: the replay differs", d.Type, b)
 		}
 	})
+}
+
+// badCorpus returns the files of testdata/bad, each with the event type its
+// directory names ("substance." + the directory).
+func badCorpus(t testing.TB) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "bad", "*", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad corpus: %v", err)
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		out[f] = "substance." + filepath.Base(filepath.Dir(f))
+	}
+	return out
+}
+
+// TestBadEventCorpus: every event of testdata/bad (one directory per event type,
+// each file an Info that must not be applied after the scenario: a test id taken, a
+// test that does not exist or is another resident's, a stage out of order, a cut-off
+// file) is refused with an error, changing nothing.
+func TestBadEventCorpus(t *testing.T) {
+	base := newEngine(t)
+	scenario(t, base)
+	for f, typ := range badCorpus(t) {
+		t.Run(f, func(t *testing.T) {
+			if !slices.Contains(substance.Types(), typ) {
+				t.Fatalf("directory of %s names no event type (%s)", f, typ)
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := base.Clone()
+			if err := e.Apply(substance.Draft{Type: typ, Info: b}); err == nil {
+				t.Fatalf("%s %s applied", typ, b)
+			}
+			if !substance.SameState(base, e) {
+				t.Fatalf("%s refused but changed the state", typ)
+			}
+		})
+	}
 }
