@@ -78,7 +78,8 @@ func (d *Describer) substanceSentence(f Fact) (string, bool) {
 	}
 	switch f.Type {
 	case substance.TypeStarted:
-		s := fmt.Sprintf("%s started %s %s of %s", dash(in.Staff, "Staff"), article(in.Reason), test, who)
+		pre, post := reasonWords(in.Reason)
+		s := fmt.Sprintf("%s started %s%s of %s%s", dash(in.Staff, "Staff"), pre, test, who, post)
 		if in.Device != "" {
 			s += " on " + in.Device
 		}
@@ -177,17 +178,18 @@ func screenWords(in substanceFields) string {
 	return s
 }
 
-// article gives a reason its article: "a random", "an arrival".
-func article(reason string) string {
+// reasonWords put a test's reason in words, before and after "breath test T-1 of
+// Brian Baker": "a random ...", "a ..., on suspicion".
+func reasonWords(reason string) (pre, post string) {
 	switch reason {
-	case "":
-		return "a"
-	case substance.ReasonArrival:
-		return "an arrival"
+	case substance.ReasonRandom:
+		return "a random ", ""
 	case substance.ReasonSuspicion:
-		return "a suspicion"
+		return "a ", ", on suspicion"
+	case substance.ReasonArrival:
+		return "a ", ", on arrival"
 	case substance.ReasonReturn:
-		return "a return"
+		return "a ", ", after a return to the AP"
 	}
-	return "a " + reason
+	return "a ", ""
 }

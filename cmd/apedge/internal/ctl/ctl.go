@@ -25,7 +25,8 @@ const usage = `apedge ctl COMMAND [flags]   (every command takes -h)
 
 Works a running agent through its console API (the one the dashboard uses), as a user
 signed in with apedge ctl login. What each user may do depends on their role (staff,
-security, manager, admin); the agent journals every action as a signed event naming them.
+keyworker, security, manager, admin); the agent journals every action as a signed event
+naming them.
 
   login     -user NAME                sign in; the password is read from the terminal
                                       without echo, or as one line of standard input
@@ -50,6 +51,19 @@ security, manager, admin); the agent journals every action as a signed event nam
   absence   -crn CRN -id ID -from TIME -to TIME -approved-by NAME [-reason TEXT]
   unlock    -door ID -reason TEXT [-seconds N]
   ack       -alarm SEQ -note TEXT
+  substance [list]                    substance testers, open tests (INVALID readings and why),
+                                      tests awaiting a laboratory too long, unbound readings
+  substance start -crn CRN -reason random|suspicion|arrival|return -sample breath|oral-fluid|urine
+            [-device ID] -witness NAME [-test-id ID]
+            [-auth-ref REF -auth-manager NAME -auth-from TIME -auth-to TIME]
+                                      a drug test needs the manager's authorisation, in force
+  substance result  -test ID          a test's results (every view is recorded in the audit log)
+  substance refuse  -test ID -kind refused|unable -witness NAME
+  substance urine   -test ID -lot LOT -expiry DATE -panel PANEL=RESULT [-panel ...]
+  substance seal    -test ID -seal NUMBER
+  substance custody -test ID -stage collected|dispatched|received
+  substance lab     -test ID [-confirmed ANALYTE=METHOD ...] [-not-confirmed ANALYTE=METHOD ...]
+  substance close   -test ID -note TEXT
   export    -o FILE                   the whole signed journal, to check with apedge verify
   users                               user accounts (admin)
   user add  -name NAME -role ROLE     the password is read twice from the terminal, or
@@ -127,6 +141,7 @@ func commands() map[string]command {
 		"unlock":      cmdUnlock,
 		"door":        cmdDoor,
 		"ack":         cmdAck,
+		"substance":   cmdSubstance,
 		"export":      cmdExport,
 		"users":       cmdUsers,
 		"user":        cmdUser,

@@ -1,0 +1,308 @@
+package hiltests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apedge/apedge/agent"
+	bridge "github.com/apedge/apedge/firmware-bridge"
+	"github.com/apedge/apedge/formats/envelope"
+	"github.com/apedge/apedge/formats/event"
+	"github.com/apedge/apedge/formats/sitebus"
+	"github.com/apedge/apedge/formats/sitekey"
+	"github.com/apedge/apedge/internal/clock/clocktest"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/pki"
+	"github.com/apedge/apedge/internal/testlog"
+)
+
+// substanceNoon is when the substance tests' clocks start: a quiet hour on a quiet
+// day, no curfew window near, far from the day the tests run.
+var substanceNoon = time.Date(2026, 6, 10, 11, 0, 0, 0, time.UTC)
+
+// substanceBridgeYAML is the bridge of a site with two simulated substance testers
+// and no other devices; resendAfter is short so that a message the agent has not
+// acknowledged is sent again soon after the agent is back.
+const substanceBridgeYAML = `site: %s
+stateDir: bridge-state
+resendAfter: 1s
+bus: %s
+substanceTesters:
+  - {id: breath-1, kind: breath-alcohol, port: simulated, name: office}
+  - {id: oral-1, kind: oral-fluid, port: simulated, name: office}
+simulate: {quiet: true}
+log: {level: info}
+`
+
+// startSubstanceMosquitto starts Mosquitto for site (startMosquitto) with the bridge
+// also allowed the topics of its substance testers: busSpec's rules give the bridge
+// its door, reader and camera classes only. The broker is restarted on the wider ACL
+// before any client connects.
+func startSubstanceMosquitto(t testing.TB, site string) *Mosquitto {
+	t.Helper()
+	m := startMosquitto(t, site)
+	rules := pki.Merge(append(busSpec{sites: []string{site}}.rules(),
+		pki.SiteRules(pki.Site{Code: site, Classes: []string{sitebus.ClassSubstanceTester}})...)...)
+	if err := os.WriteFile(filepath.Join(m.dir, "site.acl"), []byte(pki.MosquittoACL("the hil test broker", rules)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.Restart()
+	return m
+}
+
+// substanceSite is a site whose bridge, in this process, has simulated testers
+// breath-1 (breath-alcohol) and oral-1 (oral-fluid) on pseudo-terminals, on a real
+// Mosquitto; its agent runs in this process too, on the same test clock, so that the
+// test starts tests through agent.Substances; central is its own process.
+type substanceSite struct {
+	*Site
+	t      *testing.T
+	mq     *Mosquitto
+	clock  *clocktest.Clock
+	bridge *bridge.Bridge
+	bus    *watcher
+	// agent is the running agent, nil while it is stopped; stopAgent stops it.
+	agent     *agent.Agent
+	stopAgent func()
+}
+
+// newSubstanceSite starts Mosquitto, central, the agent and the bridge of site code
+// and waits until the agent has both testers' status from the bridge.
+func newSubstanceSite(t *testing.T, code string) *substanceSite {
+	t.Helper()
+	mq := startSubstanceMosquitto(t, code)
+	s := &substanceSite{Site: newSite(t, code, mq, siteOptions{}), t: t, mq: mq, clock: clocktest.Running(substanceNoon)}
+	bridgeYAML := filepath.Join(s.Dir, "bridge.yaml") // the agent takes its testers from it
+	if err := os.WriteFile(bridgeYAML, fmt.Appendf(nil, substanceBridgeYAML, code, link(mq, "bridge")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bcfg, err := config.LoadBridge(bridgeYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.bus = watch(t, mq, code)
+	startProc(t, s.Dir, "central", "central", "-config", s.CentralYAM)
+	s.startAgent()
+	t.Cleanup(func() {
+		if s.agent != nil {
+			s.stopAgent()
+		}
+	})
+	s.bridge = bridge.New(bcfg, testlog.New(t), bridge.WithClock(s.clock))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.bridge.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("bridge: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the bridge did not stop within 30s")
+		}
+	})
+	select {
+	case <-s.bridge.Ready():
+	case err := <-done:
+		t.Fatalf("bridge: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the bridge's devices did not start within 30s")
+	}
+	s.waitTesters()
+	return s
+}
+
+// startAgent starts the agent on the site's configuration and clock; it replays the
+// journal before it subscribes to the site bus.
+func (s *substanceSite) startAgent() {
+	s.t.Helper()
+	cfg, err := config.LoadAgent(s.AgentYAML)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	a, err := agent.New(context.Background(), cfg, testlog.New(s.t), agent.WithClock(s.clock))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	s.agent = a
+	s.stopAgent = func() {
+		s.t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				s.t.Errorf("agent: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			s.t.Error("the agent did not stop within 60s")
+		}
+		if err := a.Close(); err != nil {
+			s.t.Errorf("agent close: %v", err)
+		}
+		s.agent = nil
+	}
+}
+
+// waitTesters waits until the running agent has both testers' status from the
+// bridge, online: it has subscribed to the site bus and the testers answer.
+func (s *substanceSite) waitTesters() {
+	s.t.Helper()
+	waitFor(s.t, 60*time.Second, "breath-1 and oral-1 online at the agent", func() (bool, string) {
+		online := map[string]bool{}
+		for _, v := range s.agent.Devices().SubstanceTesters {
+			online[v.ID] = v.Online
+		}
+		return online["breath-1"] && online["oral-1"], fmt.Sprint(online)
+	})
+}
+
+// testerStatus is tester id's latest status on the site bus, and whether there is one.
+func (s *substanceSite) testerStatus(id string) (sitebus.SubstanceTesterStatus, bool) {
+	st := s.bus.find(sitebus.ClassSubstanceTester, id, sitebus.KindState, sitebus.SubstanceStatusKind)
+	if len(st) == 0 {
+		return sitebus.SubstanceTesterStatus{}, false
+	}
+	v, err := sitebus.DecodeSubstanceTesterStatus(st[len(st)-1].Data)
+	if err != nil {
+		s.t.Fatalf("%s's status: %v", id, err)
+	}
+	return *v, true
+}
+
+// busReading is one reading a tester sent over the site bus, and how many times the
+// bridge published it (the same boot and seq: its resends).
+type busReading struct {
+	sitebus.SubstanceReading
+	Copies int
+}
+
+// busReadings are tester id's readings on the site bus, each once, in the order the
+// bridge first published them.
+func (s *substanceSite) busReadings(id string) []busReading {
+	s.t.Helper()
+	var out []busReading
+	at := map[string]int{}
+	for _, m := range s.bus.find(sitebus.ClassSubstanceTester, id, sitebus.KindEvent, sitebus.SubstanceReadingKind) {
+		k := fmt.Sprintf("%s/%d", m.Boot, m.Seq)
+		if i, ok := at[k]; ok {
+			out[i].Copies++
+			continue
+		}
+		r, err := sitebus.DecodeSubstanceReading(m.Data)
+		if err != nil {
+			s.t.Fatalf("a reading of %s on the bus: %v", id, err)
+		}
+		at[k] = len(out)
+		out = append(out, busReading{SubstanceReading: *r, Copies: 1})
+	}
+	return out
+}
+
+// journaledSubstance is how many substance events of typ (without the prefix) the
+// agent's journal holds.
+func (s *substanceSite) journaledSubstance(typ string) int {
+	s.t.Helper()
+	n := 0
+	for _, e := range s.journalEntries(s.t) {
+		if parseEntry(s.t, e).Type == event.TypePrefix+typ {
+			n++
+		}
+	}
+	return n
+}
+
+// waitJournaled waits until the journal holds n substance events of typ.
+func (s *substanceSite) waitJournaled(typ string, n int) {
+	s.t.Helper()
+	waitFor(s.t, 60*time.Second, fmt.Sprintf("%d %s journaled", n, typ), func() (bool, string) {
+		got := s.journaledSubstance(typ)
+		return got >= n, fmt.Sprint(got)
+	})
+}
+
+// storedEvent is one event in central's store, as central exports it.
+type storedEvent struct {
+	Seq uint64
+	// Type is the event's type without the "approved-premises." prefix.
+	Type   string
+	Person *event.PersonReference
+	// Info is the event's additionalInformation.
+	Info map[string]any
+	// Signed says the envelope's signature verifies with the site's public key.
+	Signed bool
+}
+
+// crn is the event's CRN, or "" if it is about no one.
+func (e storedEvent) crn() string {
+	if e.Person == nil {
+		return ""
+	}
+	for _, id := range e.Person.Identifiers {
+		if id.Type == "CRN" {
+			return id.Value
+		}
+	}
+	return ""
+}
+
+// storedSubstance returns the substance events in central's store for the site, in
+// central's order (by seq), each with whether its signature verifies.
+func (s *substanceSite) storedSubstance() []storedEvent {
+	s.t.Helper()
+	pub, err := sitekey.LoadPublic(s.PubPath, s.Code)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []storedEvent
+	for _, line := range bytes.Split(bytes.TrimSpace(s.export(s.t)), []byte("\n")) {
+		if len(line) == 0 {
+			continue // nothing stored yet
+		}
+		env, err := envelope.Decode(line)
+		if err != nil {
+			s.t.Fatalf("central's export: %v", err)
+		}
+		ev, err := event.Parse(env.Payload)
+		if err != nil {
+			s.t.Fatalf("central's export: %v", err)
+		}
+		typ := strings.TrimPrefix(ev.Type, event.TypePrefix)
+		if !strings.HasPrefix(typ, "substance.") {
+			continue
+		}
+		e := storedEvent{Seq: ev.Seq, Type: typ, Person: ev.Data.PersonReference, Signed: env.Verify(pub) == nil}
+		if err := json.Unmarshal(ev.Data.AdditionalInformation, &e.Info); err != nil {
+			s.t.Fatalf("seq %d: %v", ev.Seq, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// waitStored waits until central stores the substance events of types, in that
+// order, and no others, and returns them.
+func (s *substanceSite) waitStored(types ...string) []storedEvent {
+	s.t.Helper()
+	var got []storedEvent
+	waitFor(s.t, 60*time.Second, fmt.Sprintf("central to store %v", types), func() (bool, string) {
+		got = s.storedSubstance()
+		var have []string
+		for _, e := range got {
+			have = append(have, e.Type)
+		}
+		return fmt.Sprint(have) == fmt.Sprint(types), fmt.Sprint(have)
+	})
+	return got
+}
