@@ -175,6 +175,13 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 	defer stopBridge()
 	bridgeDone := goRun(errs, "bridge", func() error { return br.Run(bridgeCtx) })
 	peopleDone := goRun(errs, "simulated people", func() error { return br.Walk(bridgeCtx, demoPeople(o, clk.Now())) })
+	// The keyworker logs what goes wrong and carries on: it never stops the demo.
+	keyworkerDone := make(chan struct{})
+	kw := newDemoKeyworker(liveKeyworkerSite{Substances: ag.Substances(), ag: ag, br: br}, clk, start, log, 0)
+	go func() {
+		defer close(keyworkerDone)
+		kw.run(bridgeCtx)
+	}()
 
 	printDemoBanner(stdout, o, start, svc.URL(), demoPassword, bus, pubPath)
 	status := func() { printDemoStatus(stdout, clk, br, ag, ccfg.Database) }
@@ -182,6 +189,7 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintln(stdout, "apedge demo: stopping: bridge, then agent once central has acknowledged every event, then central")
 	stopBridge()
 	<-peopleDone
+	<-keyworkerDone
 	<-bridgeDone
 	stopAgent() // the agent waits for central's ack of what it journaled before it returns
 	<-agentDone
@@ -325,6 +333,9 @@ func printDemoBanner(w io.Writer, o demoOptions, start time.Time, consoleURL, pa
                         yard camera fails for a minute in every four. Try one as an installer
                         would: apedge camera probe URL, with a URL from the log's "rtsp sim:
                         serving" lines (cam-office asks for user admin, password demo-camera)
+  substance testing     a breath meter and an oral-fluid analyser, simulated; now and then a keyworker tests a
+                        resident: see the dashboard's Substance testing view (as demo, a keyworker or a
+                        manager: they may see results), or apedge ctl substance
   logs                  on standard error (add -v to see every event)
   check the evidence    apedge central export -config %s -site %s -o export.jsonl
                         apedge verify -pubkey %s export.jsonl
@@ -371,7 +382,7 @@ curfew:
 console:
   listen: %s
 checkpoints: {every: 100, interval: 10s}   # often, so that the demo has one to prove against soon (10s of real time, whatever -speed)
-devices: {bridgeConfig: bridge.yaml}      # the site's doors and readers: nothing else is journaled
+devices: {bridgeConfig: bridge.yaml}      # the site's doors, readers and substance testers: nothing else is journaled
 `
 
 const demoBridgeYAML = `# Written by apedge demo on every run.
@@ -414,6 +425,11 @@ cameras:
   - {id: cam-garden, name: "garden door", url: simulated, sim: {codec: h265}}
   - {id: cam-office, name: "office corridor", url: simulated, user: admin, sim: {password: demo-camera}}
   - {id: cam-yard, name: "yard", url: simulated, sim: {flaky: true}}
+# A breath-alcohol meter and an oral-fluid analyser in the office, simulated on
+# pseudo-terminals; apedge demo's keyworker tests a resident with them now and then.
+substanceTesters:
+  - {id: breath-1, kind: breath-alcohol, port: simulated, name: office}
+  - {id: oral-1, kind: oral-fluid, port: simulated, name: office}
 simulate:
   quiet: true                    # the people are apedge demo's own: they follow who is in
 `
