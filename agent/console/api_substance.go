@@ -68,10 +68,20 @@ type testerView struct {
 	Busy string `json:"busy,omitempty"`
 }
 
+// The overview's recent tests: those closed in the last recentFor, at most maxRecent.
+const (
+	recentFor = 12 * time.Hour
+	maxRecent = 20
+)
+
 // substanceView is what GET /api/v1/substance answers.
 type substanceView struct {
-	Testers     []testerView  `json:"testers"`
-	Open        []testView    `json:"open"`
+	Testers []testerView `json:"testers"`
+	Open    []testView   `json:"open"`
+	// Recent are the tests closed in the last recentFor, newest first: a reading that
+	// was invalid closes its test, and the staff member at the device must still see
+	// it, and why, at once.
+	Recent      []testView    `json:"recent"`
 	AwaitingLab []testView    `json:"awaitingLab"`
 	Unbound     []unboundView `json:"unbound"`
 	// Authorisations are those of recent tests still in force, newest first, for
@@ -129,7 +139,7 @@ func (s *Server) substanceNow(r *http.Request) (substanceView, error) {
 	}
 	d := s.describer()
 	cfg := subs.Config()
-	v := substanceView{Testers: []testerView{}, Open: []testView{}, AwaitingLab: []testView{}, Unbound: []unboundView{},
+	v := substanceView{Testers: []testerView{}, Open: []testView{}, Recent: []testView{}, AwaitingLab: []testView{}, Unbound: []unboundView{},
 		Authorisations: []substance.Authorisation{}, BreathLimitUg: cfg.BreathLimitUg, BindWindowMin: cfg.BindWindow.Minutes(),
 		CanSeeResults: s.policy.Allows(who(r).user.Role, staff.PermSubstanceResults)}
 	busy := map[string]string{}
@@ -159,6 +169,11 @@ func (s *Server) substanceNow(r *http.Request) (substanceView, error) {
 	}
 	slices.SortFunc(v.Testers, func(a, b testerView) int { return strings.Compare(a.ID, b.ID) })
 	now := s.clock.Now()
+	for i := len(all) - 1; i >= 0 && len(v.Recent) < maxRecent; i-- {
+		if t := all[i]; t.State == substance.StateClosed && now.Sub(t.ClosedAt) <= recentFor {
+			v.Recent = append(v.Recent, s.testViewOf(d, t))
+		}
+	}
 	seen := map[string]bool{}
 	for i := len(all) - 1; i >= 0 && len(v.Authorisations) < 5; i-- {
 		if a := all[i].Authorisation; a != nil && !seen[a.Ref] && a.Covers(now) {

@@ -275,6 +275,7 @@ func substanceTables(w io.Writer, v substanceDoc) error {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", u.Device, u.Serial, u.TestNumber, localTime(u.MeasuredAt), localTime(u.At), u.Why)
 		}
 	}
+	fmt.Fprintln(tw)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
