@@ -73,6 +73,7 @@ type substanceDoc struct {
 		Busy string `json:"busy"`
 	} `json:"testers"`
 	Open        []testDoc `json:"open"`
+	Recent      []testDoc `json:"recent"`
 	AwaitingLab []testDoc `json:"awaitingLab"`
 	Unbound     []struct {
 		Device     string `json:"device"`
@@ -214,7 +215,8 @@ func cmdSubstance(ctx context.Context, e *runEnv, args []string) error {
 // substanceList is apedge ctl substance [list].
 func substanceList(ctx context.Context, e *runEnv, args []string) error {
 	c, err := globalsOnly(e, "substance list", "apedge ctl substance [list] [-json]\n\n"+
-		"The substance testers and the test awaiting its sample at each, the open tests, the\n"+
+		"The substance testers and the test awaiting its sample at each, the open tests, those\n"+
+		"closed in the last 12 hours (an invalid reading closes its test: its reasons are here), the\n"+
 		"tests waiting on a laboratory too long and the readings that matched no test.", args)
 	if err != nil {
 		return err
@@ -260,6 +262,14 @@ func substanceTables(w io.Writer, v substanceDoc) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.resident(), t.SampleType, t.Reason, dash(t.Device), state,
 			localTime(t.StartedAt), t.Staff, t.Witness, t.reading())
+	}
+	if len(v.Recent) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "CLOSED (12 H)\tRESIDENT\tSAMPLE\tDEVICE\tSTARTED\tCLOSED\tREADING")
+		for _, t := range v.Recent {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.resident(), t.SampleType, dash(t.Device), localTime(t.StartedAt),
+				localTime(t.ClosedAt), t.reading())
+		}
 	}
 	if len(v.AwaitingLab) > 0 {
 		fmt.Fprintln(tw)

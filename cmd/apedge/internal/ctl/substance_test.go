@@ -47,7 +47,8 @@ func init() {
 
 // ctlSubstanceJSON is GET /api/v1/substance with what the agent's own site rarely
 // shows at once: a tester offline, an open test whose reading was invalid, a test
-// waiting on its laboratory too long and a reading that matched no test.
+// closed by an invalid reading, a test waiting on its laboratory too long and a
+// reading that matched no test.
 const ctlSubstanceJSON = `{
  "testers":[
   {"id":"breath-1","kind":"breath-alcohol","status":{"online":true,"kind":"breath-alcohol","serial":"ARC-0001","firmware":"2.1","calibrationDue":"2026-12-01","selfCheck":"pass","simulated":true},"busy":"T-3"},
@@ -60,6 +61,10 @@ const ctlSubstanceJSON = `{
    "authorisation":{"ref":"AUTH-7","manager":"Mo Manager","from":"2026-06-01T00:00:00Z","to":"2026-06-30T22:59:59Z"},
    "staff":"kim","witness":"Sam Staff","startedAt":"2026-06-10T11:05:00Z","state":"awaiting-confirmation","sampled":true,"valid":false,
    "invalidReasons":["cassette expired on 2026-06-07","calibration was due on 2026-05-01"],"custody":[]}],
+ "recent":[
+  {"id":"T-2","crn":"X100001","person":{"crn":"X100001","name":"Brian Baker","room":"5","label":"Brian Baker (room 5)"},"reason":"random","sampleType":"breath","device":"breath-1",
+   "staff":"kim","witness":"Sam Staff","startedAt":"2026-06-10T10:00:00Z","state":"closed","sampled":true,"valid":false,
+   "invalidReasons":["the device's self-check failed"],"custody":[],"closedAt":"2026-06-10T10:02:00Z"}],
  "awaitingLab":[
   {"id":"T-1","crn":"X100002","person":{"crn":"X100002","name":"","room":"","label":"X100002"},"reason":"suspicion","sampleType":"urine",
    "staff":"kim","witness":"Sam Staff","startedAt":"2026-05-20T09:00:00Z","state":"awaiting-confirmation","sampled":true,"valid":true,"seal":"SEAL-0042",
@@ -101,6 +106,8 @@ func TestCtlSubstanceList(t *testing.T) {
 			"T-3|Brian Baker (room 5), X100001|breath|random|breath-1|awaiting-sample|2026-06-10 12:00|kim|Sam Staff|-",
 			"T-4|X100002|oral-fluid|suspicion|oral-1|awaiting-confirmation|2026-06-10 12:05|kim|Sam Staff|" +
 				"INVALID: cassette expired on 2026-06-07; calibration was due on 2026-05-01",
+			"CLOSED (12 H)|RESIDENT|SAMPLE|DEVICE|STARTED|CLOSED|READING",
+			"T-2|Brian Baker (room 5), X100001|breath|breath-1|2026-06-10 11:00|2026-06-10 11:02|INVALID: the device's self-check failed",
 			"AWAITING A LABORATORY|RESIDENT|SAMPLE|SEAL|DISPATCHED",
 			"T-1|X100002|urine|SEAL-0042|2026-05-20 11:00",
 			"UNBOUND READING AT|SERIAL|TEST NO|MEASURED|RECEIVED|WHY IT MATCHED NO TEST",
