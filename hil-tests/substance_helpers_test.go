@@ -19,7 +19,6 @@ import (
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/clock/clocktest"
 	"github.com/apedge/apedge/internal/config"
-	"github.com/apedge/apedge/internal/pki"
 	"github.com/apedge/apedge/internal/testlog"
 )
 
@@ -27,35 +26,28 @@ import (
 // day, no curfew window near, far from the day the tests run.
 var substanceNoon = time.Date(2026, 6, 10, 11, 0, 0, 0, time.UTC)
 
-// substanceBridgeYAML is the bridge of a site with two simulated substance testers
-// and no other devices; resendAfter is short so that a message the agent has not
-// acknowledged is sent again soon after the agent is back.
+// substanceBridgeYAML is the bridge of a site with two simulated substance testers,
+// and the door with its two readers that a simulated site needs, which nobody uses
+// (quiet); resendAfter is short so that a message the agent has not acknowledged is
+// sent again soon after the agent is back.
 const substanceBridgeYAML = `site: %s
 stateDir: bridge-state
 resendAfter: 1s
 bus: %s
+osdp:
+  - port: simulated
+    baud: 115200
+    readers:
+      - {id: front-in, address: 1, insecure: true}
+      - {id: front-out, address: 2, insecure: true}
+doors:
+  - {id: front, entryReader: front-in, exitReader: front-out}
 substanceTesters:
   - {id: breath-1, kind: breath-alcohol, port: simulated, name: office}
   - {id: oral-1, kind: oral-fluid, port: simulated, name: office}
 simulate: {quiet: true}
 log: {level: info}
 `
-
-// startSubstanceMosquitto starts Mosquitto for site (startMosquitto) with the bridge
-// also allowed the topics of its substance testers: busSpec's rules give the bridge
-// its door, reader and camera classes only. The broker is restarted on the wider ACL
-// before any client connects.
-func startSubstanceMosquitto(t testing.TB, site string) *Mosquitto {
-	t.Helper()
-	m := startMosquitto(t, site)
-	rules := pki.Merge(append(busSpec{sites: []string{site}}.rules(),
-		pki.SiteRules(pki.Site{Code: site, Classes: []string{sitebus.ClassSubstanceTester}})...)...)
-	if err := os.WriteFile(filepath.Join(m.dir, "site.acl"), []byte(pki.MosquittoACL("the hil test broker", rules)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m.Restart()
-	return m
-}
 
 // substanceSite is a site whose bridge, in this process, has simulated testers
 // breath-1 (breath-alcohol) and oral-1 (oral-fluid) on pseudo-terminals, on a real
@@ -77,7 +69,7 @@ type substanceSite struct {
 // and waits until the agent has both testers' status from the bridge.
 func newSubstanceSite(t *testing.T, code string) *substanceSite {
 	t.Helper()
-	mq := startSubstanceMosquitto(t, code)
+	mq := startMosquitto(t, code)
 	s := &substanceSite{Site: newSite(t, code, mq, siteOptions{}), t: t, mq: mq, clock: clocktest.Running(substanceNoon)}
 	bridgeYAML := filepath.Join(s.Dir, "bridge.yaml") // the agent takes its testers from it
 	if err := os.WriteFile(bridgeYAML, fmt.Appendf(nil, substanceBridgeYAML, code, link(mq, "bridge")), 0o600); err != nil {
@@ -181,18 +173,18 @@ func (s *substanceSite) testerStatus(id string) (sitebus.SubstanceTesterStatus, 
 	return *v, true
 }
 
-// busReading is one reading a tester sent over the site bus, and how many times the
+// testerReading is one reading a tester sent over the site bus, and how many times the
 // bridge published it (the same boot and seq: its resends).
-type busReading struct {
+type testerReading struct {
 	sitebus.SubstanceReading
 	Copies int
 }
 
 // busReadings are tester id's readings on the site bus, each once, in the order the
 // bridge first published them.
-func (s *substanceSite) busReadings(id string) []busReading {
+func (s *substanceSite) busReadings(id string) []testerReading {
 	s.t.Helper()
-	var out []busReading
+	var out []testerReading
 	at := map[string]int{}
 	for _, m := range s.bus.find(sitebus.ClassSubstanceTester, id, sitebus.KindEvent, sitebus.SubstanceReadingKind) {
 		k := fmt.Sprintf("%s/%d", m.Boot, m.Seq)
@@ -205,7 +197,7 @@ func (s *substanceSite) busReadings(id string) []busReading {
 			s.t.Fatalf("a reading of %s on the bus: %v", id, err)
 		}
 		at[k] = len(out)
-		out = append(out, busReading{SubstanceReading: *r, Copies: 1})
+		out = append(out, testerReading{SubstanceReading: *r, Copies: 1})
 	}
 	return out
 }
@@ -232,8 +224,8 @@ func (s *substanceSite) waitJournaled(typ string, n int) {
 	})
 }
 
-// storedEvent is one event in central's store, as central exports it.
-type storedEvent struct {
+// storedSubstanceEvent is one event in central's store, as central exports it.
+type storedSubstanceEvent struct {
 	Seq uint64
 	// Type is the event's type without the "approved-premises." prefix.
 	Type   string
@@ -245,7 +237,7 @@ type storedEvent struct {
 }
 
 // crn is the event's CRN, or "" if it is about no one.
-func (e storedEvent) crn() string {
+func (e storedSubstanceEvent) crn() string {
 	if e.Person == nil {
 		return ""
 	}
@@ -259,13 +251,13 @@ func (e storedEvent) crn() string {
 
 // storedSubstance returns the substance events in central's store for the site, in
 // central's order (by seq), each with whether its signature verifies.
-func (s *substanceSite) storedSubstance() []storedEvent {
+func (s *substanceSite) storedSubstance() []storedSubstanceEvent {
 	s.t.Helper()
 	pub, err := sitekey.LoadPublic(s.PubPath, s.Code)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	var out []storedEvent
+	var out []storedSubstanceEvent
 	for _, line := range bytes.Split(bytes.TrimSpace(s.export(s.t)), []byte("\n")) {
 		if len(line) == 0 {
 			continue // nothing stored yet
@@ -282,7 +274,7 @@ func (s *substanceSite) storedSubstance() []storedEvent {
 		if !strings.HasPrefix(typ, "substance.") {
 			continue
 		}
-		e := storedEvent{Seq: ev.Seq, Type: typ, Person: ev.Data.PersonReference, Signed: env.Verify(pub) == nil}
+		e := storedSubstanceEvent{Seq: ev.Seq, Type: typ, Person: ev.Data.PersonReference, Signed: env.Verify(pub) == nil}
 		if err := json.Unmarshal(ev.Data.AdditionalInformation, &e.Info); err != nil {
 			s.t.Fatalf("seq %d: %v", ev.Seq, err)
 		}
@@ -293,9 +285,9 @@ func (s *substanceSite) storedSubstance() []storedEvent {
 
 // waitStored waits until central stores the substance events of types, in that
 // order, and no others, and returns them.
-func (s *substanceSite) waitStored(types ...string) []storedEvent {
+func (s *substanceSite) waitStored(types ...string) []storedSubstanceEvent {
 	s.t.Helper()
-	var got []storedEvent
+	var got []storedSubstanceEvent
 	waitFor(s.t, 60*time.Second, fmt.Sprintf("central to store %v", types), func() (bool, string) {
 		got = s.storedSubstance()
 		var have []string

@@ -14,12 +14,13 @@ import (
 	"github.com/apedge/apedge/formats/sitebus"
 )
 
-// resident is the site's default resident (newSite's roster).
-const resident = "X100001"
+// substanceResident is the CRN of the site's default resident (newSite's roster).
+const substanceResident = "X100001"
 
-// breathStart is a random breath test of the resident at breath-1, started at at.
-func breathStart(at time.Time) substance.Start {
-	return substance.Start{CRN: resident, Reason: substance.ReasonRandom, SampleType: substance.SampleBreath, Device: "breath-1",
+// substanceBreathStart is a random breath test of the resident at breath-1, started
+// at at.
+func substanceBreathStart(at time.Time) substance.Start {
+	return substance.Start{CRN: substanceResident, Reason: substance.ReasonRandom, SampleType: substance.SampleBreath, Device: "breath-1",
 		Staff: "Kim Keyworker", Witness: "Sam Staff", At: at}
 }
 
@@ -41,7 +42,7 @@ func TestSubstanceTestsReachCentral(t *testing.T) {
 	subs := s.agent.Substances()
 	meter, analyser := s.bridge.Sim().SubstanceTester("breath-1"), s.bridge.Sim().SubstanceTester("oral-1")
 
-	breath, err := subs.Start(ctx, breathStart(s.clock.Now()))
+	breath, err := subs.Start(ctx, substanceBreathStart(s.clock.Now()))
 	if err != nil {
 		t.Fatalf("start the breath test: %v", err)
 	}
@@ -51,7 +52,7 @@ func TestSubstanceTestsReachCentral(t *testing.T) {
 	s.waitJournaled(substance.TypeTested, 1)
 
 	auth := &substance.Authorisation{Ref: "AUTH-2026-06", Manager: "Mo Manager", From: substanceNoon.Add(-time.Hour), To: substanceNoon.Add(24 * time.Hour)}
-	oral, err := subs.Start(ctx, substance.Start{CRN: resident, Reason: substance.ReasonSuspicion, SampleType: substance.SampleOralFluid,
+	oral, err := subs.Start(ctx, substance.Start{CRN: substanceResident, Reason: substance.ReasonSuspicion, SampleType: substance.SampleOralFluid,
 		Device: "oral-1", Authorisation: auth, Staff: "Kim Keyworker", Witness: "Sam Staff", At: s.clock.Now()})
 	if err != nil {
 		t.Fatalf("start the oral-fluid test: %v", err)
@@ -100,7 +101,7 @@ func TestSubstanceTestsReachCentral(t *testing.T) {
 	for i, want := range []struct {
 		crn    string
 		testID any // nil: none
-	}{{resident, breath.ID}, {resident, breath.ID}, {resident, oral.ID}, {resident, oral.ID}, {"", nil}} {
+	}{{substanceResident, breath.ID}, {substanceResident, breath.ID}, {substanceResident, oral.ID}, {substanceResident, oral.ID}, {"", nil}} {
 		e := got[i]
 		if e.crn() != want.crn || e.Info["testId"] != want.testID {
 			t.Errorf("seq %d %s: CRN %q, test %v; want CRN %q, test %v", e.Seq, e.Type, e.crn(), e.Info["testId"], want.crn, want.testID)
@@ -141,7 +142,7 @@ func TestSubstanceTestsReachCentral(t *testing.T) {
 	un := got[4]
 	raw, _ := json.Marshal(un.Info)
 	reading, _ := un.Info["reading"].(map[string]any)
-	if un.Person != nil || strings.Contains(string(raw), resident) || un.Info["device"] != "breath-1" || reading["alcoholUgPer100ml"] != 5.0 ||
+	if un.Person != nil || strings.Contains(string(raw), substanceResident) || un.Info["device"] != "breath-1" || reading["alcoholUgPer100ml"] != 5.0 ||
 		!strings.Contains(fmt.Sprint(un.Info["why"]), "no test is awaiting a sample at breath-1") {
 		t.Errorf("the unbound reading: person %+v, info %s; want breath-1's 5 µg/100 ml with no test awaiting it, about no one", un.Person, raw)
 	}
@@ -192,7 +193,7 @@ func TestSubstanceReadingAcrossAgentRestart(t *testing.T) {
 	s := newSubstanceSite(t, "SUB2")
 	ctx := t.Context()
 	meter := s.bridge.Sim().SubstanceTester("breath-1")
-	test, err := s.agent.Substances().Start(ctx, breathStart(s.clock.Now()))
+	test, err := s.agent.Substances().Start(ctx, substanceBreathStart(s.clock.Now()))
 	if err != nil {
 		t.Fatalf("start the breath test: %v", err)
 	}
@@ -225,7 +226,7 @@ func TestSubstanceReadingAcrossAgentRestart(t *testing.T) {
 	s.waitJournaled(substance.TypeTested, 1)
 	got := s.waitStored(substance.TypeStarted, substance.TypeTested)
 	tested := got[1]
-	if !tested.Signed || tested.crn() != resident || tested.Info["testId"] != test.ID || tested.Info["boundBy"] != substance.BoundByWindow ||
+	if !tested.Signed || tested.crn() != substanceResident || tested.Info["testId"] != test.ID || tested.Info["boundBy"] != substance.BoundByWindow ||
 		tested.Info["alcoholUgPer100ml"] != 4.0 || tested.Info["outcome"] != substance.OutcomeNegative {
 		t.Errorf("the result after the restart: signed %v, CRN %q, info %v; want %s's 4 µg/100 ml bound by the window, negative, signed",
 			tested.Signed, tested.crn(), tested.Info, test.ID)

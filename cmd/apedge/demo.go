@@ -151,7 +151,7 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	agentCtx, stopAgent := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAgent()
-	ag, err := agent.New(agentCtx, acfg, log, agent.WithClock(clk))
+	ag, err := agent.New(agentCtx, acfg, log, agentOptions(clk)...)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/agent/curfew"
+	"github.com/apedge/apedge/agent/substance"
 	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/clock/clocktest"
@@ -313,6 +314,109 @@ func TestDemoPeople(t *testing.T) {
 	}{{5 * time.Second, 1, 5 * time.Second}, {5 * time.Second, 30, 30 * time.Second}, {10 * time.Second, 600, 10 * time.Minute}} {
 		if got := stretch(tt.d, tt.speed); got != tt.want {
 			t.Errorf("stretch(%v, %v) = %v, want %v", tt.d, tt.speed, got, tt.want)
+		}
+	}
+}
+
+// TestDemoSubstance runs the demo at ten times real time for a little over its first
+// minute: the keyworker's first test, of a demo resident, is screened within that
+// minute by the simulated tester's reading through the bridge; its events are signed
+// with the site's key, name the resident's CRN, and replayed into an engine leave
+// the test screened (closed, or awaiting confirmation); nobody refused, no reading
+// went unbound, and the log names the test but not its result.
+func TestDemoSubstance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo site for 7s")
+	}
+	dir := filepath.Join(t.TempDir(), "site")
+	r := apedge(t, "demo", "-dir", dir, "-speed", "10", "-for", "7s", "-console", "127.0.0.1:0")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "apedge demo: stopped cleanly\n") {
+		t.Fatalf("demo did not stop cleanly\n%v", r)
+	}
+	if !regexp.MustCompile(`(?m)^  substance testing +a breath meter and an oral-fluid analyser, simulated;`).MatchString(r.Stdout) ||
+		!strings.Contains(r.Stdout, "Substance testing view") || !strings.Contains(r.Stdout, "apedge ctl substance") {
+		t.Errorf("banner does not say how to see the substance tests\n%v", r)
+	}
+	logged := regexp.MustCompile(`msg="demo: (breath|oral-fluid) test (T-\d+) of (X\d{6}) recorded"`).FindStringSubmatch(r.Stderr)
+	if logged == nil {
+		t.Fatalf("the demo logged no substance test\n%v", r)
+	}
+
+	export := filepath.Join(t.TempDir(), "export.jsonl")
+	ls := exportDemo(t, dir, export)
+	_, pub := sitekey.Paths(filepath.Join(dir, "keys"), "DEMO1")
+	wantVerified(t, pub, export, len(ls))
+
+	type ev struct {
+		Type string `json:"type"`
+		Data struct {
+			OccurredAt      time.Time `json:"occurredAt"`
+			PersonReference *struct {
+				Identifiers []struct{ Type, Value string } `json:"identifiers"`
+			} `json:"personReference"`
+			Info json.RawMessage `json:"additionalInformation"`
+		} `json:"data"`
+	}
+	eng, err := substance.New(substance.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started time.Time
+	var tested []ev
+	for _, l := range ls {
+		var e ev
+		if err := json.Unmarshal(payload(t, l), &e); err != nil {
+			t.Fatal(err)
+		}
+		typ := strings.TrimPrefix(e.Type, "approved-premises.")
+		switch {
+		case typ == "agent.started":
+			started = e.Data.OccurredAt
+		case typ == substance.TypeRefused || typ == substance.TypeUnbound:
+			t.Errorf("the demo journaled %s", typ)
+		case typ == substance.TypeTested:
+			tested = append(tested, e)
+		}
+		if strings.HasPrefix(typ, "substance.") {
+			if err := eng.Apply(substance.Draft{Type: typ, Info: e.Data.Info}); err != nil {
+				t.Errorf("journaled %s does not replay: %v", typ, err)
+			}
+		}
+	}
+	if len(tested) == 0 {
+		t.Fatalf("no substance.tested event in %d events", len(ls))
+	}
+	first := tested[0]
+	if at := first.Data.OccurredAt; at.Before(started) || at.After(started.Add(time.Minute)) {
+		t.Errorf("the first test was screened at %v, %v after the agent started; want within its first minute", at, at.Sub(started))
+	}
+	var info struct {
+		TestID, CRN, SampleType string
+	}
+	if err := json.Unmarshal(first.Data.Info, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.TestID != logged[2] || info.CRN != logged[3] || info.SampleType != logged[1] {
+		t.Errorf("the first test screened is %s test %s of %s; the log says %s test %s of %s", info.SampleType, info.TestID, info.CRN, logged[1], logged[2], logged[3])
+	}
+	if !slices.ContainsFunc(demoResidents, func(r demoResident) bool { return r.crn == info.CRN }) {
+		t.Errorf("test %s is of %s, not a demo resident", info.TestID, info.CRN)
+	}
+	if p := first.Data.PersonReference; p == nil || !slices.Contains(p.Identifiers, struct{ Type, Value string }{"CRN", info.CRN}) {
+		t.Errorf("the substance.tested event's person is %+v, want CRN %s", p, info.CRN)
+	}
+	got, ok := eng.Get(info.TestID)
+	if !ok || got.Staff != demoKeyworkerStaff || got.Witness != demoWitness || got.Screen == nil ||
+		got.State != substance.StateClosed && got.State != substance.StateAwaitingConfirmation {
+		t.Errorf("test %s replayed from the journal: %+v; want by %s, screened, closed or awaiting confirmation", info.TestID, got, demoKeyworkerStaff)
+	}
+	if got.SampleType == substance.SampleOralFluid && (got.Authorisation == nil || got.Authorisation.Ref != demoAuthRef) {
+		t.Errorf("oral-fluid test %s rests on %+v, want %s", got.ID, got.Authorisation, demoAuthRef)
+	}
+	// The log says which test, never what it found.
+	for _, l := range clitest.Lines(r.Stderr) {
+		if strings.Contains(l, "demo: ") && strings.Contains(l, " test ") && regexp.MustCompile(`negative|invalid|µg|ug=|alcohol=|thc`).MatchString(l) {
+			t.Errorf("the log tells a result: %s", l)
 		}
 	}
 }

@@ -158,6 +158,9 @@ func aclText(bridgeCfg, dir string, central bool, sites string, usage io.Writer)
 	if len(b.Cameras) > 0 {
 		site.Classes = append(site.Classes, "camera")
 	}
+	if len(b.SubstanceTesters) > 0 {
+		site.Classes = append(site.Classes, "substance-tester")
+	}
 	if dir != "" {
 		certs, err := pki.List(dir)
 		if err != nil {
