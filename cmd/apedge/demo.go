@@ -333,9 +333,10 @@ func printDemoBanner(w io.Writer, o demoOptions, start time.Time, consoleURL, pa
                         yard camera fails for a minute in every four. Try one as an installer
                         would: apedge camera probe URL, with a URL from the log's "rtsp sim:
                         serving" lines (cam-office asks for user admin, password demo-camera)
-  substance testing     a breath meter and an oral-fluid analyser, simulated; now and then a keyworker tests a
-                        resident: see the dashboard's Substance testing view (as demo, a keyworker or a
-                        manager: they may see results), or apedge ctl substance
+  substance testing     a breath meter and an oral-fluid analyser, simulated; now and then a
+                        keyworker tests a resident (the first within a minute): the dashboard's
+                        Substance testing view (as demo, a keyworker or a manager: they may see
+                        results), or apedge ctl substance; apedge sim substance -h to try a tester
   logs                  on standard error (add -v to see every event)
   check the evidence    apedge central export -config %s -site %s -o export.jsonl
                         apedge verify -pubkey %s export.jsonl

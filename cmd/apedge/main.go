@@ -31,7 +31,7 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
             apedge central export -config central.yaml -site CODE [-o FILE]
   keygen    make a site signing key:       apedge keygen -site CODE -out DIR
   verify    check evidence offline:        apedge verify -pubkey FILE EXPORT.jsonl | -bundle FILE
-  sim       a simulated OSDP reader:       apedge sim osdp-pd -pty -addr 1
+  sim       simulated devices:             apedge sim osdp-pd -pty -addr 1 | sim camera -h | sim substance -kind breath-alcohol -pty
   curfew    a resident's curfew windows:   apedge curfew windows -config agent.yaml -crn CRN -from DATE -to DATE [-json]
   resident  record an arrival, a change of details, a departure or an approved absence:
             apedge resident arrive|update|depart|absence -config agent.yaml -crn CRN -by STAFF ...

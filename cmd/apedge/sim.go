@@ -40,18 +40,22 @@ prefixed with @N (e.g. "@2 swipe 12:10001"):
   status            print what the panel last set (LED, buzzer) and the counters
 `
 
-// cmdSim runs simulated devices: OSDP readers answering on a serial line, worked by
-// commands on s.stdin.
+// cmdSim runs simulated devices worked by commands on s.stdin: OSDP readers
+// answering on a serial line (osdp-pd), an RTSP camera (camera), a breath meter or
+// an oral-fluid analyser (substance).
 func (s sys) cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "camera" {
 		return s.simCamera(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "substance" {
+		return s.simSubstance(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "osdp-pd" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 			fmt.Fprint(stdout, simUsage)
 			return nil
 		}
-		fmt.Fprint(stderr, "apedge sim: say which device: apedge sim osdp-pd -h, apedge sim camera -h\n")
+		fmt.Fprint(stderr, "apedge sim: say which device: apedge sim osdp-pd -h, apedge sim camera -h, apedge sim substance -h\n")
 		return cli.ErrUsage
 	}
 	fs := cli.Flags("sim osdp-pd", simUsage, stderr)

@@ -52,7 +52,7 @@ func (c Class) Open(ctx context.Context, env device.Env) (device.Driver, error) 
 			if err != nil {
 				return fail(fmt.Errorf("substance: tester %s: simulated port: %w", tc.ID, err))
 			}
-			t.sim = &simPort{ptmx: ptmx, tty: tty, sim: newSim(tc.Kind, "SIM-"+tc.ID, env.Clock)}
+			t.sim = &simPort{ptmx: ptmx, tty: tty, sim: NewSim(tc.Kind, "SIM-"+tc.ID, env.Clock)}
 			// The far end stays open for the tester's life, so the line never
 			// hangs up.
 			t.path = tty.Name()

@@ -163,7 +163,7 @@ func (t *tester) run(ctx context.Context) {
 	defer t.release()
 	if s := t.sim; s != nil {
 		served.Go(func() {
-			if err := s.sim.serve(ctx, s.ptmx); err != nil && ctx.Err() == nil {
+			if err := s.sim.Serve(ctx, s.ptmx); err != nil && ctx.Err() == nil {
 				t.log.Error("simulated tester stopped", "err", err)
 			}
 		})

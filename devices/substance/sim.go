@@ -12,12 +12,14 @@ import (
 	"github.com/apedge/apedge/internal/clock"
 )
 
-// Sim is a simulated tester: the device side of the record protocol, over a
-// pseudo-terminal to the bridge's driver, byte for byte as a real one over its
-// serial line. It sends its ID record at power-on and whenever asked (RQ what=id),
-// and a result or error record whenever a test or the demo tells it a test
-// completed. Its clock is the bridge's (env.Clock), so its readings are dated
-// plausibly in a demo running a scaled clock. It is safe for concurrent use.
+// Sim is a simulated tester: the device side of the record protocol, byte for byte
+// as a real one over its serial line, to the bridge's driver over a pseudo-terminal
+// (a simulated port) or to any reader of the protocol on the port Serve is given
+// (apedge sim substance). It sends its ID record at power-on and whenever asked
+// (RQ what=id), and a result or error record whenever a test, the demo or a person
+// tells it a test completed. In the bridge its clock is the bridge's (env.Clock),
+// so its readings are dated plausibly in a demo running a scaled clock. It is safe
+// for concurrent use.
 type Sim struct {
 	clk clock.Clock
 
@@ -34,19 +36,23 @@ type Sim struct {
 	off      bool
 }
 
-// newSim returns a simulated tester of kind with serial, whose calibration is due
-// in 180 days and, if it is an oral-fluid analyser, whose cassettes expire in a
-// year.
-func newSim(kind, serial string, clk clock.Clock) *Sim {
+// NewSim returns a simulated tester of kind (KindBreathAlcohol or KindOralFluid)
+// with serial, dating its records by clk, whose calibration is due in 180 days and,
+// if it is an oral-fluid analyser, whose cassettes expire in a year. It says
+// nothing until it is served (Serve).
+func NewSim(kind, serial string, clk clock.Clock) *Sim {
 	now := clk.Now()
 	return &Sim{clk: clk, id: identity{Serial: serial, Firmware: "sim-1.0", Kind: kind, SelfCheck: SelfCheckPass,
 		CalibrationDue: now.AddDate(0, 0, 180).Format(time.DateOnly)},
 		tempC: 21.5, lot: "SIMLOT-0001", exp: now.AddDate(1, 0, 0).Format(time.DateOnly)}
 }
 
-// serve is the simulated device on port until ctx ends or port fails: it sends
-// its ID record (power-on) and answers every RQ what=id with it.
-func (s *Sim) serve(ctx context.Context, port io.ReadWriter) error {
+// Serve is the simulated device on port until ctx ends or port fails: it sends its
+// ID record (power-on) and answers every RQ what=id with it; the records of
+// Breath, OralFluid, Error and the rest go to port from then on. It returns ctx's
+// error or port's. Serve checks ctx between reads, so a port whose reads block
+// must be closed for it to return (a serialport's reads time out).
+func (s *Sim) Serve(ctx context.Context, port io.ReadWriter) error {
 	s.wmu.Lock()
 	s.w = port
 	s.wmu.Unlock()
@@ -117,6 +123,34 @@ func (s *Sim) Kind() string { return s.id.Kind }
 
 // Serial returns its serial number.
 func (s *Sim) Serial() string { return s.id.Serial }
+
+// SimState is what a simulated tester says of itself and the conditions of its
+// next tests, as (*Sim).State returns them.
+type SimState struct {
+	// Kind, Serial, Firmware, CalibrationDue and SelfCheck are as its ID record says
+	// them.
+	Kind, Serial, Firmware, CalibrationDue, SelfCheck string
+	// LastTest is the number of the last test it completed or reported an error
+	// for (0: none yet).
+	LastTest uint32
+	// Off says it is switched off (PowerOff).
+	Off bool
+	// TemperatureC is the ambient temperature a breath meter reports; CassetteLot
+	// and CassetteExpiry are an oral-fluid analyser's cassettes'.
+	TemperatureC                float64
+	CassetteLot, CassetteExpiry string
+	// Requests counts the RQ what=id records it has answered.
+	Requests int
+}
+
+// State returns what the tester says of itself now.
+func (s *Sim) State() SimState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return SimState{Kind: s.id.Kind, Serial: s.id.Serial, Firmware: s.id.Firmware, CalibrationDue: s.id.CalibrationDue,
+		SelfCheck: s.id.SelfCheck, LastTest: s.n, Off: s.off, TemperatureC: s.tempC,
+		CassetteLot: s.lot, CassetteExpiry: s.exp, Requests: s.requests}
+}
 
 // Requests returns how many RQ what=id records it has answered.
 func (s *Sim) Requests() int {
