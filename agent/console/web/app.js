@@ -5,7 +5,8 @@
  * Flow: GET /api/v1/session decides between the sign-in form and the console. Once signed
  * in, the page loads status/devices/residents/alarms/roll once, then follows the
  * server-sent event stream (/api/v1/stream): `state` messages replace status, doors,
- * cameras (devices.cameras), alarms and residents; `journal` messages are prepended to the recent-events list, and
+ * cameras (devices.cameras), alarms, residents and, for staff who test, the substance
+ * testing overview (substance); `journal` messages are prepended to the recent-events list, and
  * one that is an alarm shows in the alarm list at once (then the list is re-read).
  * Every state-changing request carries the in-memory CSRF token as X-CSRF-Token; a 401
  * anywhere returns to the sign-in form.
@@ -75,6 +76,10 @@ const S = {
   status: null, doors: [], readers: [], cameras: [], bridge: null, residents: [], alarms: [], roll: null, journal: [],
   filter: { kind: '', door: '', person: '', since: '' }, seenSeq: 0, sound: true, tonight: null, residentCRN: '',
   lockdown: null,
+  // Substance testing: the overview (no results in it), the tests this page has seen
+  // (id → the test as listed, without results), those the stream has shown started,
+  // and the action being taken on one.
+  substance: null, subSeen: new Map(), subSeenAt: new Map(), subAction: null,
 };
 
 // ---------------------------------------------------------------- DOM helpers
@@ -264,9 +269,16 @@ function signedIn(data) {
 function signedOut(message) {
   closeStream();
   Object.assign(S, { user: null, csrf: null, status: null, doors: [], readers: [], cameras: [], bridge: null,
-    residents: [], alarms: [], roll: null, journal: [], alarmsLoaded: false, alarmsShown: false, seenSeq: 0 });
+    residents: [], alarms: [], roll: null, journal: [], alarmsLoaded: false, alarmsShown: false, seenSeq: 0,
+    substance: null, subAction: null });
+  S.subSeen.clear(); S.subSeenAt.clear();
+  closeSubResult();
+  $('#substance-action').hidden = true;
+  const start = $('#substance-start-form');
+  start.reset(); delete start.dataset.prefilled; formMsg(start, '');
   document.body.classList.remove('has-urgent');
-  for (const sel of ['#alarm-list', '#door-list', '#camera-list', '#device-list', '#event-list', '#roll-body', '#resident-table tbody']) {
+  for (const sel of ['#alarm-list', '#door-list', '#camera-list', '#device-list', '#event-list', '#roll-body', '#resident-table tbody',
+    '#substance-testers tbody', '#substance-open tbody', '#substance-lab', '#substance-unbound']) {
     $(sel).replaceChildren();
   }
   document.title = 'apedge site console';
@@ -302,8 +314,9 @@ async function onSignOut() {
 async function loadAll() {
   if (!S.user) return;
   const gen = S.gen;
-  const [status, devices, residents, alarms, roll, tonight, lockdown] = await Promise.allSettled(
-    ['/status', '/devices', '/residents', '/alarms', '/curfew/roll', '/curfew/tonight', '/site/lockdown'].map((p) => api('GET', p)));
+  const [status, devices, residents, alarms, roll, tonight, lockdown, substance] = await Promise.allSettled(
+    ['/status', '/devices', '/residents', '/alarms', '/curfew/roll', '/curfew/tonight', '/site/lockdown'].map((p) => api('GET', p))
+      .concat(can('substance-test') ? api('GET', '/substance') : Promise.resolve(null)));
   if (!S.user) return;
   const fresh = gen === S.gen; // no live state arrived meanwhile: fetched state is current
   let failure = null;
@@ -322,6 +335,7 @@ async function loadAll() {
   else ok(roll);
   if (ok(tonight)) S.tonight = tonight.value;
   if (ok(lockdown)) S.lockdown = lockdown.value;
+  if (ok(substance) && fresh && substance.value) S.substance = substance.value;
   renderAll();
   if (failure) report(failure);
 }
@@ -407,6 +421,7 @@ function applyState(d) {
   if (d.devices && Array.isArray(d.devices.cameras)) S.cameras = d.devices.cameras;
   if (Array.isArray(d.alarms)) { S.alarms = d.alarms; S.alarmsLoaded = true; }
   if (Array.isArray(d.residents)) S.residents = d.residents;
+  if (d.substance) S.substance = d.substance;
   renderAll();
 }
 
@@ -426,12 +441,14 @@ function applyJournal(ev) {
   if (t.startsWith('reader.') || t === 'door.tampered') soon('devices', refreshDevices);
   if (t === 'curfew.roll' || t.startsWith('curfew.') || t.startsWith('movement.')) soon('roll', refreshRoll, 500);
   if (t === 'alarm.acknowledged') soon('alarms', refreshAlarms); // by someone else, maybe
+  if (t.startsWith('substance.')) S.gen++; // a fetch of the overview already under way predates this event
 }
 
 // ---------------------------------------------------------------- rendering
 
 function renderAll() {
   renderHeader(); renderAlarms(); renderDoors(); renderCameras(); renderDevices(); renderResidents(); renderRoll(); renderEvents();
+  renderSubstance();
 }
 
 function renderHeader() {
@@ -1036,6 +1053,495 @@ async function loadResident() {
   } catch (err) { report(err); }
 }
 
+// ---------------------------------------------------------------- substance testing
+
+// Sample types in words, and the kind of tester each is taken on (none for a urine
+// cup, which staff read).
+const SAMPLE = { breath: 'breath (alcohol)', 'oral-fluid': 'oral fluid (drugs)', urine: 'urine cup (drugs)' };
+const TESTER_KIND = { breath: 'breath-alcohol', 'oral-fluid': 'oral-fluid' };
+const KIND_WORDS = { 'breath-alcohol': 'breath-alcohol meter', 'oral-fluid': 'oral-fluid analyser' };
+// A test's state: its level, an icon and words.
+const TEST_STATE = { 'awaiting-sample': ['warn', '◌ awaiting sample'], 'awaiting-confirmation': ['info', '… awaiting confirmation'],
+  closed: ['', '■ closed'] };
+// A result's outcome: its level, an icon and words.
+const OUTCOME = {
+  negative: ['ok', '✓ negative'], 'non-negative': ['bad', '⚠ non-negative'], invalid: ['bad', '⚠ invalid'],
+  refused: ['bad', '✗ refused'], unable: ['warn', '✗ unable to give a sample'], confirmed: ['bad', '⚠ confirmed by the laboratory'],
+  'not-confirmed': ['ok', '✓ not confirmed by the laboratory'], cancelled: ['', '■ cancelled'],
+};
+const PANEL_RESULT = { negative: ['ok', '✓ negative'], 'non-negative': ['bad', '⚠ non-negative'], invalid: ['bad', '⚠ invalid'] };
+// The drug panels a urine cup may have (the API's UrineRequest).
+const DRUG_PANELS = ['amphetamine', 'methamphetamine', 'mdma', 'cocaine', 'opiates', 'morphine', 'methadone', 'buprenorphine',
+  'benzodiazepines', 'thc', 'synthetic-cannabinoids', 'pregabalin', 'gabapentin', 'ketamine', 'fentanyl'];
+// A sample's chain of custody, in order, and each stage in words.
+const CUSTODY = ['collected', 'sealed', 'dispatched', 'received'];
+const STAGE_WORDS = { collected: 'collected for confirmation', sealed: 'sealed', dispatched: 'sent to the laboratory',
+  received: 'received by the laboratory' };
+const SUB_ACTION = { refusal: 'Refusal, or no sample given', urine: 'The urine cup\'s result', custody: 'Chain of custody', close: 'Close the test' };
+const BOUND_BY = { 'test-id': 'by the test id keyed into the device', window: 'as the device\'s one test awaiting its sample', entered: 'entered by staff' };
+// How many closed tests the table keeps showing.
+const MAX_CLOSED_ROWS = 20;
+
+const fmtWall = fmt({ year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const wallParts = (d) => Object.fromEntries(fmtWall.formatToParts(d).map((x) => [x.type, x.value]));
+
+/** An instant as a datetime-local value in UK local time: "2026-06-10T12:00:00"; '' for none. */
+function toLocalInput(iso) {
+  const d = new Date(iso);
+  if (!iso || isNaN(d)) return '';
+  const p = wallParts(d);
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
+}
+
+/** A datetime-local value in UK local time as an instant ("2026-06-10T11:00:00Z"); '' if it is none. */
+function fromLocalInput(v) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(v || '');
+  if (!m) return '';
+  const wall = Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+  let t = wall;
+  for (let i = 0; i < 2; i++) { // twice: the second settles a guess that crossed a change of the clocks
+    const p = wallParts(new Date(t));
+    t += wall - Date.UTC(+p.year, p.month - 1, +p.day, +p.hour, +p.minute, +p.second);
+  }
+  return new Date(t).toISOString().replace('.000Z', 'Z');
+}
+
+/** Replaces a select's options, keeping what is chosen, only when they changed (an open list stays open). */
+function setOptions(sel, options) {
+  const sig = options.map((o) => `${o.value}\u0001${o.textContent}`).join('\u0002');
+  if (sel.dataset.sig === sig) return;
+  const keep = sel.value;
+  sel.replaceChildren(...options);
+  sel.dataset.sig = sig;
+  if (options.some((o) => o.value === keep)) sel.value = keep;
+}
+
+const testWho = (t) => (t.person && t.person.label) || t.crn || '';
+const num = (x) => (x == null || x === '' ? '' : String(Math.round(Number(x) * 100) / 100));
+
+/** The substance testing view, for staff who test (substance-test) only. */
+function renderSubstance() {
+  const show = can('substance-test');
+  $('#substance').hidden = !show;
+  $('#substance-nav').hidden = !show;
+  const ov = S.substance;
+  $('#substance-loading').hidden = Boolean(ov);
+  if (!show || !ov) return;
+  renderTesters(ov);
+  fillStartForm(ov);
+  renderSubTests(ov);
+  renderSubAction();
+  const lab = ov.awaitingLab || [];
+  $('#substance-lab-empty').hidden = lab.length > 0;
+  $('#substance-lab').replaceChildren(...lab.map((t) => h('li', { 'data-test': t.id, 'data-level': 'warn' },
+    `⚠ ${t.id}, ${testWho(t)}: ${SAMPLE[t.sampleType] || t.sampleType}${t.seal ? ', seal ' + t.seal : ''}, sent ${ukTime(t.dispatchedAt)}, no result yet`)));
+  const unbound = ov.unbound || [];
+  $('#substance-unbound-empty').hidden = unbound.length > 0;
+  $('#substance-unbound').replaceChildren(...unbound.map((u) => h('li', { 'data-device': u.device, 'data-level': 'warn' },
+    `⚠ ${u.device} (serial ${u.serial}), its test no. ${u.testNumber} measured ${ukTime(u.measuredAt)}: ${u.why}; held, attached to no one, since ${ukTime(u.at)}`)));
+}
+
+function renderTesters(ov) {
+  const today = isoDate(new Date(Date.now() + siteOffset)); // the site's day
+  const testers = ov.testers || [];
+  $('#substance-testers tbody').replaceChildren(...(testers.length ? testers.map((tr) => {
+    const st = tr.status;
+    const cal = st ? st.calibrationDue : '';
+    const overdue = Boolean(cal) && cal < today;
+    const check = st ? st.selfCheck : '';
+    const err = st ? st.lastError : '';
+    return h('tr', { 'data-tester': tr.id },
+      h('td', { class: 'mono' }, tr.id), h('td', {}, KIND_WORDS[tr.kind] || tr.kind),
+      h('td', { class: 'tester-online', 'data-level': !st ? 'warn' : st.online ? 'ok' : 'bad' },
+        (!st ? '? not reported yet' : st.online ? '✓ online' : '✗ offline') + (err ? `: ${err}` : '')),
+      h('td', { class: 'mono tester-serial' }, (st && st.serial) || '—'),
+      h('td', { class: 'tester-calibration', 'data-level': overdue ? 'bad' : '' }, cal ? (overdue ? `⚠ ${cal}: OVERDUE` : cal) : '—'),
+      h('td', { class: 'tester-selfcheck', 'data-level': check === 'pass' ? 'ok' : check ? 'bad' : '' },
+        check === 'pass' ? '✓ pass' : check ? `⚠ ${check.toUpperCase()}` : '—'),
+      h('td', { class: 'tester-busy' }, tr.busy ? `test ${tr.busy}` : '—'));
+  }) : [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No substance tester is configured'))]));
+}
+
+/** Fills the start form's lists, and its authorisation from the newest in force (once each). */
+function fillStartForm(ov) {
+  const f = $('#substance-start-form');
+  const rs = [...S.residents].sort((a, b) => String(a.name || a.crn).localeCompare(String(b.name || b.crn)));
+  setOptions(f.elements.namedItem('crn'), [h('option', { value: '' }, 'Choose a resident…'),
+    ...rs.map((r) => h('option', { value: r.crn }, personName(r)))]);
+  fillDevices(ov);
+  const a = (ov.authorisations || [])[0];
+  const fields = ['authRef', 'authManager', 'authFrom', 'authTo'];
+  if (a && f.dataset.prefilled !== a.ref) {
+    f.dataset.prefilled = a.ref;
+    if (fields.every((k) => !val(f, k))) {
+      const v = { authRef: a.ref, authManager: a.manager, authFrom: toLocalInput(a.from), authTo: toLocalInput(a.to) };
+      for (const k of fields) f.elements.namedItem(k).value = v[k];
+    }
+  }
+}
+
+/** The start form's devices: the testers of the chosen sample's kind; none for a urine cup. */
+function fillDevices(ov) {
+  const f = $('#substance-start-form');
+  const type = val(f, 'sampleType');
+  const kind = TESTER_KIND[type];
+  const sel = f.elements.namedItem('device');
+  const testers = kind ? ((ov && ov.testers) || []).filter((t) => t.kind === kind) : [];
+  const label = (t) => `${t.id}${!t.status ? ' (not reported yet)' : t.status.online ? '' : ' (offline)'}${t.busy ? ` (busy: test ${t.busy})` : ''}`;
+  setOptions(sel, !kind ? [h('option', { value: '' }, 'none: staff read the cup')]
+    : testers.length ? testers.map((t) => h('option', { value: t.id }, label(t)))
+      : [h('option', { value: '' }, `no ${KIND_WORDS[kind]} configured`)]);
+  sel.disabled = !kind;
+  const drug = type !== 'breath';
+  $('.auth-need', f).textContent = drug ? '— required for a drug test' : '— not needed for a breath test; if named, it must be in force';
+  for (const k of ['authRef', 'authManager', 'authFrom', 'authTo']) f.elements.namedItem(k).setAttribute('aria-required', String(drug));
+}
+
+async function startSubTest(e) {
+  e.preventDefault();
+  const f = e.currentTarget;
+  const type = val(f, 'sampleType');
+  const body = { crn: val(f, 'crn'), reason: val(f, 'reason'), sampleType: type, device: TESTER_KIND[type] ? val(f, 'device') : '',
+    witness: val(f, 'witness') };
+  if (val(f, 'testId')) body.testId = val(f, 'testId');
+  const a = { ref: val(f, 'authRef'), manager: val(f, 'authManager'), from: fromLocalInput(val(f, 'authFrom')), to: fromLocalInput(val(f, 'authTo')) };
+  if (a.ref || a.manager || a.from || a.to) { // what is missing the agent names
+    body.authorisation = Object.fromEntries(Object.entries(a).filter(([, v]) => v));
+  }
+  if (!body.crn) { formMsg(f, 'Choose the resident to test.', 'error'); return; }
+  const btn = f.querySelector('button[type=submit]');
+  btn.disabled = true;
+  formMsg(f, 'Starting…');
+  try {
+    const t = await api('POST', '/substance/tests', body);
+    rememberTest(t);
+    formMsg(f, `Test ${t.id} started for ${testWho(t)}: awaiting its sample${t.device ? ' on ' + t.device : ''}`, 'ok');
+    for (const k of ['witness', 'testId']) f.elements.namedItem(k).value = '';
+    renderSubstance();
+    refreshSubstance();
+  } catch (err) {
+    if (err.status !== 401) formMsg(f, err.message, 'error');
+  } finally { btn.disabled = false; }
+}
+
+async function refreshSubstance() {
+  if (!can('substance-test')) return;
+  const gen = S.gen;
+  try {
+    const v = await api('GET', '/substance');
+    if (S.user && gen === S.gen) { S.substance = v; renderSubstance(); }
+  } catch (err) { report(err); }
+}
+
+// How far a test has gone: it only ever goes forward (its state, its custody, its sample).
+const subProgress = (t) => ({ 'awaiting-sample': 0, 'awaiting-confirmation': 1, closed: 2 }[t.state] || 0) * 100
+  + (t.custody || []).length * 10 + (t.sampled ? 1 : 0);
+
+/**
+ * Remembers test t as listed or as an action answered it, unless what is remembered has
+ * gone further: a stream message sent before an action's answer may arrive after it.
+ */
+function rememberTest(t) {
+  const old = S.subSeen.get(t.id);
+  if (!old || subProgress(t) >= subProgress(old)) S.subSeen.set(t.id, t);
+  S.subSeenAt.set(t.id, Date.now());
+}
+
+/**
+ * The tests to list: the open ones (oldest first), then those closed in the last 12
+ * hours (newest first), as the overview lists them: a reading that was invalid closes
+ * its test, and its row stays, closed, with why. A test this page has just started or
+ * changed that an older overview does not list yet stays for a moment, and a stale
+ * overview never takes a test back to an earlier state.
+ */
+function subTestItems(ov) {
+  const open = ov.open || [], recent = ov.recent || [];
+  const listed = new Set();
+  for (const t of [...open, ...recent]) { listed.add(t.id); rememberTest(t); }
+  const now = Date.now();
+  for (const id of [...S.subSeen.keys()]) {
+    if (!listed.has(id) && now - (S.subSeenAt.get(id) || 0) > 60000) {
+      S.subSeen.delete(id); S.subSeenAt.delete(id);
+    }
+  }
+  const ms = (t) => new Date(t.startedAt).getTime() || 0;
+  const items = [...S.subSeen.values()].map((t) => ({ t, results: Boolean(ov.canSeeResults), state: t.state }));
+  const live = items.filter((x) => x.state !== 'closed').sort((a, b) => ms(a.t) - ms(b.t));
+  const closed = items.filter((x) => x.state === 'closed').sort((a, b) => ms(b.t) - ms(a.t)).slice(0, MAX_CLOSED_ROWS);
+  return [...live, ...closed];
+}
+
+function renderSubTests(ov) {
+  const items = subTestItems(ov);
+  $('#substance-open-empty').hidden = items.length > 0;
+  $('#substance-open-count').textContent = `${items.filter((x) => x.state !== 'closed').length} open`;
+  sync($('#substance-open tbody'), items, 'test', (x) => x.t.id, subTestRow, updateSubTest);
+}
+
+function subTestRow(x) {
+  const id = x.t.id;
+  const td = (cls) => h('td', { class: cls });
+  const ui = { person: td('test-person'), sample: td('test-sample'), device: td('test-device mono'), state: td('test-state'),
+    started: td('test-started'), witness: td('test-witness'), reading: td('test-reading') };
+  const act = (kind, text, onclick) => h('button', { type: 'button', class: `secondary act-${kind}`, onclick }, text);
+  ui.refusal = act('refusal', 'Refusal…', () => openSubAction('refusal', id));
+  ui.urine = act('urine', 'Enter cup result…', () => openSubAction('urine', id));
+  ui.custody = act('custody', 'Custody…', () => openSubAction('custody', id));
+  ui.close = act('close', 'Close…', () => openSubAction('close', id));
+  ui.result = h('button', { type: 'button', class: 'act-result', onclick: () => openSubResult(id) }, 'Open result');
+  const tr = h('tr', { 'data-test': id }, h('td', { class: 'test-id mono' }, id), ui.person, ui.sample, ui.device, ui.state,
+    ui.started, ui.witness, ui.reading, h('td', { class: 'test-actions' }, h('div', { class: 'row-actions' }, ui.urine, ui.refusal, ui.custody, ui.close, ui.result)));
+  tr.ui = ui;
+  return tr;
+}
+
+function updateSubTest(tr, x) {
+  const { ui } = tr;
+  const t = x.t;
+  tr.dataset.state = x.state;
+  ui.person.textContent = testWho(t);
+  ui.sample.textContent = `${SAMPLE[t.sampleType] || t.sampleType}, ${t.reason}`;
+  ui.device.textContent = t.device || '—';
+  const [level, words] = TEST_STATE[x.state] || ['', x.state];
+  ui.state.dataset.level = level;
+  ui.state.textContent = words;
+  ui.started.textContent = `${ukTime(t.startedAt)} by ${t.staff}`;
+  ui.witness.textContent = t.witness || '—';
+  // Whether the reading could be used, at once: an invalid one is tested again.
+  const invalid = t.valid === false;
+  tr.classList.toggle('is-invalid', invalid);
+  ui.reading.dataset.level = invalid ? 'bad' : t.valid === true ? 'ok' : '';
+  ui.reading.textContent = invalid ? `⚠ INVALID: ${(t.invalidReasons || []).join('; ') || 'no reason given'}`
+    : t.valid === true ? '✓ valid'
+      : x.state === 'awaiting-sample' ? (t.sampleType === 'urine' ? 'waiting for the cup\'s result' : 'waiting for the reading')
+        : x.results ? 'see the result' : '—';
+  ui.refusal.hidden = x.state !== 'awaiting-sample';
+  ui.urine.hidden = !(x.state === 'awaiting-sample' && t.sampleType === 'urine');
+  ui.custody.hidden = x.state !== 'awaiting-confirmation';
+  ui.close.hidden = x.state === 'closed';
+  ui.result.hidden = !x.results;
+}
+
+/** Opens the action panel for kind (refusal, urine, custody, close) on test id. */
+function openSubAction(kind, id) {
+  S.subAction = { kind, id };
+  const box = $('#substance-action');
+  for (const f of box.querySelectorAll('form')) { f.hidden = f.dataset.action !== kind; f.reset(); }
+  formMsg(box, '');
+  box.hidden = false;
+  renderSubAction();
+  box.scrollIntoView({ block: 'nearest' });
+  const first = box.querySelector(`form[data-action="${kind}"] input:not([hidden]), form[data-action="${kind}"] select`);
+  if (first) first.focus();
+}
+
+function closeSubAction() {
+  S.subAction = null;
+  $('#substance-action').hidden = true;
+}
+
+function renderSubAction() {
+  const a = S.subAction;
+  const box = $('#substance-action');
+  if (!a) { box.hidden = true; return; }
+  const t = S.subSeen.get(a.id);
+  box.dataset.test = a.id;
+  box.dataset.action = a.kind;
+  $('#substance-action-h').textContent = `${SUB_ACTION[a.kind]}: test ${a.id}${t ? ', ' + testWho(t) : ''}`;
+  if (a.kind !== 'custody' || !t) return;
+  const f = $('#substance-custody-form');
+  const custody = t.custody || [];
+  f.querySelector('.custody-list').replaceChildren(...custody.map((c) => h('li', { 'data-stage': c.stage },
+    `${STAGE_WORDS[c.stage] || c.stage}${c.seal ? ' (seal ' + c.seal + ')' : ''} by ${c.by}, ${ukTime(c.at)}`)));
+  const done = new Set(custody.map((c) => c.stage));
+  const next = CUSTODY.find((s) => !done.has(s));
+  for (const el of f.querySelectorAll('[data-stage]')) if (el.tagName !== 'LI') el.hidden = el.dataset.stage !== next;
+  f.querySelector('.custody-done').textContent = next ? `Next: ${STAGE_WORDS[next]}.`
+    : 'Received by the laboratory: its result is entered under “Open result”.';
+}
+
+/** Sends an action on the open action panel's test; done(test) says what was recorded. */
+async function subAction(kind, path, body, done) {
+  const a = S.subAction;
+  if (!a || a.kind !== kind) return;
+  const box = $('#substance-action');
+  formMsg(box, 'Sending…');
+  try {
+    const t = await api('POST', `/substance/tests/${encodeURIComponent(a.id)}/${path}`, body);
+    rememberTest(t);
+    if (kind !== 'custody') box.querySelector(`form[data-action="${kind}"]`).hidden = true;
+    formMsg(box, done(t), 'ok');
+    renderSubstance();
+    refreshSubstance();
+  } catch (err) { if (err.status !== 401) formMsg(box, err.message, 'error'); }
+}
+
+function bindSubstance() {
+  $('#substance-nav').addEventListener('click', () => { $('#substance').scrollIntoView(); $('#substance-h').focus(); });
+  const start = $('#substance-start-form');
+  start.addEventListener('submit', startSubTest);
+  start.elements.namedItem('sampleType').addEventListener('change', () => fillDevices(S.substance));
+  $('#substance-urine-panels').replaceChildren(...DRUG_PANELS.map((p) => h('label', {}, p, ' ',
+    h('select', { name: `panel-${p}`, 'data-panel': p }, h('option', { value: '' }, '— not on this cup'),
+      h('option', { value: 'negative' }, 'negative'), h('option', { value: 'non-negative' }, 'non-negative'),
+      h('option', { value: 'invalid' }, 'invalid')))));
+  $('#substance-action-cancel').addEventListener('click', closeSubAction);
+  $('#substance-refusal-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    subAction('refusal', 'refusal', { refusal: val(f, 'refusal'), witness: val(f, 'witness') },
+      (t) => `${val(f, 'refusal') === 'unable' ? 'Unable to give a sample' : 'Refusal'} recorded for test ${t.id}: it is closed`);
+  });
+  $('#substance-urine-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    const panels = {};
+    for (const sel of f.querySelectorAll('select[data-panel]')) if (sel.value) panels[sel.dataset.panel] = sel.value;
+    subAction('urine', 'urine', { lot: val(f, 'lot'), expiry: val(f, 'expiry'), panels },
+      (t) => `The cup's result recorded for test ${t.id}${t.valid === false ? ': INVALID: ' + (t.invalidReasons || []).join('; ') : ''}`);
+  });
+  const custody = $('#substance-custody-form');
+  custody.addEventListener('submit', (e) => e.preventDefault());
+  for (const b of custody.querySelectorAll('button[data-stage]')) {
+    b.addEventListener('click', () => {
+      const stage = b.dataset.stage;
+      if (stage === 'sealed') {
+        subAction('custody', 'seal', { seal: val(custody, 'seal') }, (t) => `Test ${t.id}'s sample sealed: seal ${t.seal}`);
+      } else {
+        subAction('custody', 'custody', { stage }, (t) => `Test ${t.id}'s sample ${STAGE_WORDS[stage]}`);
+      }
+    });
+  }
+  $('#substance-close-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const note = val(e.currentTarget, 'note');
+    if (!note) { formMsg($('#substance-action'), 'A note is required: say why the test is closed.', 'error'); return; }
+    subAction('close', 'close', { note }, (t) => `Test ${t.id} closed`);
+  });
+  $('#substance-result-close').addEventListener('click', closeSubResult);
+  $('#substance-lab-form').addEventListener('submit', enterLabResult);
+}
+
+// A result is special category health data: it is fetched when staff open it (each view
+// audited by the agent), shown in the result panel only, and kept nowhere else.
+
+/** Opens test id's result (GET /substance/tests/{id}) in the result panel. */
+async function openSubResult(id) {
+  const box = $('#substance-result');
+  clearSubResult();
+  box.dataset.test = id;
+  $('#substance-result-h').textContent = `Result of test ${id}`;
+  box.hidden = false;
+  formMsg(box, 'Opening…');
+  box.scrollIntoView({ block: 'nearest' });
+  try {
+    const r = await api('GET', `/substance/tests/${encodeURIComponent(id)}`);
+    if (box.dataset.test !== id || box.hidden) return; // closed, or another opened, meanwhile
+    showSubResult(r);
+    formMsg(box, '');
+  } catch (err) { if (err.status !== 401 && box.dataset.test === id) formMsg(box, err.message, 'error'); }
+}
+
+function clearSubResult() {
+  $('#substance-result-body').replaceChildren();
+  $('#substance-result-panels tbody').replaceChildren();
+  $('#substance-result-panels').hidden = true;
+  const lab = $('#substance-lab-form');
+  lab.hidden = true;
+  lab.querySelector('.lab-rows').replaceChildren();
+  formMsg($('#substance-result'), '');
+}
+
+function closeSubResult() {
+  const box = $('#substance-result');
+  box.hidden = true;
+  delete box.dataset.test;
+  clearSubResult();
+}
+
+function showSubResult(r) {
+  const sc = r.screen;
+  $('#substance-result-h').textContent = `Result of test ${r.id}: ${testWho(r)}, ${SAMPLE[r.sampleType] || r.sampleType}`;
+  const rows = [];
+  const row = (field, term, text, level = '') => rows.push(h('dt', {}, term), h('dd', { 'data-field': field, 'data-level': level }, text));
+  const [level, words] = OUTCOME[r.outcome] || ['', r.outcome || 'none yet: awaiting its sample'];
+  row('outcome', 'Outcome', words + (r.state === 'awaiting-confirmation' ? ' (preliminary: awaiting confirmation by a laboratory)' : ''), level);
+  row('state', 'State', (TEST_STATE[r.state] || ['', r.state])[1]);
+  if (sc) {
+    if (sc.alcoholUgPer100ml != null) {
+      row('alcohol', 'Alcohol', `${num(sc.alcoholUgPer100ml)} µg/100 ml of breath (limit ${num(sc.limitUgPer100ml)} µg/100 ml)`);
+    }
+    row('validity', 'Validity', sc.valid ? '✓ valid' : `⚠ INVALID: ${(sc.invalidReasons || []).join('; ')}`, sc.valid ? 'ok' : 'bad');
+    if (sc.serial || sc.device) {
+      row('device', 'Device', [sc.device || r.device, sc.serial ? `serial ${sc.serial}` : '', sc.firmware ? `firmware ${sc.firmware}` : '',
+        sc.testNumber ? `its test no. ${sc.testNumber}` : ''].filter(Boolean).join(', '));
+    }
+    if (sc.calibration || sc.calibrationDue) {
+      row('calibration', 'Calibration', `${sc.calibration || 'unknown'}${sc.calibrationDue ? ', due ' + sc.calibrationDue : ''}`,
+        sc.calibration === 'overdue' ? 'bad' : '');
+    }
+    if (sc.selfCheck) row('selfCheck', 'Self-check', sc.selfCheck, sc.selfCheck === 'pass' ? 'ok' : 'bad');
+    if (sc.temperatureC != null) row('temperature', 'Temperature', `${num(sc.temperatureC)} °C`);
+    if (sc.deviceError) row('deviceError', 'Device error', sc.deviceError, 'bad');
+    if (sc.lot || sc.expiry) row('lot', r.sampleType === 'urine' ? 'Cup' : 'Cassette', `lot ${sc.lot || '—'}, expires ${sc.expiry || '—'}`);
+    row('measured', 'Recorded', `${ukTime(sc.measuredAt || sc.at)}, bound ${BOUND_BY[sc.boundBy] || sc.boundBy}${sc.enteredBy ? ' (' + sc.enteredBy + ')' : ''}`);
+    const panels = sc.panels || [];
+    $('#substance-result-panels tbody').replaceChildren(...panels.map((p) => {
+      const [pl, pw] = PANEL_RESULT[p.result] || ['', p.result];
+      const cut = p.panel === 'alcohol' && sc.limitUgPer100ml != null ? `${num(sc.limitUgPer100ml)} µg/100 ml`
+        : p.cutoffNgMl != null ? `${num(p.cutoffNgMl)} ng/ml` : '—';
+      return h('tr', { 'data-panel': p.panel }, h('td', {}, p.panel), h('td', { 'data-level': pl }, pw), h('td', {}, cut));
+    }));
+    $('#substance-result-panels').hidden = panels.length === 0;
+  }
+  const rf = r.refusal;
+  if (rf) row('refusal', 'Refusal', `${rf.refusal === 'unable' ? 'unable to give a sample' : 'refused'}, witnessed by ${rf.witness}, recorded by ${rf.staff}, ${ukTime(rf.at)}`, 'bad');
+  const custody = r.custody || [];
+  if (custody.length) {
+    row('custody', 'Custody', custody.map((c) => `${STAGE_WORDS[c.stage] || c.stage}${c.seal ? ' (seal ' + c.seal + ')' : ''} by ${c.by}, ${ukTime(c.at)}`).join('; '));
+  }
+  const cf = r.confirmation;
+  if (cf) {
+    const res = cf.results || {};
+    row('confirmation', 'Laboratory', `${(OUTCOME[cf.outcome] || ['', cf.outcome])[1]}: ` + Object.keys(res).sort()
+      .map((k) => `${k} ${res[k].confirmed ? 'confirmed' : 'not confirmed'} (${res[k].method})`).join('; ') + `; entered by ${cf.by}, ${ukTime(cf.at)}`);
+  }
+  const cl = r.closure;
+  if (cl) row('closure', 'Closed', `by ${cl.by}: ${cl.note}, ${ukTime(cl.at)}`);
+  $('#substance-result-body').replaceChildren(...rows);
+  // The laboratory's result, for a sample sealed and awaiting confirmation: per analyte
+  // the screen found non-negative.
+  const lab = $('#substance-lab-form');
+  const analytes = sc ? (sc.panels || []).filter((p) => p.result === 'non-negative').map((p) => p.panel) : [];
+  lab.hidden = !(r.state === 'awaiting-confirmation' && r.seal && analytes.length);
+  lab.dataset.test = r.id;
+  lab.querySelector('.lab-rows').replaceChildren(...(lab.hidden ? [] : analytes.map((a) => h('div', { class: 'inline-form', 'data-analyte': a },
+    h('span', { class: 'lab-analyte' }, a),
+    h('select', { name: 'confirmed', 'aria-label': `${a}: confirmed?` }, h('option', { value: 'yes' }, 'confirmed'),
+      h('option', { value: 'no' }, 'not confirmed')),
+    h('input', { name: 'method', autocomplete: 'off', placeholder: 'Method, e.g. LC-MS/MS', 'aria-label': `${a}: method` })))));
+}
+
+async function enterLabResult(e) {
+  e.preventDefault();
+  const f = e.currentTarget;
+  const id = f.dataset.test;
+  const box = $('#substance-result');
+  const results = {};
+  for (const r of f.querySelectorAll('[data-analyte]')) {
+    results[r.dataset.analyte] = { confirmed: r.querySelector('select').value === 'yes', method: r.querySelector('input').value.trim() };
+  }
+  formMsg(box, 'Sending…');
+  try {
+    const t = await api('POST', `/substance/tests/${encodeURIComponent(id)}/lab`, { results });
+    rememberTest(t);
+    f.hidden = true;
+    formMsg(box, `The laboratory's result recorded for test ${t.id}: it is closed. Open the result again to see it.`, 'ok');
+    renderSubstance();
+    refreshSubstance();
+  } catch (err) { if (err.status !== 401) formMsg(box, err.message, 'error'); }
+}
+
 // ---------------------------------------------------------------- staff actions
 
 /** Binds a staff-action form: build(form) → {path, body, done(response)} or throws a message. */
@@ -1159,6 +1665,7 @@ function init() {
   $('#fire-roll-close').addEventListener('click', closeFireRoll);
   $('#resident-period').addEventListener('submit', (e) => { e.preventDefault(); loadResident(); });
   $('#resident-close').addEventListener('click', () => { $('#resident-page').hidden = true; S.residentCRN = ''; });
+  bindSubstance();
   tick();
   setInterval(tick, 1000);
   checkSession();
