@@ -3,6 +3,7 @@ package sitebus_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func TestSignedCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *c {
+	if !reflect.DeepEqual(got, c) {
 		t.Errorf("verified command %+v, want %+v", got, c)
 	}
 	var args struct{ ForMs int64 }
