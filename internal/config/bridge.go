@@ -28,6 +28,11 @@ type Bridge struct {
 	// SubstanceTesters lists the breath-alcohol meters and oral-fluid analysers on
 	// serial lines.
 	SubstanceTesters []SubstanceTester `yaml:"substanceTesters,omitempty"`
+	// FingerprintTerminals lists the fingerprint terminals, at doors and enrolment
+	// desks; EnhancedSecurity says whether a door's terminal must match the card
+	// holder's finger (biometric.go).
+	FingerprintTerminals []FingerprintTerminal `yaml:"fingerprintTerminals,omitempty"`
+	EnhancedSecurity     EnhancedSecurity      `yaml:"enhancedSecurity,omitempty"`
 	// ResendAfter is how long a device message may go unacknowledged by the agent,
 	// while the agent is online, before it is sent again (default 10s).
 	ResendAfter time.Duration `yaml:"resendAfter,omitempty"`
@@ -249,6 +254,7 @@ func LoadBridge(path string) (*Bridge, error) {
 	}
 	b.checkCameras(&c, dir)
 	b.checkSubstanceTesters(&c, dir)
+	b.checkFingerprint(&c, dir)
 	if b.Simulate != nil {
 		b.checkSimulate(&c)
 	}

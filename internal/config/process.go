@@ -69,6 +69,11 @@ type Devices struct {
 	// SubstanceTesters are the substance testers of BridgeConfig by id, with the
 	// kind of each (breath-alcohol, oral-fluid).
 	SubstanceTesters map[string]string `yaml:"-"`
+	// Biometrics are the fingerprint terminals of BridgeConfig by id, with the door
+	// each guards (none: an enrolment desk) and its name; EnhancedSecurity is
+	// BridgeConfig's. Filled in when the configuration is loaded.
+	Biometrics       map[string]BiometricPlace `yaml:"-"`
+	EnhancedSecurity EnhancedSecurity          `yaml:"-"`
 }
 
 // check sets the defaults of the devices section, loads the bridge configuration it
@@ -113,6 +118,11 @@ func (d *Devices) check(c *checker, dir, site string) {
 	for _, st := range b.SubstanceTesters {
 		d.SubstanceTesters[st.ID] = st.Kind
 	}
+	d.Biometrics = map[string]BiometricPlace{}
+	for _, t := range b.FingerprintTerminals {
+		d.Biometrics[t.ID] = BiometricPlace{Door: t.Door, Name: t.Name}
+	}
+	d.EnhancedSecurity = b.EnhancedSecurity
 }
 
 // Console configures the agent's HTTP console.
