@@ -82,6 +82,7 @@ type Agent struct {
 	regN     int64             // the last register change applied
 	curfew   *curfewRun        // curfew decisions
 	subst    *Substances       // substance tests
+	bio      *Biometrics       // fingerprint consent, enrolment and deletion
 
 	clock   clock.Clock // every time the agent records
 	free    FreeSpace   // the journal's free space
@@ -198,6 +199,10 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	if a.subst, err = newSubstances(a, cfg.Substance, o.oralCutoffs, o.urineCutoffs); err != nil {
+		j.Close()
+		return nil, err
+	}
+	if a.bio, err = newBiometrics(a, cfg.Biometrics); err != nil {
 		j.Close()
 		return nil, err
 	}
@@ -365,6 +370,13 @@ func (a *Agent) Run(ctx context.Context) error {
 			fail(err)
 		}
 	}()
+	bioDone := make(chan struct{})
+	go func() {
+		defer close(bioDone)
+		if err := a.bio.run(procCtx); err != nil {
+			fail(err)
+		}
+	}()
 	acksDone := make(chan struct{})
 	go func() { defer close(acksDone); a.sendAcks(procCtx) }()
 	<-procCtx.Done()
@@ -372,6 +384,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	<-acksDone // the last acks go out before the bus closes
 	<-curfewDone
 	<-diskDone
+	<-bioDone
 	<-checkpointsDone
 	a.bus.Disconnect(250)
 	if a.busUp.Load() {
@@ -498,8 +511,9 @@ func (a *Agent) process(ctx context.Context) error {
 
 // prepare turns one bus message into the draft of the event it makes, or nil when it
 // makes none; bad messages are counted, logged and dropped. A substance tester's
-// reading is journaled here, in arrival order (substances.go); an error is that
-// journal's failure, after which the message must not be acknowledged.
+// reading (substances.go) and a fingerprint terminal's event or status
+// (biometrics.go) are journaled here, in arrival order; an error is that journal's
+// failure, after which the message must not be acknowledged.
 func (a *Agent) prepare(ctx context.Context, m mqtt.Message) (*event.Draft, devMsg, error) {
 	a.busMsgs.Add(1)
 	if m.Topic() == sitebus.BridgeStateTopic(a.cfg.Site) {
@@ -542,6 +556,10 @@ func (a *Agent) prepare(ctx context.Context, m mqtt.Message) (*event.Draft, devM
 	if tp.Kind == sitebus.KindState {
 		if err := a.deviceStatus(tp, msg); err != nil {
 			a.badMessage(m, err)
+		} else if tp.Class == sitebus.ClassBiometric {
+			// A terminal's used slots are checked for orphans, and pending deletions
+			// sent when it comes online (biometrics.go); an error is the journal's.
+			return nil, from, a.bio.status(ctx, tp, msg)
 		}
 		return nil, from, nil
 	}
@@ -558,6 +576,16 @@ func (a *Agent) prepare(ctx context.Context, m mqtt.Message) (*event.Draft, devM
 	now := a.clock.Now()
 	if r := a.checkTime(msg.Time, now); r != nil {
 		return a.refuse(tp, msg, r), from, nil
+	}
+	if tp.Class == sitebus.ClassBiometric && msg.Kind != sitebus.KindMessagesLost {
+		// A terminal's events change the biometrics engine, journaled here in arrival
+		// order (biometrics.go), as substance readings are.
+		err := a.bio.event(ctx, tp, msg)
+		if bad := (*badDataError)(nil); errors.As(err, &bad) {
+			a.badMessage(m, err)
+			return nil, from, nil
+		}
+		return nil, from, err
 	}
 	if tp.Class == sitebus.ClassSubstanceTester && msg.Kind == sitebus.SubstanceReadingKind {
 		err := a.subst.reading(ctx, tp, msg)

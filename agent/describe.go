@@ -23,9 +23,10 @@ const UKDateLayout = "2 Jan 2006"
 // writes them. It is a snapshot of the roster and the site's devices: make a new one
 // when they change. Its methods are safe for concurrent use.
 type Describer struct {
-	people  map[string]config.Resident // residents by CRN and NOMS, staff and contractors by ID
-	readers map[string]config.ReaderPlace
-	loc     *time.Location
+	people    map[string]config.Resident // residents by CRN and NOMS, staff and contractors by ID
+	readers   map[string]config.ReaderPlace
+	terminals map[string]config.BiometricPlace // fingerprint terminals (describe_biometric.go)
+	loc       *time.Location
 }
 
 // NewDescriber returns a Describer naming the people of roster and the readers of
@@ -49,9 +50,9 @@ func NewDescriber(roster []config.Resident, readers map[string]config.ReaderPlac
 }
 
 // Describer returns a Describer of the roster as the agent holds it now and the
-// readers of the site's bridge configuration.
+// readers and fingerprint terminals of the site's bridge configuration.
 func (a *Agent) Describer() *Describer {
-	return NewDescriber(a.rosterNow(), a.cfg.Devices.Readers)
+	return NewDescriber(a.rosterNow(), a.cfg.Devices.Readers).WithTerminals(a.cfg.Devices.Biometrics)
 }
 
 // Resident returns the roster entry of the resident whose CRN or NOMS number is id, or
@@ -212,6 +213,9 @@ func (d *Describer) Sentence(f Fact) string {
 		return s
 	}
 	if s, ok := d.substanceSentence(f); ok {
+		return s
+	}
+	if s, ok := d.biometricSentence(f); ok {
 		return s
 	}
 	switch f.Type {

@@ -89,18 +89,20 @@ func (r *refusals) allow(key, cause string, now time.Time) (bool, uint64) {
 }
 
 // checkDevice refuses a message on a device topic whose id is not a configured
-// device of that class: a door, a reader or a camera of the bridge's configuration.
+// device of that class: a door, a reader, a camera, a substance tester or a
+// fingerprint terminal of the bridge's configuration.
 // It returns nil for a configured device.
 func (a *Agent) checkDevice(tp sitebus.Topic) *refusedError {
 	d := &a.cfg.Devices
 	_, isReader := d.Readers[tp.ID]
 	_, isCamera := d.Cameras[tp.ID]
 	_, isTester := d.SubstanceTesters[tp.ID]
+	_, isTerminal := d.Biometrics[tp.ID]
 	is := [...]struct {
 		class string
 		ok    bool
 	}{{sitebus.ClassDoor, d.Doors[tp.ID]}, {sitebus.ClassReader, isReader}, {sitebus.ClassCamera, isCamera},
-		{sitebus.ClassSubstanceTester, isTester}}
+		{sitebus.ClassSubstanceTester, isTester}, {sitebus.ClassBiometric, isTerminal}}
 	for _, c := range is {
 		if c.class == tp.Class && c.ok {
 			return nil

@@ -22,7 +22,8 @@ import (
 
 // credentialList is the access list the agent gives the bridge: the cards of everyone
 // at the AP today (arrived and not departed) open every door; a departed person's
-// cards open nothing.
+// cards open nothing. A resident's cards carry the slots of their enrolled fingers on
+// each terminal, and whether the alternative is in force for them.
 func (a *Agent) credentialList() *sitebus.CredentialList {
 	now := a.clock.Now()
 	a.mu.Lock()
@@ -33,8 +34,12 @@ func (a *Agent) credentialList() *sitebus.CredentialList {
 	ids := slices.Collect(maps.Keys(a.cards))
 	a.rosterMu.RUnlock()
 	for _, id := range ids {
-		if a.holder(id, now) != nil {
-			l.Credentials = append(l.Credentials, sitebus.Allowed{ID: id})
+		if r := a.holder(id, now); r != nil {
+			al := sitebus.Allowed{ID: id}
+			if r.IsResident() {
+				al.Fingers, al.Alternative = a.bio.credential(r.CRN) // biometrics.go
+			}
+			l.Credentials = append(l.Credentials, al)
 		}
 	}
 	slices.SortFunc(l.Credentials, func(x, y sitebus.Allowed) int { return strings.Compare(x.ID, y.ID) })
@@ -116,6 +121,11 @@ var errSign = errors.New("agent: command not signed")
 // signed with the site key for that door, and waits for the bridge's answer until ctx
 // ends or the deadline passes (ErrNoAnswer).
 func (a *Agent) order(ctx context.Context, door string, cmd *sitebus.Command, ordered time.Time) (sitebus.Result, error) {
+	return a.orderTo(ctx, sitebus.ClassDoor, door, cmd, ordered)
+}
+
+// orderTo is order to device id of class (a door, a fingerprint terminal).
+func (a *Agent) orderTo(ctx context.Context, class, id string, cmd *sitebus.Command, ordered time.Time) (sitebus.Result, error) {
 	idb := make([]byte, 8)
 	rand.Read(idb)
 	cmd.ID, cmd.Deadline = hex.EncodeToString(idb), ordered.Add(10*time.Second).UTC()
@@ -124,14 +134,14 @@ func (a *Agent) order(ctx context.Context, door string, cmd *sitebus.Command, or
 	a.waiting[cmd.ID] = ch
 	a.mu.Unlock()
 	defer a.forgetOrder(cmd.ID, ch) // a late answer is still to an order
-	body, err := a.signedCommand(sitebus.ClassDoor, door, cmd)
+	body, err := a.signedCommand(class, id, cmd)
 	if err != nil {
 		return sitebus.Result{}, fmt.Errorf("%w: %w", errSign, err)
 	}
 	var res sitebus.Result
 	wctx, cancel := context.WithTimeout(ctx, cmd.Deadline.Sub(ordered))
 	defer cancel()
-	tok := a.out.Publish(sitebus.DeviceTopic(a.cfg.Site, sitebus.ClassDoor, door, sitebus.KindCmd), 1, false, body)
+	tok := a.out.Publish(sitebus.DeviceTopic(a.cfg.Site, class, id, sitebus.KindCmd), 1, false, body)
 	select {
 	case <-tok.Done():
 		err = tok.Error()
@@ -247,9 +257,11 @@ func (a *Agent) cardRead(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, er
 	switch {
 	case !cr.Granted:
 		a.log.Info("card refused", "reader", tp.ID, "door", cr.Door, "reason", cr.Reason)
-		return nil, nil
+		// A failed finger is counted; repeated failures are the alarm (biometrics.go).
+		return a.bio.verification(tp, m, cr), nil
 	case cr.DoorContact:
-		return nil, nil // the movement is the opening that follows, if any
+		a.bio.noteFactor(tp.ID, cr, m.Time) // for the opening that follows
+		return nil, nil                     // the movement is the opening that follows, if any
 	}
 	info := map[string]any{
 		"door":        cr.Door,
@@ -258,6 +270,9 @@ func (a *Agent) cardRead(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, er
 		"credential":  map[string]any{"kind": cr.Credential.Kind, "id": cr.Credential.ID(), "format": cr.Credential.Format},
 		"listVersion": cr.ListVersion,
 		"readAt":      m.Time,
+	}
+	if f := cr.SecondFactor; f != nil {
+		info["secondFactor"] = factorInfo(f)
 	}
 	return a.movement(tp, m, cr.Direction, cr.Credential.ID(), basisRead, info)
 }
@@ -288,6 +303,9 @@ func (a *Agent) doorOpened(tp sitebus.Topic, m *sitebus.Message) (*event.Draft, 
 		info["reader"], info["direction"] = ev.Reader, ev.Direction
 		info["credential"] = map[string]any{"kind": "card", "id": ev.Credential}
 		info["readAt"] = ev.UnlockedAt
+		if f, ok := a.bio.factorFor(ev.Reader, ev.Credential, ev.UnlockedAt); ok {
+			info["secondFactor"] = factorInfo(&f)
+		}
 		return a.movement(tp, m, ev.Direction, ev.Credential, basisOpened, info)
 	case sitebus.UnlockByExitButton:
 		info["direction"] = "exit"

@@ -10,7 +10,8 @@ import (
 
 // replayJournal reads the journal once, from its start, and gives each event to the
 // engines that rebuild their state from it: the curfew engine (its epoch, decisions
-// made, presence) and the substance engine (every test and reading).
+// made, presence), the substance engine (every test and reading) and the biometrics
+// engine (consents, enrolments, deletions, orphans).
 func (a *Agent) replayJournal(ctx context.Context) error {
 	var cr curfewRestore
 	for from := uint64(1); ; {
@@ -32,10 +33,12 @@ func (a *Agent) replayJournal(ctx context.Context) error {
 			}
 			a.curfew.restoreEvent(&cr, ev)
 			a.subst.replay(e.Seq, ev)
+			a.bio.replay(e.Seq, ev)
 		}
 		from = es[len(es)-1].Seq + 1
 	}
 	a.curfew.restoreDone(&cr)
 	a.subst.replayed()
+	a.bio.replayed()
 	return nil
 }

@@ -35,6 +35,17 @@ type SubstanceTesterView struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// BiometricView is a fingerprint terminal's last reported status, with where it is
+// (its door, none for an enrolment desk, and its name) as the site's configuration
+// says.
+type BiometricView struct {
+	ID   string `json:"id"`
+	Door string `json:"door,omitempty"`
+	Name string `json:"name,omitempty"`
+	sitebus.BiometricStatus
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // ReaderView is a reader's last reported status.
 type ReaderView struct {
 	ID string `json:"id"`
@@ -52,6 +63,9 @@ type Devices struct {
 	// SubstanceTesters are the substance testers that have reported; the console
 	// does not show them yet.
 	SubstanceTesters []SubstanceTesterView `json:"substanceTesters"`
+	// Biometrics are the fingerprint terminals that have reported (Biometrics.Terminals
+	// lists every configured one, with its enrolment under way).
+	Biometrics []BiometricView `json:"biometrics"`
 }
 
 // deviceState holds the devices' last reported status, from their retained state
@@ -63,6 +77,7 @@ type deviceState struct {
 	readers map[string]ReaderView
 	cameras map[string]*cameraState        // by id: configured cameras only
 	testers map[string]SubstanceTesterView // by id: configured substance testers only
+	bio     map[string]BiometricView       // by id: configured fingerprint terminals only
 }
 
 // changes tells watchers that something they may show has changed: each Wait returns
@@ -136,6 +151,18 @@ func (a *Agent) deviceStatus(tp sitebus.Topic, m *sitebus.Message) error {
 		}
 		s.testers[tp.ID] = SubstanceTesterView{ID: tp.ID, SubstanceTesterStatus: *st, UpdatedAt: at}
 		s.mu.Unlock()
+	case sitebus.ClassBiometric:
+		st, err := sitebus.DecodeBiometricStatus(m.Data)
+		if err != nil {
+			return err
+		}
+		place := a.cfg.Devices.Biometrics[tp.ID]
+		s.mu.Lock()
+		if s.bio == nil {
+			s.bio = map[string]BiometricView{}
+		}
+		s.bio[tp.ID] = BiometricView{ID: tp.ID, Door: place.Door, Name: place.Name, BiometricStatus: *st, UpdatedAt: at}
+		s.mu.Unlock()
 	default:
 		return nil
 	}
@@ -160,7 +187,8 @@ func (a *Agent) Devices() Devices {
 	s := &a.devices
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := Devices{Bridge: s.bridge, Doors: []DoorView{}, Readers: []ReaderView{}, Cameras: a.cameraViews(), SubstanceTesters: []SubstanceTesterView{}}
+	d := Devices{Bridge: s.bridge, Doors: []DoorView{}, Readers: []ReaderView{}, Cameras: a.cameraViews(), SubstanceTesters: []SubstanceTesterView{},
+		Biometrics: []BiometricView{}}
 	for _, v := range s.doors {
 		d.Doors = append(d.Doors, v)
 	}
@@ -170,10 +198,25 @@ func (a *Agent) Devices() Devices {
 	for _, v := range s.testers {
 		d.SubstanceTesters = append(d.SubstanceTesters, v)
 	}
+	for _, v := range s.bio {
+		v.Used = slices.Clone(v.Used)
+		d.Biometrics = append(d.Biometrics, v)
+	}
 	slices.SortFunc(d.Doors, func(x, y DoorView) int { return cmp.Compare(x.ID, y.ID) })
 	slices.SortFunc(d.Readers, func(x, y ReaderView) int { return cmp.Compare(x.ID, y.ID) })
 	slices.SortFunc(d.SubstanceTesters, func(x, y SubstanceTesterView) int { return cmp.Compare(x.ID, y.ID) })
+	slices.SortFunc(d.Biometrics, func(x, y BiometricView) int { return cmp.Compare(x.ID, y.ID) })
 	return d
+}
+
+// biometricStatus returns fingerprint terminal id's last reported status.
+func (a *Agent) biometricStatus(id string) (BiometricView, bool) {
+	s := &a.devices
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.bio[id]
+	v.Used = slices.Clone(v.Used)
+	return v, ok
 }
 
 // ResidentView is a current resident with their presence and curfew state.

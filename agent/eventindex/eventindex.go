@@ -70,6 +70,9 @@ var AlarmTypes = []string{
 	"camera.frozen",
 	"camera.degraded",
 	"substance.reading-unbound",
+	"biometric.deletion-overdue",
+	"biometric.orphan-slot",
+	"biometric.verification-failed",
 }
 
 // ErrNotFound is returned by Alarm when seq is not an indexed alarm.

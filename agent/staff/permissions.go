@@ -36,28 +36,33 @@ const (
 	// PermSubstanceResults: see substance results (special category health data);
 	// every view is audited.
 	PermSubstanceResults Permission = "substance-results"
+	// PermBiometrics: record a resident's consent to fingerprint enrolment (or its
+	// refusal), enrol their fingers on a terminal, cancel an enrolment, and ask for
+	// their templates to be deleted.
+	PermBiometrics Permission = "biometrics"
 )
 
 // AllPermissions lists every permission.
 func AllPermissions() []Permission {
 	return []Permission{PermRead, PermRegister, PermDoors, PermLockdown, PermAlarms, PermExport, PermAccounts,
-		PermSubstanceTest, PermSubstanceResults}
+		PermSubstanceTest, PermSubstanceResults, PermBiometrics}
 }
 
 // Policy is the permissions of each role.
 type Policy map[Role][]Permission
 
 // DefaultPolicy is the permissions of each role unless the agent's configuration
-// says otherwise: staff keep the register; keyworkers also test residents and see
-// their results; security staff work the doors and the alarms, and see no results;
-// managers do all of that and lock the site down and export; admins also manage
+// says otherwise: staff keep the register and enrol residents' fingerprints;
+// keyworkers also test residents and see their results; security staff work the
+// doors and the alarms, and see no results and enrol no one; managers do all of
+// that but security's and lock the site down and export; admins also manage
 // accounts.
 func DefaultPolicy() Policy {
 	return Policy{
-		RoleStaff:     {PermRead, PermRegister},
-		RoleKeyworker: {PermRead, PermRegister, PermSubstanceTest, PermSubstanceResults},
+		RoleStaff:     {PermRead, PermRegister, PermBiometrics},
+		RoleKeyworker: {PermRead, PermRegister, PermSubstanceTest, PermSubstanceResults, PermBiometrics},
 		RoleSecurity:  {PermRead, PermDoors, PermAlarms},
-		RoleManager:   {PermRead, PermRegister, PermDoors, PermLockdown, PermAlarms, PermExport, PermSubstanceTest, PermSubstanceResults},
+		RoleManager:   {PermRead, PermRegister, PermDoors, PermLockdown, PermAlarms, PermExport, PermSubstanceTest, PermSubstanceResults, PermBiometrics},
 		RoleAdmin:     AllPermissions(),
 	}
 }

@@ -25,6 +25,11 @@ func TestDefaultPolicy(t *testing.T) {
 		{staff.RoleManager, staff.PermLockdown, true},
 		{staff.RoleManager, staff.PermAccounts, false},
 		{staff.RoleAdmin, staff.PermAccounts, true},
+		{staff.RoleStaff, staff.PermBiometrics, true}, // staff enrol residents at arrival
+		{staff.RoleKeyworker, staff.PermBiometrics, true},
+		{staff.RoleManager, staff.PermBiometrics, true},
+		{staff.RoleAdmin, staff.PermBiometrics, true},
+		{staff.RoleSecurity, staff.PermBiometrics, false},
 	} {
 		if got := p.Allows(c.role, c.perm); got != c.ok {
 			t.Errorf("%s %s = %v, want %v", c.role, c.perm, got, c.ok)

@@ -116,3 +116,37 @@ type BiometricPlace struct {
 	// Name says where it is, for people.
 	Name string
 }
+
+// Biometrics configures the agent's biometrics (agent/biometric): when the console
+// offers the alternative to a finger, and when a deletion not yet proven is an
+// alarm. Zero fields take the defaults.
+type Biometrics struct {
+	// MaxAttempts is how many failed enrolment attempts (since the resident's last
+	// success) make the agent offer the alternative: card and a member of staff's
+	// confirmation at the door (default 3).
+	MaxAttempts int `yaml:"maxAttempts,omitempty"`
+	// DeletionOverdue is how long a deletion of a resident's templates may wait for
+	// a terminal's confirmation before it is an alarm (default 24h).
+	DeletionOverdue time.Duration `yaml:"deletionOverdue,omitempty"`
+}
+
+// Default biometrics settings.
+const (
+	DefaultMaxAttempts     = 3
+	DefaultDeletionOverdue = 24 * time.Hour
+)
+
+func (b *Biometrics) check(c *checker) {
+	if b.MaxAttempts == 0 {
+		b.MaxAttempts = DefaultMaxAttempts
+	}
+	if b.DeletionOverdue == 0 {
+		b.DeletionOverdue = DefaultDeletionOverdue
+	}
+	if b.MaxAttempts < 1 || b.MaxAttempts > 100 {
+		c.add("biometrics.maxAttempts", fmt.Sprint(b.MaxAttempts), "use 1 to 100; 3 is usual")
+	}
+	if b.DeletionOverdue < time.Minute || b.DeletionOverdue > 30*24*time.Hour {
+		c.add("biometrics.deletionOverdue", b.DeletionOverdue.String(), "use 1m to 720h; 24h is usual")
+	}
+}

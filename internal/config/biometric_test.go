@@ -48,3 +48,34 @@ enhancedSecurity: {on: true}
 		}
 	}
 }
+
+func TestLoadAgentBiometrics(t *testing.T) {
+	dir := t.TempDir()
+	writeAgentFiles(t, dir)
+	a, err := config.LoadAgent(writeFile(t, dir, "agent.yaml", minimalAgent, 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := a.Biometrics; b.MaxAttempts != 3 || b.DeletionOverdue != 24*time.Hour {
+		t.Errorf("defaults %+v, want 3 attempts and 24h", b)
+	}
+	a, err = config.LoadAgent(writeFile(t, dir, "agent.yaml", minimalAgent+"biometrics: {maxAttempts: 5, deletionOverdue: 12h}\n", 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := a.Biometrics; b.MaxAttempts != 5 || b.DeletionOverdue != 12*time.Hour {
+		t.Errorf("biometrics %+v, want 5 attempts and 12h", b)
+	}
+	for _, c := range []struct{ yaml, field string }{
+		{"biometrics: {maxAttempts: -1}\n", "biometrics.maxAttempts"},
+		{"biometrics: {maxAttempts: 1000}\n", "biometrics.maxAttempts"},
+		{"biometrics: {deletionOverdue: 10s}\n", "biometrics.deletionOverdue"},
+		{"biometrics: {deletionOverdue: 2000h}\n", "biometrics.deletionOverdue"},
+	} {
+		_, err := config.LoadAgent(writeFile(t, dir, "bad.yaml", minimalAgent+c.yaml, 0o644))
+		var ce *config.Error
+		if !errors.As(err, &ce) || !slices.ContainsFunc(ce.Problems, func(p config.Problem) bool { return p.Field == c.field }) {
+			t.Errorf("%s: %v, want a problem with %s", c.yaml, err, c.field)
+		}
+	}
+}

@@ -39,6 +39,8 @@ type Agent struct {
 	Devices Devices `yaml:"devices"`
 	// Substance configures substance testing.
 	Substance Substance `yaml:"substance,omitempty"`
+	// Biometrics configures fingerprint enrolment and the deletion of templates.
+	Biometrics Biometrics `yaml:"biometrics,omitempty"`
 	// Disk sets the free space below which the agent raises a low-disk alarm.
 	Disk Disk `yaml:"disk,omitempty"`
 	Log  Log  `yaml:"log,omitempty"`
@@ -148,8 +150,8 @@ type Console struct {
 	Alarms map[string]AlarmPolicy `yaml:"alarms,omitempty"`
 	// Permissions replaces, per role (staff, keyworker, security, manager, admin),
 	// what it may do: read, register, doors, lockdown, alarms, export, accounts,
-	// substance-test, substance-results. Roles not named keep their defaults; the
-	// agent refuses an unknown role or permission at start.
+	// substance-test, substance-results, biometrics. Roles not named keep their
+	// defaults; the agent refuses an unknown role or permission at start.
 	Permissions map[string][]string `yaml:"permissions,omitempty"`
 }
 
@@ -249,6 +251,7 @@ func LoadAgent(path string) (*Agent, error) {
 	a.Checkpoints.check(&c)
 	a.Disk.check(&c)
 	a.Substance.check(&c)
+	a.Biometrics.check(&c)
 	a.Devices.check(&c, dir, a.Site)
 	a.Log.check(&c)
 	return &a, c.err(path)

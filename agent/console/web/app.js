@@ -26,7 +26,7 @@ const ALARM_TYPES = new Set(['door.forced', 'door.held-open', 'door.tailgate', '
   'curfew.breached', 'presence.inconsistent', 'agent.clock-unsynced',
   'delivery.ack-refused', 'device.refused', 'command.unordered', 'agent.disk-low', 'bridge.messages-lost',
   'camera.offline', 'camera.auth-failed', 'camera.stalled', 'camera.frozen', 'camera.degraded',
-  'substance.reading-unbound']);
+  'substance.reading-unbound', 'biometric.deletion-overdue', 'biometric.orphan-slot', 'biometric.verification-failed']);
 // Each alarm type's title, as staff say it.
 const ALARM_TITLE = {
   'door.forced': 'Door forced', 'door.held-open': 'Door held open', 'door.tailgate': 'Tailgating',
@@ -39,6 +39,8 @@ const ALARM_TITLE = {
   'camera.offline': 'Camera offline', 'camera.auth-failed': 'Camera refused its login', 'camera.stalled': 'Camera stalled',
   'camera.frozen': 'Camera picture frozen', 'camera.degraded': 'Camera degraded',
   'substance.reading-unbound': 'Substance reading matched no test',
+  'biometric.deletion-overdue': 'Fingerprint deletion overdue', 'biometric.orphan-slot': 'Fingerprint template nobody holds',
+  'biometric.verification-failed': 'Fingerprint check failed at the door',
 };
 // Priorities as the API names them: an icon and a word each, never colour alone.
 const PRIORITY = { urgent: '⚠ URGENT', high: '⚠ HIGH', normal: '• NORMAL', low: '· LOW' };
