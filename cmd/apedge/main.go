@@ -40,6 +40,7 @@ Usage: apedge COMMAND [flags]   (every command takes -h)
   ctl       the site console from the command line (status, residents, alarms, export, users):
             apedge ctl login -user NAME; apedge ctl status; apedge ctl -h
   camera    check a CCTV camera once, as the bridge would: apedge camera probe [-for 5s] [-json] URL
+  fingerprint  one fingerprint terminal, directly: apedge fingerprint -tty PATH info|list|delete SLOT|empty -yes|verify
   version   the version and the commit it was built from
 `
 
@@ -65,18 +66,19 @@ func run(s sys, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"demo":     s.cmdDemo,
-		"agent":    s.cmdAgent,
-		"bridge":   s.cmdBridge,
-		"central":  cmdCentral,
-		"keygen":   cmdKeygen,
-		"verify":   cmdVerify,
-		"sim":      s.cmdSim,
-		"curfew":   cmdCurfew,
-		"resident": s.cmdResident,
-		"pki":      s.cmdPKI,
-		"version":  cmdVersion,
-		"camera":   s.cmdCamera,
+		"demo":        s.cmdDemo,
+		"agent":       s.cmdAgent,
+		"bridge":      s.cmdBridge,
+		"central":     cmdCentral,
+		"keygen":      cmdKeygen,
+		"verify":      cmdVerify,
+		"sim":         s.cmdSim,
+		"curfew":      cmdCurfew,
+		"resident":    s.cmdResident,
+		"pki":         s.cmdPKI,
+		"version":     cmdVersion,
+		"camera":      s.cmdCamera,
+		"fingerprint": s.cmdFingerprint,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
