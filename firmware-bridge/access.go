@@ -18,6 +18,13 @@ const (
 	denyNotListed   = "not-listed"        // the credential is not on the list
 	denyNotThisDoor = "not-this-door"     // it is listed, but not for this door
 	denyNoDoor      = "reader-on-no-door" // the reader is on no door the bridge runs
+	// denySecondFactor: granted by the list, but at an Enhanced Security door the
+	// card holder's finger did not match on the door's terminal (CardRead.SecondFactor
+	// says what the terminal said).
+	denySecondFactor = "second-factor"
+	// denyStaffConfirmation: granted by the list, but the holder has the alternative
+	// to a finger: staff let them through (a console unlock, journaled).
+	denyStaffConfirmation = "staff-confirmation"
 )
 
 // access is the credential list the bridge grants entry by: the last one the agent
@@ -31,7 +38,8 @@ type access struct {
 
 	mu    sync.RWMutex
 	list  *sitebus.CredentialList
-	doors map[string][]string // credential id: doors (nil slice: every door)
+	doors map[string][]string        // credential id: doors (nil slice: every door)
+	held  map[string]sitebus.Allowed // credential id: its entry
 }
 
 // loadAccess reads the kept list from dir, if there is one, and verifies it with pub
@@ -57,14 +65,16 @@ func loadAccess(dir string, pub *sitekey.Public) (a *access, refused, err error)
 
 func (a *access) install(l *sitebus.CredentialList) {
 	doors := make(map[string][]string, len(l.Credentials))
+	held := make(map[string]sitebus.Allowed, len(l.Credentials))
 	for _, c := range l.Credentials {
+		held[c.ID] = c
 		if c.Doors == nil {
 			c.Doors = []string{}
 		}
 		doors[c.ID] = c.Doors
 	}
 	a.mu.Lock()
-	a.list, a.doors = l, doors
+	a.list, a.doors, a.held = l, doors, held
 	a.mu.Unlock()
 }
 
@@ -129,4 +139,12 @@ func (a *access) decide(id, door string) (granted bool, reason string, version u
 		return false, denyNotThisDoor, a.list.Version
 	}
 	return true, "", a.list.Version
+}
+
+// entry returns credential id's entry in the list, and whether it has one.
+func (a *access) entry(id string) (sitebus.Allowed, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	e, ok := a.held[id]
+	return e, ok
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/apedge/apedge/devices/camera"
 	"github.com/apedge/apedge/devices/device"
 	"github.com/apedge/apedge/devices/doorio"
+	"github.com/apedge/apedge/devices/fingerprint"
 	"github.com/apedge/apedge/devices/gpiodoor"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/osdpline"
@@ -17,10 +18,11 @@ import (
 // package under devices/ (see package device) and one entry here.
 func Classes() []device.Class {
 	return []device.Class{
-		gpiodoor.Class{},  // doors: contact, exit button, lock relay, Wiegand reader
-		osdpline.Class{},  // OSDP readers on RS-485 lines
-		camera.Class{},    // CCTV cameras, health-checked over RTSP
-		substance.Class{}, // breath-alcohol meters and oral-fluid analysers on serial lines
+		gpiodoor.Class{},    // doors: contact, exit button, lock relay, Wiegand reader
+		osdpline.Class{},    // OSDP readers on RS-485 lines
+		camera.Class{},      // CCTV cameras, health-checked over RTSP
+		substance.Class{},   // breath-alcohol meters and oral-fluid analysers on serial lines
+		fingerprint.Class{}, // fingerprint terminals at doors and enrolment desks on serial lines
 	}
 }
 
@@ -40,6 +42,12 @@ func (s *Sim) Camera(id string) *rtsp.SimCamera {
 func (s *Sim) SubstanceTester(id string) *substance.Sim {
 	t, _ := s.sims.Get(device.Ref{Class: substance.ClassName, ID: id}).(*substance.Sim)
 	return t
+}
+
+// Fingerprint returns the simulated fingerprint terminal id, or nil.
+func (s *Sim) Fingerprint(id string) *fingerprint.Sim {
+	f, _ := s.sims.Get(device.Ref{Class: fingerprint.ClassName, ID: id}).(*fingerprint.Sim)
+	return f
 }
 
 // Door returns the simulated door id's pins, or nil.

@@ -186,6 +186,9 @@ func (c cardDesk) Decide(ctx context.Context, r device.Read) device.Decision {
 	if d != nil {
 		cr.Granted, cr.Reason, cr.ListVersion = b.access.decide(cred.ID(), r.Door)
 		b.refuseHeld(d, r, &cr) // held locked or lockdown: entry refused, exit never
+		if cr.Granted {
+			b.secondFactor(ctx, r.Door, cred.ID(), &cr)
+		}
 		cr.DoorContact = d.HasContact()
 		if cr.Granted {
 			d.Grant(ctx, device.Grant{Reader: r.Reader.ID, Direction: r.Direction, Credential: cred.ID(), At: r.At})
@@ -196,4 +199,63 @@ func (c cardDesk) Decide(ctx context.Context, r device.Read) device.Decision {
 	b.put(r.Reader, sitebus.KindEvent, "card-read", cr, r.At)
 	b.log.Debug("card read", "reader", r.Reader.ID, "granted", cr.Granted, "reason", cr.Reason)
 	return device.Decision{Granted: cr.Granted, Reason: cr.Reason}
+}
+
+// secondFactor applies the second factor to cr, a read at door that the list
+// granted credential id: at an Enhanced Security site, at a door with a
+// fingerprint terminal, the holder's finger must match one of their slots on
+// that terminal within the window. It denies (reason second-factor, or
+// staff-confirmation for a holder with the alternative) otherwise, and fills
+// cr.SecondFactor with what the terminal said.
+func (b *Bridge) secondFactor(ctx context.Context, door, id string, cr *sitebus.CardRead) {
+	if !b.cfg.EnhancedSecurity.On {
+		return
+	}
+	term, ok := b.cfg.DoorTerminal(door)
+	if !ok {
+		return
+	}
+	sf := &sitebus.SecondFactor{Terminal: term}
+	cr.SecondFactor = sf
+	e, _ := b.access.entry(id)
+	if e.Alternative {
+		sf.Result = sitebus.FactorAlternative
+		cr.Granted, cr.Reason = false, denyStaffConfirmation
+		return
+	}
+	slots := e.Fingers[term]
+	deny := func(result string) {
+		sf.Result = result
+		cr.Granted, cr.Reason = false, denySecondFactor
+	}
+	if len(slots) == 0 {
+		deny(sitebus.FactorNotEnrolled)
+		return
+	}
+	fc, ok := b.lookup(device.Ref{Class: sitebus.ClassBiometric, ID: term}).(device.FingerChecker)
+	if !ok {
+		b.log.Error("door's fingerprint terminal is not running", "door", door, "terminal", term)
+		deny(sitebus.FactorUnavailable)
+		return
+	}
+	window := b.cfg.EnhancedSecurity.Window
+	cctx, cancel := context.WithTimeout(ctx, window+5*time.Second) // the wait, and the search after it
+	defer cancel()
+	res, err := fc.CheckFinger(cctx, window)
+	switch {
+	case err != nil:
+		b.log.Warn("second factor: terminal unavailable", "door", door, "terminal", term, "err", err)
+		deny(sitebus.FactorUnavailable)
+	case !res.Found:
+		deny(sitebus.FactorNoFinger)
+	case !res.Matched:
+		deny(sitebus.FactorNotMatched)
+	case !slices.Contains(slots, res.Slot):
+		slot := res.Slot
+		deny(sitebus.FactorOtherPerson)
+		sf.Slot, sf.Score = &slot, res.Score
+	default:
+		slot := res.Slot
+		sf.Result, sf.Slot, sf.Score = sitebus.FactorMatched, &slot, res.Score
+	}
 }

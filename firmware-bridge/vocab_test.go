@@ -8,6 +8,7 @@ import (
 
 	"github.com/apedge/apedge/devices/camera"
 	"github.com/apedge/apedge/devices/door"
+	"github.com/apedge/apedge/devices/fingerprint"
 	"github.com/apedge/apedge/devices/gpiodoor"
 	"github.com/apedge/apedge/devices/reader"
 	"github.com/apedge/apedge/devices/substance"
@@ -189,4 +190,59 @@ func TestSubstanceIsSiteBus(t *testing.T) {
 			CassetteLot: "L1", CassetteExpiry: "2027-01-31", Panels: []sitebus.PanelResult{{Panel: "cocaine", Result: sitebus.ResultNonNegative, CutoffNgMl: 15}}, DeviceError: "E1"})
 	sameJSON(t, substance.Status{Online: true, Kind: substance.KindBreathAlcohol, Serial: "BA-1", Firmware: "2.1", CalibrationDue: "2027-03-01", SelfCheck: "pass", BadRecords: 3, LastError: "x", Simulated: true},
 		sitebus.SubstanceTesterStatus{Online: true, Kind: sitebus.TesterBreathAlcohol, Serial: "BA-1", Firmware: "2.1", CalibrationDue: "2027-03-01", SelfCheck: "pass", BadRecords: 3, LastError: "x", Simulated: true})
+}
+
+func TestBiometricVocabulary(t *testing.T) {
+	for _, p := range [][2]string{
+		{fingerprint.ClassName, sitebus.ClassBiometric},
+		{fingerprint.StatusKind, sitebus.BiometricStatusKind},
+		{fingerprint.EnrolStepKind, sitebus.BiometricEnrolStep},
+		{fingerprint.EnrolledKind, sitebus.BiometricEnrolled},
+		{fingerprint.EnrolFailedKind, sitebus.BiometricEnrolFailed},
+		{fingerprint.DeletedKind, sitebus.BiometricDeleted},
+		{fingerprint.IndexKind, sitebus.BiometricIndex},
+		{fingerprint.StepPlaceFinger, sitebus.StepPlaceFinger}, {fingerprint.StepLiftFinger, sitebus.StepLiftFinger},
+		{fingerprint.StepPlaceAgain, sitebus.StepPlaceAgain}, {fingerprint.StepStoring, sitebus.StepStoring},
+		{fingerprint.ActionEnrol, sitebus.ActionEnrol}, {fingerprint.ActionCancelEnrol, sitebus.ActionCancelEnrol},
+		{fingerprint.ActionDeleteTemplates, sitebus.ActionDeleteTemplates}, {fingerprint.ActionReadIndex, sitebus.ActionReadIndex},
+	} {
+		if p[0] != p[1] {
+			t.Errorf("biometric vocabulary %q, site bus says %q", p[0], p[1])
+		}
+	}
+	sameFields[fingerprint.Status, sitebus.BiometricStatus](t)
+	sameFields[fingerprint.EnrolStep, sitebus.EnrolStep](t)
+	sameFields[fingerprint.Enrolled, sitebus.Enrolled](t)
+	sameFields[fingerprint.EnrolFailed, sitebus.EnrolFailed](t)
+	sameFields[fingerprint.TemplatesDeleted, sitebus.TemplatesDeleted](t)
+	sameFields[fingerprint.IndexTable, sitebus.IndexTable](t)
+	at := time.Date(2026, 11, 22, 23, 30, 0, 0, time.UTC)
+	sameJSON(t, fingerprint.Status{Online: true, Capacity: 200, Templates: 2, SecurityLevel: 3, PacketSize: 128, Baud: 57600,
+		Used: []int{2, 7}, Enrolling: "e1", BadFrames: 4, LastError: "x", Simulated: true},
+		sitebus.BiometricStatus{Online: true, Capacity: 200, Templates: 2, SecurityLevel: 3, PacketSize: 128, Baud: 57600,
+			Used: []int{2, 7}, Enrolling: "e1", BadFrames: 4, LastError: "x", Simulated: true})
+	sameJSON(t, fingerprint.Status{Used: []int{}}, sitebus.BiometricStatus{Used: []int{}})
+	sameJSON(t, fingerprint.EnrolFailed{Enrolment: "e1", Slot: 4, Reason: "fingers-do-not-match", Detail: "d"},
+		sitebus.EnrolFailed{Enrolment: "e1", Slot: 4, Reason: "fingers-do-not-match", Detail: "d"})
+	sameJSON(t, fingerprint.TemplatesDeleted{Command: "c", Slots: []int{3}, Used: []int{5}, Capacity: 200, ReadAt: at, Confirmed: true},
+		sitebus.TemplatesDeleted{Command: "c", Slots: []int{3}, Used: []int{5}, Capacity: 200, ReadAt: at, Confirmed: true})
+	sameJSON(t, fingerprint.IndexTable{Command: "c", Used: []int{5}, Capacity: 200, ReadAt: at},
+		sitebus.IndexTable{Command: "c", Used: []int{5}, Capacity: 200, ReadAt: at})
+	// What the class publishes, the site bus decodes.
+	b, _ := json.Marshal(fingerprint.Status{Online: true, Capacity: 200, Used: []int{1}})
+	if _, err := sitebus.DecodeBiometricStatus(b); err != nil {
+		t.Errorf("status: %v", err)
+	}
+	for kind, v := range map[string]any{
+		fingerprint.EnrolStepKind:   fingerprint.EnrolStep{Enrolment: "e1", Step: fingerprint.StepLiftFinger},
+		fingerprint.EnrolledKind:    fingerprint.Enrolled{Enrolment: "e1", Slot: 4},
+		fingerprint.EnrolFailedKind: fingerprint.EnrolFailed{Enrolment: "e1", Slot: 4, Reason: fingerprint.ReasonTimeout},
+		fingerprint.DeletedKind:     fingerprint.TemplatesDeleted{Command: "c", Slots: []int{3}, Used: []int{}, Capacity: 200, ReadAt: at, Confirmed: true},
+		fingerprint.IndexKind:       fingerprint.IndexTable{Command: "c", Used: []int{}, Capacity: 200, ReadAt: at},
+	} {
+		b, _ := json.Marshal(v)
+		if _, err := sitebus.DecodeBiometricEvent(kind, b); err != nil {
+			t.Errorf("%s %s: %v", kind, b, err)
+		}
+	}
 }

@@ -315,3 +315,21 @@ type SimReader interface {
 	// Swipe presents card c, as a person would.
 	Swipe(c wiegand.Card)
 }
+
+// FingerChecker is a device that can check a second factor at a door: a
+// fingerprint terminal (class biometric).
+type FingerChecker interface {
+	// CheckFinger waits up to within for a finger on the sensor and searches
+	// the terminal's library for it. It fails if the terminal does not answer
+	// or is busy.
+	CheckFinger(ctx context.Context, within time.Duration) (FingerResult, error)
+}
+
+// FingerResult is what CheckFinger found: whether a finger came (Found), and
+// whether it matched a template (Matched) in Slot, with Score.
+type FingerResult struct {
+	Found   bool
+	Matched bool
+	Slot    int
+	Score   int
+}
