@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/apedge/apedge/agent/internal/fact"
 	"github.com/apedge/apedge/formats/sitebus"
 )
 
@@ -32,10 +33,10 @@ type DeletionRequest struct {
 func (e *Engine) RequestDeletion(crn, why, by string, at time.Time) ([]Draft, error) {
 	at = at.UTC()
 	switch {
-	case !validCRN(crn):
-		return nil, fmt.Errorf("%w: %q is not a CRN", ErrInvalid, clip(crn))
+	case !fact.CRN(crn):
+		return nil, fmt.Errorf("%w: %q is not a CRN", ErrInvalid, fact.Clip(crn))
 	case why != WhyDeparted && why != WhyStaff:
-		return nil, fmt.Errorf("%w: a deletion because %q: departed or staff", ErrInvalid, clip(why))
+		return nil, fmt.Errorf("%w: a deletion because %q: departed or staff", ErrInvalid, fact.Clip(why))
 	case at.IsZero():
 		return nil, fmt.Errorf("%w: the deletion has no time", ErrInvalid)
 	}
@@ -70,7 +71,7 @@ func (e *Engine) RequestDeletion(crn, why, by string, at time.Time) ([]Draft, er
 			s := slots[term]
 			slices.Sort(s)
 			r := DeletionRequest{Deletion: nextID("D", e.lastD, e.deletions), CRN: crn, Terminal: term, Slots: s, Why: why, By: by, At: at}
-			d, err := e.emit(TypeDeletionRequested, at, crn, term, keyOf(TypeDeletionRequested, r.Deletion), r)
+			d, err := e.emit(TypeDeletionRequested, at, crn, term, fact.Key(TypeDeletionRequested, r.Deletion), r)
 			if err != nil {
 				return nil, err
 			}
@@ -82,14 +83,14 @@ func (e *Engine) RequestDeletion(crn, why, by string, at time.Time) ([]Draft, er
 
 func (e *Engine) applyDeletionRequest(r DeletionRequest) error {
 	switch {
-	case !validID(r.Deletion):
-		return fmt.Errorf("%w: deletion id %q", ErrInvalid, clip(r.Deletion))
+	case !fact.ID(r.Deletion):
+		return fmt.Errorf("%w: deletion id %q", ErrInvalid, fact.Clip(r.Deletion))
 	case e.deletions[r.Deletion] != nil:
 		return fmt.Errorf("%w: deletion id %s is taken", ErrDuplicate, r.Deletion)
-	case !validCRN(r.CRN):
-		return fmt.Errorf("%w: %q is not a CRN", ErrInvalid, clip(r.CRN))
+	case !fact.CRN(r.CRN):
+		return fmt.Errorf("%w: %q is not a CRN", ErrInvalid, fact.Clip(r.CRN))
 	case r.Why != WhyDeparted && r.Why != WhyStaff:
-		return fmt.Errorf("%w: a deletion because %q", ErrInvalid, clip(r.Why))
+		return fmt.Errorf("%w: a deletion because %q", ErrInvalid, fact.Clip(r.Why))
 	case r.At.IsZero():
 		return fmt.Errorf("%w: the deletion has no time", ErrInvalid)
 	}
@@ -156,7 +157,7 @@ func (e *Engine) TemplatesDeleted(terminal string, ev sitebus.TemplatesDeleted, 
 		}
 	}
 	if d == nil {
-		return Draft{}, fmt.Errorf("%w: %s deleted slots %v, which no pending deletion asked for", ErrNoDeletion, clip(terminal), ev.Slots)
+		return Draft{}, fmt.Errorf("%w: %s deleted slots %v, which no pending deletion asked for", ErrNoDeletion, fact.Clip(terminal), ev.Slots)
 	}
 	used := slices.Sorted(slices.Values(ev.Used))
 	used = slices.Compact(used)
@@ -166,7 +167,7 @@ func (e *Engine) TemplatesDeleted(terminal string, ev sitebus.TemplatesDeleted, 
 	if x.Used == nil {
 		x.Used = []int{}
 	}
-	return e.emit(TypeDeleted, x.At, d.CRN, d.Terminal, keyOf(TypeDeleted, d.ID, strconv.Itoa(x.Attempt)), x)
+	return e.emit(TypeDeleted, x.At, d.CRN, d.Terminal, fact.Key(TypeDeleted, d.ID, strconv.Itoa(x.Attempt)), x)
 }
 
 // pending returns the pending deletion an event of id, naming the rest, is about.
@@ -174,7 +175,7 @@ func (e *Engine) pending(id, crn, terminal string, slots []int, at time.Time) (*
 	d := e.deletions[id]
 	switch {
 	case d == nil:
-		return nil, fmt.Errorf("%w: %q", ErrNoDeletion, clip(id))
+		return nil, fmt.Errorf("%w: %q", ErrNoDeletion, fact.Clip(id))
 	case d.Done():
 		return nil, fmt.Errorf("%w: deletion %s is confirmed already", ErrState, d.ID)
 	case crn != d.CRN || terminal != d.Terminal || !slices.Equal(slots, d.Slots):
@@ -182,7 +183,7 @@ func (e *Engine) pending(id, crn, terminal string, slots []int, at time.Time) (*
 	case at.IsZero():
 		return nil, fmt.Errorf("%w: no time", ErrInvalid)
 	case at.Before(d.RequestedAt):
-		return nil, fmt.Errorf("%w: %s is before deletion %s was requested (%s)", ErrInvalid, stamp(at), d.ID, stamp(d.RequestedAt))
+		return nil, fmt.Errorf("%w: %s is before deletion %s was requested (%s)", ErrInvalid, fact.Stamp(at), d.ID, fact.Stamp(d.RequestedAt))
 	}
 	return d, nil
 }
@@ -250,7 +251,7 @@ func (e *Engine) Overdue(now time.Time) ([]Draft, error) {
 			}
 			o := Overdue{Deletion: p.ID, CRN: p.CRN, Terminal: p.Terminal, Slots: p.Slots, Why: p.Why, RequestedAt: p.RequestedAt,
 				Attempts: p.Attempts, WaitedSeconds: int64(p.Waited(now) / time.Second), At: now}
-			d, err := e.emit(TypeDeletionOverdue, now, p.CRN, p.Terminal, keyOf(TypeDeletionOverdue, p.ID), o)
+			d, err := e.emit(TypeDeletionOverdue, now, p.CRN, p.Terminal, fact.Key(TypeDeletionOverdue, p.ID), o)
 			if err != nil {
 				return nil, err
 			}

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/apedge/apedge/agent/internal/fact"
 	"github.com/apedge/apedge/formats/sitebus"
 )
 
@@ -460,64 +460,10 @@ func idNumber(id string) int {
 
 // Checks of arguments.
 
-// validCRN says s is a CRN: an upper-case letter and six digits (X123456), as
-// internal/config.ParseCRN makes them.
-func validCRN(s string) bool {
-	if len(s) != 7 || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	return strings.Trim(s[1:], "0123456789") == ""
-}
-
-// validID says s is an id (an enrolment, a deletion, a reason code): 1 to 64
-// bytes of printable ASCII, no spaces.
-func validID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
-
-// validText says s is a name or short text: not blank, at most maxLen bytes of
-// valid UTF-8, no control characters.
-func validText(s string, maxLen int) bool {
-	if strings.TrimSpace(s) == "" || len(s) > maxLen || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < ' ' || r == 0x7F || r >= 0x80 && r < 0xA0 {
-			return false
-		}
-	}
-	return true
-}
-
-// cleanText returns s as valid UTF-8 with its control characters replaced by
-// spaces, trimmed and cut to at most maxLen bytes on a rune boundary.
-func cleanText(s string, maxLen int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7F || r >= 0x80 && r < 0xA0 {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-	s = strings.TrimSpace(s)
-	for len(s) > maxLen {
-		_, n := utf8.DecodeLastRuneInString(s)
-		s = s[:len(s)-n]
-	}
-	return s
-}
-
 // checkName returns an ErrInvalid error unless name is a person's name.
 func checkName(what, name string) error {
-	if !validText(name, 128) {
-		return fmt.Errorf("%w: no %s named (or %q is not a name)", ErrInvalid, what, clip(name))
+	if !fact.Text(name, 128) {
+		return fmt.Errorf("%w: no %s named (or %q is not a name)", ErrInvalid, what, fact.Clip(name))
 	}
 	return nil
 }
@@ -525,7 +471,7 @@ func checkName(what, name string) error {
 // checkTerminal returns an ErrInvalid error unless id is a device id.
 func checkTerminal(id string) error {
 	if !sitebus.ValidDeviceID(id) {
-		return fmt.Errorf("%w: %q is not a terminal id", ErrInvalid, clip(id))
+		return fmt.Errorf("%w: %q is not a terminal id", ErrInvalid, fact.Clip(id))
 	}
 	return nil
 }
@@ -542,20 +488,4 @@ func checkSlots(what string, slots []int, min int) error {
 		}
 	}
 	return nil
-}
-
-// clip shortens s for an error message.
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
-// stamp formats t for a message.
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return "(none)"
-	}
-	return t.Format(time.RFC3339)
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/apedge/apedge/agent/internal/fact"
 	"github.com/apedge/apedge/formats/sitebus"
 )
 
@@ -45,7 +46,7 @@ func (e *Engine) RecordConsent(c Consent) ([]Draft, error) {
 		return nil, err
 	}
 	return e.atomic(func() ([]Draft, error) {
-		key := keyOf(TypeConsent, c.CRN, strconv.Itoa(len(e.consents[c.CRN])+1))
+		key := fact.Key(TypeConsent, c.CRN, strconv.Itoa(len(e.consents[c.CRN])+1))
 		d, err := e.emit(TypeConsent, c.At, c.CRN, c.Terminal, key, c)
 		if err != nil || c.Given {
 			return []Draft{d}, err
@@ -57,10 +58,10 @@ func (e *Engine) RecordConsent(c Consent) ([]Draft, error) {
 
 func checkConsent(c Consent) error {
 	switch {
-	case !validCRN(c.CRN):
-		return fmt.Errorf("%w: %q is not a CRN: a letter and six digits, e.g. X123456", ErrInvalid, clip(c.CRN))
+	case !fact.CRN(c.CRN):
+		return fmt.Errorf("%w: %q is not a CRN: a letter and six digits, e.g. X123456", ErrInvalid, fact.Clip(c.CRN))
 	case c.Terminal != "" && !sitebus.ValidDeviceID(c.Terminal):
-		return fmt.Errorf("%w: %q is not a terminal id", ErrInvalid, clip(c.Terminal))
+		return fmt.Errorf("%w: %q is not a terminal id", ErrInvalid, fact.Clip(c.Terminal))
 	case c.At.IsZero():
 		return fmt.Errorf("%w: the consent has no time", ErrInvalid)
 	}
@@ -78,15 +79,15 @@ func (e *Engine) applyConsent(c Consent) error {
 // offer emits the alternative's offer to crn.
 func (e *Engine) offer(crn, why, by string, at time.Time) (Draft, error) {
 	a := Alternative{CRN: crn, Why: why, Attempts: e.failures[crn], By: by, At: at}
-	return e.emit(TypeAlternative, at, crn, "", keyOf(TypeAlternative, crn, strconv.Itoa(e.offered[crn]+1)), a)
+	return e.emit(TypeAlternative, at, crn, "", fact.Key(TypeAlternative, crn, strconv.Itoa(e.offered[crn]+1)), a)
 }
 
 func (e *Engine) applyAlternative(a Alternative) error {
 	switch {
-	case !validCRN(a.CRN):
-		return fmt.Errorf("%w: %q is not a CRN", ErrInvalid, clip(a.CRN))
+	case !fact.CRN(a.CRN):
+		return fmt.Errorf("%w: %q is not a CRN", ErrInvalid, fact.Clip(a.CRN))
 	case a.Why != WhyDeclined && a.Why != WhyFailedEnrolment:
-		return fmt.Errorf("%w: an alternative offered because %q: declined or failed-enrolment", ErrEvent, clip(a.Why))
+		return fmt.Errorf("%w: an alternative offered because %q: declined or failed-enrolment", ErrEvent, fact.Clip(a.Why))
 	case a.Attempts != e.failures[a.CRN]:
 		return fmt.Errorf("%w: an alternative offered to %s after %d failed attempts; %d are recorded", ErrEvent, a.CRN, a.Attempts, e.failures[a.CRN])
 	case a.At.IsZero():
@@ -158,7 +159,7 @@ func (e *Engine) StartEnrolment(r Request, used []int, capacity int) (Enrolment,
 	if s.Slot < 0 {
 		return Enrolment{}, Draft{}, fmt.Errorf("%w: %s has all %d slots in use", ErrFull, r.Terminal, capacity)
 	}
-	d, err := e.emit(TypeStarted, s.At, s.CRN, s.Terminal, keyOf(TypeStarted, s.Enrolment), s)
+	d, err := e.emit(TypeStarted, s.At, s.CRN, s.Terminal, fact.Key(TypeStarted, s.Enrolment), s)
 	if err != nil {
 		return Enrolment{}, Draft{}, err
 	}
@@ -170,14 +171,14 @@ func (e *Engine) StartEnrolment(r Request, used []int, capacity int) (Enrolment,
 // withSlot checks its slot too.
 func (e *Engine) checkStart(s Started, withSlot bool) error {
 	switch {
-	case !validID(s.Enrolment):
-		return fmt.Errorf("%w: enrolment id %q: 1 to 64 printable characters, no spaces", ErrInvalid, clip(s.Enrolment))
+	case !fact.ID(s.Enrolment):
+		return fmt.Errorf("%w: enrolment id %q: 1 to 64 printable characters, no spaces", ErrInvalid, fact.Clip(s.Enrolment))
 	case e.enrolments[s.Enrolment] != nil:
 		return fmt.Errorf("%w: enrolment id %s is taken", ErrDuplicate, s.Enrolment)
-	case !validCRN(s.CRN):
-		return fmt.Errorf("%w: %q is not a CRN: a letter and six digits, e.g. X123456", ErrInvalid, clip(s.CRN))
+	case !fact.CRN(s.CRN):
+		return fmt.Errorf("%w: %q is not a CRN: a letter and six digits, e.g. X123456", ErrInvalid, fact.Clip(s.CRN))
 	case !ValidFinger(s.Finger):
-		return fmt.Errorf("%w %q: one of %v", ErrFinger, clip(s.Finger), fingers)
+		return fmt.Errorf("%w %q: one of %v", ErrFinger, fact.Clip(s.Finger), fingers)
 	case s.At.IsZero():
 		return fmt.Errorf("%w: the enrolment has no start time", ErrInvalid)
 	case withSlot && (s.Slot < 0 || s.Slot >= MaxSlots):
@@ -194,7 +195,7 @@ func (e *Engine) checkStart(s Started, withSlot bool) error {
 	}
 	if busy, ok := e.Enrolling(s.Terminal); ok {
 		return fmt.Errorf("%w: %s has enrolment %s (%s's %s), started %s, under way: finish or cancel it first",
-			ErrBusy, s.Terminal, busy.ID, busy.CRN, busy.Finger, stamp(busy.StartedAt))
+			ErrBusy, s.Terminal, busy.ID, busy.CRN, busy.Finger, fact.Stamp(busy.StartedAt))
 	}
 	for _, en := range e.enrolments {
 		if en.CRN == s.CRN && en.Terminal == s.Terminal && en.Finger == s.Finger && (en.State == StateEnrolling || en.State == StateEnrolled) {
@@ -254,14 +255,14 @@ func (e *Engine) Enrolled(terminal string, ev sitebus.Enrolled, at time.Time) (D
 		return Draft{}, fmt.Errorf("%w: %s stored enrolment %s in slot %d, not slot %d as allocated", ErrEvent, terminal, en.ID, ev.Slot, en.Slot)
 	}
 	s := Stored{Enrolment: en.ID, CRN: en.CRN, Terminal: en.Terminal, Slot: en.Slot, Finger: en.Finger, By: en.By, At: at.UTC()}
-	return e.emit(TypeEnrolled, s.At, en.CRN, en.Terminal, keyOf(TypeEnrolled, en.ID), s)
+	return e.emit(TypeEnrolled, s.At, en.CRN, en.Terminal, fact.Key(TypeEnrolled, en.ID), s)
 }
 
 // reported returns enrolment id, which terminal reports on.
 func (e *Engine) reported(terminal, id string) (*Enrolment, error) {
 	en := e.enrolments[id]
 	if en == nil || en.Terminal != terminal {
-		return nil, fmt.Errorf("%w: %s reports on enrolment %q, which is not one of its own", ErrNoEnrolment, clip(terminal), clip(id))
+		return nil, fmt.Errorf("%w: %s reports on enrolment %q, which is not one of its own", ErrNoEnrolment, fact.Clip(terminal), fact.Clip(id))
 	}
 	return en, nil
 }
@@ -272,7 +273,7 @@ func (e *Engine) ended(id, crn, terminal string, slot int, finger, by string, at
 	en := e.enrolments[id]
 	switch {
 	case en == nil:
-		return nil, fmt.Errorf("%w: %q", ErrNoEnrolment, clip(id))
+		return nil, fmt.Errorf("%w: %q", ErrNoEnrolment, fact.Clip(id))
 	case en.State != StateEnrolling:
 		return nil, fmt.Errorf("%w: enrolment %s is %s", ErrState, en.ID, en.State)
 	case crn != en.CRN || terminal != en.Terminal || slot != en.Slot || finger != en.Finger || by != en.By:
@@ -280,7 +281,7 @@ func (e *Engine) ended(id, crn, terminal string, slot int, finger, by string, at
 	case at.IsZero():
 		return nil, fmt.Errorf("%w: no time", ErrInvalid)
 	case at.Before(en.StartedAt):
-		return nil, fmt.Errorf("%w: %s is before enrolment %s started (%s)", ErrInvalid, stamp(at), en.ID, stamp(en.StartedAt))
+		return nil, fmt.Errorf("%w: %s is before enrolment %s started (%s)", ErrInvalid, fact.Stamp(at), en.ID, fact.Stamp(en.StartedAt))
 	}
 	return en, nil
 }
@@ -352,12 +353,12 @@ func (e *Engine) Abandon(id, reason, detail, by string, at time.Time) (Draft, er
 	en := e.enrolments[id]
 	switch {
 	case en == nil:
-		return Draft{}, fmt.Errorf("%w: %q", ErrNoEnrolment, clip(id))
+		return Draft{}, fmt.Errorf("%w: %q", ErrNoEnrolment, fact.Clip(id))
 	case en.State != StateEnrolling:
 		return Draft{}, fmt.Errorf("%w: enrolment %s is %s, not under way", ErrState, en.ID, en.State)
 	case counts(reason):
 		return Draft{}, fmt.Errorf("%w: an enrolment is abandoned for one of %s, %s, %s, %s, not %q", ErrInvalid,
-			ReasonCancelled, ReasonNoAnswer, ReasonNotTaken, ReasonDeletion, clip(reason))
+			ReasonCancelled, ReasonNoAnswer, ReasonNotTaken, ReasonDeletion, fact.Clip(reason))
 	}
 	if err := checkName("member of staff ending the enrolment", by); err != nil {
 		return Draft{}, err
@@ -374,9 +375,9 @@ func (e *Engine) Abandon(id, reason, detail, by string, at time.Time) (Draft, er
 // characters become spaces, and it is cut to 256 bytes.
 func (e *Engine) fail(en *Enrolment, reason, detail, endedBy string, at time.Time) ([]Draft, error) {
 	f := Failure{Enrolment: en.ID, CRN: en.CRN, Terminal: en.Terminal, Slot: en.Slot, Finger: en.Finger, By: en.By,
-		Reason: reason, Detail: cleanText(detail, 256), Attempt: en.Attempt, Counted: counts(reason), EndedBy: endedBy, At: at}
+		Reason: reason, Detail: fact.CleanText(detail, 256), Attempt: en.Attempt, Counted: counts(reason), EndedBy: endedBy, At: at}
 	return e.atomic(func() ([]Draft, error) {
-		d, err := e.emit(TypeEnrolFailed, at, en.CRN, en.Terminal, keyOf(TypeEnrolFailed, en.ID), f)
+		d, err := e.emit(TypeEnrolFailed, at, en.CRN, en.Terminal, fact.Key(TypeEnrolFailed, en.ID), f)
 		if err != nil {
 			return nil, err
 		}
@@ -398,16 +399,16 @@ func (e *Engine) applyFailure(f Failure) error {
 		return err
 	}
 	switch {
-	case !validID(f.Reason):
-		return fmt.Errorf("%w: enrolment %s failed for reason %q: a code", ErrEvent, en.ID, clip(f.Reason))
-	case f.Detail != "" && !validText(f.Detail, 256):
-		return fmt.Errorf("%w: enrolment %s: detail %q", ErrEvent, en.ID, clip(f.Detail))
+	case !fact.ID(f.Reason):
+		return fmt.Errorf("%w: enrolment %s failed for reason %q: a code", ErrEvent, en.ID, fact.Clip(f.Reason))
+	case f.Detail != "" && !fact.Text(f.Detail, 256):
+		return fmt.Errorf("%w: enrolment %s: detail %q", ErrEvent, en.ID, fact.Clip(f.Detail))
 	case f.Attempt != en.Attempt:
 		return fmt.Errorf("%w: enrolment %s is attempt %d, not %d", ErrEvent, en.ID, en.Attempt, f.Attempt)
 	case f.Counted != counts(f.Reason):
 		return fmt.Errorf("%w: enrolment %s: a failure for %s counted %v", ErrEvent, en.ID, f.Reason, f.Counted)
-	case f.EndedBy != "" && !validText(f.EndedBy, 128):
-		return fmt.Errorf("%w: enrolment %s ended by %q", ErrInvalid, en.ID, clip(f.EndedBy))
+	case f.EndedBy != "" && !fact.Text(f.EndedBy, 128):
+		return fmt.Errorf("%w: enrolment %s ended by %q", ErrInvalid, en.ID, fact.Clip(f.EndedBy))
 	}
 	en.State, en.EndedAt, en.Reason, en.Detail = StateFailed, f.At, f.Reason, f.Detail
 	if f.Counted {

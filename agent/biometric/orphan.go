@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/apedge/apedge/agent/internal/fact"
 )
 
 // Orphan is the Info of a biometric.orphan-slot event: a used slot of a terminal's
@@ -50,7 +52,7 @@ func (e *Engine) UsedSlots(terminal string, used []int, seenAt, at time.Time) ([
 				continue
 			}
 			o := Orphan{Terminal: terminal, Slot: s, SeenAt: seenAt, At: at}
-			d, err := e.emit(TypeOrphanSlot, at, "", terminal, keyOf(TypeOrphanSlot, terminal, strconv.Itoa(s)), o)
+			d, err := e.emit(TypeOrphanSlot, at, "", terminal, fact.Key(TypeOrphanSlot, terminal, strconv.Itoa(s)), o)
 			if err != nil {
 				return nil, err
 			}

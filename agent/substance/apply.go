@@ -1,11 +1,11 @@
 package substance
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/apedge/apedge/agent/internal/fact"
 )
 
 // Draft is one change an [Engine] made, for the agent to journal as an event (signed
@@ -27,14 +27,6 @@ type Draft struct {
 	// only field Apply reads besides Type.
 	Info json.RawMessage
 }
-
-// keyOf joins a draft's key.
-func keyOf(typ string, parts ...string) string {
-	return typ + "/" + strings.Join(parts, "/")
-}
-
-// maxInfo is the largest Info Apply reads.
-const maxInfo = 1 << 20
 
 // emit marshals info as a draft of typ and applies it: the one way a method changes
 // the engine.
@@ -58,8 +50,8 @@ func (e *Engine) emit(typ string, at time.Time, crn, testID, key string, info an
 // changing nothing, for an event that does not fit or cannot be read. It never
 // panics.
 func (e *Engine) Apply(d Draft) error {
-	if len(d.Info) > maxInfo {
-		return fmt.Errorf("%w: %s: info of %d bytes", ErrEvent, clip(d.Type), len(d.Info))
+	if len(d.Info) > fact.MaxInfo {
+		return fmt.Errorf("%w: %s: info of %d bytes", ErrEvent, fact.Clip(d.Type), len(d.Info))
 	}
 	var err error
 	switch d.Type {
@@ -99,18 +91,14 @@ func (e *Engine) Apply(d Draft) error {
 			err = e.applyUnbound(u)
 		}
 	default:
-		return fmt.Errorf("%w: type %q is not a substance event", ErrEvent, clip(d.Type))
+		return fmt.Errorf("%w: type %q is not a substance event", ErrEvent, fact.Clip(d.Type))
 	}
 	return err
 }
 
 // decode reads d's Info, a JSON object, into v.
 func decode(d Draft, v any) error {
-	b := bytes.TrimSpace(d.Info)
-	if len(b) == 0 || b[0] != '{' {
-		return fmt.Errorf("%w: %s: info is not a JSON object", ErrEvent, d.Type)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := fact.Decode(d.Info, v); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrEvent, d.Type, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apedge/apedge/agent/internal/fact"
 	"github.com/apedge/apedge/formats/sitebus"
 )
 
@@ -37,12 +38,12 @@ func (e *Engine) Refused(testID, refusal, witness, staff string, at time.Time) (
 	if err != nil {
 		return Draft{}, err
 	}
-	if validText(witness, 128) && strings.EqualFold(strings.TrimSpace(witness), strings.TrimSpace(staff)) {
+	if fact.Text(witness, 128) && strings.EqualFold(strings.TrimSpace(witness), strings.TrimSpace(staff)) {
 		return Draft{}, fmt.Errorf("%w: the witness of a refusal must be someone other than %s, who records it", ErrPeople, staff)
 	}
 	r := Refusal{TestID: t.ID, CRN: t.CRN, Reason: t.Reason, SampleType: t.SampleType, Device: t.Device,
 		Authorisation: cloneAuth(t.Authorisation), Refusal: refusal, Staff: staff, Witness: witness, At: at.UTC()}
-	return e.emit(TypeRefused, r.At, t.CRN, t.ID, keyOf(TypeRefused, t.ID), r)
+	return e.emit(TypeRefused, r.At, t.CRN, t.ID, fact.Key(TypeRefused, t.ID), r)
 }
 
 // applyRefusal closes the test as refused.
@@ -60,7 +61,7 @@ func (e *Engine) applyRefusal(r Refusal) error {
 	case RefusalUnable:
 		outcome = OutcomeUnable
 	default:
-		return fmt.Errorf("%w: refusal %q: refused or unable", ErrInvalid, clip(r.Refusal))
+		return fmt.Errorf("%w: refusal %q: refused or unable", ErrInvalid, fact.Clip(r.Refusal))
 	}
 	if err := checkName("member of staff recording the refusal", r.Staff); err != nil {
 		return err
@@ -126,7 +127,7 @@ func (e *Engine) handover(t *Test, stage, seal, by string, at time.Time) (Draft,
 	if stage == StageDispatched {
 		typ = TypeDispatched
 	}
-	return e.emit(typ, h.At, t.CRN, t.ID, keyOf(typ, t.ID, stage), h)
+	return e.emit(typ, h.At, t.CRN, t.ID, fact.Key(typ, t.ID, stage), h)
 }
 
 // applyHandover adds a link to the test's chain of custody. dispatched says the
@@ -137,7 +138,7 @@ func (e *Engine) applyHandover(h Handover, dispatched bool) error {
 		return err
 	}
 	if dispatched != (h.Stage == StageDispatched) {
-		return fmt.Errorf("%w: stage %q in a %s event", ErrEvent, clip(h.Stage), map[bool]string{true: TypeDispatched, false: TypeCustody}[dispatched])
+		return fmt.Errorf("%w: stage %q in a %s event", ErrEvent, fact.Clip(h.Stage), map[bool]string{true: TypeDispatched, false: TypeCustody}[dispatched])
 	}
 	if t.State != StateAwaitingConfirmation {
 		return fmt.Errorf("%w: test %s is %s (%s): only a non-negative drug screen awaiting confirmation has a chain of custody", ErrState, t.ID, t.State, t.Outcome)
@@ -158,8 +159,8 @@ func (e *Engine) applyHandover(h Handover, dispatched bool) error {
 		switch {
 		case t.Seal != "":
 			why = "its sample is sealed already, seal " + t.Seal
-		case !validID(h.Seal):
-			return fmt.Errorf("%w: seal number %q: 1 to 64 printable characters, no spaces", ErrInvalid, clip(h.Seal))
+		case !fact.ID(h.Seal):
+			return fmt.Errorf("%w: seal number %q: 1 to 64 printable characters, no spaces", ErrInvalid, fact.Clip(h.Seal))
 		}
 	case StageDispatched:
 		switch {
@@ -176,13 +177,13 @@ func (e *Engine) applyHandover(h Handover, dispatched bool) error {
 			why = "its sample is received already"
 		}
 	default:
-		return fmt.Errorf("%w: custody stage %q: collected, sealed, dispatched or received", ErrInvalid, clip(h.Stage))
+		return fmt.Errorf("%w: custody stage %q: collected, sealed, dispatched or received", ErrInvalid, fact.Clip(h.Stage))
 	}
 	if why != "" {
 		return fmt.Errorf("%w: test %s: %s", ErrState, t.ID, why)
 	}
 	if h.Stage != StageCollected && h.Seal != t.Seal && h.Stage != StageSealed {
-		return fmt.Errorf("%w: test %s's sample is seal %s, not %q", ErrEvent, t.ID, t.Seal, clip(h.Seal))
+		return fmt.Errorf("%w: test %s's sample is seal %s, not %q", ErrEvent, t.ID, t.Seal, fact.Clip(h.Seal))
 	}
 	if h.Stage == StageCollected && h.Seal != "" {
 		return fmt.Errorf("%w: test %s's sample collected with a seal", ErrEvent, t.ID)
@@ -244,7 +245,7 @@ func (e *Engine) LabResult(testID string, results map[string]LabFinding, by stri
 			c.Outcome = OutcomeConfirmed
 		}
 	}
-	return e.emit(TypeConfirmed, c.At, t.CRN, t.ID, keyOf(TypeConfirmed, t.ID), c)
+	return e.emit(TypeConfirmed, c.At, t.CRN, t.ID, fact.Key(TypeConfirmed, t.ID), c)
 }
 
 // applyConfirmation closes the test with the laboratory's result.
@@ -261,17 +262,17 @@ func (e *Engine) applyConfirmation(c Confirmation) error {
 	case t.Seal == "":
 		return fmt.Errorf("%w: test %s has no sealed sample: record its seal first", ErrState, t.ID)
 	case c.Seal != t.Seal:
-		return fmt.Errorf("%w: a laboratory result for seal %q, not test %s's seal %s", ErrEvent, clip(c.Seal), t.ID, t.Seal)
+		return fmt.Errorf("%w: a laboratory result for seal %q, not test %s's seal %s", ErrEvent, fact.Clip(c.Seal), t.ID, t.Seal)
 	case len(c.Results) == 0:
 		return fmt.Errorf("%w: a laboratory result needs a finding for at least one analyte", ErrInvalid)
 	}
 	outcome := OutcomeNotConfirmed
 	for _, a := range slices.Sorted(maps.Keys(c.Results)) {
 		f := c.Results[a]
-		if !validText(a, 64) {
-			return fmt.Errorf("%w: analyte %q", ErrInvalid, clip(a))
+		if !fact.Text(a, 64) {
+			return fmt.Errorf("%w: analyte %q", ErrInvalid, fact.Clip(a))
 		}
-		if !validText(f.Method, 64) {
+		if !fact.Text(f.Method, 64) {
 			return fmt.Errorf("%w: analyte %s has no method (e.g. LC-MS/MS)", ErrInvalid, a)
 		}
 		if f.Confirmed {
@@ -279,7 +280,7 @@ func (e *Engine) applyConfirmation(c Confirmation) error {
 		}
 	}
 	if c.Outcome != outcome {
-		return fmt.Errorf("%w: test %s's laboratory outcome %q is not its findings'", ErrEvent, t.ID, clip(c.Outcome))
+		return fmt.Errorf("%w: test %s's laboratory outcome %q is not its findings'", ErrEvent, t.ID, fact.Clip(c.Outcome))
 	}
 	if err := checkName("member of staff entering the laboratory's result", c.By); err != nil {
 		return err

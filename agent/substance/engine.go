@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/apedge/apedge/agent/internal/fact"
 	"github.com/apedge/apedge/formats/sitebus"
 )
 
@@ -444,64 +444,10 @@ func isDrugPanel(p string) bool {
 	return p != sitebus.PanelAlcohol && slices.Contains(sitebus.Panels, p)
 }
 
-// validCRN says s is a CRN: an upper-case letter and six digits (X123456), as
-// internal/config.ParseCRN makes them.
-func validCRN(s string) bool {
-	if len(s) != 7 || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	return strings.Trim(s[1:], "0123456789") == ""
-}
-
-// validID says s is an id (a test id, a seal number, a lot): 1 to 64 bytes of
-// printable ASCII, no spaces.
-func validID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
-
-// validText says s is a name or short text: not blank, at most max bytes of valid
-// UTF-8, no control characters.
-func validText(s string, maxLen int) bool {
-	if strings.TrimSpace(s) == "" || len(s) > maxLen || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < ' ' || r == 0x7F || r >= 0x80 && r < 0xA0 {
-			return false
-		}
-	}
-	return true
-}
-
 // checkName returns an ErrPeople error unless name is a person's name.
 func checkName(what, name string) error {
-	if !validText(name, 128) {
-		return fmt.Errorf("%w: no %s named (or the name %q is not a name)", ErrPeople, what, clip(name))
+	if !fact.Text(name, 128) {
+		return fmt.Errorf("%w: no %s named (or the name %q is not a name)", ErrPeople, what, fact.Clip(name))
 	}
 	return nil
-}
-
-// validDate says s is a date YYYY-MM-DD.
-func validDate(s string) bool {
-	if len(s) != len(time.DateOnly) {
-		return false
-	}
-	_, err := time.Parse(time.DateOnly, s)
-	return err == nil
-}
-
-// clip shortens s for an error message.
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

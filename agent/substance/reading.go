@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apedge/apedge/agent/internal/fact"
 	"github.com/apedge/apedge/formats/sitebus"
 )
 
@@ -158,7 +159,7 @@ func kindOf(sampleType string) string {
 // the same device serial, test number and time of measurement.
 func (e *Engine) Reading(device string, r sitebus.SubstanceReading, receivedAt time.Time) (Draft, error) {
 	if !sitebus.ValidDeviceID(device) {
-		return Draft{}, fmt.Errorf("%w: a reading from %q, which is not a device id", ErrInvalid, clip(device))
+		return Draft{}, fmt.Errorf("%w: a reading from %q, which is not a device id", ErrInvalid, fact.Clip(device))
 	}
 	if receivedAt.IsZero() {
 		return Draft{}, fmt.Errorf("%w: a reading from %s with no time of receipt", ErrInvalid, device)
@@ -166,20 +167,20 @@ func (e *Engine) Reading(device string, r sitebus.SubstanceReading, receivedAt t
 	receivedAt = receivedAt.UTC()
 	r = sanitize(r)
 	if k := readingKey(r.Serial, r.TestNumber, r.MeasuredAt); k != "" && e.seen[k] {
-		return Draft{}, fmt.Errorf("%w: %s's reading %d of %s is already recorded", ErrDuplicate, device, r.TestNumber, stamp(r.MeasuredAt))
+		return Draft{}, fmt.Errorf("%w: %s's reading %d of %s is already recorded", ErrDuplicate, device, r.TestNumber, fact.Stamp(r.MeasuredAt))
 	}
 	t, by, why := e.bind(device, r, receivedAt)
 	if t == nil {
 		u := UnboundReading{Device: device, Reading: r, Why: why, At: receivedAt}
-		key := keyOf(TypeUnbound, device, readingKey(r.Serial, r.TestNumber, r.MeasuredAt))
+		key := fact.Key(TypeUnbound, device, readingKey(r.Serial, r.TestNumber, r.MeasuredAt))
 		if r.Serial == "" {
-			key = keyOf(TypeUnbound, device, receivedAt.Format(time.RFC3339Nano))
+			key = fact.Key(TypeUnbound, device, receivedAt.Format(time.RFC3339Nano))
 		}
 		return e.emit(TypeUnbound, receivedAt, "", "", key, u)
 	}
 	s := e.screenOf(t, by, receivedAt)
 	e.judge(&s, r, receivedAt)
-	return e.emit(TypeTested, receivedAt, t.CRN, t.ID, keyOf(TypeTested, t.ID), s)
+	return e.emit(TypeTested, receivedAt, t.CRN, t.ID, fact.Key(TypeTested, t.ID), s)
 }
 
 // bind returns the test r, from device and received at receivedAt, is for and how,
@@ -187,10 +188,10 @@ func (e *Engine) Reading(device string, r sitebus.SubstanceReading, receivedAt t
 func (e *Engine) bind(device string, r sitebus.SubstanceReading, receivedAt time.Time) (*Test, string, string) {
 	fits := func(t *Test) string {
 		if k := kindOf(t.SampleType); r.Kind != k {
-			return fmt.Sprintf("a reading of kind %q cannot be test %s's %s sample", clip(r.Kind), t.ID, t.SampleType)
+			return fmt.Sprintf("a reading of kind %q cannot be test %s's %s sample", fact.Clip(r.Kind), t.ID, t.SampleType)
 		}
 		if receivedAt.Before(t.StartedAt) {
-			return fmt.Sprintf("it was received at %s, before test %s started at %s", stamp(receivedAt), t.ID, stamp(t.StartedAt))
+			return fmt.Sprintf("it was received at %s, before test %s started at %s", fact.Stamp(receivedAt), t.ID, fact.Stamp(t.StartedAt))
 		}
 		return ""
 	}
@@ -198,7 +199,7 @@ func (e *Engine) bind(device string, r sitebus.SubstanceReading, receivedAt time
 		t := e.tests[r.TestID]
 		switch {
 		case t == nil:
-			return nil, "", fmt.Sprintf("the test id %q keyed into the device is no test here", clip(r.TestID))
+			return nil, "", fmt.Sprintf("the test id %q keyed into the device is no test here", fact.Clip(r.TestID))
 		case t.Device != device:
 			return nil, "", fmt.Sprintf("the test id keyed into the device is test %s's, which is at %s, not %s", t.ID, deviceName(t.Device), device)
 		case t.State != StateAwaitingSample:
@@ -226,7 +227,7 @@ func (e *Engine) bind(device string, r sitebus.SubstanceReading, receivedAt time
 	}
 	if !r.MeasuredAt.IsZero() && r.MeasuredAt.Before(t.StartedAt.Add(-e.cfg.ClockSkew)) {
 		return nil, "", fmt.Sprintf("the device measured it at %s, before test %s started at %s: an earlier test's reading, arriving late?",
-			stamp(r.MeasuredAt), t.ID, stamp(t.StartedAt))
+			fact.Stamp(r.MeasuredAt), t.ID, fact.Stamp(t.StartedAt))
 	}
 	return t, BoundByWindow, ""
 }
@@ -265,7 +266,7 @@ func (e *Engine) judge(s *Screen, r sitebus.SubstanceReading, receivedAt time.Ti
 	bad := func(format string, a ...any) { reasons = append(reasons, fmt.Sprintf(format, a...)) }
 	date := readingDate(r.MeasuredAt, receivedAt)
 	if r.DeviceError != "" {
-		bad("the device reported error %q instead of a result", clip(r.DeviceError))
+		bad("the device reported error %q instead of a result", fact.Clip(r.DeviceError))
 	}
 	if r.Serial == "" {
 		bad("the device gave no serial number")
@@ -274,7 +275,7 @@ func (e *Engine) judge(s *Screen, r sitebus.SubstanceReading, receivedAt time.Ti
 		bad("the device gave no time of measurement")
 	}
 	switch {
-	case !validDate(r.CalibrationDue):
+	case !fact.Date(r.CalibrationDue):
 		s.Calibration = CalibrationUnknown
 		bad("the device gave no calibration date")
 	case r.CalibrationDue < date:
@@ -318,7 +319,7 @@ func (e *Engine) judge(s *Screen, r sitebus.SubstanceReading, receivedAt time.Ti
 				bad("the device gave no cassette lot")
 			}
 			switch {
-			case !validDate(r.CassetteExpiry):
+			case !fact.Date(r.CassetteExpiry):
 				bad("the device gave no cassette expiry date")
 			case r.CassetteExpiry < date:
 				bad("the cassette expired on %s, before the reading's date, %s", r.CassetteExpiry, date)
@@ -330,14 +331,14 @@ func (e *Engine) judge(s *Screen, r sitebus.SubstanceReading, receivedAt time.Ti
 		seen := map[string]bool{}
 		for _, p := range r.Panels {
 			if !isDrugPanel(p.Panel) || seen[p.Panel] {
-				bad("the device reported panel %q, which is not a drug panel or came twice", clip(p.Panel))
+				bad("the device reported panel %q, which is not a drug panel or came twice", fact.Clip(p.Panel))
 				continue
 			}
 			seen[p.Panel] = true
 			switch p.Result {
 			case sitebus.ResultNegative, sitebus.ResultNonNegative, sitebus.ResultInvalid:
 			default:
-				bad("the device reported %q for panel %s", clip(p.Result), p.Panel)
+				bad("the device reported %q for panel %s", fact.Clip(p.Result), p.Panel)
 				p.Result = sitebus.ResultInvalid
 			}
 			if p.CutoffNgMl <= 0 || p.CutoffNgMl > 1e6 {
@@ -407,10 +408,10 @@ func (e *Engine) UrineResult(testID, lot, expiry string, panels map[string]strin
 		return Draft{}, err
 	}
 	switch {
-	case !validID(lot):
-		return Draft{}, fmt.Errorf("%w: the cup's lot number %q: 1 to 64 printable characters, no spaces", ErrInvalid, clip(lot))
-	case !validDate(expiry):
-		return Draft{}, fmt.Errorf("%w: the cup's expiry date %q: write it as 2026-11-22", ErrInvalid, clip(expiry))
+	case !fact.ID(lot):
+		return Draft{}, fmt.Errorf("%w: the cup's lot number %q: 1 to 64 printable characters, no spaces", ErrInvalid, fact.Clip(lot))
+	case !fact.Date(expiry):
+		return Draft{}, fmt.Errorf("%w: the cup's expiry date %q: write it as 2026-11-22", ErrInvalid, fact.Clip(expiry))
 	case len(panels) == 0:
 		return Draft{}, fmt.Errorf("%w: no panel results entered", ErrInvalid)
 	}
@@ -421,12 +422,12 @@ func (e *Engine) UrineResult(testID, lot, expiry string, panels map[string]strin
 	s.EnteredBy, s.Lot, s.Expiry = staff, lot, expiry
 	for p, res := range panels {
 		if !isDrugPanel(p) {
-			return Draft{}, fmt.Errorf("%w: %q is not a drug panel of a urine cup", ErrInvalid, clip(p))
+			return Draft{}, fmt.Errorf("%w: %q is not a drug panel of a urine cup", ErrInvalid, fact.Clip(p))
 		}
 		switch res {
 		case sitebus.ResultNegative, sitebus.ResultNonNegative, sitebus.ResultInvalid:
 		default:
-			return Draft{}, fmt.Errorf("%w: panel %s: %q: negative, non-negative or invalid", ErrInvalid, p, clip(res))
+			return Draft{}, fmt.Errorf("%w: panel %s: %q: negative, non-negative or invalid", ErrInvalid, p, fact.Clip(res))
 		}
 		s.Panels = append(s.Panels, sitebus.PanelResult{Panel: p, Result: res, CutoffNgMl: e.cfg.UrineCutoffs[p]})
 	}
@@ -436,7 +437,7 @@ func (e *Engine) UrineResult(testID, lot, expiry string, panels map[string]strin
 		reasons = append(reasons, fmt.Sprintf("the cup expired on %s, before the test's date, %s", expiry, date))
 	}
 	finish(&s, reasons)
-	return e.emit(TypeTested, s.At, t.CRN, t.ID, keyOf(TypeTested, t.ID), s)
+	return e.emit(TypeTested, s.At, t.CRN, t.ID, fact.Key(TypeTested, t.ID), s)
 }
 
 // applyScreen records a screen on its test.
@@ -449,13 +450,13 @@ func (e *Engine) applyScreen(s Screen) error {
 		return fmt.Errorf("%w: test %s is not awaiting a sample (it is %s)", ErrState, t.ID, t.State)
 	}
 	if s.SampleType != t.SampleType || s.Device != t.Device {
-		return fmt.Errorf("%w: a result of a %s test at %q for test %s, a %s test at %q", ErrEvent, clip(s.SampleType), clip(s.Device), t.ID, t.SampleType, t.Device)
+		return fmt.Errorf("%w: a result of a %s test at %q for test %s, a %s test at %q", ErrEvent, fact.Clip(s.SampleType), fact.Clip(s.Device), t.ID, t.SampleType, t.Device)
 	}
 	switch {
 	case t.SampleType == SampleUrine && s.BoundBy != BoundByEntered,
 		t.SampleType != SampleUrine && s.BoundBy != BoundByTestID && s.BoundBy != BoundByWindow:
-		return fmt.Errorf("%w: test %s's result bound by %q", ErrEvent, t.ID, clip(s.BoundBy))
-	case s.BoundBy == BoundByEntered && !validText(s.EnteredBy, 128):
+		return fmt.Errorf("%w: test %s's result bound by %q", ErrEvent, t.ID, fact.Clip(s.BoundBy))
+	case s.BoundBy == BoundByEntered && !fact.Text(s.EnteredBy, 128):
 		return fmt.Errorf("%w: test %s's cup result entered by no one", ErrEvent, t.ID)
 	}
 	if err := checkPanels(t.SampleType, s.Panels); err != nil {
@@ -465,7 +466,7 @@ func (e *Engine) applyScreen(s Screen) error {
 	case s.Valid != (len(s.InvalidReasons) == 0):
 		return fmt.Errorf("%w: test %s's result is valid %v with %d reasons it is not", ErrEvent, t.ID, s.Valid, len(s.InvalidReasons))
 	case s.Outcome != outcomeOf(s.Panels, s.Valid):
-		return fmt.Errorf("%w: test %s's outcome %q is not its panels'", ErrEvent, t.ID, clip(s.Outcome))
+		return fmt.Errorf("%w: test %s's outcome %q is not its panels'", ErrEvent, t.ID, fact.Clip(s.Outcome))
 	}
 	key := ""
 	if s.BoundBy != BoundByEntered {
@@ -497,13 +498,13 @@ func checkPanels(sampleType string, panels []sitebus.PanelResult) error {
 	seen := map[string]bool{}
 	for _, p := range panels {
 		if sampleType != SampleBreath && (!isDrugPanel(p.Panel) || seen[p.Panel]) {
-			return fmt.Errorf("%w: panel %q", ErrEvent, clip(p.Panel))
+			return fmt.Errorf("%w: panel %q", ErrEvent, fact.Clip(p.Panel))
 		}
 		seen[p.Panel] = true
 		switch p.Result {
 		case sitebus.ResultNegative, sitebus.ResultNonNegative, sitebus.ResultInvalid:
 		default:
-			return fmt.Errorf("%w: panel %s result %q", ErrEvent, p.Panel, clip(p.Result))
+			return fmt.Errorf("%w: panel %s result %q", ErrEvent, p.Panel, fact.Clip(p.Result))
 		}
 		if !finite(p.CutoffNgMl) || p.CutoffNgMl < 0 {
 			return fmt.Errorf("%w: panel %s cut-off", ErrEvent, p.Panel)
@@ -516,7 +517,7 @@ func checkPanels(sampleType string, panels []sitebus.PanelResult) error {
 func (e *Engine) applyUnbound(u UnboundReading) error {
 	switch {
 	case !sitebus.ValidDeviceID(u.Device):
-		return fmt.Errorf("%w: an unbound reading from %q", ErrEvent, clip(u.Device))
+		return fmt.Errorf("%w: an unbound reading from %q", ErrEvent, fact.Clip(u.Device))
 	case u.At.IsZero():
 		return fmt.Errorf("%w: an unbound reading with no time", ErrEvent)
 	case strings.TrimSpace(u.Why) == "":

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apedge/apedge/agent/internal/fact"
 	"github.com/apedge/apedge/formats/sitebus"
 )
 
@@ -27,12 +28,12 @@ func (a Authorisation) Covers(t time.Time) bool {
 // check returns an error unless a is a well-formed authorisation.
 func (a Authorisation) check() error {
 	switch {
-	case !validID(a.Ref):
-		return fmt.Errorf("%w: the authorisation has no reference (or %q is not one)", ErrAuthorisation, clip(a.Ref))
-	case !validText(a.Manager, 128):
+	case !fact.ID(a.Ref):
+		return fmt.Errorf("%w: the authorisation has no reference (or %q is not one)", ErrAuthorisation, fact.Clip(a.Ref))
+	case !fact.Text(a.Manager, 128):
 		return fmt.Errorf("%w: authorisation %s names no manager", ErrAuthorisation, a.Ref)
 	case a.From.IsZero() || a.To.IsZero() || !a.To.After(a.From):
-		return fmt.Errorf("%w: authorisation %s has no period (from %s to %s)", ErrAuthorisation, a.Ref, stamp(a.From), stamp(a.To))
+		return fmt.Errorf("%w: authorisation %s has no period (from %s to %s)", ErrAuthorisation, a.Ref, fact.Stamp(a.From), fact.Stamp(a.To))
 	}
 	return nil
 }
@@ -83,31 +84,31 @@ func drugTest(sampleType string) bool {
 // checkStart returns an error unless s is a well-formed start of a new test: the
 // checks Apply makes too.
 func (e *Engine) checkStart(s Start) error {
-	if !validID(s.TestID) {
-		return fmt.Errorf("%w: test id %q: 1 to 64 printable characters, no spaces", ErrInvalid, clip(s.TestID))
+	if !fact.ID(s.TestID) {
+		return fmt.Errorf("%w: test id %q: 1 to 64 printable characters, no spaces", ErrInvalid, fact.Clip(s.TestID))
 	}
 	if _, dup := e.tests[s.TestID]; dup {
 		return fmt.Errorf("%w: test id %s is taken", ErrDuplicate, s.TestID)
 	}
-	if !validCRN(s.CRN) {
-		return fmt.Errorf("%w: %q is not a CRN: a letter and six digits, e.g. X123456", ErrInvalid, clip(s.CRN))
+	if !fact.CRN(s.CRN) {
+		return fmt.Errorf("%w: %q is not a CRN: a letter and six digits, e.g. X123456", ErrInvalid, fact.Clip(s.CRN))
 	}
 	switch s.Reason {
 	case ReasonRandom, ReasonSuspicion, ReasonArrival, ReasonReturn:
 	default:
-		return fmt.Errorf("%w %q: random, suspicion, arrival or return", ErrReason, clip(s.Reason))
+		return fmt.Errorf("%w %q: random, suspicion, arrival or return", ErrReason, fact.Clip(s.Reason))
 	}
 	switch s.SampleType {
 	case SampleBreath, SampleOralFluid:
 		if !sitebus.ValidDeviceID(s.Device) {
-			return fmt.Errorf("%w: a %s test needs the device it is taken on (%q is not a device id)", ErrSampleType, s.SampleType, clip(s.Device))
+			return fmt.Errorf("%w: a %s test needs the device it is taken on (%q is not a device id)", ErrSampleType, s.SampleType, fact.Clip(s.Device))
 		}
 	case SampleUrine:
 		if s.Device != "" {
-			return fmt.Errorf("%w: a urine cup is read by staff, on no device (not %s)", ErrSampleType, clip(s.Device))
+			return fmt.Errorf("%w: a urine cup is read by staff, on no device (not %s)", ErrSampleType, fact.Clip(s.Device))
 		}
 	default:
-		return fmt.Errorf("%w %q: breath, oral-fluid or urine", ErrSampleType, clip(s.SampleType))
+		return fmt.Errorf("%w %q: breath, oral-fluid or urine", ErrSampleType, fact.Clip(s.SampleType))
 	}
 	if err := checkName("member of staff testing", s.Staff); err != nil {
 		return err
@@ -150,15 +151,15 @@ func (e *Engine) StartTest(s Start) (Test, Draft, error) {
 		return Test{}, Draft{}, fmt.Errorf("%w: a drug test (%s) needs the manager's s.13A authorisation it rests on: its reference, manager and period", ErrAuthorisation, s.SampleType)
 	case a != nil && !a.Covers(s.At):
 		return Test{}, Draft{}, fmt.Errorf("%w: authorisation %s (%s) runs from %s to %s, not in force at %s", ErrAuthorisation,
-			a.Ref, a.Manager, stamp(a.From), stamp(a.To), stamp(s.At))
+			a.Ref, a.Manager, fact.Stamp(a.From), fact.Stamp(a.To), fact.Stamp(s.At))
 	}
 	if s.Device != "" {
 		if busy := e.awaiting(s.Device); len(busy) > 0 {
 			return Test{}, Draft{}, fmt.Errorf("%w: %s already has test %s, started %s, awaiting its sample: two open tests at one device are refused; record its result or refusal, or close it, first",
-				ErrDeviceBusy, s.Device, busy[0].ID, stamp(busy[0].StartedAt))
+				ErrDeviceBusy, s.Device, busy[0].ID, fact.Stamp(busy[0].StartedAt))
 		}
 	}
-	d, err := e.emit(TypeStarted, s.At, s.CRN, s.TestID, keyOf(TypeStarted, s.TestID), s)
+	d, err := e.emit(TypeStarted, s.At, s.CRN, s.TestID, fact.Key(TypeStarted, s.TestID), s)
 	if err != nil {
 		return Test{}, Draft{}, err
 	}
@@ -211,7 +212,7 @@ func (e *Engine) Close(testID, note, by string, at time.Time) (Draft, error) {
 	if t.State == StateAwaitingSample {
 		c.Outcome = OutcomeCancelled
 	}
-	d, err := e.emit(TypeClosed, c.At, t.CRN, t.ID, keyOf(TypeClosed, t.ID), c)
+	d, err := e.emit(TypeClosed, c.At, t.CRN, t.ID, fact.Key(TypeClosed, t.ID), c)
 	if err != nil {
 		return Draft{}, err
 	}
@@ -228,11 +229,11 @@ func (e *Engine) applyClose(c Closure) error {
 	case t.State == StateClosed:
 		return fmt.Errorf("%w: test %s is already closed", ErrState, t.ID)
 	case c.StateBefore != t.State:
-		return fmt.Errorf("%w: test %s is %s, not %s", ErrState, t.ID, t.State, clip(c.StateBefore))
+		return fmt.Errorf("%w: test %s is %s, not %s", ErrState, t.ID, t.State, fact.Clip(c.StateBefore))
 	case t.State == StateAwaitingSample && c.Outcome != OutcomeCancelled,
 		t.State == StateAwaitingConfirmation && c.Outcome != t.Outcome:
-		return fmt.Errorf("%w: closing test %s with outcome %q", ErrEvent, t.ID, clip(c.Outcome))
-	case !validText(c.Note, 500):
+		return fmt.Errorf("%w: closing test %s with outcome %q", ErrEvent, t.ID, fact.Clip(c.Outcome))
+	case !fact.Text(c.Note, 500):
 		return fmt.Errorf("%w: closing test %s needs a note saying why", ErrInvalid, t.ID)
 	}
 	if err := checkName("member of staff closing the test", c.By); err != nil {
@@ -253,19 +254,11 @@ func (e *Engine) eventTest(testID, crn string, at time.Time) (*Test, error) {
 	}
 	switch {
 	case crn != t.CRN:
-		return nil, fmt.Errorf("%w: an event of test %s names CRN %q, not the test's", ErrEvent, t.ID, clip(crn))
+		return nil, fmt.Errorf("%w: an event of test %s names CRN %q, not the test's", ErrEvent, t.ID, fact.Clip(crn))
 	case at.IsZero():
 		return nil, fmt.Errorf("%w: no time", ErrInvalid)
 	case at.Before(t.last()):
-		return nil, fmt.Errorf("%w: %s is before the last record of test %s (%s)", ErrInvalid, stamp(at), t.ID, stamp(t.last()))
+		return nil, fmt.Errorf("%w: %s is before the last record of test %s (%s)", ErrInvalid, fact.Stamp(at), t.ID, fact.Stamp(t.last()))
 	}
 	return t, nil
-}
-
-// stamp formats t for a message.
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return "(none)"
-	}
-	return t.Format(time.RFC3339)
 }
