@@ -231,19 +231,6 @@ func (b *Biometrics) journal(ctx context.Context, d biometric.Draft) error {
 	return err
 }
 
-// personOf is the person reference of the resident of crn: CRN, and NOMS when the
-// roster has it; nil for no CRN.
-func (a *Agent) personOf(crn string) *event.PersonReference {
-	if crn == "" {
-		return nil
-	}
-	ids := []event.Identifier{{Type: "CRN", Value: crn}}
-	if r, ok := a.resident(crn); ok && r.NOMS != "" {
-		ids = append(ids, event.Identifier{Type: "NOMS", Value: r.NOMS})
-	}
-	return &event.PersonReference{Identifiers: ids}
-}
-
 // credentialsChanged gives the bridge a new credential list, if the bus is up (the
 // next connection gives it one anyway).
 func (a *Agent) credentialsChanged() {

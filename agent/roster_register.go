@@ -31,6 +31,29 @@ func (a *Agent) rosterNow() []config.Resident {
 	return a.roster
 }
 
+// personOf is the person reference of the resident of crn: CRN, and NOMS when the
+// roster has it; nil for no CRN.
+func (a *Agent) personOf(crn string) *event.PersonReference {
+	if crn == "" {
+		return nil
+	}
+	ids := []event.Identifier{{Type: "CRN", Value: crn}}
+	if r, ok := a.resident(crn); ok && r.NOMS != "" {
+		ids = append(ids, event.Identifier{Type: "NOMS", Value: r.NOMS})
+	}
+	return &event.PersonReference{Identifiers: ids}
+}
+
+// resident returns the roster entry of the resident of CRN crn.
+func (a *Agent) resident(crn string) (config.Resident, bool) {
+	for _, r := range a.rosterNow() {
+		if r.IsResident() && r.CRN == crn {
+			return r, true
+		}
+	}
+	return config.Resident{}, false
+}
+
 // registerEvents names the event journaled for each register action.
 var registerEvents = map[string]struct{ typ, desc string }{
 	register.Arrive:  {"resident.arrived", "a resident's arrival recorded by staff"},

@@ -142,26 +142,9 @@ func (s *Substances) change(ctx context.Context, f func(e *substance.Engine) (su
 // journal appends draft d as a signed event, once: its key is its origin.
 func (s *Substances) journal(ctx context.Context, d substance.Draft) error {
 	dr := &event.Draft{Type: d.Type, OccurredAt: d.At, Description: substanceDescriptions[d.Type], Info: d.Info,
-		Origin: "substance:" + d.Key}
-	if d.CRN != "" {
-		ids := []event.Identifier{{Type: "CRN", Value: d.CRN}}
-		if r, ok := s.a.resident(d.CRN); ok && r.NOMS != "" {
-			ids = append(ids, event.Identifier{Type: "NOMS", Value: r.NOMS})
-		}
-		dr.Person = &event.PersonReference{Identifiers: ids}
-	}
+		Origin: "substance:" + d.Key, Person: s.a.personOf(d.CRN)}
 	_, err := s.a.append(context.WithoutCancel(ctx), dr)
 	return err
-}
-
-// resident returns the roster entry of the resident of CRN crn.
-func (a *Agent) resident(crn string) (config.Resident, bool) {
-	for _, r := range a.rosterNow() {
-		if r.IsResident() && r.CRN == crn {
-			return r, true
-		}
-	}
-	return config.Resident{}, false
 }
 
 // testerKinds maps a sample type to the kind of tester it is taken on.
