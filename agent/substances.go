@@ -108,14 +108,7 @@ func (s *Substances) wait(ctx context.Context) error {
 }
 
 // isSubstanceType says typ is an event type of the substance engine.
-func isSubstanceType(typ string) bool {
-	for _, t := range substance.Types() {
-		if t == typ {
-			return true
-		}
-	}
-	return false
-}
+func isSubstanceType(typ string) bool { return slices.Contains(substance.Types(), typ) }
 
 // change makes one change to the engine with f and journals the draft it returns;
 // if the draft cannot be journaled the engine goes back to what it was and the
@@ -294,11 +287,7 @@ func (s *Substances) Config() substance.Config {
 
 // Testers returns the configured testers, id to kind.
 func (s *Substances) Testers() map[string]string {
-	out := make(map[string]string, len(s.a.cfg.Devices.SubstanceTesters))
-	for id, k := range s.a.cfg.Devices.SubstanceTesters {
-		out[id] = k
-	}
-	return out
+	return maps.Clone(s.a.cfg.Devices.SubstanceTesters)
 }
 
 // ReplayRefused counts the journaled substance events not applied at start.
