@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apedge/apedge/agent"
@@ -180,7 +181,10 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 	kw := newDemoKeyworker(liveKeyworkerSite{Substances: ag.Substances(), ag: ag, br: br}, clk, start, log, 0)
 	go func() {
 		defer close(keyworkerDone)
+		var wg sync.WaitGroup
+		wg.Go(func() { kw.answerStaff(bridgeCtx) })
 		kw.run(bridgeCtx)
+		wg.Wait()
 	}()
 
 	printDemoBanner(stdout, o, start, svc.URL(), demoPassword, bus, pubPath)
@@ -336,7 +340,9 @@ func printDemoBanner(w io.Writer, o demoOptions, start time.Time, consoleURL, pa
   substance testing     a breath meter and an oral-fluid analyser, simulated; now and then a
                         keyworker tests a resident (the first within a minute): the dashboard's
                         Substance testing view (as demo, a keyworker or a manager: they may see
-                        results), or apedge ctl substance; apedge sim substance -h to try a tester
+                        results), or apedge ctl substance. A test you start there at breath-1 or
+                        oral-1 gets its sample (negative) 5 to 10 s later; apedge sim substance -h
+                        runs a tester of your own
   logs                  on standard error (add -v to see every event)
   check the evidence    apedge central export -config %s -site %s -o export.jsonl
                         apedge verify -pubkey %s export.jsonl

@@ -325,3 +325,49 @@ func poll[T any](ctx context.Context, wait time.Duration, f func() (T, bool)) T 
 		}
 	}
 }
+
+// demoStaffCheck is how often, on the site's clock, the demo looks for tests staff
+// started themselves (on the dashboard or with apedge ctl) at its simulated testers.
+const demoStaffCheck = 5 * time.Second
+
+// answerStaff gives every test someone other than the demo keyworker starts at a
+// simulated tester its sample, negative, once the resident has stood at the tester
+// for demoAtTester's shortest time: so that a new user trying a test in the demo
+// sees it through to its signed event (the simulators take no commands of theirs).
+// It runs until ctx ends and logs, never stops the demo.
+func (k *demoKeyworker) answerStaff(ctx context.Context) {
+	answered := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.clk.Until(k.clk.Now().Add(demoStaffCheck)):
+		}
+		open, err := k.site.Tests(ctx, false)
+		if err != nil {
+			continue // the agent is still replaying its journal
+		}
+		now := k.clk.Now()
+		for _, t := range open {
+			if answered[t.ID] || t.Staff == demoKeyworkerStaff || t.State != substance.StateAwaitingSample || t.Device == "" ||
+				now.Sub(t.StartedAt) < demoAtTester[0] {
+				continue
+			}
+			tr := k.site.Tester(t.Device)
+			if tr == nil {
+				continue
+			}
+			answered[t.ID] = true
+			if t.SampleType == substance.SampleBreath {
+				err = tr.Breath(0, t.ID)
+			} else {
+				err = tr.OralFluid(nil, t.ID)
+			}
+			if err != nil {
+				k.log.Warn("demo: the simulated tester did not read for a staff test", "device", t.Device, "test", t.ID, "err", err)
+				continue
+			}
+			k.log.Info(fmt.Sprintf("demo: the resident gave %s's %s test %s its sample", t.Staff, t.SampleType, t.ID), "device", t.Device)
+		}
+	}
+}

@@ -447,3 +447,65 @@ func TestDemoKeyworkerBetween(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoAnswersStaffTests: a test a member of staff starts at a simulated tester
+// gets its sample, negative, once the resident has been at the tester a while; the
+// keyworker's own tests and a tester that is offline are left alone.
+func TestDemoAnswersStaffTests(t *testing.T) {
+	t0 := time.Date(2031, 3, 4, 10, 0, 0, 0, curfew.London())
+	clk := &watchedClock{Clock: clocktest.New(t0), waits: make(chan time.Time, 1024)}
+	site := newFakeKeyworkerSite(t, clk.Clock)
+	site.offline[demoOralTester] = true
+	var logs clitest.LockedBuffer
+	k := newDemoKeyworker(site, clk, t0, slog.New(slog.NewTextHandler(&logs, nil)), 7)
+	ctx := context.Background()
+	start := func(crn, sample, device, staff string) substance.Test {
+		t.Helper()
+		st := substance.Start{CRN: crn, Reason: substance.ReasonRandom, SampleType: sample, Device: device, Staff: staff,
+			Witness: "Someone Else", At: t0.Add(3 * time.Second)}
+		if sample != substance.SampleBreath {
+			a := k.auth
+			st.Authorisation = &a
+		}
+		tt, err := site.Start(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tt
+	}
+	mine := start("X100001", substance.SampleBreath, demoBreathTester, "kim")
+	offline := start("X100002", substance.SampleOralFluid, demoOralTester, "kim")
+	actx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.answerStaff(actx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	// Too soon at the first check: the resident came to the tester 2s before it.
+	if d := clk.next(t); !d.Equal(t0.Add(demoStaffCheck)) {
+		t.Fatalf("first check at %v, want %v", d, t0.Add(demoStaffCheck))
+	}
+	clk.Set(t0.Add(demoStaffCheck))
+	clk.next(t) // the check is done: the next is awaited
+	if got := site.test(t, mine.ID); got.State != substance.StateAwaitingSample {
+		t.Fatalf("%s read 2s after its start, want it to wait %v", mine.ID, demoAtTester[0])
+	}
+	clk.Set(t0.Add(2 * demoStaffCheck))
+	wait.For(t, 10*time.Second, mine.ID+" sampled", func() (bool, string) {
+		got := site.test(t, mine.ID)
+		return got.State == substance.StateClosed, fmt.Sprintf("%+v", got)
+	})
+	if got := site.test(t, mine.ID); got.Outcome != substance.OutcomeNegative {
+		t.Errorf("%s outcome %s, want negative", mine.ID, got.Outcome)
+	}
+	if got := site.test(t, offline.ID); got.State != substance.StateAwaitingSample {
+		t.Errorf("%s at an offline tester: %s", offline.ID, got.State)
+	}
+	if !strings.Contains(logs.String(), "demo: the resident gave kim's breath test "+mine.ID+" its sample") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+}
