@@ -363,7 +363,9 @@ func (s *Session) play(ctx context.Context, tr Transport) error {
 	}
 	s.playing, s.playedAt = true, s.o.Clock.Now()
 	now := time.Now()
-	s.lastKeep, s.lastRR = now, now
+	// The first receiver report is due after half the 5 s interval (RFC 3550
+	// section 6.2: the initial interval is halved), the rest every 5 s.
+	s.lastKeep, s.lastRR = now, now.Add(-rrEvery/2)
 	if tr == TransportUDP {
 		// Open the way through a stateful firewall, as ffmpeg does: an empty RTP
 		// header and an empty receiver report towards the camera's ports.
@@ -646,7 +648,7 @@ func (s *Session) readUDP(ctx context.Context, deadline time.Time) (*Packet, err
 // UDP it is read at once.
 func (s *Session) keepAlive(ctx context.Context) error {
 	now := time.Now()
-	if now.Sub(s.lastRR) >= 5*time.Second {
+	if now.Sub(s.lastRR) >= rrEvery {
 		s.lastRR = now
 		s.sendRR()
 	}
@@ -683,6 +685,10 @@ func (s *Session) keepAlive(ctx context.Context) error {
 	}
 	return s.send(req)
 }
+
+// rrEvery is how often a session sends an RTCP receiver report: RFC 3550 section
+// 6.2's minimum interval.
+const rrEvery = 5 * time.Second
 
 // sendRR sends a receiver report of the track's packets.
 func (s *Session) sendRR() {
