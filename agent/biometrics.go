@@ -951,5 +951,9 @@ func (b *Biometrics) Config() biometric.Config {
 	return b.eng.Config()
 }
 
+// EnhancedSecurity says the site's Enhanced Security is on: a card read at a door
+// with a terminal needs the holder's finger on it too (the bridge decides it).
+func (b *Biometrics) EnhancedSecurity() bool { return b.a.cfg.Devices.EnhancedSecurity.On }
+
 // ReplayRefused counts the journaled biometric events not applied at start.
 func (b *Biometrics) ReplayRefused() uint64 { return b.replayRefused.Load() }

@@ -69,6 +69,8 @@ type Site interface {
 	CameraThumbnail(id string) (sitebus.CameraThumbnail, bool)
 	// Substances is the site's substance testing.
 	Substances() *agent.Substances
+	// Biometrics is the site's fingerprint enrolment and deletion.
+	Biometrics() *agent.Biometrics
 }
 
 // Options configure a Server.
@@ -242,6 +244,14 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/substance/tests/{id}/custody", staff.PermSubstanceTest, s.custody)
 	s.handle("POST /api/v1/substance/tests/{id}/lab", staff.PermSubstanceResults, s.labResult)
 	s.handle("POST /api/v1/substance/tests/{id}/close", staff.PermSubstanceTest, s.closeTest)
+	s.handle("GET /api/v1/biometrics", staff.PermBiometrics, s.biometricsOverview)
+	s.handle("GET /api/v1/biometrics/residents/{crn}", staff.PermBiometrics, s.residentBiometrics)
+	s.handle("POST /api/v1/biometrics/residents/{crn}/consent", staff.PermBiometrics, s.recordConsent)
+	s.handle("POST /api/v1/biometrics/residents/{crn}/deletion", staff.PermBiometrics, s.deleteTemplates)
+	s.handle("POST /api/v1/biometrics/enrolments", staff.PermBiometrics, s.startEnrolment)
+	s.handle("GET /api/v1/biometrics/enrolments/{id}", staff.PermBiometrics, s.enrolment)
+	s.handle("POST /api/v1/biometrics/enrolments/{id}/cancel", staff.PermBiometrics, s.cancelEnrolment)
+	s.handle("GET /api/v1/biometrics/deletions", staff.PermBiometrics, s.deletions)
 }
 
 // handle registers h for pattern, behind sign-in with permission perm unless perm is

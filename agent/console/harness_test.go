@@ -94,6 +94,9 @@ type siteSetup struct {
 	// takes the site's devices from; the running bridge's has none, so that the test
 	// plays the bridge's camera class on the bus (cameraBus), message by message.
 	cameras string
+	// bridge is YAML added to the bridge's configuration (and so the agent's
+	// devices): withFingerprints's terminals.
+	bridge string
 }
 
 // siteOption changes how newConsoleSite makes the site.
@@ -107,6 +110,20 @@ func withAlarms(p map[string]config.AlarmPolicy) siteOption {
 // withCameras gives the agent the cameras of yaml, a list of config.Camera in YAML.
 func withCameras(yaml string) siteOption {
 	return func(o *siteSetup) { o.cameras = yaml }
+}
+
+// fingerprintYAML is withFingerprints's terminals: one at the front door and one at
+// an enrolment desk, Enhanced Security off (so that a card alone still opens the
+// door for the tests that do not enrol anyone).
+const fingerprintYAML = `fingerprintTerminals:
+  - {id: front-fp, port: simulated, door: front, name: front door}
+  - {id: desk-1, port: simulated, name: office enrolment desk}
+`
+
+// withFingerprints gives the site simulated fingerprint terminals front-fp (at the
+// front door) and desk-1 (an enrolment desk).
+func withFingerprints() siteOption {
+	return func(o *siteSetup) { o.bridge += fingerprintYAML }
 }
 
 func newConsoleSite(t testing.TB, opts ...siteOption) *consoleSite {
@@ -134,14 +151,15 @@ func newConsoleSite(t testing.TB, opts ...siteOption) *consoleSite {
 		return p
 	}
 	// The bridge's configuration first: the agent's names it for the site's devices.
-	bcfg, err := config.LoadBridge(write("bridge.yaml", fmt.Sprintf(bridgeYAML, site, brk.URL())))
+	bridgeBody := fmt.Sprintf(bridgeYAML, site, brk.URL()) + set.bridge
+	bcfg, err := config.LoadBridge(write("bridge.yaml", bridgeBody))
 	if err != nil {
 		t.Fatal(err)
 	}
 	agentBridge := "bridge.yaml"
 	if set.cameras != "" {
 		agentBridge = "agent-bridge.yaml"
-		write(agentBridge, fmt.Sprintf(bridgeYAML, site, brk.URL())+"cameras:\n"+set.cameras)
+		write(agentBridge, bridgeBody+"cameras:\n"+set.cameras)
 	}
 	acfg, err := config.LoadAgent(write("agent.yaml", fmt.Sprintf(agentYAML, site, site, brk.URL(), brk.URL(), agentBridge)))
 	if err != nil {

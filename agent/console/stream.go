@@ -21,6 +21,9 @@ type stateView struct {
 	// Substance is the substance testing overview (GET /api/v1/substance), for staff
 	// who test; absent for others.
 	Substance *substanceView `json:"substance,omitempty"`
+	// Biometrics is the biometrics overview (GET /api/v1/biometrics), enrolments'
+	// live steps among it, for staff who enrol; absent for others.
+	Biometrics *biometricsView `json:"biometrics,omitempty"`
 }
 
 // stream sends the dashboard server-sent events: "state" (the whole picture) at once
@@ -128,6 +131,13 @@ func (s *Server) stateNow(r *http.Request) (stateView, error) {
 			return stateView{}, err
 		}
 		v.Substance = &sv
+	}
+	if s.policy.Allows(who(r).user.Role, staff.PermBiometrics) {
+		bv, err := s.biometricsNow(r)
+		if err != nil {
+			return stateView{}, err
+		}
+		v.Biometrics = &bv
 	}
 	return v, nil
 }
