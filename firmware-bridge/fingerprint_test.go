@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bridge "github.com/apedge/apedge/firmware-bridge"
@@ -29,6 +30,12 @@ enhancedSecurity: {on: true, window: 1s}
 // slot 3 and X3/right-index in slot 5.
 func startFinger(t *testing.T) *harness {
 	t.Helper()
+	return startFingerYAML(t, fingerYAML)
+}
+
+// startFingerYAML is startFinger on the site of yaml, fingerYAML changed.
+func startFingerYAML(t *testing.T, yaml string) *harness {
+	t.Helper()
 	brk := brokertest.Start(t)
 	dir := t.TempDir()
 	writeSiteKey(t, dir)
@@ -36,7 +43,7 @@ func startFinger(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "bridge.yaml")
-	if err := os.WriteFile(path, fmt.Appendf(nil, fingerYAML, brk.URL()), 0o600); err != nil {
+	if err := os.WriteFile(path, fmt.Appendf(nil, yaml, brk.URL()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.LoadBridge(path)
@@ -137,5 +144,31 @@ func TestFingerAtTheDoor(t *testing.T) {
 	json.Unmarshal(ev[1].Data, &u)
 	if u.Reason != string(sitebus.UnlockByExitButton) {
 		t.Errorf("second unlock %s, want by the exit button", ev[1].Data)
+	}
+}
+
+// TestLinePolledWhileAFingerIsAwaited presents a card at the front door with no
+// finger on its terminal, so that the bridge waits for one (for the window, here
+// long), and checks that meanwhile the OSDP line goes on: a key pressed on the
+// other reader of the line is published while the card waits, and then the finger
+// placed grants the card. (Before the reads were decided off the polling loop, the
+// whole line stood still until the window ran out.)
+func TestLinePolledWhileAFingerIsAwaited(t *testing.T) {
+	t.Parallel()
+	h := startFingerYAML(t, strings.Replace(fingerYAML, "window: 1s", "window: 1m", 1))
+	fp := h.sim.Fingerprint("front-fp")
+	fp.LiftFinger()
+	h.sim.Present("front-in", card(t, 12, 10001))
+	h.sim.Reader("front-out").Keypad("1")
+	h.bus.waitEvents(t, sitebus.ClassReader, "front-out", 0, "keypad")
+	for _, m := range h.bus.device(t, sitebus.ClassReader, "front-in", sitebus.KindEvent) {
+		if m.Kind == "card-read" {
+			t.Fatalf("front-in's card read decided before its finger came: %s", m.Data)
+		}
+	}
+	fp.PlaceFinger("X1/right-index")
+	cr := decodeCardRead(t, h.bus.waitEvents(t, sitebus.ClassReader, "front-in", 0, "card-read")[0])
+	if !cr.Granted || cr.SecondFactor == nil || cr.SecondFactor.Result != sitebus.FactorMatched {
+		t.Errorf("card read %+v, second factor %+v; want granted, matched", cr, cr.SecondFactor)
 	}
 }

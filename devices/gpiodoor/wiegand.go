@@ -60,6 +60,13 @@ func (r *wiegandReader) Health() device.Health {
 // run reads cards until ctx ends, handing each read to the bridge to decide.
 func (r *wiegandReader) run(ctx context.Context) {
 	r.env.Sink.State(r.ref, reader.StatusKind, r.state, r.env.Clock.Now())
+	// Reads are decided off the wires' loop: a decision may wait for a finger.
+	decide := device.NewDecider(r.env.Access, r.log)
+	var deciding sync.WaitGroup
+	defer deciding.Wait()
+	dctx, stop := context.WithCancel(ctx)
+	defer stop()
+	deciding.Go(func() { decide.Run(dctx) })
 	err := r.w.Run(ctx, func(c wiegand.Card, err error) {
 		at := r.env.Clock.Now()
 		if err != nil {
@@ -67,7 +74,7 @@ func (r *wiegandReader) run(ctx context.Context) {
 			r.env.Sink.Event(r.ref, reader.BadRead, map[string]any{"reason": err.Error()}, at)
 			return
 		}
-		r.env.Access.Decide(ctx, device.Read{Reader: r.ref, Door: r.place.Door, Direction: r.place.Direction, Card: c, At: at})
+		decide.Add(device.Read{Reader: r.ref, Door: r.place.Door, Direction: r.place.Direction, Card: c, At: at}, nil)
 	})
 	if err != nil && ctx.Err() == nil {
 		r.log.Error("wiegand reader stopped", "err", err)

@@ -205,6 +205,9 @@ func (l *line) run(ctx context.Context) {
 	}
 	var served sync.WaitGroup
 	defer served.Wait() // before the far end closes
+	for _, r := range l.readers {
+		served.Go(func() { r.decide.Run(ctx) })
+	}
 	if s := l.sim; s != nil {
 		served.Go(func() {
 			if err := osdp.ServeBus(ctx, osdp.Paced(s.ptmx, s.baud), s.readers...); err != nil && ctx.Err() == nil {

@@ -24,6 +24,8 @@ type readerDevice struct {
 	addr  int
 	line  *line
 	log   *slog.Logger
+	// decide decides its card reads off the line's polling loop (line.run runs it).
+	decide *device.Decider
 
 	mu      sync.Mutex
 	state   reader.Status
@@ -31,8 +33,9 @@ type readerDevice struct {
 }
 
 func newReader(rc config.OSDPReader, place config.ReaderPlace, secure string, l *line) *readerDevice {
+	log := l.env.Log.With("reader", rc.ID)
 	return &readerDevice{
-		ref: readerRef(rc.ID), place: place, addr: rc.Address, line: l, log: l.env.Log.With("reader", rc.ID),
+		ref: readerRef(rc.ID), place: place, addr: rc.Address, line: l, log: log, decide: device.NewDecider(l.env.Access, log),
 		state: reader.Status{Interface: "osdp", Door: place.Door, Direction: place.Direction, Address: rc.Address,
 			SecureChannel: secure, Simulated: l.sim != nil},
 	}
@@ -123,14 +126,16 @@ func (r *readerDevice) onEvent(ctx context.Context, ev osdp.Event) {
 			r.event(at, reader.BadRead, map[string]any{"reason": errText()})
 			return
 		}
-		d := env.Access.Decide(ctx, device.Read{Reader: r.ref, Door: r.place.Door, Direction: r.place.Direction, Card: *ev.Card, At: at})
-		go func() {
-			ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			if err := r.indicate(ictx, d.Granted); err != nil && ctx.Err() == nil {
-				r.log.Warn("reader feedback", "err", err)
-			}
-		}()
+		// Decided off the polling loop: a decision may wait for a finger.
+		r.decide.Add(device.Read{Reader: r.ref, Door: r.place.Door, Direction: r.place.Direction, Card: *ev.Card, At: at}, func(d device.Decision) {
+			go func() {
+				ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				if err := r.indicate(ictx, d.Granted); err != nil && ctx.Err() == nil {
+					r.log.Warn("reader feedback", "err", err)
+				}
+			}()
+		})
 	case osdp.EventKeypad:
 		// Keys may be a PIN: report that keys were pressed, never which.
 		r.event(at, "keypad", map[string]any{"keys": len(ev.Keys)})
