@@ -78,6 +78,9 @@ type terminal struct {
 	poke     chan struct{} // a status refresh wanted now
 	runCtx   context.Context
 	work     sync.WaitGroup // enrolments under way
+	// checking holds one CheckFinger at a time: one sensor, one image buffer, and
+	// a door's entry and exit readers decide their reads each on their own.
+	checking sync.Mutex
 
 	mu        sync.Mutex
 	conn      io.ReadWriteCloser // nil while the port is closed
@@ -396,6 +399,8 @@ func (t *terminal) waitLifted(ctx context.Context, term *Terminal) error {
 // CheckFinger waits up to within for a finger and searches the library for
 // it: the second factor of a card read at the terminal's door.
 func (t *terminal) CheckFinger(ctx context.Context, within time.Duration) (device.FingerResult, error) {
+	t.checking.Lock()
+	defer t.checking.Unlock()
 	term, err := t.online()
 	if err != nil {
 		return device.FingerResult{}, err
