@@ -332,11 +332,13 @@ func (b *Biometrics) Enrol(ctx context.Context, crn, finger, terminal, by string
 	}
 	var en biometric.Enrolment
 	_, err = b.change(ctx, func(e *biometric.Engine) ([]biometric.Draft, error) {
-		if st.Enrolling != "" {
-			if open, ok := e.Enrolling(terminal); !ok || open.ID != st.Enrolling {
-				return nil, fmt.Errorf("%w: %s reports enrolment %s under way, which the agent did not start: cancel it at the terminal",
-					biometric.ErrBusy, terminal, st.Enrolling)
-			}
+		// A status naming an enrolment the agent started is either that enrolment
+		// under way (StartEnrolment refuses it as busy) or one that has ended since
+		// the status was sent (the bridge refuses the command if the terminal is
+		// still at it); one the agent never started is refused here.
+		if _, known := e.Enrolment(st.Enrolling); st.Enrolling != "" && !known {
+			return nil, fmt.Errorf("%w: %s reports enrolment %s under way, which the agent did not start: cancel it at the terminal",
+				biometric.ErrBusy, terminal, st.Enrolling)
 		}
 		var d biometric.Draft
 		var err error

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -396,6 +397,21 @@ func TestBiometricFailedEnrolments(t *testing.T) {
 	}
 	// The terminal's own report of the cancellation is dropped: the enrolment ended.
 	f.event("fp-desk", sitebus.BiometricEnrolFailed, sitebus.EnrolFailed{Enrolment: cancelled.ID, Reason: "cancelled"})
+	// A status naming an enrolment the agent never started refuses a new one; one
+	// naming the enrolment just cancelled is older than its end, and does not.
+	deskEnrolling := func(id string) {
+		f.status("fp-desk", sitebus.BiometricStatus{Online: true, Capacity: 1000, Enrolling: id})
+		s.waitFor("fp-desk reporting "+id+" under way", func() (bool, string) {
+			ts, _ := a.Biometrics().Terminals(ctx)
+			i := slices.IndexFunc(ts, func(v agent.TerminalView) bool { return v.ID == "fp-desk" })
+			return ts[i].Status != nil && ts[i].Status.Enrolling == id, fmt.Sprintf("%+v", ts[i].Status)
+		})
+	}
+	deskEnrolling("E-99")
+	if _, err := bio.Enrol(ctx, "X100002", "right-index", "fp-desk", "Sam Staff"); !errors.Is(err, biometric.ErrBusy) || !strings.Contains(err.Error(), "did not start") {
+		t.Errorf("enrolment on a terminal busy with an enrolment the agent did not start: %v, want ErrBusy", err)
+	}
+	deskEnrolling(cancelled.ID)
 	for i, reason := range []string{"fingers-do-not-match", "image-too-messy", "timeout"} {
 		en, err := bio.Enrol(ctx, "X100002", "right-index", "fp-desk", "Sam Staff")
 		if err != nil {

@@ -41,11 +41,13 @@ type busSpec struct {
 }
 
 // rules are the broker's ACL: every site's bus (the bridge runs doors, readers,
-// cameras and substance testers), central's uplinks, merged by identity.
+// cameras, substance testers and fingerprint terminals), central's uplinks, merged
+// by identity.
 func (s busSpec) rules() []pki.Rule {
 	var rules []pki.Rule
 	for _, code := range s.sites {
-		rules = append(rules, pki.SiteRules(pki.Site{Code: code, Classes: []string{"door", "reader", "camera", "substance-tester"}, Devices: s.devices})...)
+		rules = append(rules, pki.SiteRules(pki.Site{Code: code, Classes: []string{"door", "reader", "camera", "substance-tester", "biometric"},
+			Devices: s.devices})...)
 	}
 	return pki.Merge(append(rules, pki.CentralRules(s.sites)...)...)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apedge/apedge/cmd/apedge/internal/cli"
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/config"
 	"github.com/apedge/apedge/internal/pki"
 )
@@ -148,19 +149,7 @@ func aclText(bridgeCfg, dir string, central bool, sites string, usage io.Writer)
 	if err != nil {
 		return "", err
 	}
-	site := pki.Site{Code: b.Site}
-	if len(b.Doors) > 0 {
-		site.Classes = append(site.Classes, "door")
-	}
-	if len(b.Readers()) > 0 {
-		site.Classes = append(site.Classes, "reader")
-	}
-	if len(b.Cameras) > 0 {
-		site.Classes = append(site.Classes, "camera")
-	}
-	if len(b.SubstanceTesters) > 0 {
-		site.Classes = append(site.Classes, "substance-tester")
-	}
+	site := pki.Site{Code: b.Site, Classes: bridgeClasses(b)}
 	if dir != "" {
 		certs, err := pki.List(dir)
 		if err != nil {
@@ -187,4 +176,25 @@ func parseRequired(fs *flag.FlagSet, args []string, pairs ...any) error {
 		}
 	}
 	return nil
+}
+
+// bridgeClasses are the site-bus classes the bridge of b publishes: those of the
+// devices it configures.
+func bridgeClasses(b *config.Bridge) []string {
+	var cs []string
+	for _, c := range []struct {
+		class string
+		has   bool
+	}{
+		{"door", len(b.Doors) > 0},
+		{"reader", len(b.Readers()) > 0},
+		{"camera", len(b.Cameras) > 0},
+		{"substance-tester", len(b.SubstanceTesters) > 0},
+		{sitebus.ClassBiometric, len(b.FingerprintTerminals) > 0},
+	} {
+		if c.has {
+			cs = append(cs, c.class)
+		}
+	}
+	return cs
 }

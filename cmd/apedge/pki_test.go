@@ -35,7 +35,8 @@ func TestPKI(t *testing.T) {
 	if err := os.WriteFile(bridgeYAML, []byte("site: DEMO1\nbus: {broker: tcp://127.0.0.1:1883}\nstateDir: state\n"+
 		"doors:\n  - id: side\n    wiegand: {reader: side-in, direction: entry, d0: GPIO5, d1: GPIO6}\n"+
 		"    contact: {pin: GPIO13}\n    lock: {pin: GPIO26, mode: fail-safe}\n"+
-		"substanceTesters:\n  - {id: breath-1, kind: breath-alcohol, port: /dev/ttyUSB1}\n"), 0o600); err != nil {
+		"substanceTesters:\n  - {id: breath-1, kind: breath-alcohol, port: /dev/ttyUSB1}\n"+
+		"fingerprintTerminals:\n  - {id: side-fp, port: /dev/ttyUSB2, door: side}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	aclFile := filepath.Join(t.TempDir(), "site.acl")
@@ -81,8 +82,9 @@ func TestPKI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"user bridge\ntopic write apedge/v1/DEMO1/dev/door/+/event\n", "topic write apedge/v1/DEMO1/dev/reader/+/event\n",
+	for _, want := range []string{"user bridge\ntopic write apedge/v1/DEMO1/dev/biometric/+/event\n", "topic write apedge/v1/DEMO1/dev/door/+/event\n", "topic write apedge/v1/DEMO1/dev/reader/+/event\n",
 		"topic write apedge/v1/DEMO1/dev/substance-tester/+/event\n", "topic write apedge/v1/DEMO1/dev/substance-tester/+/state\n",
+		"topic write apedge/v1/DEMO1/dev/biometric/+/event\n", "topic write apedge/v1/DEMO1/dev/biometric/+/state\n",
 		"user device:reader:side-in\ntopic write apedge/v1/DEMO1/dev/reader/side-in/event\n"} {
 		if !strings.Contains(string(acl), want) {
 			t.Errorf("site ACL lacks %q:\n%s", want, acl)

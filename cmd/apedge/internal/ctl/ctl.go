@@ -64,6 +64,16 @@ naming them.
   substance custody -test ID -stage collected|dispatched|received
   substance lab     -test ID [-confirmed ANALYTE=METHOD ...] [-not-confirmed ANALYTE=METHOD ...]
   substance close   -test ID -note TEXT
+  biometric [status]                  fingerprint terminals, residents' consent, fingers and
+                                      attempts, deletions waiting for their proof, orphan slots
+  biometric consent CRN -given|-declined
+                                      record the resident's answer, taken by you
+  biometric enrol   CRN -finger FINGER -terminal ID [-no-wait]
+                                      enrol a finger, saying the terminal's prompts until done
+  biometric cancel  ENROLMENT         cancel an enrolment under way
+  biometric delete  CRN -yes          delete their templates everywhere, proven by read-back
+  biometric pending                   deletions still waiting, longest first, OVERDUE marked
+  biometric deletions                 every deletion, with the index table that proved it
   export    -o FILE                   the whole signed journal, to check with apedge verify
   users                               user accounts (admin)
   user add  -name NAME -role ROLE     the password is read twice from the terminal, or
@@ -142,6 +152,7 @@ func commands() map[string]command {
 		"door":        cmdDoor,
 		"ack":         cmdAck,
 		"substance":   cmdSubstance,
+		"biometric":   cmdBiometric,
 		"export":      cmdExport,
 		"users":       cmdUsers,
 		"user":        cmdUser,

@@ -252,6 +252,13 @@ const substancePassword = "correct horse battery"
 
 func newSubstanceSite(t *testing.T) *substanceSite {
 	t.Helper()
+	return newSubstanceSiteWith(t, "")
+}
+
+// newSubstanceSiteWith is newSubstanceSite with bridgeExtra added to the bridge's
+// configuration (and so to the agent's devices).
+func newSubstanceSiteWith(t *testing.T, bridgeExtra string) *substanceSite {
+	t.Helper()
 	dir := t.TempDir()
 	s := &substanceSite{clock: clocktest.Running(substanceNoon)} // the doors time themselves
 	log := testlog.New(t)
@@ -270,7 +277,7 @@ func newSubstanceSite(t *testing.T) *substanceSite {
 		}
 		return p
 	}
-	bcfg, err := config.LoadBridge(write("bridge.yaml", fmt.Sprintf(substanceBridgeYAML, brk.URL())))
+	bcfg, err := config.LoadBridge(write("bridge.yaml", fmt.Sprintf(substanceBridgeYAML, brk.URL())+bridgeExtra))
 	if err != nil {
 		t.Fatal(err)
 	}
