@@ -6,14 +6,17 @@
  * in, the page loads status/devices/residents/alarms/roll once, then follows the
  * server-sent event stream (/api/v1/stream): `state` messages replace status, doors,
  * cameras (devices.cameras), alarms, residents and, for staff who test, the substance
- * testing overview (substance); `journal` messages are prepended to the recent-events list, and
- * one that is an alarm shows in the alarm list at once (then the list is re-read).
+ * testing overview (substance), and for staff who enrol fingerprints, the biometrics
+ * overview (biometrics: an enrolment's live step among it); `journal` messages are
+ * prepended to the recent-events list, and one that is an alarm shows in the alarm list
+ * at once (then the list is re-read).
  * Every state-changing request carries the in-memory CSRF token as X-CSRF-Token; a 401
  * anywhere returns to the sign-in form.
  *
  * Safety: all data reaches the DOM through textContent / createElement (helper h()),
  * never innerHTML. Lists that hold open forms (alarms, doors) are updated in place, keyed
- * by seq / door id, so a live update never wipes a note or reason being typed.
+ * by seq / door id, so a live update never wipes a note or reason being typed; so are the
+ * tables whose rows have buttons (substance tests, biometrics terminals and residents).
  */
 'use strict';
 
@@ -82,6 +85,10 @@ const S = {
   // (id → the test as listed, without results), those the stream has shown started,
   // and the action being taken on one.
   substance: null, subSeen: new Map(), subSeenAt: new Map(), subAction: null,
+  // Biometrics: the overview (no template or image in it), the enrolment this page
+  // started and follows ({id, en}), and the resident whose consent is being asked or
+  // whose templates are to be deleted.
+  biometrics: null, bioAt: 0, bioEnrol: null, bioConsent: null, bioDelete: null,
 };
 
 // ---------------------------------------------------------------- DOM helpers
@@ -272,15 +279,19 @@ function signedOut(message) {
   closeStream();
   Object.assign(S, { user: null, csrf: null, status: null, doors: [], readers: [], cameras: [], bridge: null,
     residents: [], alarms: [], roll: null, journal: [], alarmsLoaded: false, alarmsShown: false, seenSeq: 0,
-    substance: null, subAction: null });
+    substance: null, subAction: null, biometrics: null, bioEnrol: null });
   S.subSeen.clear(); S.subSeenAt.clear();
   closeSubResult();
+  closeBioConsent(); closeBioDelete(); showBioPrompt();
+  const enrol = $('#bio-enrol-form');
+  enrol.reset(); delete enrol.dataset.filled; delete enrol.dataset.want; formMsg(enrol, '');
   $('#substance-action').hidden = true;
   const start = $('#substance-start-form');
   start.reset(); delete start.dataset.prefilled; formMsg(start, '');
   document.body.classList.remove('has-urgent');
   for (const sel of ['#alarm-list', '#door-list', '#camera-list', '#device-list', '#event-list', '#roll-body', '#resident-table tbody',
-    '#substance-testers tbody', '#substance-open tbody', '#substance-lab', '#substance-unbound']) {
+    '#substance-testers tbody', '#substance-open tbody', '#substance-lab', '#substance-unbound',
+    '#bio-terminals tbody', '#bio-residents tbody', '#bio-pending', '#bio-orphans']) {
     $(sel).replaceChildren();
   }
   document.title = 'apedge site console';
@@ -316,9 +327,10 @@ async function onSignOut() {
 async function loadAll() {
   if (!S.user) return;
   const gen = S.gen;
-  const [status, devices, residents, alarms, roll, tonight, lockdown, substance] = await Promise.allSettled(
+  const [status, devices, residents, alarms, roll, tonight, lockdown, substance, biometrics] = await Promise.allSettled(
     ['/status', '/devices', '/residents', '/alarms', '/curfew/roll', '/curfew/tonight', '/site/lockdown'].map((p) => api('GET', p))
-      .concat(can('substance-test') ? api('GET', '/substance') : Promise.resolve(null)));
+      .concat(can('substance-test') ? api('GET', '/substance') : Promise.resolve(null),
+        can('biometrics') ? api('GET', '/biometrics') : Promise.resolve(null)));
   if (!S.user) return;
   const fresh = gen === S.gen; // no live state arrived meanwhile: fetched state is current
   let failure = null;
@@ -338,6 +350,7 @@ async function loadAll() {
   if (ok(tonight)) S.tonight = tonight.value;
   if (ok(lockdown)) S.lockdown = lockdown.value;
   if (ok(substance) && fresh && substance.value) S.substance = substance.value;
+  if (ok(biometrics) && fresh && biometrics.value) setBiometrics(biometrics.value);
   renderAll();
   if (failure) report(failure);
 }
@@ -424,6 +437,7 @@ function applyState(d) {
   if (Array.isArray(d.alarms)) { S.alarms = d.alarms; S.alarmsLoaded = true; }
   if (Array.isArray(d.residents)) S.residents = d.residents;
   if (d.substance) S.substance = d.substance;
+  if (d.biometrics) setBiometrics(d.biometrics);
   renderAll();
 }
 
@@ -444,13 +458,14 @@ function applyJournal(ev) {
   if (t === 'curfew.roll' || t.startsWith('curfew.') || t.startsWith('movement.')) soon('roll', refreshRoll, 500);
   if (t === 'alarm.acknowledged') soon('alarms', refreshAlarms); // by someone else, maybe
   if (t.startsWith('substance.')) S.gen++; // a fetch of the overview already under way predates this event
+  if (t.startsWith('biometric.')) S.gen++; // the same for the biometrics overview
 }
 
 // ---------------------------------------------------------------- rendering
 
 function renderAll() {
   renderHeader(); renderAlarms(); renderDoors(); renderCameras(); renderDevices(); renderResidents(); renderRoll(); renderEvents();
-  renderSubstance();
+  renderSubstance(); renderBiometrics();
 }
 
 function renderHeader() {
@@ -1544,6 +1559,466 @@ async function enterLabResult(e) {
   } catch (err) { if (err.status !== 401) formMsg(box, err.message, 'error'); }
 }
 
+// ---------------------------------------------------------------- biometrics
+
+// Fingerprint enrolment, for staff with the biometrics permission. The overview (GET
+// /biometrics, and live in the stream's state as `biometrics`) holds no template or
+// image: terminals, residents' consent, slots, steps and reasons only. The enrolment
+// this page started is followed live: its terminal's step is the prompt, in large
+// words, for the person at the terminal. The consent question and the deletion's
+// confirmation are panels outside the tables, so a live update never wipes them.
+
+// What the person at the terminal is to do at each step, in the order they come.
+const BIO_STEP = { 'place-finger': 'Place the finger on the sensor', 'lift-finger': 'Lift the finger',
+  'place-again': 'Place the same finger again', storing: 'Storing…' };
+const BIO_STEP_ORDER = { 'place-finger': 1, 'lift-finger': 2, 'place-again': 3, storing: 4 };
+// Why an enrolment failed, in words: the terminal's reasons (devices/fingerprint), then
+// the agent's (agent/biometric).
+const BIO_REASON = {
+  'fingers-do-not-match': 'the two captures did not match', 'image-too-messy': 'the picture of the finger was too messy to read',
+  'too-few-features': 'too little of the finger could be read', 'image-failed': 'the terminal could not take a picture of the finger',
+  'image-too-dry': 'the finger was too dry or pressed too lightly', 'image-too-wet': 'the finger was too wet or smudged',
+  'no-image': 'the terminal had no picture of the finger to read', 'no-finger': 'no finger was on the sensor',
+  timeout: 'no finger on the sensor in time, or it was not lifted', 'slot-in-use': 'the slot on the terminal was in use already',
+  'library-full': 'the terminal is full', 'flash-error': 'the terminal could not write to its memory',
+  'slot-beyond-library': 'the slot is beyond the terminal\'s library', 'packet-receive-error': 'the terminal could not read the command',
+  'no-reply': 'the terminal stopped answering', failed: 'the terminal reported an error',
+  'no-answer': 'the terminal did not answer', 'not-taken': 'the terminal did not take the enrolment',
+  'deletion-requested': 'the resident\'s templates are being deleted',
+};
+// Failures not counted as an attempt (agent/biometric).
+const BIO_NOT_COUNTED = new Set(['cancelled', 'no-answer', 'not-taken', 'deletion-requested']);
+const BIO_ALTERNATIVE = 'Alternative offered: card and staff confirmation at the door';
+
+/** A finger in words: "right-index" → "Right index", or "right index" within a sentence. */
+function fingerWords(f, lower = false) {
+  const w = String(f || '').replace(/-/g, ' ');
+  return lower ? w : w.charAt(0).toUpperCase() + w.slice(1);
+}
+
+const bioTerminal = (id) => ((S.biometrics && S.biometrics.terminals) || []).find((t) => t.id === id);
+/** A terminal by its name ("office enrolment desk"), or its id if it has none. */
+const terminalName = (id) => { const t = bioTerminal(id); return (t && t.name) || id; };
+/** Where a terminal is: "front door", or "enrolment desk" for one at no door. */
+const terminalWhere = (t) => (t.door ? `${t.door} door` : 'enrolment desk');
+const bioResident = (crn) => ((S.biometrics && S.biometrics.residents) || []).find((r) => r.crn === crn);
+/** A resident as the lists name them, "Brian Baker (room 5)"; the CRN of one not in residence. */
+const bioLabel = (crn) => { const r = bioResident(crn); return (r && r.person && r.person.label) || crn; };
+/** A resident's name, for a question put to them: "Brian Baker". */
+const bioName = (crn) => { const r = bioResident(crn); return (r && r.person && (r.person.name || r.person.label)) || crn; };
+const slotsWords = (slots) => `${slots.length === 1 ? 'slot' : 'slots'} ${slots.join(', ')}`;
+
+/** Takes a new biometrics overview, noting when it came (a pending deletion's wait goes on from it). */
+function setBiometrics(v) { S.biometrics = v; S.bioAt = Date.now(); }
+
+/** The biometrics view, for staff with the biometrics permission only. */
+function renderBiometrics() {
+  const show = can('biometrics');
+  $('#biometrics').hidden = !show;
+  $('#biometrics-nav').hidden = !show;
+  const ov = S.biometrics;
+  $('#bio-loading').hidden = Boolean(ov);
+  if (!show || !ov) return;
+  const es = $('#bio-enhanced');
+  es.dataset.level = ov.enhancedSecurity ? 'info' : '';
+  es.textContent = ov.enhancedSecurity
+    ? '■ Enhanced Security on: at a door with a terminal, a card needs the holder\'s finger on that terminal too.'
+    : '□ Enhanced Security off: a card alone opens the doors.';
+  renderBioTerminals(ov);
+  renderBioResidents(ov);
+  fillEnrolForm(ov);
+  trackEnrolment(ov);
+  showBioPrompt();
+  renderBioPending(ov);
+  renderBioOrphans(ov);
+}
+
+function renderBioTerminals(ov) {
+  const terms = ov.terminals || [];
+  const body = $('#bio-terminals tbody');
+  if (!terms.length) {
+    body.replaceChildren(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No fingerprint terminal is configured')));
+    return;
+  }
+  sync(body, terms, 'terminal', (t) => t.id, (t) => {
+    const td = (cls) => h('td', { class: cls });
+    const ui = { name: td('term-name'), id: td('term-id mono'), door: td('term-door'), online: td('term-online'),
+      templates: td('term-templates'), pending: td('term-pending'), busy: td('term-busy') };
+    const tr = h('tr', { 'data-terminal': t.id }, ui.name, ui.id, ui.door, ui.online, ui.templates, ui.pending, ui.busy);
+    tr.ui = ui;
+    return tr;
+  }, (tr, t) => {
+    const { ui } = tr;
+    const st = t.status;
+    ui.name.textContent = t.name || t.id;
+    ui.id.textContent = t.id;
+    ui.door.textContent = terminalWhere(t);
+    const [level, words] = !st ? ['warn', '? not reported yet'] : st.online ? ['ok', '✓ online'] : ['bad', '✗ offline'];
+    ui.online.dataset.level = level;
+    // The terminal's last error is for an installer: after the word, in small print.
+    ui.online.replaceChildren(words, st && st.lastError ? h('span', { class: 'term-error muted' }, `: ${st.lastError}`) : '');
+    tr.dataset.online = String(Boolean(st && st.online));
+    ui.templates.textContent = !st ? '—' : st.capacity ? `${st.templates} of ${st.capacity}` : String(st.templates);
+    const n = Number(t.pendingDeletions) || 0;
+    ui.pending.dataset.level = n ? 'warn' : '';
+    ui.pending.textContent = n ? `⚠ ${n} waiting` : 'none';
+    const en = t.enrolling;
+    ui.busy.textContent = en ? `enrolling ${bioLabel(en.crn)}'s ${fingerWords(en.finger, true)}` : '—';
+  });
+}
+
+/** A resident's consent in words: its level and text. */
+function consentWords(r) {
+  const alt = r.alternative;
+  if (r.consent === 'given') {
+    return ['ok', `✓ Given by ${r.consentBy} at ${ukTime(r.consentAt)}` +
+      (alt ? ` — alternative offered after ${alt.attempts} failed attempts` : '')];
+  }
+  if (r.consent === 'declined') {
+    return ['warn', `✗ Declined — ${alt ? 'alternative offered' : 'no alternative recorded'} (recorded by ${r.consentBy} at ${ukTime(r.consentAt)})`];
+  }
+  return ['warn', '? Not asked'];
+}
+
+function renderBioResidents(ov) {
+  const rs = ov.residents || [];
+  const body = $('#bio-residents tbody');
+  if (!rs.length) {
+    body.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No resident in residence')));
+    return;
+  }
+  sync(body, rs, 'crn', (r) => r.crn, (r) => {
+    const crn = r.crn;
+    const td = (cls) => h('td', { class: cls });
+    const ui = { person: td('bio-person'), consent: td('bio-consent'), fingers: h('ul', { class: 'bio-fingers plain-list' }),
+      attempts: td('bio-attempts') };
+    const act = (kind, text, onclick) => h('button', { type: 'button', class: `secondary act-${kind}`, onclick }, text);
+    ui.ask = act('consent', 'Ask consent…', () => openBioConsent(crn));
+    ui.enrol = act('enrol', 'Enrol a finger…', () => chooseForEnrolment(crn));
+    ui.del = act('delete', 'Delete templates…', () => openBioDelete(crn));
+    const tr = h('tr', { 'data-crn': crn }, ui.person, ui.consent, h('td', { class: 'bio-fingers-cell' }, ui.fingers), ui.attempts,
+      h('td', { class: 'bio-actions' }, h('div', { class: 'row-actions' }, ui.ask, ui.enrol, ui.del)));
+    tr.ui = ui;
+    return tr;
+  }, (tr, r) => {
+    const { ui } = tr;
+    tr.dataset.consent = r.consent;
+    ui.person.textContent = (r.person && r.person.label) || r.crn;
+    const [level, words] = consentWords(r);
+    ui.consent.dataset.level = level;
+    ui.consent.textContent = words;
+    const fingers = r.fingers || [];
+    const items = fingers.map((f) => h('li', { 'data-enrolment': f.enrolment, 'data-state': f.state },
+      `${fingerWords(f.finger)} on ${terminalName(f.terminal)}, slot ${f.slot}${f.state === 'deleting' ? ' — deleting: waiting for the terminal\'s proof' : ''}`));
+    if (r.enrolling) items.push(h('li', { class: 'muted', 'data-enrolment': r.enrolling, 'data-state': 'enrolling' }, 'enrolling now…'));
+    if (!items.length) items.push(h('li', { class: 'muted' }, 'none'));
+    ui.fingers.replaceChildren(...items);
+    ui.attempts.textContent = `${r.attempts} of ${ov.maxAttempts}`;
+    ui.ask.hidden = r.consent === 'given';
+    ui.ask.textContent = r.consent === 'declined' ? 'Ask consent again…' : 'Ask consent…';
+    ui.enrol.hidden = r.consent !== 'given';
+    ui.del.hidden = !fingers.some((f) => f.state === 'enrolled');
+  });
+}
+
+/** Fills the enrolment form's lists: residents who have given consent, the fingers, the terminals. */
+function fillEnrolForm(ov) {
+  const f = $('#bio-enrol-form');
+  const rs = (ov.residents || []).filter((r) => r.consent === 'given');
+  const crn = f.elements.namedItem('crn');
+  setOptions(crn, [h('option', { value: '' }, rs.length ? 'Choose a resident…' : 'No resident has given consent yet'),
+    ...rs.map((r) => h('option', { value: r.crn }, (r.person && r.person.label) || r.crn))]);
+  if (f.dataset.want && rs.some((r) => r.crn === f.dataset.want)) { crn.value = f.dataset.want; delete f.dataset.want; }
+  const finger = f.elements.namedItem('finger');
+  setOptions(finger, (ov.fingers || []).map((x) => h('option', { value: x }, fingerWords(x))));
+  if (!f.dataset.filled && (ov.fingers || []).includes('right-index')) finger.value = 'right-index';
+  const terms = ov.terminals || [];
+  const term = f.elements.namedItem('terminal');
+  setOptions(term, terms.length ? terms.map((t) => h('option', { value: t.id }, `${t.name || t.id} (${t.id}, ${terminalWhere(t)})` +
+    (!t.status ? ': not reported yet' : !t.status.online ? ': offline' : t.enrolling ? ': busy enrolling' : '')))
+    : [h('option', { value: '' }, 'no fingerprint terminal configured')]);
+  if (!f.dataset.filled) { // an enrolment desk first
+    const desk = terms.find((t) => !t.door);
+    if (desk) term.value = desk.id;
+  }
+  f.dataset.filled = '1';
+}
+
+/** Chooses resident crn in the enrolment form and takes the user there. */
+function chooseForEnrolment(crn) {
+  const f = $('#bio-enrol-form');
+  f.dataset.want = crn;
+  if (S.biometrics) fillEnrolForm(S.biometrics);
+  formMsg(f, '');
+  f.scrollIntoView({ block: 'nearest' });
+  f.elements.namedItem('finger').focus();
+}
+
+async function startEnrolment(e) {
+  e.preventDefault();
+  const f = e.currentTarget;
+  const body = { crn: val(f, 'crn'), finger: val(f, 'finger'), terminal: val(f, 'terminal') };
+  if (!body.crn) { formMsg(f, 'Choose the resident to enrol: one who has given consent.', 'error'); return; }
+  if (!body.terminal) { formMsg(f, 'Choose the terminal to enrol the finger on.', 'error'); return; }
+  const btn = f.querySelector('button[type=submit]');
+  btn.disabled = true;
+  formMsg(f, 'Starting…');
+  try {
+    const en = await api('POST', '/biometrics/enrolments', body);
+    S.bioEnrol = { id: en.id, en };
+    if (S.biometrics) trackEnrolment(S.biometrics); // a live update may have shown its first step already
+    formMsg($('#bio-prompt'), '');
+    formMsg(f, `Enrolment ${en.id} started: ${bioLabel(en.crn)}'s ${fingerWords(en.finger, true)} on ${terminalName(en.terminal)}, slot ${en.slot}. Follow the prompt.`, 'ok');
+    showBioPrompt();
+    $('#bio-prompt').scrollIntoView({ block: 'nearest' });
+    refreshBiometrics();
+  } catch (err) {
+    if (err.status !== 401) formMsg(f, err.message, 'error');
+  } finally { btn.disabled = false; }
+}
+
+// How far an enrolment has gone: it only ever goes forward (its step, then its end).
+const bioProgress = (en) => (en.state !== 'enrolling' ? 10 : (en.step && BIO_STEP_ORDER[en.step.step]) || 0);
+
+/** Takes en as the followed enrolment's latest, unless what is known has gone further. */
+function rememberEnrolment(en) {
+  const b = S.bioEnrol;
+  if (b && en && en.id === b.id && bioProgress(en) >= bioProgress(b.en)) b.en = en;
+}
+
+/**
+ * Finds the followed enrolment in the overview: under way on its terminal (with its
+ * step), or ended among the recent. An overview that has it in neither predates it:
+ * the enrolment is asked for itself.
+ */
+function trackEnrolment(ov) {
+  const b = S.bioEnrol;
+  if (!b) { // a page opened again while one of this user's is under way follows it
+    const mine = (ov.terminals || []).map((t) => t.enrolling).find((en) => en && S.user && en.by === S.user.name);
+    if (mine) S.bioEnrol = { id: mine.id, en: mine };
+    return;
+  }
+  let seen = null;
+  for (const t of ov.terminals || []) if (t.enrolling && t.enrolling.id === b.id) seen = t.enrolling;
+  seen = seen || (ov.recent || []).find((x) => x.id === b.id);
+  if (seen) rememberEnrolment(seen);
+  else if (b.en.state === 'enrolling') soon('bio-enrolment', fetchEnrolment, 500);
+}
+
+async function fetchEnrolment() {
+  const b = S.bioEnrol;
+  if (!b || b.en.state !== 'enrolling') return;
+  try {
+    rememberEnrolment(await api('GET', `/biometrics/enrolments/${encodeURIComponent(b.id)}`));
+    showBioPrompt();
+  } catch (err) { if (err.status !== 401 && err.status !== 404) report(err); }
+}
+
+/** An ended enrolment's failure in words, with its attempt. */
+function failedWords(en, max) {
+  const reason = en.reason || '';
+  if (reason === 'cancelled') return 'Enrolment cancelled: not counted as an attempt';
+  let why = BIO_REASON[reason] || reason.replace(/-/g, ' ') || 'no reason given';
+  if (reason === 'failed' && en.detail) why += `: ${en.detail}`;
+  return `Enrolment failed: ${why} ${BIO_NOT_COUNTED.has(reason) ? '(not counted as an attempt)' : `(attempt ${en.attempt} of ${max})`}`;
+}
+
+/** The live prompt panel: the followed enrolment's step in large words, then its outcome. */
+function showBioPrompt() {
+  const box = $('#bio-prompt');
+  const b = S.bioEnrol;
+  box.hidden = !b;
+  if (!b) { delete box.dataset.enrolment; return; }
+  const en = b.en;
+  const ov = S.biometrics || {};
+  const live = en.state === 'enrolling';
+  const step = live && en.step ? en.step.step : '';
+  box.dataset.enrolment = en.id;
+  box.dataset.state = en.state;
+  box.dataset.step = step;
+  $('#bio-prompt-h').textContent = `Enrolment ${en.id}: ${bioLabel(en.crn)}'s ${fingerWords(en.finger, true)} on ${terminalName(en.terminal)}`;
+  const where = `${fingerWords(en.finger, true)} on ${terminalName(en.terminal)}, slot ${en.slot}`;
+  const [level, words] = live ? ['info', step ? BIO_STEP[step] || step : 'Waiting for the terminal…']
+    : en.state === 'failed' ? ['bad', failedWords(en, ov.maxAttempts)]
+      : en.state === 'enrolled' ? ['ok', `Enrolled: ${where}`]
+        : en.state === 'deleting' ? ['', `Enrolled: ${where} (its deletion is waiting for the terminal's proof)`]
+          : ['', `Enrolled: ${where} (since deleted)`];
+  const text = $('#bio-prompt-text');
+  text.dataset.level = level;
+  if (text.textContent !== words) text.textContent = words;
+  const r = bioResident(en.crn);
+  const alt = $('#bio-prompt-alt');
+  alt.hidden = !(en.state === 'failed' && r && r.alternative);
+  alt.textContent = alt.hidden ? '' : BIO_ALTERNATIVE;
+  $('#bio-cancel').hidden = !live;
+  $('#bio-prompt-close').hidden = live;
+}
+
+async function cancelEnrolment() {
+  const b = S.bioEnrol;
+  if (!b) return;
+  const box = $('#bio-prompt');
+  const btn = $('#bio-cancel');
+  btn.disabled = true;
+  formMsg(box, 'Cancelling…');
+  try {
+    rememberEnrolment(await api('POST', `/biometrics/enrolments/${encodeURIComponent(b.id)}/cancel`, {}));
+    formMsg(box, '');
+    showBioPrompt();
+    refreshBiometrics();
+  } catch (err) { if (err.status !== 401) formMsg(box, err.message, 'error'); } finally { btn.disabled = false; }
+}
+
+function closeBioPrompt() {
+  S.bioEnrol = null;
+  formMsg($('#bio-prompt'), '');
+  formMsg($('#bio-enrol-form'), '');
+  showBioPrompt();
+}
+
+/** Opens the consent question for resident crn. */
+function openBioConsent(crn) {
+  closeBioDelete();
+  S.bioConsent = crn;
+  const box = $('#bio-consent');
+  box.dataset.crn = crn;
+  $('#bio-consent-h').textContent = `Consent: ${bioLabel(crn)}`;
+  $('#bio-consent-q').textContent = `Has ${bioName(crn)} given explicit consent to their fingerprints being enrolled? ` +
+    'They may decline: a card and a member of staff\'s confirmation at the door will be used instead.';
+  box.querySelector('.bio-consent-answers').hidden = false;
+  $('#bio-consent-close').textContent = 'Not now';
+  formMsg(box, '');
+  box.hidden = false;
+  box.scrollIntoView({ block: 'nearest' });
+  $('#bio-consent-given').focus();
+}
+
+function closeBioConsent() {
+  S.bioConsent = null;
+  const box = $('#bio-consent');
+  box.hidden = true;
+  delete box.dataset.crn;
+}
+
+async function recordBioConsent(given) {
+  const crn = S.bioConsent;
+  if (!crn) return;
+  const box = $('#bio-consent');
+  const answers = box.querySelector('.bio-consent-answers');
+  for (const b of answers.querySelectorAll('button')) b.disabled = true;
+  formMsg(box, 'Recording…');
+  try {
+    const rb = await api('POST', `/biometrics/residents/${encodeURIComponent(crn)}/consent`, { given });
+    if (S.bioConsent !== crn) return;
+    const c = rb.consent || {};
+    answers.hidden = true;
+    $('#bio-consent-close').textContent = 'Close';
+    formMsg(box, given ? `Consent given by ${bioName(crn)}, recorded by ${c.by} at ${ukTime(c.at)}: their fingers can be enrolled now.`
+      : `${bioName(crn)} declined, recorded by ${c.by} at ${ukTime(c.at)}. ${BIO_ALTERNATIVE}.`, 'ok');
+    if (given) $('#bio-enrol-form').dataset.want = crn;
+    refreshBiometrics();
+  } catch (err) {
+    if (err.status !== 401) formMsg(box, err.message, 'error');
+  } finally { for (const b of answers.querySelectorAll('button')) b.disabled = false; }
+}
+
+/** Opens the confirmation of the deletion of resident crn's templates. */
+function openBioDelete(crn) {
+  closeBioConsent();
+  S.bioDelete = crn;
+  const box = $('#bio-delete');
+  box.dataset.crn = crn;
+  const r = bioResident(crn);
+  const held = ((r && r.fingers) || []).filter((f) => f.state === 'enrolled')
+    .map((f) => `${fingerWords(f.finger, true)} on ${terminalName(f.terminal)}, slot ${f.slot}`);
+  $('#bio-delete-q').textContent = `Delete every fingerprint template of ${bioName(crn)}'s${held.length ? ' (' + held.join('; ') + ')' : ''}? ` +
+    'From then on their fingers open no door. Each deletion counts only once its terminal reads its slots back as free.';
+  $('#bio-delete-confirm').hidden = false;
+  $('#bio-delete-cancel').textContent = 'Cancel';
+  formMsg(box, '');
+  box.hidden = false;
+  box.scrollIntoView({ block: 'nearest' });
+  $('#bio-delete-cancel').focus();
+}
+
+function closeBioDelete() {
+  S.bioDelete = null;
+  const box = $('#bio-delete');
+  box.hidden = true;
+  delete box.dataset.crn;
+}
+
+async function deleteBioTemplates() {
+  const crn = S.bioDelete;
+  if (!crn) return;
+  const box = $('#bio-delete');
+  const btn = $('#bio-delete-confirm');
+  btn.disabled = true;
+  formMsg(box, 'Sending…');
+  try {
+    const r = await api('POST', `/biometrics/residents/${encodeURIComponent(crn)}/deletion`, {});
+    if (S.bioDelete !== crn) return;
+    const ds = (r && r.deletions) || [];
+    btn.hidden = true;
+    $('#bio-delete-cancel').textContent = 'Close';
+    formMsg(box, `Deletion of ${bioName(crn)}'s templates asked of ${ds.map((d) => `${terminalName(d.terminal)} (${slotsWords(d.slots || [])})`).join(' and ')}: ` +
+      'each is listed below as waiting until its terminal proves it.', 'ok');
+    refreshBiometrics();
+  } catch (err) {
+    if (err.status !== 401) formMsg(box, err.message, 'error');
+  } finally { btn.disabled = false; }
+}
+
+/** How long something has waited, roughly: "40 s", "12 min", "3 h", "2 days". */
+function waitedWords(seconds) {
+  const s = Math.max(0, Math.floor(Number(seconds) || 0));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86400)} days`;
+}
+
+/** The deletions waiting for their terminal, each with how long it has waited until now. */
+function renderBioPending(ov) {
+  const since = S.bioAt ? Math.max(0, (Date.now() - S.bioAt) / 1000) : 0;
+  const pending = ov.pending || [];
+  $('#bio-pending-empty').hidden = pending.length > 0;
+  $('#bio-pending').replaceChildren(...pending.map((d) => h('li', { 'data-deletion': d.id, 'data-terminal': d.terminal,
+    'data-overdue': String(Boolean(d.overdue)), 'data-level': d.overdue ? 'bad' : 'warn' },
+  `${d.overdue ? `⚠ OVERDUE (waiting more than ${num(ov.deletionOverdueHours)} h): ` : '◌ '}${bioLabel(d.crn)}: ${slotsWords(d.slots || [])} on ` +
+    `${terminalName(d.terminal)}, ${d.why === 'departed' ? 'on departure' : `asked by ${d.by}`}, waiting ${waitedWords(Number(d.waitedSeconds) + since)}; ` +
+    (d.terminalOnline ? 'terminal ✓ online: it is being deleted' : 'terminal ✗ offline: it is sent when the terminal comes back'))));
+}
+
+function renderBioOrphans(ov) {
+  const orphans = ov.orphans || [];
+  $('#bio-orphans-empty').hidden = orphans.length > 0;
+  $('#bio-orphans').replaceChildren(...orphans.map((o) => h('li', { 'data-terminal': o.terminal, 'data-slot': o.slot, 'data-level': 'warn' },
+    `⚠ ${terminalName(o.terminal)} (${o.terminal}), slot ${o.slot}, since ${ukTime(o.seenAt)}: a template nobody holds: ` +
+    `delete it at the terminal with apedge fingerprint delete ${o.slot}${o.stillUsed ? '' : ' (the terminal no longer shows it used)'}`)));
+}
+
+async function refreshBiometrics() {
+  if (!can('biometrics')) return;
+  const gen = S.gen;
+  try {
+    const v = await api('GET', '/biometrics');
+    if (S.user && gen === S.gen) { setBiometrics(v); renderBiometrics(); }
+  } catch (err) { report(err); }
+}
+
+function bindBiometrics() {
+  $('#biometrics-nav').addEventListener('click', () => { $('#biometrics').scrollIntoView(); $('#biometrics-h').focus(); });
+  $('#bio-enrol-form').addEventListener('submit', startEnrolment);
+  $('#bio-cancel').addEventListener('click', cancelEnrolment);
+  $('#bio-prompt-close').addEventListener('click', closeBioPrompt);
+  $('#bio-consent-given').addEventListener('click', () => recordBioConsent(true));
+  $('#bio-consent-declined').addEventListener('click', () => recordBioConsent(false));
+  $('#bio-consent-close').addEventListener('click', closeBioConsent);
+  $('#bio-delete-confirm').addEventListener('click', deleteBioTemplates);
+  $('#bio-delete-cancel').addEventListener('click', closeBioDelete);
+}
+
 // ---------------------------------------------------------------- staff actions
 
 /** Binds a staff-action form: build(form) → {path, body, done(response)} or throws a message. */
@@ -1668,8 +2143,11 @@ function init() {
   $('#resident-period').addEventListener('submit', (e) => { e.preventDefault(); loadResident(); });
   $('#resident-close').addEventListener('click', () => { $('#resident-page').hidden = true; S.residentCRN = ''; });
   bindSubstance();
+  bindBiometrics();
   tick();
   setInterval(tick, 1000);
+  // A pending deletion's wait goes on between updates of the overview.
+  setInterval(() => { if (S.biometrics && can('biometrics')) renderBioPending(S.biometrics); }, 30000);
   checkSession();
 }
 
