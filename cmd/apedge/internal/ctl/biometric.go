@@ -195,22 +195,7 @@ func biometricCommands() map[string]command {
 
 // cmdBiometric is apedge ctl biometric [status|consent|enrol|...].
 func cmdBiometric(ctx context.Context, e *runEnv, args []string) error {
-	action := "status"
-	if len(args) > 0 {
-		switch {
-		case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
-			fmt.Fprintln(e.Stdout, biometricSynopsis)
-			return nil
-		case !strings.HasPrefix(args[0], "-"):
-			action, args = args[0], args[1:]
-		}
-	}
-	sub, ok := biometricCommands()[action]
-	if !ok {
-		fmt.Fprintf(e.Stderr, "apedge ctl biometric: unknown subcommand %q: say status, consent, enrol, cancel, delete, pending or deletions (apedge ctl biometric -h)\n", action)
-		return cli.ErrUsage
-	}
-	return sub(ctx, e, args)
+	return dispatch(ctx, e, args, "biometric", "status", biometricSynopsis, biometricCommands())
 }
 
 // oneArg parses args, whose one positional argument (what, such as a CRN) may come

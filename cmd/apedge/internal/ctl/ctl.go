@@ -12,8 +12,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,6 +128,29 @@ func (e *runEnv) flags(name, synopsis string) *flag.FlagSet {
 
 // command is one ctl command: it parses args, its flags after its name.
 type command func(ctx context.Context, e *runEnv, args []string) error
+
+// dispatch runs the subcommand of group (ctl substance, ctl biometric) args name,
+// or def if they name none: -h prints synopsis, and an unknown name is a usage
+// error listing subs.
+func dispatch(ctx context.Context, e *runEnv, args []string, group, def, synopsis string, subs map[string]command) error {
+	action := def
+	if len(args) > 0 {
+		switch {
+		case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+			fmt.Fprintln(e.Stdout, synopsis)
+			return nil
+		case !strings.HasPrefix(args[0], "-"):
+			action, args = args[0], args[1:]
+		}
+	}
+	sub, ok := subs[action]
+	if !ok {
+		fmt.Fprintf(e.Stderr, "apedge ctl %s: unknown subcommand %q: say one of %s (apedge ctl %s -h)\n", group, action,
+			strings.Join(slices.Sorted(maps.Keys(subs)), ", "), group)
+		return cli.ErrUsage
+	}
+	return sub(ctx, e, args)
+}
 
 // commands are ctl's commands by name.
 func commands() map[string]command {

@@ -194,22 +194,7 @@ func substanceCommands() map[string]command {
 
 // cmdSubstance is apedge ctl substance [list|start|result|...].
 func cmdSubstance(ctx context.Context, e *runEnv, args []string) error {
-	action := "list"
-	if len(args) > 0 {
-		switch {
-		case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
-			fmt.Fprintln(e.Stdout, substanceSynopsis)
-			return nil
-		case !strings.HasPrefix(args[0], "-"):
-			action, args = args[0], args[1:]
-		}
-	}
-	sub, ok := substanceCommands()[action]
-	if !ok {
-		fmt.Fprintf(e.Stderr, "apedge ctl substance: unknown subcommand %q: say list, start, result, refuse, urine, seal, custody, lab or close (apedge ctl substance -h)\n", action)
-		return cli.ErrUsage
-	}
-	return sub(ctx, e, args)
+	return dispatch(ctx, e, args, "substance", "list", substanceSynopsis, substanceCommands())
 }
 
 // substanceList is apedge ctl substance [list].
