@@ -1,7 +1,6 @@
 package hiltests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -479,36 +478,11 @@ func (s *biometricSite) waitJournaledInfo(typ string, n int) []storedSubstanceEv
 	return got
 }
 
-// storedBiometric returns the biometric events in central's store for the site, in
-// central's order (by seq), each with whether its signature verifies.
-func (s *biometricSite) storedBiometric() []storedSubstanceEvent {
-	s.t.Helper()
-	pub := s.pub()
-	var out []storedSubstanceEvent
-	for _, line := range bytes.Split(bytes.TrimSpace(s.export(s.t)), []byte("\n")) {
-		if len(line) == 0 {
-			continue // nothing stored yet
-		}
-		if ev, ok := siteEvent(s.t, line, pub, "biometric."); ok {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 // waitStoredBiometric waits until central stores the biometric events of types, in
 // that order, and no others, and returns them.
 func (s *biometricSite) waitStoredBiometric(types ...string) []storedSubstanceEvent {
 	s.t.Helper()
-	var got []storedSubstanceEvent
-	waitFor(s.t, 60*time.Second, fmt.Sprintf("central to store %v", types), func() (bool, string) {
-		got = s.storedBiometric()
-		var have []string
-		for _, e := range got {
-			have = append(have, e.Type)
-		}
-		return slices.Equal(have, types), fmt.Sprint(have)
-	})
+	got := s.waitStoredOf("biometric.", types...)
 	for _, e := range got {
 		if !e.Signed {
 			s.t.Errorf("seq %d %s: its signature does not verify with the site's key", e.Seq, e.Type)

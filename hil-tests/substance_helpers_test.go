@@ -3,17 +3,15 @@ package hiltests
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/apedge/apedge/agent"
 	bridge "github.com/apedge/apedge/firmware-bridge"
-	"github.com/apedge/apedge/formats/envelope"
 	"github.com/apedge/apedge/formats/event"
 	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/formats/sitekey"
@@ -249,9 +247,10 @@ func (e storedSubstanceEvent) crn() string {
 	return ""
 }
 
-// storedSubstance returns the substance events in central's store for the site, in
-// central's order (by seq), each with whether its signature verifies.
-func (s *substanceSite) storedSubstance() []storedSubstanceEvent {
+// storedOf returns the events of types beginning with prefix ("substance.") in
+// central's store for the site, in central's order (by seq), each with whether its
+// signature verifies.
+func (s *substanceSite) storedOf(prefix string) []storedSubstanceEvent {
 	s.t.Helper()
 	pub, err := sitekey.LoadPublic(s.PubPath, s.Code)
 	if err != nil {
@@ -262,39 +261,32 @@ func (s *substanceSite) storedSubstance() []storedSubstanceEvent {
 		if len(line) == 0 {
 			continue // nothing stored yet
 		}
-		env, err := envelope.Decode(line)
-		if err != nil {
-			s.t.Fatalf("central's export: %v", err)
+		if ev, ok := siteEvent(s.t, line, pub, prefix); ok {
+			out = append(out, ev)
 		}
-		ev, err := event.Parse(env.Payload)
-		if err != nil {
-			s.t.Fatalf("central's export: %v", err)
-		}
-		typ := strings.TrimPrefix(ev.Type, event.TypePrefix)
-		if !strings.HasPrefix(typ, "substance.") {
-			continue
-		}
-		e := storedSubstanceEvent{Seq: ev.Seq, Type: typ, Person: ev.Data.PersonReference, Signed: env.Verify(pub) == nil}
-		if err := json.Unmarshal(ev.Data.AdditionalInformation, &e.Info); err != nil {
-			s.t.Fatalf("seq %d: %v", ev.Seq, err)
-		}
-		out = append(out, e)
 	}
 	return out
+}
+
+// waitStoredOf waits until central stores the events of prefix of types, in that
+// order, and no others, and returns them.
+func (s *substanceSite) waitStoredOf(prefix string, types ...string) []storedSubstanceEvent {
+	s.t.Helper()
+	var got []storedSubstanceEvent
+	waitFor(s.t, 60*time.Second, fmt.Sprintf("central to store %v", types), func() (bool, string) {
+		got = s.storedOf(prefix)
+		var have []string
+		for _, e := range got {
+			have = append(have, e.Type)
+		}
+		return slices.Equal(have, types), fmt.Sprint(have)
+	})
+	return got
 }
 
 // waitStored waits until central stores the substance events of types, in that
 // order, and no others, and returns them.
 func (s *substanceSite) waitStored(types ...string) []storedSubstanceEvent {
 	s.t.Helper()
-	var got []storedSubstanceEvent
-	waitFor(s.t, 60*time.Second, fmt.Sprintf("central to store %v", types), func() (bool, string) {
-		got = s.storedSubstance()
-		var have []string
-		for _, e := range got {
-			have = append(have, e.Type)
-		}
-		return fmt.Sprint(have) == fmt.Sprint(types), fmt.Sprint(have)
-	})
-	return got
+	return s.waitStoredOf("substance.", types...)
 }
