@@ -8,6 +8,7 @@ import (
 
 	"github.com/apedge/apedge/devices/device"
 	"github.com/apedge/apedge/devices/doorio"
+	"github.com/apedge/apedge/devices/fingerprint"
 	"github.com/apedge/apedge/devices/reader"
 	"github.com/apedge/apedge/devices/wiegand"
 	"github.com/apedge/apedge/internal/config"
@@ -50,6 +51,10 @@ type SimPerson struct {
 	// Home says whether the person means to be in at t (a curfew on, or starting
 	// within the hour); nil means never: the person comes and goes as they like.
 	Home func(t time.Time) bool
+	// Finger is the synthetic id of the finger the person puts on a door's
+	// fingerprint terminal (the id a simulated terminal enrolled it by, see
+	// devices/fingerprint.Sim); empty: none, the person has no finger enrolled.
+	Finger string
 }
 
 // SimPeople describes the people Walk sends through the doors.
@@ -59,10 +64,11 @@ type SimPeople struct {
 	// bridge's clock.
 	Every time.Duration
 	// IncidentEvery is the mean time between visits that go wrong, on the bridge's
-	// clock: a door forced, a door held open, a tailgate, a card nobody knows, or
-	// someone meant to be in going out. The first, a door forced or tailgated, is the
-	// first visit after those in at the start have come in, so that whoever watches
-	// sees an alarm at once; zero means none.
+	// clock: a door forced, a door held open, a tailgate, a card nobody knows,
+	// someone meant to be in going out, or someone's card with another of their
+	// fingers on a door's fingerprint terminal (refused). The first, a door forced or
+	// tailgated, is the first visit after those in at the start have come in, so that
+	// whoever watches sees an alarm at once; zero means none.
 	IncidentEvery time.Duration
 	// MinReal is the least real time each step at a door takes (the door standing open
 	// while someone walks through, the gap between two people), however fast the
@@ -71,6 +77,11 @@ type SimPeople struct {
 	MinReal time.Duration
 	// Seed seeds the choices; 0 means a random seed.
 	Seed uint64
+	// Enrolled, if not nil, is closed once the people's fingers are enrolled on the
+	// terminals of the doors: until then nobody uses a door with a fingerprint
+	// terminal, which is taken for enrolment (it has one sensor: a finger checked
+	// at the door would spoil an enrolment's capture). Nil: from the start.
+	Enrolled <-chan struct{}
 }
 
 // Walk sends the people of p through the doors of the bridge's simulated site, run
@@ -78,12 +89,22 @@ type SimPeople struct {
 // ends. Unlike those it follows each person, so that the presence the agent keeps is
 // consistent and the alarms come from the incidents alone:
 //   - first, once every reader answers, those in at the start come in by the first
-//     door with an entry reader, one after another as fast as the door lets them, so
-//     that the site knows they are in;
+//     door with an entry reader that they can pass, one after another as fast as the
+//     door lets them, so that the site knows they are in;
 //   - then, at each visit, someone in goes out (by a door with an exit reader, so
 //     that the exit is theirs) and someone out comes in; nobody goes out while they
 //     mean to be home unless the visit goes wrong, and half the visits are by people
 //     who are out and mean to be home, if there are any: they come back, late or not.
+//
+// At an Enhanced Security site a door with a fingerprint terminal needs the card
+// holder's finger too: a person puts their Finger on the door's simulated terminal,
+// presents their card and lifts the finger once the door has decided. Only those
+// who can pass such a door use it (once p.Enrolled is closed, with a Finger, and a
+// slot on its terminal in the credential list the bridge keeps, so not anyone with
+// the alternative): the others, the resident who declined to enrol among them, come
+// and go by the doors without a terminal, or stay where they are if there is none.
+// A person refused at a door (an incident, or a list that changed) walks away, and
+// stays in or out as they were.
 //
 // When people come and how long a door stands open are timed on the bridge's clock;
 // each step takes at least p.MinReal of real time.
@@ -125,8 +146,8 @@ func (b *Bridge) Walk(ctx context.Context, p SimPeople) error {
 		return nil
 	}
 	for i, pp := range p.People {
-		if pp.In && ctx.Err() == nil {
-			w.move(ctx, i, w.entries[0], "settle")
+		if ds := w.doors(i, false); pp.In && len(ds) > 0 && ctx.Err() == nil {
+			w.move(ctx, i, ds[0], "settle")
 		}
 	}
 	next := b.clock.Now() // of an incident: the first on the first visit
@@ -160,20 +181,29 @@ type walker struct {
 }
 
 // readersUp waits until every reader answers (with its secure channel up, if it has
-// a key), as a card shown to a reader that does not is lost; false if ctx ended
+// a key), as a card shown to a reader that does not is lost, and every terminal
+// that guards a door, as a card there is refused without it; false if ctx ended
 // first.
 func (w *walker) readersUp(ctx context.Context) bool {
 	look := time.NewTicker(20 * time.Millisecond)
 	defer look.Stop()
+	guards := map[string]bool{}
+	for _, d := range w.b.cfg.Doors {
+		if term, ok := w.terminal(d); ok {
+			guards[term] = true
+		}
+	}
 	for {
 		up := true
 		for ref, h := range w.b.Health() {
-			if ref.Class != reader.Class {
-				continue
-			}
-			r := w.b.sim.Reader(ref.ID)
-			if h.Status == device.HealthDown || r != nil && r.Key() != nil && !r.Secure() {
-				up = false
+			switch {
+			case ref.Class == reader.Class:
+				r := w.b.sim.Reader(ref.ID)
+				if h.Status == device.HealthDown || r != nil && r.Key() != nil && !r.Secure() {
+					up = false
+				}
+			case ref.Class == fingerprint.ClassName && guards[ref.ID]:
+				up = up && h.Status != device.HealthDown
 			}
 		}
 		if up {
@@ -212,6 +242,9 @@ func (w *walker) visit(ctx context.Context, incident bool) {
 		if w.in[i] && w.home(i, now) {
 			kinds = append(kinds, "breach")
 		}
+		if len(w.doors(i, true)) > 0 {
+			kinds = append(kinds, "wrong-finger")
+		}
 		if w.incidents == 0 {
 			kinds = []string{"forced", "tailgate"} // the first is an alarm at once
 		}
@@ -222,6 +255,14 @@ func (w *walker) visit(ctx context.Context, incident bool) {
 	d := w.entries[w.rng.IntN(len(w.entries))]
 	if w.in[i] {
 		d = w.exits[w.rng.IntN(len(w.exits))]
+	}
+	if kind != "forced" && kind != "stranger" {
+		// The person's own card, at a door they can pass.
+		ds := w.doors(i, kind == "wrong-finger")
+		if len(ds) == 0 {
+			return // no door they can pass: they stay where they are
+		}
+		d = ds[w.rng.IntN(len(ds))]
 	}
 	io := w.b.sim.Door(d.ID)
 	switch kind {
@@ -243,7 +284,8 @@ func (w *walker) visit(ctx context.Context, incident bool) {
 
 // move takes person i through door d, in if they are out and out if they are in: a
 // walk (kind "walk", or "settle" in a hurry), or, going wrong, a door held open
-// ("held") or a tailgate ("tailgate").
+// ("held"), a tailgate ("tailgate") or their card with another finger on the
+// door's terminal ("wrong-finger", refused).
 func (w *walker) move(ctx context.Context, i int, d config.Door, kind string) {
 	out := w.in[i]
 	rd := d.EntryReader
@@ -255,8 +297,25 @@ func (w *walker) move(ctx context.Context, i int, d config.Door, kind string) {
 	// The door relocks after whoever came before, so that it is this card that
 	// unlocks it (or, should it stand unlocked, held so by staff, the person goes on).
 	w.waitLock(ctx, d, io, true)
+	// At a door with a terminal the finger goes on first: the bridge looks for it
+	// as it decides the card.
+	var fp *fingerprint.Sim
+	if term, ok := w.terminal(d); ok {
+		fp = w.b.sim.Fingerprint(term)
+	}
+	if fp != nil {
+		finger := w.p.People[i].Finger
+		if kind == "wrong-finger" {
+			finger = otherFinger(finger)
+		}
+		fp.PlaceFinger(finger)
+	}
 	w.b.sim.Present(rd, w.p.People[i].Card)
-	if !w.waitLock(ctx, d, io, false) {
+	granted := w.waitLock(ctx, d, io, false)
+	if fp != nil {
+		fp.LiftFinger()
+	}
+	if !granted {
 		return // refused: the person walks away
 	}
 	w.in[i] = !out
@@ -272,6 +331,57 @@ func (w *walker) move(ctx context.Context, i int, d config.Door, kind string) {
 		w.pass(ctx, io, 2*time.Second)
 	}
 }
+
+// terminal returns the fingerprint terminal guarding door d, if the site is of
+// Enhanced Security: a card read there needs the holder's finger on it too.
+func (w *walker) terminal(d config.Door) (string, bool) {
+	if !w.b.cfg.EnhancedSecurity.On {
+		return "", false
+	}
+	return w.b.cfg.DoorTerminal(d.ID)
+}
+
+// doors returns the doors person i can pass their way (in, or out if they are
+// in), in the configuration's order: any without a terminal and, once the people
+// are enrolled, those whose simulated terminal the credential list gives them a
+// slot on; with terminal, only the latter.
+func (w *walker) doors(i int, terminal bool) []config.Door {
+	ds := w.entries
+	if w.in[i] {
+		ds = w.exits
+	}
+	var out []config.Door
+	for _, d := range ds {
+		term, gated := w.terminal(d)
+		if terminal && !gated || gated && !w.enrolledAt(i, term) {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// enrolledAt says person i has a finger enrolled on simulated terminal term, by
+// the credential list the bridge keeps, and the terminals are free for people.
+func (w *walker) enrolledAt(i int, term string) bool {
+	if w.p.Enrolled != nil {
+		select {
+		case <-w.p.Enrolled:
+		default:
+			return false
+		}
+	}
+	p := w.p.People[i]
+	if p.Finger == "" || w.b.sim.Fingerprint(term) == nil {
+		return false
+	}
+	e, ok := w.b.access.entry(credential(p.Card).ID())
+	return ok && !e.Alternative && len(e.Fingers[term]) > 0
+}
+
+// otherFinger is the id of another finger of the person whose finger is f: one
+// that no terminal enrolled.
+func otherFinger(f string) string { return f + "+another" }
 
 // pass opens the door, holds it open for open and closes it.
 func (w *walker) pass(ctx context.Context, io *doorio.SimDoor, open time.Duration) {

@@ -53,20 +53,32 @@ simulate:
 // until the test ends.
 func startWalk(t *testing.T, p bridge.SimPeople) *recorder {
 	t.Helper()
+	return startWalkSite(t, walkSiteYAML, list(1, "12:10003"), p, nil)
+}
+
+// startWalkSite is startWalk on the site of yaml (with the broker's URL for its
+// %s) with the credential list l; prepare, if not nil, is called with the bridge's
+// simulated site before the walk starts.
+func startWalkSite(t *testing.T, yaml string, l *sitebus.CredentialList, p bridge.SimPeople, prepare func(*bridge.Sim)) *recorder {
+	t.Helper()
 	brk := brokertest.Start(t)
 	bus := record(t, brk.URL(), "watcher")
 	dir := t.TempDir()
 	writeSiteKey(t, dir)
 	path := filepath.Join(dir, "bridge.yaml")
-	if err := os.WriteFile(path, fmt.Appendf(nil, walkSiteYAML, brk.URL()), 0o600); err != nil {
+	if err := os.WriteFile(path, fmt.Appendf(nil, yaml, brk.URL()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.LoadBridge(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	signed, err := sitebus.SignCredentialList(siteKey(t, cfg), l)
+	if err != nil {
+		t.Fatal(err)
+	}
 	agt := brokertest.Client(t, brk.URL(), "agent")
-	if err := mqttclient.WaitTimeout(t.Context(), agt.Publish(sitebus.CredentialsTopic(site), 1, true, credentials(t, siteKey(t, cfg), 1, "12:10003")), timeout); err != nil {
+	if err := mqttclient.WaitTimeout(t.Context(), agt.Publish(sitebus.CredentialsTopic(site), 1, true, signed), timeout); err != nil {
 		t.Fatal(err)
 	}
 	clk := clock.Scaled(clock.System(), time.Date(2031, 3, 4, 22, 0, 0, 0, time.UTC), 10)
@@ -76,6 +88,9 @@ func startWalk(t *testing.T, p bridge.SimPeople) *recorder {
 	h := &harness{bus: bus}
 	h.waitOnline(t, "front-in", false)
 	h.waitOnline(t, "front-out", false)
+	if prepare != nil {
+		prepare(b.Sim())
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- b.Walk(ctx, p) }()
@@ -187,4 +202,120 @@ func TestWalkIncidents(t *testing.T) {
 		return slices.Contains(k, "forced") && slices.Contains(k, "held-open") && slices.Contains(k, "tailgate") && refused,
 			fmt.Sprint(k, " refused ", refused)
 	})
+}
+
+// walkFingerYAML is walkSiteYAML at an Enhanced Security site with a fingerprint
+// terminal at the front door, the only way out.
+const walkFingerYAML = walkSiteYAML + `fingerprintTerminals:
+  - {id: front-fp, port: simulated, door: front, name: front door}
+enhancedSecurity: {on: true}
+`
+
+// TestWalkFingerAtTheDoor walks two people through an Enhanced Security site whose
+// front door has a fingerprint terminal, every visit going wrong: 12:10001, whose
+// finger the list gives slot 3 on the terminal (which holds it), passes the front
+// door with it, matched, but is refused there with another finger (wrong-finger),
+// and stays in or out as they were; 12:10003, with no finger, keeps to the side
+// door, in only, and so stays in once there.
+func TestWalkFingerAtTheDoor(t *testing.T) {
+	t.Parallel()
+	c1, err := wiegand.Parse("12:10001", 26)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3, err := wiegand.Parse("12:10003", 26)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := list(1, "12:10003")
+	l.Credentials[0].Fingers = map[string][]int{"front-fp": {3}}
+	people := bridge.SimPeople{People: []bridge.SimPerson{{Card: c1, In: true, Finger: "X1-right-index"}, {Card: c3, In: true}},
+		Every: time.Second, IncidentEvery: time.Nanosecond, Seed: 3}
+	bus := startWalkSite(t, walkFingerYAML, l, people, func(s *bridge.Sim) {
+		if err := s.Fingerprint("front-fp").PutTemplate(3, "X1-right-index"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	wait.For(t, 2*timeout, "12:10001 granted at the front door with their finger, in and out, and refused there with another", func() (bool, string) {
+		var in, out, wrong int
+		for _, r := range cardReads(t, bus, "12:10001") {
+			switch sf := r.SecondFactor; {
+			case r.Door != "front":
+			case r.Granted && sf != nil && sf.Result == sitebus.FactorMatched && r.Direction == "entry":
+				in++
+			case r.Granted && sf != nil && sf.Result == sitebus.FactorMatched:
+				out++
+			case !r.Granted && sf != nil && sf.Result == sitebus.FactorNotMatched:
+				wrong++
+			}
+		}
+		return in > 0 && out > 0 && wrong > 0, fmt.Sprintf("in %d, out %d, wrong finger %d", in, out, wrong)
+	})
+	// 12:10001: every read at the front door has its second factor, on front-fp:
+	// the holder's slot when granted, none matched when refused; the granted reads
+	// alternate in and out, so that the refusals left presence as it was.
+	granted := 0
+	for i, r := range cardReads(t, bus, "12:10001") {
+		sf := r.SecondFactor
+		switch {
+		case r.Door == "front" && (sf == nil || sf.Terminal != "front-fp"):
+			t.Errorf("read %d at the front door: second factor %+v, want front-fp's", i, sf)
+		case r.Door != "front" && sf != nil:
+			t.Errorf("read %d at %s: second factor %+v at a door without a terminal", i, r.Door, sf)
+		case r.Granted && r.Door == "front" && (sf.Result != sitebus.FactorMatched || sf.Slot == nil || *sf.Slot != 3):
+			t.Errorf("read %d granted with second factor %+v, want matched in slot 3", i, sf)
+		case !r.Granted && (r.Reason != "second-factor" || sf == nil || sf.Result != sitebus.FactorNotMatched):
+			t.Errorf("read %d refused: %q, second factor %+v; want refused for another finger, not matched", i, r.Reason, sf)
+		}
+		if !r.Granted {
+			continue
+		}
+		if want := []string{"entry", "exit"}[granted%2]; r.Direction != want {
+			t.Errorf("granted read %d of 12:10001 is an %s at %s, want an %s", i, r.Direction, r.Door, want)
+		}
+		granted++
+	}
+	// 12:10003 came in by the side door and, with no finger for the front door, the
+	// only way out, stayed in.
+	if rs := cardReads(t, bus, "12:10003"); len(rs) != 1 || rs[0].Door != "side" || !rs[0].Granted {
+		t.Errorf("reads of 12:10003 %+v, want one, granted, at the side door", rs)
+	}
+}
+
+// TestWalkWaitsForEnrolment: until SimPeople.Enrolled is closed nobody uses the
+// door with a terminal, so that 12:10001, in at the start, comes in by the side
+// door and cannot go out; once it is closed they go out by the front door, with
+// their finger.
+func TestWalkWaitsForEnrolment(t *testing.T) {
+	t.Parallel()
+	c1, err := wiegand.Parse("12:10001", 26)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := list(1)
+	l.Credentials[0].Fingers = map[string][]int{"front-fp": {0}}
+	enrolled := make(chan struct{})
+	people := bridge.SimPeople{People: []bridge.SimPerson{{Card: c1, In: true, Finger: "X1-right-index"}}, Every: 200 * time.Millisecond,
+		Enrolled: enrolled, Seed: 5}
+	bus := startWalkSite(t, walkFingerYAML, l, people, func(s *bridge.Sim) {
+		if err := s.Fingerprint("front-fp").PutTemplate(0, "X1-right-index"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	wait.For(t, timeout, "12:10001 in by the side door", func() (bool, string) {
+		rs := cardReads(t, bus, "12:10001")
+		return len(rs) > 0, fmt.Sprint(len(rs))
+	})
+	close(enrolled)
+	wait.For(t, timeout, "12:10001 out by the front door with their finger", func() (bool, string) {
+		rs := cardReads(t, bus, "12:10001")
+		return len(rs) > 1, fmt.Sprint(len(rs))
+	})
+	rs := cardReads(t, bus, "12:10001")
+	if r := rs[0]; r.Door != "side" || r.Direction != "entry" || !r.Granted || r.SecondFactor != nil {
+		t.Errorf("first read %+v, want a granted entry at the side door, without a finger", r)
+	}
+	if r := rs[1]; r.Door != "front" || r.Direction != "exit" || !r.Granted || r.SecondFactor == nil || r.SecondFactor.Result != sitebus.FactorMatched {
+		t.Errorf("second read %+v (second factor %+v), want a granted exit at the front door, matched", r, r.SecondFactor)
+	}
 }

@@ -53,7 +53,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.clockAt, "clock", "", "start the site's clock at this local `HH:MM` (Europe/London) today (default: now); the bridge, the agent, the console and central date everything by it (sign-in sessions and TLS keep the real clock)")
 	fs.Float64Var(&o.speed, "speed", 1, "run the site's clock `N` times as fast as real time (1 to 600); the hardware's own timing stays real (OSDP polls, debounce, a person at a door, the agent's checkpoint interval and resends, TLS certificates), and the doors' unlock and held-open times are stretched to N times 1s at least to keep up with it")
 	fs.DurationVar(&o.every, "every", 30*time.Second, "mean `time` between people at the doors, on the site's clock")
-	fs.Float64Var(&o.incidents, "incidents", 3, "`number` of visits that go wrong (a door forced, held open or tailgated, an unknown card, a resident out in curfew) per hour of the site's clock; the first, a door forced or tailgated, comes at once")
+	fs.Float64Var(&o.incidents, "incidents", 3, "`number` of visits that go wrong (a door forced, held open or tailgated, an unknown card, a card with the wrong finger at the front door, a resident out in curfew) per hour of the site's clock; the first, a door forced or tailgated, comes at once")
 	fs.BoolVar(&o.verbose, "v", false, "log every event (debug level)")
 	fs.StringVar(&o.consoleAddr, "console", "127.0.0.1:8080", "`address` of the site console (dashboard and API); another free port is used if it is taken")
 	fs.BoolVar(&o.plaintext, "dev-plaintext", false, "development only: one plaintext broker on loopback that lets every client do anything, instead of TLS and access rules")
@@ -175,7 +175,22 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 	bridgeCtx, stopBridge := context.WithCancel(ctx)
 	defer stopBridge()
 	bridgeDone := goRun(errs, "bridge", func() error { return br.Run(bridgeCtx) })
-	peopleDone := goRun(errs, "simulated people", func() error { return br.Walk(bridgeCtx, demoPeople(o, clk.Now())) })
+	// The enrolment officer enrols the residents' fingers at the start while the
+	// people keep to the doors without a terminal (people.Enrolled); then it plays
+	// the resident in enrolments staff start. It logs, never stops the demo.
+	officerDone, enrolled := make(chan struct{}), make(chan struct{})
+	officer := newDemoOfficer(liveEnrolmentSite{Biometrics: ag.Biometrics(), br: br}, log, 0)
+	go func() {
+		defer close(officerDone)
+		var wg sync.WaitGroup
+		wg.Go(func() { officer.answerStaff(bridgeCtx) })
+		officer.run(bridgeCtx)
+		close(enrolled)
+		wg.Wait()
+	}()
+	people := demoPeople(o, clk.Now())
+	people.Enrolled = enrolled
+	peopleDone := goRun(errs, "simulated people", func() error { return br.Walk(bridgeCtx, people) })
 	// The keyworker logs what goes wrong and carries on: it never stops the demo.
 	keyworkerDone := make(chan struct{})
 	kw := newDemoKeyworker(liveKeyworkerSite{Substances: ag.Substances(), ag: ag, br: br}, clk, start, log, 0)
@@ -194,6 +209,7 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 	stopBridge()
 	<-peopleDone
 	<-keyworkerDone
+	<-officerDone
 	<-bridgeDone
 	stopAgent() // the agent waits for central's ack of what it journaled before it returns
 	<-agentDone
@@ -343,6 +359,7 @@ func printDemoBanner(w io.Writer, o demoOptions, start time.Time, consoleURL, pa
                         results), or apedge ctl substance. A test you start there at breath-1 or
                         oral-1 gets its sample (negative) 5 to 10 s later; apedge sim substance -h
                         runs a tester of your own
+  fingerprints          %s
   logs                  on standard error (add -v to see every event)
   check the evidence    apedge central export -config %s -site %s -o export.jsonl
                         apedge verify -pubkey %s export.jsonl
@@ -353,7 +370,7 @@ func printDemoBanner(w io.Writer, o demoOptions, start time.Time, consoleURL, pa
 (apedge is bin/apedge after 'make build', or 'go run ./cmd/apedge' in place of it.)
 Ctrl-C stops everything cleanly.
 `, demoSite, demoClockLine(o, start), demoResidentsLine(), consoleURL, password, consoleURL, bus.banner(dir), abs, demoSite, demoSite,
-		filepath.Join(dir, "central.yaml"), demoSite, pubPath,
+		demoFingerprintsLine(), filepath.Join(dir, "central.yaml"), demoSite, pubPath,
 		filepath.Join(dir, "central.yaml"), demoSite, pubPath,
 		filepath.Join(dir, "agent.yaml"), filepath.Join(dir, "agent.yaml"))
 }
@@ -418,6 +435,7 @@ doors:
     entryReader: garden-in
     exitReader: garden-out
     lock: {mode: fail-safe}
+    relockOnClose: true          # the way in while the front door's terminal is taken for enrolment
     unlockFor: %[3]s
     heldOpenAfter: %[4]s
   - id: side
@@ -437,6 +455,14 @@ cameras:
 substanceTesters:
   - {id: breath-1, kind: breath-alcohol, port: simulated, name: office}
   - {id: oral-1, kind: oral-fluid, port: simulated, name: office}
+# Enhanced Security (AP Policy Framework, Annex A): a card read at the front door, the
+# main way in and out, needs the holder's finger on the door's terminal within 10 s.
+# The other terminal is the office's enrolment desk. Both are simulated on
+# pseudo-terminals; apedge demo's enrolment officer enrols the residents on both.
+fingerprintTerminals:
+  - {id: front-fp, port: simulated, door: front, name: front door}
+  - {id: desk-fp, port: simulated, name: "office: enrolment desk"}
+enhancedSecurity: {on: true}     # window: 10s, the default
 simulate:
   quiet: true                    # the people are apedge demo's own: they follow who is in
 `
@@ -518,6 +544,18 @@ func demoResidentsLine() string {
 	return fmt.Sprintf("%d in rooms 1 to 21 (9 is free), %d with a licence curfew on top of the AP rule 23:00-06:00 (agent.yaml)", len(demoResidents), n)
 }
 
+// demoFingerprintsLine is the banner's line about the fingerprint terminals.
+func demoFingerprintsLine() string {
+	name := demoDecliner
+	for _, r := range demoResidents {
+		if r.crn == demoDecliner {
+			name = r.name + " (" + r.crn + ")"
+		}
+	}
+	return fmt.Sprintf("%s at the front door, Enhanced Security: card and finger; %s at the enrolment desk; each resident's %s enrolled on both at the start, but %s declined: garden and side doors",
+		demoFrontTerminal, demoDeskTerminal, demoFinger, name)
+}
+
 // demoRosterYAML is the roster section of the demo agent's configuration.
 func demoRosterYAML() string {
 	var b strings.Builder
@@ -552,7 +590,21 @@ func inWindow(t time.Time, start, end string) bool {
 // demoPeople are the demo's residents as the bridge's simulated people: each means to
 // be home in their curfew (the AP rule, and their licence's); at the start, at the
 // site clock's start, the late ones are out, and of the others all are in during
-// curfew and two in three otherwise.
+// curfew and two in three otherwise. Each but demoDecliner has their right index,
+// which the demo's enrolment officer enrols at the start, for the front door's
+// terminal.
+//
+// The walk starts at once, not after the enrolment: nobody has a finger enrolled
+// yet on a new site, so those in at the start settle through the garden door,
+// which has no terminal, and everybody keeps to the garden and side doors until
+// the officer is done with the terminals (the caller sets Enrolled): a terminal
+// has one sensor, and a finger at the door would spoil an enrolment's capture.
+// The site's curfew, alarms and movements so begin at once, as before the
+// terminals, and people take the front door, with their finger, once the officer
+// is done, within the first half minute or so (at once on a later run on the same
+// directory, whose enrolments stand). The
+// resident who declined keeps to the garden and side doors all along: the front
+// door would refuse them for staff confirmation, which the demo leaves to staff.
 func demoPeople(o demoOptions, start time.Time) bridge.SimPeople {
 	p := bridge.SimPeople{Every: o.every, MinReal: 100 * time.Millisecond}
 	if o.incidents > 0 {
@@ -569,7 +621,11 @@ func demoPeople(o demoOptions, start time.Time) bridge.SimPeople {
 			return ok && inWindow(t, s, e)
 		}
 		in := !r.late && (home(start) || i%3 != 0)
-		p.People = append(p.People, bridge.SimPerson{Card: c, In: in, Home: home})
+		finger := demoFingerID(r.crn, demoFinger) // enrolled at the start by the demo's officer
+		if r.crn == demoDecliner {
+			finger = ""
+		}
+		p.People = append(p.People, bridge.SimPerson{Card: c, In: in, Home: home, Finger: finger})
 	}
 	return p
 }

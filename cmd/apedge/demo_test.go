@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,11 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apedge/apedge/agent/biometric"
 	"github.com/apedge/apedge/agent/curfew"
 	"github.com/apedge/apedge/agent/substance"
 	"github.com/apedge/apedge/cmd/apedge/internal/clitest"
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/formats/sitekey"
 	"github.com/apedge/apedge/internal/clock/clocktest"
+	"github.com/apedge/apedge/internal/config"
+	"github.com/apedge/apedge/internal/wait"
 )
 
 // runDemo runs `apedge demo -dir dir` for a few seconds with a card read every 20ms
@@ -262,8 +269,9 @@ func TestDemoFlags(t *testing.T) {
 }
 
 // TestDemoPeople: the demo's residents mean to be home in the AP curfew and their
-// licence's, the late ones are out at the start, and the doors' times are stretched
-// to a second of real time at speed.
+// licence's, the late ones are out at the start, each but the one who declines has
+// the finger the officer enrols, and the doors' times are stretched to a second of
+// real time at speed.
 func TestDemoPeople(t *testing.T) {
 	london := curfew.London()
 	at := func(h, m int) time.Time { return time.Date(2031, 3, 4, h, m, 0, 0, london) }
@@ -305,6 +313,10 @@ func TestDemoPeople(t *testing.T) {
 		}
 		if r.crn == "X100009" || r.card == "12:10009" {
 			t.Errorf("%s has the banner's example arrival's CRN or card", r.name)
+		}
+		// The finger the officer enrols, but for the resident who declines.
+		if want := demoFingerID(r.crn, demoFinger); r.crn == demoDecliner && p.People[i].Finger != "" || r.crn != demoDecliner && p.People[i].Finger != want {
+			t.Errorf("%s's finger %q, want %q (none for %s, who declines)", r.name, p.People[i].Finger, want, demoDecliner)
 		}
 	}
 	for _, tt := range []struct {
@@ -417,6 +429,157 @@ func TestDemoSubstance(t *testing.T) {
 	for _, l := range clitest.Lines(r.Stderr) {
 		if strings.Contains(l, "demo: ") && strings.Contains(l, " test ") && regexp.MustCompile(`negative|invalid|µg|ug=|alcohol=|thc`).MatchString(l) {
 			t.Errorf("the log tells a result: %s", l)
+		}
+	}
+}
+
+// TestDemoBiometric runs the demo until its enrolment officer is done and people
+// have passed the front door with a finger: every resident but demoDecliner
+// consented and has their right index enrolled on both terminals by the officer;
+// demoDecliner declined and has the alternative, enrolled nowhere, and never went
+// through the front door; the front door's movements each checked the finger,
+// matched in the slot enrolled for that resident on front-fp; and no finger failed
+// at a door, nor is any template an orphan. Every event is signed with the site's
+// key.
+func TestDemoBiometric(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo site for half a minute")
+	}
+	dir := filepath.Join(t.TempDir(), "site")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errs clitest.LockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- testSys("").cmdDemo(ctx, []string{"-dir", dir, "-every", "100ms", "-console", "127.0.0.1:0", "-v"}, &out, &errs)
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("demo: %v", err)
+			}
+		}
+	}
+	defer stop()
+	officerDone := regexp.MustCompile(`msg="demo: enrolment officer done: 19 residents consented, 1 declined; 38 fingers enrolled, \d+ attempts failed; 0 templates`)
+	frontGrant := regexp.MustCompile(`msg="card read" component=bridge site=DEMO1 reader=front-(in|out) granted=true`)
+	wait.For(t, 2*time.Minute, "the enrolment officer done, then three people through the front door", func() (bool, string) {
+		log := errs.String()
+		at := officerDone.FindStringIndex(log)
+		if at == nil {
+			return false, "the officer is not done"
+		}
+		n := len(frontGrant.FindAllString(log[at[1]:], -1))
+		return n >= 3, fmt.Sprintf("%d front door grants", n)
+	})
+	stop()
+	if !strings.Contains(out.String(), "apedge demo: stopped cleanly\n") {
+		t.Fatalf("demo did not stop cleanly\n%s", out.String())
+	}
+	if want := fmt.Sprintf("  fingerprints          %s\n", demoFingerprintsLine()); !strings.Contains(out.String(), want) {
+		t.Errorf("banner does not say %q\n%s", want, out.String())
+	}
+
+	// The agent knows the bridge's terminals, and where each is.
+	acfg, err := config.LoadAgent(filepath.Join(dir, "agent.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPlaces := map[string]config.BiometricPlace{demoFrontTerminal: {Door: "front", Name: "front door"}, demoDeskTerminal: {Name: "office: enrolment desk"}}
+	if d := acfg.Devices; !maps.Equal(d.Biometrics, wantPlaces) || !d.EnhancedSecurity.On || d.EnhancedSecurity.Window != config.DefaultFingerWindow {
+		t.Errorf("the agent's terminals %v, Enhanced Security %+v; want %v, on, with the default window", d.Biometrics, d.EnhancedSecurity, wantPlaces)
+	}
+
+	export := filepath.Join(t.TempDir(), "export.jsonl")
+	ls := exportDemo(t, dir, export)
+	_, pub := sitekey.Paths(filepath.Join(dir, "keys"), "DEMO1")
+	wantVerified(t, pub, export, len(ls))
+	type ev struct {
+		Type string `json:"type"`
+		Data struct {
+			PersonReference *struct {
+				Identifiers []struct{ Type, Value string } `json:"identifiers"`
+			} `json:"personReference"`
+			Info struct {
+				CRN, Terminal, Finger, By, Door, Why string
+				Given                                *bool
+				Slot                                 *int
+				SecondFactor                         *struct {
+					Terminal, Result string
+					Checked          bool
+					Slot             *int
+				} `json:"secondFactor"`
+			} `json:"additionalInformation"`
+		} `json:"data"`
+	}
+	crnOf := func(e ev) string {
+		if p := e.Data.PersonReference; p != nil {
+			for _, id := range p.Identifiers {
+				if id.Type == "CRN" {
+					return id.Value
+				}
+			}
+		}
+		return ""
+	}
+	enrolled := map[string]map[string]int{} // crn: terminal: slot
+	consent := map[string]bool{}
+	var front []ev
+	count := map[string]int{}
+	for _, l := range ls {
+		var e ev
+		if err := json.Unmarshal(payload(t, l), &e); err != nil {
+			t.Fatal(err)
+		}
+		e.Type = strings.TrimPrefix(e.Type, "approved-premises.")
+		count[e.Type]++
+		in := e.Data.Info
+		switch {
+		case e.Type == "biometric.consent-recorded" && in.Given != nil:
+			consent[in.CRN] = *in.Given
+		case e.Type == "biometric.enrolled":
+			if in.Finger != demoFinger || in.By != demoOfficerStaff || in.Slot == nil {
+				t.Errorf("enrolled %+v, want %s by %s in a slot", in, demoFinger, demoOfficerStaff)
+				continue
+			}
+			if enrolled[in.CRN] == nil {
+				enrolled[in.CRN] = map[string]int{}
+			}
+			enrolled[in.CRN][in.Terminal] = *in.Slot
+		case e.Type == "biometric.alternative-offered" && (in.CRN != demoDecliner || in.Why != biometric.WhyDeclined):
+			t.Errorf("alternative offered %+v, want to %s only, who declined", in, demoDecliner)
+		case strings.HasPrefix(e.Type, "movement.") && in.Door == "front":
+			front = append(front, e)
+		}
+	}
+	for _, r := range demoResidents {
+		if given, ok := consent[r.crn]; !ok || given != (r.crn != demoDecliner) {
+			t.Errorf("%s's consent: recorded %v, given %v", r.crn, ok, given)
+		}
+		_, onFront := enrolled[r.crn][demoFrontTerminal]
+		_, onDesk := enrolled[r.crn][demoDeskTerminal]
+		if want := r.crn != demoDecliner; onFront != want || onDesk != want {
+			t.Errorf("%s enrolled on (terminal: slot) %v, want on %s and %s: %v", r.crn, enrolled[r.crn], demoFrontTerminal, demoDeskTerminal, want)
+		}
+	}
+	if count["biometric.alternative-offered"] != 1 || count["biometric.verification-failed"] != 0 || count["biometric.orphan-slot"] != 0 {
+		t.Errorf("events by type %v, want one alternative offered, no finger failed at a door, no orphan slot", count)
+	}
+	if len(front) == 0 {
+		t.Fatalf("no movement at the front door in %d events", len(ls))
+	}
+	for _, e := range front {
+		crn, sf := crnOf(e), e.Data.Info.SecondFactor
+		slot, ok := enrolled[crn][demoFrontTerminal]
+		switch {
+		case crn == demoDecliner:
+			t.Errorf("%s, who declined, went through the front door: %+v", crn, e)
+		case sf == nil || !sf.Checked || sf.Terminal != demoFrontTerminal || sf.Result != sitebus.FactorMatched || sf.Slot == nil:
+			t.Errorf("%s of %s at the front door: second factor %+v, want checked on %s, matched", e.Type, crn, sf, demoFrontTerminal)
+		case !ok || *sf.Slot != slot:
+			t.Errorf("%s of %s matched slot %d of %s; the slot enrolled for them there is %d (%v)", e.Type, crn, *sf.Slot, demoFrontTerminal, slot, ok)
 		}
 	}
 }

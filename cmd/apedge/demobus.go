@@ -47,7 +47,7 @@ func (s sys) demoBrokers(ctx context.Context, o demoOptions, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	site := pki.Site{Code: demoSite, Classes: []string{"door", "reader", "camera", "substance-tester"}} // demoBridgeYAML's
+	site := pki.Site{Code: demoSite, Classes: []string{"door", "reader", "camera", "substance-tester", "biometric"}} // demoBridgeYAML's
 	bus := &demoBus{pkiDir: dir}
 	if bus.site, err = broker.New(ctx, broker.Options{Addr: "127.0.0.1:0", Log: log.With("broker", "site bus"), TLS: tc, Rules: pki.SiteRules(site)}); err != nil {
 		return nil, err
