@@ -8,6 +8,7 @@ import (
 	"github.com/apedge/apedge/devices/gpiodoor"
 	"github.com/apedge/apedge/devices/osdp"
 	"github.com/apedge/apedge/devices/osdpline"
+	"github.com/apedge/apedge/devices/pattester"
 	"github.com/apedge/apedge/devices/reader"
 	"github.com/apedge/apedge/devices/rtsp"
 	"github.com/apedge/apedge/devices/substance"
@@ -23,6 +24,7 @@ func Classes() []device.Class {
 		camera.Class{},      // CCTV cameras, health-checked over RTSP
 		substance.Class{},   // breath-alcohol meters and oral-fluid analysers on serial lines
 		fingerprint.Class{}, // fingerprint terminals at doors and enrolment desks on serial lines
+		pattester.Class{},   // portable appliance (PAT) testers downloading results on serial lines
 	}
 }
 
@@ -41,6 +43,12 @@ func (s *Sim) Camera(id string) *rtsp.SimCamera {
 // SubstanceTester returns the simulated substance tester id, or nil.
 func (s *Sim) SubstanceTester(id string) *substance.Sim {
 	t, _ := s.sims.Get(device.Ref{Class: substance.ClassName, ID: id}).(*substance.Sim)
+	return t
+}
+
+// PATTester returns the simulated PAT tester id, or nil.
+func (s *Sim) PATTester(id string) *pattester.Sim {
+	t, _ := s.sims.Get(device.Ref{Class: pattester.ClassName, ID: id}).(*pattester.Sim)
 	return t
 }
 

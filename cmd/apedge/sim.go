@@ -50,6 +50,9 @@ func (s sys) cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer
 	if len(args) > 0 && args[0] == "substance" {
 		return s.simSubstance(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "dock" {
+		return s.simDock(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "osdp-pd" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 			fmt.Fprint(stdout, simUsage)

@@ -1,11 +1,5 @@
 package substance
 
-import (
-	"math"
-	"strconv"
-	"strings"
-)
-
 // Bounds of a breath reading's figures, as sitebus checks them.
 const (
 	maxAlcoholUg = 1000
@@ -62,38 +56,4 @@ func readingFromBreath(rec Record) (Reading, error) {
 		return r, err
 	}
 	return r, nil
-}
-
-// formatDecimal writes v with at most six decimals and no exponent.
-func formatDecimal(v float64) string {
-	s := strconv.FormatFloat(v, 'f', 6, 64)
-	s = strings.TrimRight(s, "0")
-	s = strings.TrimSuffix(s, ".")
-	if s == "-0" {
-		s = "0"
-	}
-	return s
-}
-
-// parseDecimal reads a decimal of one to six digits, optionally a point and one
-// to six more, and, if signed, an optional leading '-': no exponent, no '+', no
-// spaces.
-func parseDecimal(s string, signed bool) (float64, bool) {
-	t := s
-	if signed && strings.HasPrefix(t, "-") {
-		t = t[1:]
-	}
-	whole, frac, dot := strings.Cut(t, ".")
-	digits := func(d string) bool { return len(d) >= 1 && len(d) <= 6 && strings.Trim(d, "0123456789") == "" }
-	if !digits(whole) || dot && !digits(frac) {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, false
-	}
-	if v == 0 {
-		v = 0 // no -0
-	}
-	return v, true
 }

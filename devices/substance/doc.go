@@ -16,7 +16,8 @@
 //
 // # Lines
 //
-// A record is one line of printable ASCII:
+// A record is one line of printable ASCII (the line layer is package
+// devices/internal/record's, which the PAT testers' protocol shares):
 //
 //	'$' "AP" TYPE ',' FIELD (',' FIELD)* '*' HH CR LF
 //
@@ -124,7 +125,8 @@
 //
 // testdata/good holds these examples as a device sends them (breath-alcohol.txt,
 // oral-fluid.txt) and the bridge's request (request.txt); testdata/bad holds lines
-// every reader must refuse.
+// every reader must refuse (and devices/internal/record/testdata/bad the lines
+// its line layer refuses).
 //
 // # The driver
 //

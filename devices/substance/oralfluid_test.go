@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apedge/apedge/devices/internal/record"
 )
 
 // ofReading returns a good oral-fluid reading with the given panels.
@@ -136,7 +138,7 @@ func TestPanelKeys(t *testing.T) {
 	seen := map[string]string{}
 	for _, p := range DrugPanels() {
 		k := panelKey(p)
-		if !validKey(k) || !strings.HasPrefix(k, "p-") {
+		if !record.ValidKey(k) || !strings.HasPrefix(k, "p-") {
 			t.Errorf("panel %s: key %q is not a record key", p, k)
 		}
 		if q, ok := seen[k]; ok {

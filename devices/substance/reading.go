@@ -310,17 +310,3 @@ func needSelf(rec Record) (string, error) {
 		return "", bad(CauseContent, "%s self %q: pass or fail", rec.Type, clip([]byte(s)))
 	}
 }
-
-// printable says s is min to max bytes of printable ASCII (spaces too if spaces).
-func printable(s string, minLen, maxLen int, spaces bool) bool {
-	if len(s) < minLen || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7E || c == ' ' && !spaces {
-			return false
-		}
-	}
-	return true
-}

@@ -28,6 +28,9 @@ type Bridge struct {
 	// SubstanceTesters lists the breath-alcohol meters and oral-fluid analysers on
 	// serial lines.
 	SubstanceTesters []SubstanceTester `yaml:"substanceTesters,omitempty"`
+	// PATTesters lists the portable appliance testers whose results download over
+	// serial lines (pat.go).
+	PATTesters []PATTester `yaml:"patTesters,omitempty"`
 	// FingerprintTerminals lists the fingerprint terminals, at doors and enrolment
 	// desks; EnhancedSecurity says whether a door's terminal must match the card
 	// holder's finger (biometric.go).
@@ -254,6 +257,7 @@ func LoadBridge(path string) (*Bridge, error) {
 	}
 	b.checkCameras(&c, dir)
 	b.checkSubstanceTesters(&c, dir)
+	b.checkPATTesters(&c, dir)
 	b.checkFingerprint(&c, dir)
 	if b.Simulate != nil {
 		b.checkSimulate(&c)

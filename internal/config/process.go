@@ -41,6 +41,11 @@ type Agent struct {
 	Substance Substance `yaml:"substance,omitempty"`
 	// Biometrics configures fingerprint enrolment and the deletion of templates.
 	Biometrics Biometrics `yaml:"biometrics,omitempty"`
+	// BWCDocks are the site's body-worn camera docks; BWC configures their register.
+	BWCDocks []BWCDock `yaml:"bwcDocks,omitempty"`
+	BWC      BWC       `yaml:"bwc,omitempty"`
+	// PAT configures the register of electrical items (PAT).
+	PAT PAT `yaml:"pat,omitempty"`
 	// Disk sets the free space below which the agent raises a low-disk alarm.
 	Disk Disk `yaml:"disk,omitempty"`
 	Log  Log  `yaml:"log,omitempty"`
@@ -71,6 +76,8 @@ type Devices struct {
 	// SubstanceTesters are the substance testers of BridgeConfig by id, with the
 	// kind of each (breath-alcohol, oral-fluid).
 	SubstanceTesters map[string]string `yaml:"-"`
+	// PATTesters are the PAT testers of BridgeConfig by id, with the name of each.
+	PATTesters map[string]string `yaml:"-"`
 	// Biometrics are the fingerprint terminals of BridgeConfig by id, with the door
 	// each guards (none: an enrolment desk) and its name; EnhancedSecurity is
 	// BridgeConfig's. Filled in when the configuration is loaded.
@@ -119,6 +126,10 @@ func (d *Devices) check(c *checker, dir, site string) {
 	d.SubstanceTesters = map[string]string{}
 	for _, st := range b.SubstanceTesters {
 		d.SubstanceTesters[st.ID] = st.Kind
+	}
+	d.PATTesters = map[string]string{}
+	for _, pt := range b.PATTesters {
+		d.PATTesters[pt.ID] = pt.Name
 	}
 	d.Biometrics = map[string]BiometricPlace{}
 	for _, t := range b.FingerprintTerminals {
@@ -252,7 +263,9 @@ func LoadAgent(path string) (*Agent, error) {
 	a.Disk.check(&c)
 	a.Substance.check(&c)
 	a.Biometrics.check(&c)
+	a.PAT.check(&c)
 	a.Devices.check(&c, dir, a.Site)
+	a.checkBWC(&c)
 	a.Log.check(&c)
 	return &a, c.err(path)
 }
