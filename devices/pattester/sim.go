@@ -192,9 +192,11 @@ const (
 	// FailingInsulationMOhm is an insulation resistance under any limit (1 MΩ for
 	// class I, 2 MΩ for class II).
 	FailingInsulationMOhm = 0.5
-	// FailingLeakageMA is a protective conductor current over the class I limit
-	// (0.75 mA, Kewtech KT72 data sheet) and any touch current limit.
-	FailingLeakageMA = 3.5
+	// FailingLeakageMA is a protective conductor or touch current over every limit
+	// in use: the 5 mA of the IET Code of Practice's 5th edition (formats/pat's
+	// default) and the stricter 3.5 mA and 0.75 mA figures of earlier editions
+	// and tester data sheets (Kewtech KT72).
+	FailingLeakageMA = 7.5
 )
 
 // Failing sends the record of a test of r in which figure ("earth",
