@@ -42,13 +42,17 @@ prefixed with @N (e.g. "@2 swipe 12:10001"):
 
 // cmdSim runs simulated devices worked by commands on s.stdin: OSDP readers
 // answering on a serial line (osdp-pd), an RTSP camera (camera), a breath meter or
-// an oral-fluid analyser (substance).
+// an oral-fluid analyser (substance), a PAT tester (pat), a body-worn camera dock
+// (dock).
 func (s sys) cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "camera" {
 		return s.simCamera(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "substance" {
 		return s.simSubstance(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "pat" {
+		return s.simPAT(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "dock" {
 		return s.simDock(ctx, args[1:], stdout, stderr)
@@ -58,7 +62,7 @@ func (s sys) cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprint(stdout, simUsage)
 			return nil
 		}
-		fmt.Fprint(stderr, "apedge sim: say which device: apedge sim osdp-pd -h, apedge sim camera -h, apedge sim substance -h\n")
+		fmt.Fprint(stderr, "apedge sim: say which device: apedge sim osdp-pd -h, apedge sim camera -h, apedge sim substance -h, apedge sim pat -h, apedge sim dock -h\n")
 		return cli.ErrUsage
 	}
 	fs := cli.Flags("sim osdp-pd", simUsage, stderr)

@@ -90,28 +90,16 @@ func (s sys) simSubstance(ctx context.Context, args []string, stdout, stderr io.
 		return cli.ErrUsage
 	}
 	sim := substance.NewSim(*kind, *serial, s.clock)
-	var port io.ReadWriter
+	port, closePort, name, err := openSimLine(*tty, *mkpty, *baud)
+	if err != nil {
+		return err
+	}
+	defer closePort()
 	if *mkpty {
-		ptmx, pts, err := pty.Open()
-		if err != nil {
-			return fmt.Errorf("pseudo-terminal: %w", err)
-		}
-		defer ptmx.Close()
-		defer pts.Close() // held open, so the line never hangs up when the bridge closes it
-		if err := rawTerminal(pts); err != nil {
-			return fmt.Errorf("pseudo-terminal %s: %w", pts.Name(), err)
-		}
-		port = ptmx
-		fmt.Fprintf(stdout, "simulated %s %s answering on %s\n", *kind, *serial, pts.Name())
-		fmt.Fprintf(stdout, "bridge configuration: substanceTesters: - {id: %s, kind: %s, port: %s}\n", id, *kind, pts.Name())
+		fmt.Fprintf(stdout, "simulated %s %s answering on %s\n", *kind, *serial, name)
+		fmt.Fprintf(stdout, "bridge configuration: substanceTesters: - {id: %s, kind: %s, port: %s}\n", id, *kind, name)
 	} else {
-		p, err := serialport.Open(*tty, *baud)
-		if err != nil {
-			return err
-		}
-		defer p.Close()
-		port = p
-		fmt.Fprintf(stdout, "simulated %s %s answering on %s at %d baud\n", *kind, *serial, *tty, *baud)
+		fmt.Fprintf(stdout, "simulated %s %s answering on %s at %d baud\n", *kind, *serial, name, *baud)
 	}
 	go simSubstanceCommands(ctx, s.stdin, stdout, sim, s.clock)
 	served := make(chan error, 1)
@@ -136,6 +124,30 @@ func simSubstanceID(kind string) string {
 		return "oral-1"
 	}
 	return ""
+}
+
+// openSimLine opens the line a simulated serial device answers on: the serial
+// device tty at baud, or with mkpty a new pseudo-terminal (raw, its far end held
+// open so that the line never hangs up when the bridge closes it). It returns the
+// line, how to close it and the device name to give the bridge.
+func openSimLine(tty string, mkpty bool, baud int) (io.ReadWriter, func(), string, error) {
+	if !mkpty {
+		p, err := serialport.Open(tty, baud)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return p, func() { p.Close() }, tty, nil
+	}
+	ptmx, pts, err := pty.Open()
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("pseudo-terminal: %w", err)
+	}
+	closeBoth := func() { ptmx.Close(); pts.Close() }
+	if err := rawTerminal(pts); err != nil {
+		closeBoth()
+		return nil, nil, "", fmt.Errorf("pseudo-terminal %s: %w", pts.Name(), err)
+	}
+	return ptmx, closeBoth, pts.Name(), nil
 }
 
 // rawTerminal puts the terminal f into raw mode, as a serial line is: no echo, no line
