@@ -28,7 +28,9 @@ func TestSimPAT(t *testing.T) {
 	var stdout, stderr clitest.LockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- sys{stdin: in, clock: clk}.cmdSim(ctx, []string{"pat", "-pty", "-serial", "KT-77-0042"}, &stdout, &stderr) }()
+	go func() {
+		done <- sys{stdin: in, clock: clk}.cmdSim(ctx, []string{"pat", "-pty", "-serial", "KT-77-0042"}, &stdout, &stderr)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		stdin.Close()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	fpat "github.com/apedge/apedge/formats/pat"
 )
 
 // PAT configures the agent's register of electrical items (agent/pat): the
@@ -54,6 +56,55 @@ type PAT struct {
 	// DueWithin is how far ahead the dashboard lists items due for a retest
 	// (default 336h: 14 days).
 	DueWithin time.Duration `yaml:"dueWithin,omitempty"`
+	// Limits are the pass limits the agent holds every test record's figures
+	// against (formats/pat.Limits.Check), whichever way the record comes: a
+	// figure not given keeps formats/pat.DefaultLimits' (the IET Code of
+	// Practice's, 5th edition, as tester makers publish them; that function says
+	// where each comes from).
+	Limits PATLimits `yaml:"limits,omitempty"`
+}
+
+// PATLimits are the pass limits of a test record's figures, per class (see
+// formats/pat.Limits, which each field maps to); zero: the default.
+type PATLimits struct {
+	// EarthOhm is the highest Class I earth continuity, in ohms (default 0.2:
+	// 0.1 Ω plus a 5 m cord of 1.0 mm²; 0.5 for a site with older equipment).
+	EarthOhm float64 `yaml:"earthOhm,omitempty"`
+	// InsulationMOhmClassI and InsulationMOhmClassII are the lowest insulation
+	// resistances, in megohms (default 1 and 2).
+	InsulationMOhmClassI  float64 `yaml:"insulationMOhmClassI,omitempty"`
+	InsulationMOhmClassII float64 `yaml:"insulationMOhmClassII,omitempty"`
+	// InsulationVolts are the insulation test voltages allowed (default 500 and
+	// 250 V).
+	InsulationVolts []int `yaml:"insulationVolts,omitempty"`
+	// LeakageMAClassI and LeakageMAClassII are the highest protective conductor
+	// and touch currents, in milliamps (default 5).
+	LeakageMAClassI  float64 `yaml:"leakageMAClassI,omitempty"`
+	LeakageMAClassII float64 `yaml:"leakageMAClassII,omitempty"`
+	// ClassIIInspectionOnly lets a Class II item pass on its visual inspection
+	// alone (default false).
+	ClassIIInspectionOnly bool `yaml:"classIIInspectionOnly,omitempty"`
+}
+
+// Pat returns l as formats/pat's limits, its zero fields the defaults'.
+func (l PATLimits) Pat() fpat.Limits {
+	d := fpat.DefaultLimits()
+	or := func(v, def float64) float64 {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	d.EarthOhm = or(l.EarthOhm, d.EarthOhm)
+	d.InsulationMOhmClassI = or(l.InsulationMOhmClassI, d.InsulationMOhmClassI)
+	d.InsulationMOhmClassII = or(l.InsulationMOhmClassII, d.InsulationMOhmClassII)
+	d.LeakageMAClassI = or(l.LeakageMAClassI, d.LeakageMAClassI)
+	d.LeakageMAClassII = or(l.LeakageMAClassII, d.LeakageMAClassII)
+	if len(l.InsulationVolts) > 0 {
+		d.InsulationVolts = slices.Clone(l.InsulationVolts)
+	}
+	d.ClassIIInspectionOnly = l.ClassIIInspectionOnly
+	return d
 }
 
 // PATMonths is a retest interval in months per class of an item (I, II, III);
@@ -175,5 +226,8 @@ func (p *PAT) check(c *checker) {
 	}
 	if p.DueWithin < 24*time.Hour || p.DueWithin > 90*24*time.Hour {
 		c.add("pat.dueWithin", p.DueWithin.String(), "use 24h to 2160h (90 days); 336h (14 days) is usual")
+	}
+	if err := p.Limits.Pat().Validate(); err != nil {
+		c.add("pat.limits", strings.TrimPrefix(err.Error(), "pat: limits: "), "give positive figures, and test voltages of 1 to 1000 V")
 	}
 }

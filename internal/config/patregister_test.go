@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	fpat "github.com/apedge/apedge/formats/pat"
 	"github.com/apedge/apedge/internal/config"
 )
 
@@ -56,6 +57,18 @@ func TestLoadAgentPAT(t *testing.T) {
 	if p.DueWithin != 7*24*time.Hour {
 		t.Errorf("dueWithin %v", p.DueWithin)
 	}
+	if l := a.PAT.Limits.Pat(); !reflect.DeepEqual(l, fpat.DefaultLimits()) {
+		t.Errorf("limits %+v, want the defaults when none are given", l)
+	}
+	a, err = config.LoadAgent(writeFile(t, dir, "agent.yaml", minimalAgent+"pat: {limits: {earthOhm: 0.5, insulationVolts: [500], leakageMAClassII: 0.25}}\n", 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fpat.DefaultLimits()
+	want.EarthOhm, want.InsulationVolts, want.LeakageMAClassII = 0.5, []int{500}, 0.25
+	if l := a.PAT.Limits.Pat(); !reflect.DeepEqual(l, want) {
+		t.Errorf("limits %+v, want %+v (those given, the defaults for the others)", l, want)
+	}
 
 	for _, c := range []struct{ yaml, field string }{
 		{"pat: {prohibited: ['  ']}\n", "pat.prohibited[0]"},
@@ -64,6 +77,8 @@ func TestLoadAgentPAT(t *testing.T) {
 		{"pat: {retestMonths: {' ': {I: 6}}}\n", "pat.retestMonths. "},
 		{"pat: {dueWithin: 1h}\n", "pat.dueWithin"},
 		{"pat: {dueWithin: 2400h}\n", "pat.dueWithin"},
+		{"pat: {limits: {earthOhm: -0.1}}\n", "pat.limits"},
+		{"pat: {limits: {insulationVolts: [5000]}}\n", "pat.limits"},
 	} {
 		_, err := config.LoadAgent(writeFile(t, dir, "bad.yaml", minimalAgent+c.yaml, 0o644))
 		var ce *config.Error
