@@ -83,6 +83,8 @@ type Agent struct {
 	curfew   *curfewRun        // curfew decisions
 	subst    *Substances       // substance tests
 	bio      *Biometrics       // fingerprint consent, enrolment and deletion
+	pat      *PATRegister      // the register of electrical items (PAT)
+	bwc      *BWCRegister      // body-worn cameras and their docks (bwcs.go)
 
 	clock   clock.Clock // every time the agent records
 	free    FreeSpace   // the journal's free space
@@ -203,6 +205,14 @@ func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	if a.bio, err = newBiometrics(a, cfg.Biometrics); err != nil {
+		j.Close()
+		return nil, err
+	}
+	if a.pat, err = newPATRegister(a, cfg.PAT); err != nil {
+		j.Close()
+		return nil, err
+	}
+	if a.bwc, err = newBWCRegister(a, cfg.BWC); err != nil {
 		j.Close()
 		return nil, err
 	}
@@ -377,6 +387,20 @@ func (a *Agent) Run(ctx context.Context) error {
 			fail(err)
 		}
 	}()
+	patDone := make(chan struct{})
+	go func() {
+		defer close(patDone)
+		if err := a.pat.run(procCtx); err != nil {
+			fail(err)
+		}
+	}()
+	bwcDone := make(chan struct{})
+	go func() {
+		defer close(bwcDone)
+		if err := a.bwc.run(procCtx); err != nil {
+			fail(err)
+		}
+	}()
 	acksDone := make(chan struct{})
 	go func() { defer close(acksDone); a.sendAcks(procCtx) }()
 	<-procCtx.Done()
@@ -385,6 +409,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	<-curfewDone
 	<-diskDone
 	<-bioDone
+	<-patDone
+	<-bwcDone
 	<-checkpointsDone
 	a.bus.Disconnect(250)
 	if a.busUp.Load() {
@@ -548,6 +574,11 @@ func (a *Agent) prepare(ctx context.Context, m mqtt.Message) (*event.Draft, devM
 		}
 		return a.refuse(tp, msg, r), devMsg{}, nil
 	}
+	if tp.Class == sitebus.ClassBWCDock {
+		// A dock is MQTT-native: its messages carry its own boot and seq, not the
+		// bridge's, and change the camera register here, in arrival order (bwcs.go).
+		return a.bwcMessage(ctx, tp, msg, func(err error) { a.badMessage(m, err) })
+	}
 	a.checkSeq(tp, msg)
 	if tp.Kind == sitebus.KindCmdResult {
 		a.result(msg.Data)
@@ -581,6 +612,16 @@ func (a *Agent) prepare(ctx context.Context, m mqtt.Message) (*event.Draft, devM
 		// A terminal's events change the biometrics engine, journaled here in arrival
 		// order (biometrics.go), as substance readings are.
 		err := a.bio.event(ctx, tp, msg)
+		if bad := (*badDataError)(nil); errors.As(err, &bad) {
+			a.badMessage(m, err)
+			return nil, from, nil
+		}
+		return nil, from, err
+	}
+	if tp.Class == sitebus.ClassPATTester && msg.Kind == sitebus.PATTestKind {
+		// A PAT tester's test is recorded in the register here, in arrival order
+		// (pats.go), as substance readings are.
+		err := a.pat.test(ctx, tp, msg)
 		if bad := (*badDataError)(nil); errors.As(err, &bad) {
 			a.badMessage(m, err)
 			return nil, from, nil

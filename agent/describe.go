@@ -218,6 +218,12 @@ func (d *Describer) Sentence(f Fact) string {
 	if s, ok := d.biometricSentence(f); ok {
 		return s
 	}
+	if s, ok := d.patSentence(f); ok {
+		return s
+	}
+	if s, ok := d.bwcSentence(f); ok {
+		return s
+	}
 	switch f.Type {
 	case "movement.entered":
 		return upper(who) + " came in" + by(door) + " at " + when + d.basis(in) + during

@@ -98,11 +98,13 @@ func (a *Agent) checkDevice(tp sitebus.Topic) *refusedError {
 	_, isCamera := d.Cameras[tp.ID]
 	_, isTester := d.SubstanceTesters[tp.ID]
 	_, isTerminal := d.Biometrics[tp.ID]
+	_, isPATTester := d.PATTesters[tp.ID]
 	is := [...]struct {
 		class string
 		ok    bool
 	}{{sitebus.ClassDoor, d.Doors[tp.ID]}, {sitebus.ClassReader, isReader}, {sitebus.ClassCamera, isCamera},
-		{sitebus.ClassSubstanceTester, isTester}, {sitebus.ClassBiometric, isTerminal}}
+		{sitebus.ClassSubstanceTester, isTester}, {sitebus.ClassBiometric, isTerminal}, {sitebus.ClassPATTester, isPATTester},
+		{sitebus.ClassBWCDock, a.cfg.Dock(tp.ID) != nil}}
 	for _, c := range is {
 		if c.class == tp.Class && c.ok {
 			return nil

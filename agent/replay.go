@@ -34,11 +34,15 @@ func (a *Agent) replayJournal(ctx context.Context) error {
 			a.curfew.restoreEvent(&cr, ev)
 			a.subst.replay(e.Seq, ev)
 			a.bio.replay(e.Seq, ev)
+			a.pat.replay(e.Seq, ev)
+			a.bwc.replay(e.Seq, ev)
 		}
 		from = es[len(es)-1].Seq + 1
 	}
 	a.curfew.restoreDone(&cr)
 	a.subst.replayed()
 	a.bio.replayed()
+	a.pat.replayed()
+	a.bwc.replayed()
 	return nil
 }

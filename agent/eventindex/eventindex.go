@@ -73,6 +73,9 @@ var AlarmTypes = []string{
 	"biometric.deletion-overdue",
 	"biometric.orphan-slot",
 	"biometric.verification-failed",
+	"bwc.overdue",
+	"bwc.offload-failed",
+	"bwc.removed-unissued",
 }
 
 // ErrNotFound is returned by Alarm when seq is not an indexed alarm.

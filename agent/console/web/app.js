@@ -29,7 +29,8 @@ const ALARM_TYPES = new Set(['door.forced', 'door.held-open', 'door.tailgate', '
   'curfew.breached', 'presence.inconsistent', 'agent.clock-unsynced',
   'delivery.ack-refused', 'device.refused', 'command.unordered', 'agent.disk-low', 'bridge.messages-lost',
   'camera.offline', 'camera.auth-failed', 'camera.stalled', 'camera.frozen', 'camera.degraded',
-  'substance.reading-unbound', 'biometric.deletion-overdue', 'biometric.orphan-slot', 'biometric.verification-failed']);
+  'substance.reading-unbound', 'biometric.deletion-overdue', 'biometric.orphan-slot', 'biometric.verification-failed',
+  'bwc.overdue', 'bwc.offload-failed', 'bwc.removed-unissued']);
 // Each alarm type's title, as staff say it.
 const ALARM_TITLE = {
   'door.forced': 'Door forced', 'door.held-open': 'Door held open', 'door.tailgate': 'Tailgating',
@@ -44,6 +45,8 @@ const ALARM_TITLE = {
   'substance.reading-unbound': 'Substance reading matched no test',
   'biometric.deletion-overdue': 'Fingerprint deletion overdue', 'biometric.orphan-slot': 'Fingerprint template nobody holds',
   'biometric.verification-failed': 'Fingerprint check failed at the door',
+  'bwc.overdue': 'Body-worn camera overdue', 'bwc.offload-failed': 'Body-worn camera footage not offloaded',
+  'bwc.removed-unissued': 'Body-worn camera taken without issue',
 };
 // Priorities as the API names them: an icon and a word each, never colour alone.
 const PRIORITY = { urgent: '⚠ URGENT', high: '⚠ HIGH', normal: '• NORMAL', low: '· LOW' };
@@ -65,6 +68,9 @@ const ALARM_TEXT = {
   'camera.stalled': 'The camera answers but sends no picture',
   'camera.frozen': 'The camera\'s picture is frozen, black or covered',
   'camera.degraded': 'The camera\'s picture is poorer than its minimum (frame rate, bitrate, size or packet loss)',
+  'bwc.overdue': 'A body-worn camera has been out longer than a shift: find who has it',
+  'bwc.offload-failed': 'A dock could not offload a body-worn camera\'s footage: the camera is not issued until it does',
+  'bwc.removed-unissued': 'A body-worn camera was taken from its dock with no issue recorded',
 };
 // Plain symbols every font has: a control-room PC may have no emoji font.
 const DOOR_ICON = { locked: '■', unlocked: '□', open: '▯', forced: '⚠', 'held-open': '⚠' };
