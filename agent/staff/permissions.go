@@ -40,12 +40,18 @@ const (
 	// refusal), enrol their fingers on a terminal, cancel an enrolment, and ask for
 	// their templates to be deleted.
 	PermBiometrics Permission = "biometrics"
+	// PermBWC: issue a body-worn camera from a dock to a member of staff (every
+	// role wears them).
+	PermBWC Permission = "bwc"
+	// PermPAT: keep the electrical items register: register items, record and
+	// import their PAT results, authorise and withdraw them.
+	PermPAT Permission = "pat"
 )
 
 // AllPermissions lists every permission.
 func AllPermissions() []Permission {
 	return []Permission{PermRead, PermRegister, PermDoors, PermLockdown, PermAlarms, PermExport, PermAccounts,
-		PermSubstanceTest, PermSubstanceResults, PermBiometrics}
+		PermSubstanceTest, PermSubstanceResults, PermBiometrics, PermBWC, PermPAT}
 }
 
 // Policy is the permissions of each role.
@@ -56,14 +62,16 @@ type Policy map[Role][]Permission
 // keyworkers also test residents and see their results; security staff work the
 // doors and the alarms, and see no results and enrol no one; managers do all of
 // that but security's and lock the site down and export; admins also manage
-// accounts.
+// accounts. Every role issues body-worn cameras; all but security keep the
+// electrical items register.
 func DefaultPolicy() Policy {
 	return Policy{
-		RoleStaff:     {PermRead, PermRegister, PermBiometrics},
-		RoleKeyworker: {PermRead, PermRegister, PermSubstanceTest, PermSubstanceResults, PermBiometrics},
-		RoleSecurity:  {PermRead, PermDoors, PermAlarms},
-		RoleManager:   {PermRead, PermRegister, PermDoors, PermLockdown, PermAlarms, PermExport, PermSubstanceTest, PermSubstanceResults, PermBiometrics},
-		RoleAdmin:     AllPermissions(),
+		RoleStaff:     {PermRead, PermRegister, PermBiometrics, PermBWC, PermPAT},
+		RoleKeyworker: {PermRead, PermRegister, PermSubstanceTest, PermSubstanceResults, PermBiometrics, PermBWC, PermPAT},
+		RoleSecurity:  {PermRead, PermDoors, PermAlarms, PermBWC},
+		RoleManager: {PermRead, PermRegister, PermDoors, PermLockdown, PermAlarms, PermExport, PermSubstanceTest, PermSubstanceResults,
+			PermBiometrics, PermBWC, PermPAT},
+		RoleAdmin: AllPermissions(),
 	}
 }
 

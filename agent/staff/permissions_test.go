@@ -30,6 +30,11 @@ func TestDefaultPolicy(t *testing.T) {
 		{staff.RoleManager, staff.PermBiometrics, true},
 		{staff.RoleAdmin, staff.PermBiometrics, true},
 		{staff.RoleSecurity, staff.PermBiometrics, false},
+		{staff.RoleSecurity, staff.PermBWC, true}, // every role wears a camera
+		{staff.RoleStaff, staff.PermBWC, true},
+		{staff.RoleStaff, staff.PermPAT, true},
+		{staff.RoleManager, staff.PermPAT, true},
+		{staff.RoleSecurity, staff.PermPAT, false},
 	} {
 		if got := p.Allows(c.role, c.perm); got != c.ok {
 			t.Errorf("%s %s = %v, want %v", c.role, c.perm, got, c.ok)
