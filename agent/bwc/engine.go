@@ -64,7 +64,9 @@ const (
 	DefaultMinBatteryPct = 80
 	DefaultShift         = 12 * time.Hour
 	DefaultTakeWithin    = 2 * time.Minute
-	// MaxSlots bounds a dock's slot numbers (0 to MaxSlots-1).
+	// MaxSlots bounds a dock's slot numbers. The docks number them 1 to MaxSlots
+	// on the site bus (whose decoder refuses 0); the engine takes 0 to MaxSlots,
+	// so that its own tests may count from 0.
 	MaxSlots = 64
 	// MaxFaults bounds the faults a reading may list.
 	MaxFaults = 16
@@ -410,8 +412,8 @@ func checkDock(id string, slot int) error {
 	if !sitebus.ValidDeviceID(id) {
 		return fmt.Errorf("%w: %q is not a dock id", ErrInvalid, fact.Clip(id))
 	}
-	if slot < 0 || slot >= MaxSlots {
-		return fmt.Errorf("%w: slot %d of %s: use 0 to %d", ErrInvalid, slot, id, MaxSlots-1)
+	if slot < 0 || slot > MaxSlots {
+		return fmt.Errorf("%w: slot %d of %s: use 1 to %d", ErrInvalid, slot, id, MaxSlots)
 	}
 	return nil
 }

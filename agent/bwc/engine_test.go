@@ -497,7 +497,8 @@ func TestReadingRefuses(t *testing.T) {
 		{"no dock", func(r *bwc.SlotReading) { r.Dock = "" }},
 		{"a dock id with a slash", func(r *bwc.SlotReading) { r.Dock = "dock/1" }},
 		{"a negative slot", func(r *bwc.SlotReading) { r.Slot = -1 }},
-		{"a slot beyond MaxSlots", func(r *bwc.SlotReading) { r.Slot = bwc.MaxSlots }},
+		{"a slot beyond MaxSlots", func(r *bwc.SlotReading) { r.Slot = bwc.MaxSlots + 1 }},
+		{"a negative slot", func(r *bwc.SlotReading) { r.Slot = -1 }},
 		{"no time", func(r *bwc.SlotReading) { r.At = time.Time{} }},
 		{"occupied with no serial", func(r *bwc.SlotReading) { r.Serial = "" }},
 		{"empty with a serial", func(r *bwc.SlotReading) { r.Occupied = false }},
@@ -526,5 +527,15 @@ func TestReadingRefuses(t *testing.T) {
 	read(t, e, r)
 	if c := camera(t, e, "CAM-1"); c.Firmware != "1.0 beta" || !slices.Equal(c.Faults, []string{"a", "b"}) || c.OffloadDetail != "line break" {
 		t.Errorf("cleaned %+v", c)
+	}
+}
+
+// TestLastSlot: the last slot a dock may have, as the bus numbers it
+// (MaxSlots), takes a camera that can be issued from it.
+func TestLastSlot(t *testing.T) {
+	e := newEngine(t)
+	read(t, e, docked(office, bwc.MaxSlots, "CAM-64", 100, at(0)))
+	if i, _ := issue(t, e, "CAM-64", "ann-staff", at(1)); i.Slot != bwc.MaxSlots {
+		t.Errorf("issued from slot %d, want %d", i.Slot, bwc.MaxSlots)
 	}
 }

@@ -346,7 +346,7 @@ func TestApplyRefuses(t *testing.T) {
 		{"an issue at 101%", edit(t, issued, func(m map[string]any) { m["camera"], m["issue"], m["battery"] = "CAM-3", 2, 101 }), bwc.ErrInvalid},
 		{"an issue to no one", edit(t, issued, func(m map[string]any) { m["camera"], m["issue"], m["staff"] = "CAM-3", 2, "" }), bwc.ErrInvalid},
 		{"an issue by no one", edit(t, issued, func(m map[string]any) { m["camera"], m["issue"], m["by"] = "CAM-3", 2, " " }), bwc.ErrInvalid},
-		{"an issue from slot 64", edit(t, issued, func(m map[string]any) { m["camera"], m["issue"], m["slot"] = "CAM-3", 2, 64 }), bwc.ErrInvalid},
+		{"an issue from slot 65", edit(t, issued, func(m map[string]any) { m["camera"], m["issue"], m["slot"] = "CAM-3", 2, 65 }), bwc.ErrInvalid},
 		{"an issue of no serial", edit(t, issued, func(m map[string]any) { m["camera"] = "" }), bwc.ErrInvalid},
 		{"an issue with no time", edit(t, issued, func(m map[string]any) { m["camera"], m["issue"] = "CAM-3", 2; delete(m, "at") }), bwc.ErrInvalid},
 		{"taken twice", taken, bwc.ErrState},
