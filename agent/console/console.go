@@ -71,6 +71,10 @@ type Site interface {
 	Substances() *agent.Substances
 	// Biometrics is the site's fingerprint enrolment and deletion.
 	Biometrics() *agent.Biometrics
+	// PAT is the site's register of electrical items.
+	PAT() *agent.PATRegister
+	// BWC is the site's body-worn camera register.
+	BWC() *agent.BWCRegister
 }
 
 // Options configure a Server.
@@ -187,6 +191,8 @@ func (s *Server) routes() {
 	static := http.FileServerFS(web)
 	s.handle("GET /{$}", "", static.ServeHTTP)
 	s.handle("GET /app.js", "", static.ServeHTTP)
+	s.handle("GET /pat.js", "", static.ServeHTTP)
+	s.handle("GET /bwc.js", "", static.ServeHTTP)
 	s.handle("GET /style.css", "", static.ServeHTTP)
 	s.handle("GET /openapi.yaml", "", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
@@ -252,6 +258,19 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/biometrics/enrolments/{id}", staff.PermBiometrics, s.enrolment)
 	s.handle("POST /api/v1/biometrics/enrolments/{id}/cancel", staff.PermBiometrics, s.cancelEnrolment)
 	s.handle("GET /api/v1/biometrics/deletions", staff.PermBiometrics, s.deletions)
+	s.handle("GET /api/v1/pat", staff.PermRead, s.patOverview)
+	s.handle("GET /api/v1/pat/items", staff.PermRead, s.patItems)
+	s.handle("POST /api/v1/pat/items", staff.PermPAT, s.patRegister)
+	s.handle("GET /api/v1/pat/items/{id}", staff.PermRead, s.patItem)
+	s.handle("POST /api/v1/pat/items/{id}/tests", staff.PermPAT, s.patTest)
+	s.handle("POST /api/v1/pat/items/{id}/authorise", staff.PermPAT, s.patAuthorise)
+	s.handle("POST /api/v1/pat/items/{id}/withdraw", staff.PermPAT, s.patWithdraw)
+	s.handle("POST /api/v1/pat/import", staff.PermPAT, s.patImport)
+	s.handle("GET /api/v1/pat/due", staff.PermRead, s.patDue)
+	s.handle("GET /api/v1/pat/handback/{crn}", staff.PermRead, s.patHandBack)
+	s.handle("GET /api/v1/pat/labels", staff.PermRead, s.patLabels)
+	s.handle("GET /api/v1/bwc", staff.PermRead, s.bwcOverview)
+	s.handle("POST /api/v1/bwc/issue", staff.PermBWC, s.bwcIssue)
 }
 
 // handle registers h for pattern, behind sign-in with permission perm unless perm is

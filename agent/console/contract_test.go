@@ -16,6 +16,8 @@ var streamOps = map[string]string{
 	"status": "/api/v1/status", "doors": "/api/v1/doors", "alarms": "/api/v1/alarms",
 	"residents": "/api/v1/residents", "roll": "/api/v1/curfew/roll", "devices": "/api/v1/devices",
 	"substance": "/api/v1/substance", "biometrics": "/api/v1/biometrics",
+	"pat": "/api/v1/pat",
+	"bwc": "/api/v1/bwc",
 }
 
 // checkContract checks every field the page read (window.apedgeReads: operation →

@@ -97,6 +97,8 @@ type siteSetup struct {
 	// bridge is YAML added to the bridge's configuration (and so the agent's
 	// devices): withFingerprints's terminals.
 	bridge string
+	// bwcAgent is YAML added to the agent's configuration: withDock's docks.
+	bwcAgent string
 }
 
 // siteOption changes how newConsoleSite makes the site.
@@ -164,6 +166,11 @@ func newConsoleSite(t testing.TB, opts ...siteOption) *consoleSite {
 	acfg, err := config.LoadAgent(write("agent.yaml", fmt.Sprintf(agentYAML, site, site, brk.URL(), brk.URL(), agentBridge)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if set.bwcAgent != "" {
+		if acfg, err = config.LoadAgent(write("agent.yaml", fmt.Sprintf(agentYAML, site, site, brk.URL(), brk.URL(), agentBridge)+set.bwcAgent)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.cfg = acfg
 	if s.agent, err = agent.New(t.Context(), acfg, log, agent.WithClock(s.clock)); err != nil {

@@ -24,6 +24,10 @@ type stateView struct {
 	// Biometrics is the biometrics overview (GET /api/v1/biometrics), enrolments'
 	// live steps among it, for staff who enrol; absent for others.
 	Biometrics *biometricsView `json:"biometrics,omitempty"`
+	// PAT is the register of electrical items (GET /api/v1/pat), for every user.
+	PAT *patView `json:"pat,omitempty"`
+	// BWC is the body-worn camera register (GET /api/v1/bwc), for everyone.
+	BWC *bwcView `json:"bwc,omitempty"`
 }
 
 // stream sends the dashboard server-sent events: "state" (the whole picture) at once
@@ -139,5 +143,15 @@ func (s *Server) stateNow(r *http.Request) (stateView, error) {
 		}
 		v.Biometrics = &bv
 	}
+	pv, err := s.patNow(r)
+	if err != nil {
+		return stateView{}, err
+	}
+	v.PAT = &pv
+	bw, err := s.bwcNow(r)
+	if err != nil {
+		return stateView{}, err
+	}
+	v.BWC = &bw
 	return v, nil
 }

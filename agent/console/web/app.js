@@ -289,6 +289,8 @@ function signedOut(message) {
   S.subSeen.clear(); S.subSeenAt.clear();
   closeSubResult();
   closeBioConsent(); closeBioDelete(); showBioPrompt();
+  if (typeof clearBWC === 'function') clearBWC(); // bwc.js
+  if (typeof clearPAT === 'function') clearPAT(); // pat.js
   const enrol = $('#bio-enrol-form');
   enrol.reset(); delete enrol.dataset.filled; delete enrol.dataset.want; formMsg(enrol, '');
   $('#substance-action').hidden = true;
@@ -444,6 +446,8 @@ function applyState(d) {
   if (Array.isArray(d.residents)) S.residents = d.residents;
   if (d.substance) S.substance = d.substance;
   if (d.biometrics) setBiometrics(d.biometrics);
+  if (d.pat && typeof setPAT === 'function') setPAT(d.pat); // pat.js
+  if (d.bwc && typeof setBWC === 'function') setBWC(d.bwc); // bwc.js
   renderAll();
 }
 

@@ -76,6 +76,21 @@ naming them.
   biometric delete  CRN -yes          delete their templates everywhere, proven by read-back
   biometric pending                   deletions still waiting, longest first, OVERDUE marked
   biometric deletions                 every deletion, with the index table that proved it
+  bwc       [status]                  body-worn camera docks and cameras: who has which since when,
+                                      battery, offload, faults, why not issued, OVERDUE marked
+  bwc issue CAMERA [-to STAFF]        issue a docked camera to a member of staff (roster id),
+                                      in your name; a refusal says every reason
+  pat [list] [-crn CRN] [-label L] [-status S]
+                                      electrical items: owner, class, status, retest due, flagged
+  pat show LABEL                      one item with its test history and each test's flags
+  pat import FILE [-layout apedge|patorganiser]
+                                      a PAT software's CSV export, all or nothing: validated
+                                      here first (progress on a long file), then uploaded
+  pat authorise LABEL                 authorise an item with a pass in date for use
+  pat withdraw LABEL -reason TEXT     withdraw an item from use
+  pat due                             items due for a retest within 14 days, and out of date
+  pat labels [-crn CRN] [-label L] [-status S]
+                                      the label list to print
   export    -o FILE                   the whole signed journal, to check with apedge verify
   users                               user accounts (admin)
   user add  -name NAME -role ROLE     the password is read twice from the terminal, or
@@ -178,6 +193,8 @@ func commands() map[string]command {
 		"ack":         cmdAck,
 		"substance":   cmdSubstance,
 		"biometric":   cmdBiometric,
+		"pat":         cmdPAT,
+		"bwc":         cmdBWC,
 		"export":      cmdExport,
 		"users":       cmdUsers,
 		"user":        cmdUser,
