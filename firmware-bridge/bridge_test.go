@@ -798,3 +798,27 @@ func TestResendUntilAcked(t *testing.T) {
 		return err == nil && n == 0, fmt.Sprint(n, err)
 	})
 }
+
+// TestCommandsForAClassItRunsNot: a command for a class the bridge runs no device
+// of (a body-worn camera dock, which speaks MQTT itself) is not the bridge's to
+// answer. The door command sent after it is answered; the dock's never is.
+func TestCommandsForAClassItRunsNot(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	soon := time.Now().Add(time.Minute)
+	slot := 2
+	dock := sitebus.Command{ID: "d1", Action: sitebus.ActionIndicate, Deadline: soon, By: "agent", Slot: &slot, Pattern: "issue"}
+	b, err := sitebus.SignCommand(h.key, site, sitebus.ClassBWCDock, "dock-1", &dock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mqttclient.WaitTimeout(t.Context(), h.agt.Publish(sitebus.DeviceTopic(site, sitebus.ClassBWCDock, "dock-1", sitebus.KindCmd), 1, false, b), timeout); err != nil {
+		t.Fatal(err)
+	}
+	if res := command(t, h, sitebus.ClassDoor, "front", sitebus.Command{ID: "c1", Action: sitebus.ActionUnlock, Deadline: soon, By: "staff-7", ForMs: 1000}); res.Status != sitebus.ResultDone {
+		t.Errorf("unlock: %+v", res)
+	}
+	if rs := h.bus.device(t, sitebus.ClassBWCDock, "dock-1", sitebus.KindCmdResult); len(rs) != 0 {
+		t.Errorf("the bridge answered the dock's command: %s", rs[0].Data)
+	}
+}

@@ -113,6 +113,10 @@ func (b *Bridge) onCommand(ctx context.Context, topic string, raw []byte) {
 		b.log.Warn("bad command topic", "topic", topic, "err", err)
 		return
 	}
+	if !b.runsClass(tp.Class) {
+		b.log.Debug("command for a class the bridge runs no device of: left to its device", "topic", topic)
+		return
+	}
 	now := b.clock.Now()
 	b.openLedger(now) // Run opened it; a test's bridge may not have run
 	answer := func(id, status, why string) {

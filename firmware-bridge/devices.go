@@ -93,6 +93,20 @@ func (b *Bridge) lookup(ref device.Ref) device.Device {
 	return b.devs[ref]
 }
 
+// runsClass says the bridge runs a device of site-bus class class. Commands for a
+// class it runs none of are not its to answer: MQTT-native devices (body-worn
+// camera docks) take and answer their own.
+func (b *Bridge) runsClass(class string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for ref := range b.devs {
+		if ref.Class == class {
+			return true
+		}
+	}
+	return false
+}
+
 // deviceCounts counts the running devices by site-bus class, for the log: "doors",
 // "readers", ...
 func (b *Bridge) deviceCounts() []any {

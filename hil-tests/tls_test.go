@@ -41,12 +41,12 @@ type busSpec struct {
 }
 
 // rules are the broker's ACL: every site's bus (the bridge runs doors, readers,
-// cameras, substance testers and fingerprint terminals), central's uplinks, merged
-// by identity.
+// cameras, substance testers, fingerprint terminals and PAT testers; a dock joins
+// as one of devices), central's uplinks, merged by identity.
 func (s busSpec) rules() []pki.Rule {
 	var rules []pki.Rule
 	for _, code := range s.sites {
-		rules = append(rules, pki.SiteRules(pki.Site{Code: code, Classes: []string{"door", "reader", "camera", "substance-tester", "biometric"},
+		rules = append(rules, pki.SiteRules(pki.Site{Code: code, Classes: []string{"door", "reader", "camera", "substance-tester", "biometric", "pat-tester"},
 			Devices: s.devices})...)
 	}
 	return pki.Merge(append(rules, pki.CentralRules(s.sites)...)...)

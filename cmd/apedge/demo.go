@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -202,6 +203,19 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 		wg.Wait()
 	}()
 
+	// The dock and its shift pattern, and the PAT tester's user, log what goes
+	// wrong and carry on: they never stop the demo.
+	dockDone := make(chan struct{})
+	go func() {
+		defer close(dockDone)
+		runDemoDock(bridgeCtx, ag, bus, pubPath, clk, start, log)
+	}()
+	patDone := make(chan struct{})
+	go func() {
+		defer close(patDone)
+		newDemoPAT(livePATSite{PATRegister: ag.PAT(), br: br}, clk, log, 0).run(bridgeCtx)
+	}()
+
 	printDemoBanner(stdout, o, start, svc.URL(), demoPassword, bus, pubPath)
 	status := func() { printDemoStatus(stdout, clk, br, ag, ccfg.Database) }
 	runErr := watchDemo(ctx, errs, status)
@@ -209,6 +223,8 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 	stopBridge()
 	<-peopleDone
 	<-keyworkerDone
+	<-dockDone
+	<-patDone
 	<-officerDone
 	<-bridgeDone
 	stopAgent() // the agent waits for central's ack of what it journaled before it returns
@@ -233,6 +249,32 @@ func (s sys) cmdDemo(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintln(stdout, "apedge demo: stopped cleanly")
 	}
 	return runErr
+}
+
+// runDemoDock runs the demo's simulated dock on the site bus of bus as
+// demoDockIdentity, and its shift pattern, until ctx ends. It logs what goes wrong.
+func runDemoDock(ctx context.Context, ag *agent.Agent, bus *demoBus, pubPath string, clk clock.Clock, start time.Time, log *slog.Logger) {
+	pub, err := sitekey.LoadPublic(pubPath, demoSite)
+	if err != nil {
+		log.Warn("demo: no simulated dock", "err", err)
+		return
+	}
+	tc, err := bus.dockTLS()
+	if err != nil {
+		log.Warn("demo: no simulated dock", "err", err)
+		return
+	}
+	d, err := startDemoDock(ctx, ag.BWC(), bus.site.URL(), tc, pub, clk, log)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("demo: no simulated dock", "err", err)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { d.run(ctx) })
+	newDemoShifts(liveShiftSite{BWCRegister: ag.BWC(), sim: d.sim}, clk, start, log, 0).run(ctx)
+	wg.Wait()
 }
 
 // watchDemo calls status every five seconds until ctx ends or a part of the demo
@@ -303,7 +345,7 @@ func demoConfigs(o demoOptions, bus *demoBus) (*config.Agent, *config.Bridge, *c
 		ln.Close()
 	}
 	files := map[string]string{
-		"agent.yaml":   fmt.Sprintf(demoAgentYAML, demoSite, demoSite, bus.link(bus.site, "agent"), bus.link(bus.central, "uplink:"+demoSite, "resendAfter: 5s"), consoleAddr) + demoRosterYAML(),
+		"agent.yaml":   fmt.Sprintf(demoAgentYAML, demoSite, demoSite, bus.link(bus.site, "agent"), bus.link(bus.central, "uplink:"+demoSite, "resendAfter: 5s"), consoleAddr) + demoBWCYAML + demoRosterYAML(),
 		"bridge.yaml":  fmt.Sprintf(demoBridgeYAML, demoSite, bus.link(bus.site, "bridge"), stretch(5*time.Second, o.speed), stretch(10*time.Second, o.speed)),
 		"central.yaml": fmt.Sprintf(demoCentralYAML, bus.link(bus.central, "central"), demoSite, demoSite),
 	}
@@ -360,6 +402,8 @@ func printDemoBanner(w io.Writer, o demoOptions, start time.Time, consoleURL, pa
                         oral-1 gets its sample (negative) 5 to 10 s later; apedge sim substance -h
                         runs a tester of your own
   fingerprints          %s
+  body-worn cameras     %s
+  PAT testing           %s
   logs                  on standard error (add -v to see every event)
   check the evidence    apedge central export -config %s -site %s -o export.jsonl
                         apedge verify -pubkey %s export.jsonl
@@ -370,7 +414,7 @@ func printDemoBanner(w io.Writer, o demoOptions, start time.Time, consoleURL, pa
 (apedge is bin/apedge after 'make build', or 'go run ./cmd/apedge' in place of it.)
 Ctrl-C stops everything cleanly.
 `, demoSite, demoClockLine(o, start), demoResidentsLine(), consoleURL, password, consoleURL, bus.banner(dir), abs, demoSite, demoSite,
-		demoFingerprintsLine(), filepath.Join(dir, "central.yaml"), demoSite, pubPath,
+		demoFingerprintsLine(), demoDockLine(), demoPATLine(), filepath.Join(dir, "central.yaml"), demoSite, pubPath,
 		filepath.Join(dir, "central.yaml"), demoSite, pubPath,
 		filepath.Join(dir, "agent.yaml"), filepath.Join(dir, "agent.yaml"))
 }
@@ -455,6 +499,10 @@ cameras:
 substanceTesters:
   - {id: breath-1, kind: breath-alcohol, port: simulated, name: office}
   - {id: oral-1, kind: oral-fluid, port: simulated, name: office}
+# A PAT tester that downloads its results over a serial line, simulated on a
+# pseudo-terminal; apedge demo tests a few residents' items with it at the start.
+patTesters:
+  - {id: pat-1, port: simulated, name: maintenance}
 # Enhanced Security (AP Policy Framework, Annex A): a card read at the front door, the
 # main way in and out, needs the holder's finger on the door's terminal within 10 s.
 # The other terminal is the office's enrolment desk. Both are simulated on
@@ -571,6 +619,7 @@ func demoRosterYAML() string {
 		}
 		b.WriteString("}\n")
 	}
+	b.WriteString(demoStaffYAML())
 	return b.String()
 }
 

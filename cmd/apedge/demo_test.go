@@ -583,3 +583,111 @@ func TestDemoBiometric(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoDockAndPAT runs the demo at ten times real time for a few seconds: its
+// dock's first camera is issued within the demo's first minute, to the first
+// member of the first shift, and taken from the dock; the PAT tester's tests of the
+// residents' items are journaled as the tester's, the fan heater's pass flagged,
+// and the member of staff authorises the four that passed. Every event is signed
+// with the site's key, and the banner says how to see both.
+func TestDemoDockAndPAT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo site for 9s")
+	}
+	dir := filepath.Join(t.TempDir(), "site")
+	r := apedge(t, "demo", "-dir", dir, "-speed", "10", "-for", "9s", "-console", "127.0.0.1:0")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "apedge demo: stopped cleanly\n") {
+		t.Fatalf("demo did not stop cleanly\n%v", r)
+	}
+	for _, want := range []string{"  body-worn cameras     " + demoDockLine() + "\n", "  PAT testing           " + demoPATLine() + "\n"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("banner does not say %q\n%s", want, r.Stdout)
+		}
+	}
+	acfg, err := config.LoadAgent(filepath.Join(dir, "agent.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := acfg.Dock(demoDock); d == nil || d.Slots != demoDockSlots || d.Reader == "" {
+		t.Errorf("the agent's dock %s: %+v; want %d slots and a reader", demoDock, d, demoDockSlots)
+	}
+	if got := acfg.Devices.PATTesters; len(got) != 1 || got[demoPATTester] != "maintenance" {
+		t.Errorf("the agent's PAT testers %v, want %s (maintenance)", got, demoPATTester)
+	}
+
+	export := filepath.Join(t.TempDir(), "export.jsonl")
+	ls := exportDemo(t, dir, export)
+	_, pub := sitekey.Paths(filepath.Join(dir, "keys"), "DEMO1")
+	wantVerified(t, pub, export, len(ls))
+	type ev struct {
+		Type string `json:"type"`
+		Data struct {
+			OccurredAt time.Time `json:"occurredAt"`
+			Info       struct {
+				Camera, Dock, Staff, Via, AssetID, OwnerCRN, Outcome, By, Status string
+			} `json:"additionalInformation"`
+		} `json:"data"`
+	}
+	var started time.Time
+	var issued, taken, tested, authorised []ev
+	for _, l := range ls {
+		var e ev
+		if err := json.Unmarshal(payload(t, l), &e); err != nil {
+			t.Fatal(err)
+		}
+		switch strings.TrimPrefix(e.Type, "approved-premises.") {
+		case "agent.started":
+			started = e.Data.OccurredAt
+		case "bwc.issued":
+			issued = append(issued, e)
+		case "bwc.taken":
+			taken = append(taken, e)
+		case "pat.tested":
+			tested = append(tested, e)
+		case "item.authorised":
+			authorised = append(authorised, e)
+		case "bwc.removed-unissued", "bwc.overdue", "command.unordered":
+			t.Errorf("the demo journaled %s: %+v", e.Type, e.Data.Info)
+		}
+	}
+	if len(issued) == 0 {
+		t.Fatalf("no bwc.issued event in %d events\n%s", len(ls), r.Stderr)
+	}
+	first := issued[0].Data
+	if at := first.OccurredAt.Sub(started); at < 0 || at > time.Minute || first.Info.Staff != demoCrew(0)[0].id || first.Info.Dock != demoDock {
+		t.Errorf("the first camera issued: %+v, %v after the agent started; want to %s at %s within its first minute", first.Info, at, demoCrew(0)[0].id, demoDock)
+	}
+	if len(taken) == 0 || taken[0].Data.Info.Camera != first.Info.Camera || taken[0].Data.Info.Staff != first.Info.Staff {
+		t.Errorf("bwc.taken events %+v; want %s taken by %s first", taken, first.Info.Camera, first.Info.Staff)
+	}
+
+	outcome := map[string]string{}
+	for _, e := range tested {
+		if e.Data.Info.By != "pat-tester:"+demoPATTester {
+			t.Errorf("pat.tested of %s recorded by %q, want the tester's", e.Data.Info.AssetID, e.Data.Info.By)
+		}
+		outcome[e.Data.Info.AssetID] = e.Data.Info.Outcome
+	}
+	var auth []string
+	for _, e := range authorised {
+		auth = append(auth, e.Data.Info.AssetID)
+		if e.Data.Info.By != demoPATStaff {
+			t.Errorf("item.authorised of %s by %q, want %s", e.Data.Info.AssetID, e.Data.Info.By, demoPATStaff)
+		}
+	}
+	var wantAuth []string
+	for _, it := range demoPATItems {
+		want := "pass"
+		if it.flagged {
+			want = "flagged"
+		} else {
+			wantAuth = append(wantAuth, it.asset)
+		}
+		if outcome[it.asset] != want {
+			t.Errorf("%s (%s) tested %q, want %q", it.asset, it.description, outcome[it.asset], want)
+		}
+	}
+	if !slices.Equal(auth, wantAuth) {
+		t.Errorf("items authorised %v, want %v", auth, wantAuth)
+	}
+}

@@ -11,13 +11,19 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/apedge/apedge/formats/sitebus"
 	"github.com/apedge/apedge/internal/broker"
+	"github.com/apedge/apedge/internal/mqttclient"
 	"github.com/apedge/apedge/internal/pki"
 )
 
 // demoIdentities are the demo's certificates: the brokers' server certificate, the
-// processes' client certificates, and "monitor" for watching with mosquitto_sub.
-var demoIdentities = []string{"broker", "bridge", "agent", "uplink:" + demoSite, "central", "monitor"}
+// processes' client certificates, the body-worn camera dock's (an MQTT-native
+// device, demoDockIdentity) and "monitor" for watching with mosquitto_sub.
+var demoIdentities = []string{"broker", "bridge", "agent", "uplink:" + demoSite, "central", demoDockIdentity, "monitor"}
+
+// demoDockIdentity is the identity of the demo's simulated dock, demoDock.
+const demoDockIdentity = "device:" + sitebus.ClassBWCDock + ":" + demoDock
 
 // demoBus is the demo's two brokers, as a site and central have them: the site bus,
 // and central's broker that the agent's uplink reaches; or, with -dev-plaintext, one
@@ -47,7 +53,10 @@ func (s sys) demoBrokers(ctx context.Context, o demoOptions, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	site := pki.Site{Code: demoSite, Classes: []string{"door", "reader", "camera", "substance-tester", "biometric"}} // demoBridgeYAML's
+	// demoBridgeYAML's classes (as bridgeClasses gives them), and the dock, which
+	// speaks MQTT itself under its own identity: the bridge leaves its commands to it.
+	site := pki.Site{Code: demoSite, Classes: []string{"door", "reader", "camera", "substance-tester", "biometric", sitebus.ClassPATTester},
+		Devices: []pki.Identity{{Role: pki.RoleDevice, Class: sitebus.ClassBWCDock, ID: demoDock}}}
 	bus := &demoBus{pkiDir: dir}
 	if bus.site, err = broker.New(ctx, broker.Options{Addr: "127.0.0.1:0", Log: log.With("broker", "site bus"), TLS: tc, Rules: pki.SiteRules(site)}); err != nil {
 		return nil, err
@@ -118,6 +127,24 @@ func (d *demoBus) banner(dir string) string {
   watch the site bus    mosquitto_sub -h 127.0.0.1 -p %s --cafile %s --cert %s --key %s -t 'apedge/v1/%s/#' -v
 `, d.site.URL(), d.central.URL(), p, port, filepath.Join(p, pki.CACertFile),
 		filepath.Join(p, "monitor.crt"), filepath.Join(p, "monitor.key"), demoSite)
+}
+
+// dockTLS returns the TLS files of the demo's dock (demoDockIdentity), or nil with
+// -dev-plaintext.
+func (d *demoBus) dockTLS() (*mqttclient.TLS, error) {
+	if d.pkiDir == "" {
+		return nil, nil
+	}
+	certs, err := pki.List(d.pkiDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range certs {
+		if c.Name == demoDockIdentity && !c.Revoked {
+			return &mqttclient.TLS{CA: filepath.Join(d.pkiDir, pki.CACertFile), Cert: c.CertFile, Key: c.KeyFile}, nil
+		}
+	}
+	return nil, fmt.Errorf("demo: no certificate of %s in %s", demoDockIdentity, d.pkiDir)
 }
 
 // close stops the brokers.

@@ -191,6 +191,7 @@ func bridgeClasses(b *config.Bridge) []string {
 		{"camera", len(b.Cameras) > 0},
 		{"substance-tester", len(b.SubstanceTesters) > 0},
 		{sitebus.ClassBiometric, len(b.FingerprintTerminals) > 0},
+		{sitebus.ClassPATTester, len(b.PATTesters) > 0},
 	} {
 		if c.has {
 			cs = append(cs, c.class)

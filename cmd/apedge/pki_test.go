@@ -36,7 +36,8 @@ func TestPKI(t *testing.T) {
 		"doors:\n  - id: side\n    wiegand: {reader: side-in, direction: entry, d0: GPIO5, d1: GPIO6}\n"+
 		"    contact: {pin: GPIO13}\n    lock: {pin: GPIO26, mode: fail-safe}\n"+
 		"substanceTesters:\n  - {id: breath-1, kind: breath-alcohol, port: /dev/ttyUSB1}\n"+
-		"fingerprintTerminals:\n  - {id: side-fp, port: /dev/ttyUSB2, door: side}\n"), 0o600); err != nil {
+		"fingerprintTerminals:\n  - {id: side-fp, port: /dev/ttyUSB2, door: side}\n"+
+		"patTesters:\n  - {id: pat-1, port: /dev/ttyUSB3}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	aclFile := filepath.Join(t.TempDir(), "site.acl")
@@ -84,6 +85,7 @@ func TestPKI(t *testing.T) {
 	}
 	for _, want := range []string{"user bridge\ntopic write apedge/v1/DEMO1/dev/biometric/+/event\n", "topic write apedge/v1/DEMO1/dev/door/+/event\n", "topic write apedge/v1/DEMO1/dev/reader/+/event\n",
 		"topic write apedge/v1/DEMO1/dev/substance-tester/+/event\n", "topic write apedge/v1/DEMO1/dev/substance-tester/+/state\n",
+		"topic write apedge/v1/DEMO1/dev/pat-tester/+/event\n",
 		"topic write apedge/v1/DEMO1/dev/biometric/+/event\n", "topic write apedge/v1/DEMO1/dev/biometric/+/state\n",
 		"user device:reader:side-in\ntopic write apedge/v1/DEMO1/dev/reader/side-in/event\n"} {
 		if !strings.Contains(string(acl), want) {

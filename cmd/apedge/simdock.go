@@ -93,36 +93,67 @@ func (s sys) simDock(ctx context.Context, args []string, stdout, stderr io.Write
 			return err
 		}
 	}
-	d := &simDockRun{clk: clock.Or(s.clock), site: *site, id: *id, pub: pub, out: stdout,
-		log:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		queue: make(chan dockMsg, 1024), changed: make(chan struct{}, 1)}
-	sim, err := bwcdock.NewSim(bwcdock.Config{Serial: *serial, Slots: *slots, Cameras: *cameras}, d.clk, d)
+	var tc *mqttclient.TLS
+	if *ca != "" || *cert != "" || u.Scheme != "tcp" {
+		tc = &mqttclient.TLS{CA: *ca, Cert: *cert, Key: *key}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := newSimDockRun(clock.Or(s.clock), *site, *id, pub, bwcdock.Config{Serial: *serial, Slots: *slots, Cameras: *cameras}, stdout, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "apedge sim dock: %v\n", err)
 		return cli.ErrUsage
 	}
-	d.sim = sim
-	d.cable, err = newCable(u.Host)
-	if err != nil {
+	fmt.Fprintf(stdout, "simulated dock %s (%d slots) publishing on %s as device:%s:%s\n", *id, *slots, *broker, sitebus.ClassBWCDock, *id)
+	if err := d.plug(u, tc); err != nil {
 		return err
 	}
-	defer d.cable.Close()
-	link := mqttclient.Link{Broker: u.Scheme + "://" + d.cable.Addr(), ClientID: "apedge-dock-" + *site + "-" + *id}
-	if *ca != "" || *cert != "" || u.Scheme != "tcp" {
-		link.TLS = &mqttclient.TLS{CA: *ca, Cert: *cert, Key: *key, ServerName: u.Hostname()}
-	}
-	d.link = link
-	fmt.Fprintf(stdout, "simulated dock %s (%d slots) publishing on %s as device:%s:%s\n", *id, *slots, *broker, sitebus.ClassBWCDock, *id)
+	go d.commands(ctx, s.stdin)
+	d.run(ctx)
+	return nil
+}
 
+// newSimDockRun returns a simulated dock as cfg says, on clk, that publishes as
+// device:bwc-dock:id of site once served, verifies the agent's commands with pub
+// (nil: every command is refused), says what it did on out and logs its trouble
+// on log. apedge sim dock and apedge demo run it.
+func newSimDockRun(clk clock.Clock, site, id string, pub *sitekey.Public, cfg bwcdock.Config, out io.Writer, log *slog.Logger) (*simDockRun, error) {
+	d := &simDockRun{clk: clk, site: site, id: id, pub: pub, out: out, log: log,
+		queue: make(chan dockMsg, 1024), changed: make(chan struct{}, 1)}
+	sim, err := bwcdock.NewSim(cfg, clk, d)
+	if err != nil {
+		return nil, err
+	}
+	d.sim = sim
+	return d, nil
+}
+
+// plug makes the dock's cable to the broker at u and its link through it, over TLS
+// with tc (its ServerName set from u; nil: plaintext). run connects it.
+func (d *simDockRun) plug(u *url.URL, tc *mqttclient.TLS) error {
+	var err error
+	if d.cable, err = newCable(u.Host); err != nil {
+		return err
+	}
+	d.link = mqttclient.Link{Broker: u.Scheme + "://" + d.cable.Addr(), ClientID: "apedge-dock-" + d.site + "-" + d.id}
+	if tc != nil {
+		t := *tc
+		t.ServerName = u.Hostname()
+		d.link.TLS = &t
+	}
+	return nil
+}
+
+// run keeps the plugged dock connected, publishing and advancing on its clock,
+// until ctx ends; then it says goodbye and pulls its cable.
+func (d *simDockRun) run(ctx context.Context) {
+	defer d.cable.Close()
 	var wg sync.WaitGroup
 	run := func(f func(context.Context)) { wg.Add(1); go func() { defer wg.Done(); f(ctx) }() }
 	run(d.connect)
 	run(d.send)
 	run(d.tick)
-	go d.commands(ctx, s.stdin)
 	<-ctx.Done()
 	wg.Wait()
-	return nil
 }
 
 // dockMsg is one message of the dock, queued to go out.
