@@ -15,8 +15,12 @@ import (
 // date); a second file with a bad line refused, nothing of it imported and the
 // bad line's number shown in the API's words; the item authorised with its row's
 // button, the status cell then saying so; the search narrowing the table; and the
-// label list opened as a page to print. A security officer sees the table but is
-// offered neither the import nor the buttons.
+// label list opened as a page to print; an item registered through the form for
+// the resident, and an e-scooter for the AP, registered as prohibited; a test keyed
+// in for the new item with a failing earth figure marked pass, the row then saying
+// it is flagged and why; and the resident, due to depart, chosen in the hand-back
+// panel, which lists their two items. A security officer sees the table but is
+// offered neither the import, the register and test forms nor the buttons.
 func TestPATInBrowser(t *testing.T) {
 	exe := chromium(t)
 	s := newConsoleSite(t)
@@ -111,6 +115,78 @@ func TestPATInBrowser(t *testing.T) {
 		t.Errorf("the label: %q, want %q", got, want)
 	}
 	b.shot("pat-labels")
+
+	msg := func(form string) string {
+		return `document.querySelector('` + form + ` .form-message').textContent`
+	}
+	register := func(label, owner, desc, category, class string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.SendKeys(chromedp.CSS(`#pat-register-form input[name=assetId]`), label),
+			chromedp.SetValue(chromedp.CSS(`#pat-register-form select[name=ownerCrn]`), owner),
+			chromedp.SendKeys(chromedp.CSS(`#pat-register-form input[name=description]`), desc),
+			chromedp.SendKeys(chromedp.CSS(`#pat-register-form input[name=category]`), category),
+			chromedp.SetValue(chromedp.CSS(`#pat-register-form select[name=class]`), class),
+			chromedp.Submit(chromedp.CSS(`#pat-register-form`)),
+		)
+	}
+	b.step("register a toaster for Resident One",
+		chromedp.Click(chromedp.CSS(`#pat-labels-close`)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#pat-search input[name=q]').value = ''; renderPAT(); undefined`),
+		b.poll(`[...document.querySelectorAll('#pat-register-form select[name=ownerCrn] option')].some((o) => o.value === 'X100001')`),
+		register("K-0002", "X100001", "Toaster", "kitchen", "I"),
+		b.poll(msg("#pat-register-form")+` === 'K-0002 registered (Resident One): awaiting test.'`),
+		b.poll(cell("K-0002", "pat-status")+` === 'awaiting test'`),
+	)
+	b.step("register an e-scooter for the AP",
+		register("K-0003", "", "Scooter", "E Scooter", "III"),
+		b.poll(msg("#pat-register-form")+` === 'K-0003 registered (the AP): prohibited: to be removed.'`),
+		b.poll(cell("K-0003", "pat-status")+` === 'prohibited: to be removed'`),
+	)
+	if shown := eval[bool](b, `!document.querySelector('#pat-items tr[data-asset="K-0003"] .pat-test').hidden`); shown {
+		t.Error("a prohibited item is offered a test")
+	}
+	field := func(name, v string) chromedp.Action[chromedp.Void] {
+		return chromedp.SetValue(chromedp.CSS(`#pat-test-form [name=`+name+`]`), v)
+	}
+	b.step("key in a pass whose earth figure fails",
+		chromedp.Click(chromedp.CSS(`#pat-items tr[data-asset="K-0002"] .pat-test`)),
+		chromedp.WaitVisible(chromedp.CSS(`#pat-test-form`)),
+		b.poll(`document.querySelector('#pat-test-h').textContent === 'Record a test of K-0002'`),
+		b.poll(`document.querySelector('#pat-test-form [name=testedAt]').value.startsWith('2026-06-10T')`), // the site's day, not the screen's
+		field("visual", "pass"), field("earthOhm", "0.9"), field("insulationMOhm", "200"), field("insulationV", "500"),
+		field("leakageMA", "0.2"), field("result", "pass"), field("retestMonths", "12"), field("instrument", "Seaward PrimeTest 250+"),
+		field("instrumentSerial", "3A1234"), field("tester", "J. Patel"),
+		chromedp.Submit(chromedp.CSS(`#pat-test-form`)),
+		b.poll(`document.querySelector('#pat-test-form').hidden`),
+		b.poll(cell("K-0002", "pat-status")+` === 'failed: not to be used'`),
+	)
+	s.waitEvent("pat.tested")
+	const why = "earth: earth continuity of 0.9 Ω is over the limit of 0.2 Ω"
+	if got, want := eval[string](b, cell("K-0002", "row-message")), "Test recorded: flagged: "+why+". failed: not to be used."; got != want {
+		t.Errorf("K-0002's row message: %q, want %q", got, want)
+	}
+	if got, want := eval[string](b, cell("K-0002", "pat-flagged")), "⚠ Flagged: "+why; got != want {
+		t.Errorf("K-0002's flagged cell: %q, want %q", got, want)
+	}
+	b.shot("pat-flagged")
+
+	if code := s.browser("manager-1").do("PATCH", "/api/v1/residents/X100001", map[string]any{"expectedDeparture": "2026-06-20"}, nil); code != 202 {
+		t.Fatalf("setting Resident One's departure: %d", code)
+	}
+	b.step("list Resident One's items to hand back",
+		b.poll(`[...document.querySelectorAll('#pat-handback-form select[name=crn] option')].some((o) => o.textContent === 'Resident One (X100001): due to depart 2026-06-20')`),
+		chromedp.SetValue(chromedp.CSS(`#pat-handback-form select[name=crn]`), "X100001"),
+		chromedp.Submit(chromedp.CSS(`#pat-handback-form`)),
+		b.poll(`document.querySelectorAll('#pat-handback li').length === 2`),
+	)
+	if got, want := eval[string](b, msg("#pat-handback-form")), "Resident One: 2 items to hand back on departure"; got != want {
+		t.Errorf("the hand-back heading: %q, want %q", got, want)
+	}
+	if got, want := eval[string](b, `[...document.querySelectorAll('#pat-handback li')].map((li) => li.dataset.asset + '=' + li.textContent).join('|')`),
+		"K-0001=K-0001 Kettle (Class I): authorised|K-0002=K-0002 Toaster (Class I): failed: not to be used"; got != want {
+		t.Errorf("the hand-back list: %q, want %q", got, want)
+	}
+	b.shot("pat-handback")
 	checkContract(t, eval[map[string]map[string]bool](b, `window.apedgeReads`))
 
 	b.step("sign in as security-1",
@@ -118,7 +194,8 @@ func TestPATInBrowser(t *testing.T) {
 		signIn("security-1"),
 		b.poll(cell("K-0001", "pat-status")+` === 'authorised'`),
 	)
-	if shown := eval[bool](b, `!document.querySelector('#pat-import-form').hidden || !document.querySelector('#pat-items tr[data-asset="K-0001"] .pat-actions').hidden`); shown {
-		t.Error("security is offered the import or the row's buttons")
+	if shown := eval[bool](b, `!document.querySelector('#pat-import-form').hidden || !document.querySelector('#pat-register-form').hidden ||
+		!document.querySelector('#pat-test-form').hidden || !document.querySelector('#pat-items tr[data-asset="K-0001"] .pat-actions').hidden`); shown {
+		t.Error("security is offered the import, the register or test form, or the row's buttons")
 	}
 }
