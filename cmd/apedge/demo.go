@@ -500,7 +500,7 @@ substanceTesters:
   - {id: breath-1, kind: breath-alcohol, port: simulated, name: office}
   - {id: oral-1, kind: oral-fluid, port: simulated, name: office}
 # A PAT tester that downloads its results over a serial line, simulated on a
-# pseudo-terminal; apedge demo tests a few residents' items with it at the start.
+# pseudo-terminal; apedge demo tests a few of the AP's items with it at the start.
 patTesters:
   - {id: pat-1, port: simulated, name: maintenance}
 # Enhanced Security (AP Policy Framework, Annex A): a card read at the front door, the

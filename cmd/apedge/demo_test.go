@@ -587,7 +587,7 @@ func TestDemoBiometric(t *testing.T) {
 // TestDemoDockAndPAT runs the demo at ten times real time for a few seconds: its
 // dock's first camera is issued within the demo's first minute, to the first
 // member of the first shift, and taken from the dock; the PAT tester's tests of the
-// residents' items are journaled as the tester's, the fan heater's pass flagged,
+// AP's items are journaled as the tester's, the fan heater's pass flagged,
 // and the member of staff authorises the four that passed. Every event is signed
 // with the site's key, and the banner says how to see both.
 func TestDemoDockAndPAT(t *testing.T) {

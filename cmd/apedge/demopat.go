@@ -15,7 +15,7 @@ import (
 )
 
 // The demo's PAT tester (the demo bridge's patTesters) and the member of staff who
-// tests and authorises the residents' items with it.
+// tests and authorises the AP's items with it.
 const (
 	demoPATTester = "pat-1"
 	demoPATStaff  = "s-dev"
@@ -41,7 +41,7 @@ var demoPATItems = []demoPATItem{
 
 // demoPATLine is the banner's line about the PAT tester.
 func demoPATLine() string {
-	return fmt.Sprintf("%s, simulated on a pseudo-terminal: at the start %s tests %d residents' items with it and authorises those that pass; the %s's pass is flagged (its insulation fails): the dashboard's electrical items, or apedge ctl pat",
+	return fmt.Sprintf("%s, simulated on a pseudo-terminal: at the start %s tests %d of the AP's items with it and authorises those that pass; the %s's pass is flagged (its insulation fails): the dashboard's electrical items, or apedge ctl pat",
 		demoPATTester, demoPATStaff, len(demoPATItems), demoPATItems[len(demoPATItems)-1].description)
 }
 
@@ -84,7 +84,7 @@ func (s livePATSite) Instrument(id string) demoPATInstrument {
 }
 
 // demoPAT is the member of staff who, at the start of the demo, tests the
-// residents' items of demoPATItems on the simulated tester, a few seconds of the
+// AP's items of demoPATItems on the simulated tester, a few seconds of the
 // site's clock apart, and authorises each that the register has as awaiting
 // authorisation. It logs what it does and its failures, and never stops the demo.
 type demoPAT struct {
