@@ -26,8 +26,7 @@ const SimModel = "apedge simulated PAT tester"
 type Sim struct {
 	clk clock.Clock
 
-	wmu sync.Mutex // one line written at a time
-	w   io.Writer  // the pseudo-terminal, once serving
+	line record.Line // the pseudo-terminal, once serving
 
 	mu       sync.Mutex
 	id       identity
@@ -41,7 +40,7 @@ type Sim struct {
 // date by clk, whose calibration is due in 365 days (testers are calibrated
 // yearly). It says nothing until it is served (Serve).
 func NewSim(serial string, clk clock.Clock) *Sim {
-	return &Sim{clk: clk, id: identity{Serial: serial, Model: SimModel, Firmware: "sim-1.0",
+	return &Sim{clk: clk, line: record.Line{Prefix: "pattester: simulator"}, id: identity{Serial: serial, Model: SimModel, Firmware: "sim-1.0",
 		CalibrationDue: clk.Now().AddDate(0, 0, 365).Format(time.DateOnly)}}
 }
 
@@ -51,9 +50,7 @@ func NewSim(serial string, clk clock.Clock) *Sim {
 // port's. Serve checks ctx between reads, so a port whose reads block must be
 // closed for it to return (a serialport's reads time out).
 func (s *Sim) Serve(ctx context.Context, port io.ReadWriter) error {
-	s.wmu.Lock()
-	s.w = port
-	s.wmu.Unlock()
+	s.line.Attach(port)
 	if err := s.sendID(); err != nil {
 		return err
 	}
@@ -83,28 +80,6 @@ func (s *Sim) Serve(ctx context.Context, port io.ReadWriter) error {
 	}
 }
 
-// send writes rec.
-func (s *Sim) send(rec record.Record) error {
-	b, err := rec.Encode()
-	if err != nil {
-		return fmt.Errorf("pattester: simulator: %w", err)
-	}
-	return s.write(b)
-}
-
-// write writes a line as it is.
-func (s *Sim) write(b []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.w == nil {
-		return errors.New("pattester: simulator: not running")
-	}
-	if _, err := s.w.Write(b); err != nil {
-		return fmt.Errorf("pattester: simulator: %w", err)
-	}
-	return nil
-}
-
 // sendID sends the ID record, unless the tester is switched off.
 func (s *Sim) sendID() error {
 	s.mu.Lock()
@@ -113,7 +88,7 @@ func (s *Sim) sendID() error {
 	if off {
 		return nil
 	}
-	return s.send(idRecord(id))
+	return s.line.Send(idRecord(id))
 }
 
 // SimState is what a simulated tester says of itself, as (*Sim).State returns it.
@@ -171,7 +146,7 @@ func (s *Sim) Test(r pat.Record) (uint32, error) {
 	s.n++
 	n, serial := s.n, s.id.Serial
 	s.mu.Unlock()
-	return n, s.send(testRecord(serial, n, r))
+	return n, s.line.Send(testRecord(serial, n, r))
 }
 
 // Passing returns the record of a Class I item, assetID, that passes with sound
@@ -277,7 +252,7 @@ func (s *Sim) Garbage(n int) error {
 		case 0:
 			b = []byte("$APPT,serial=" + strings.Repeat("x", record.MaxLine) + "\r\n")
 		}
-		if err := s.write(b); err != nil {
+		if err := s.line.Write(b); err != nil {
 			return err
 		}
 	}

@@ -274,7 +274,7 @@ func TestImplausibleDeviceClock(t *testing.T) {
 	r.status(t, "b1", func(s Status) bool { return s.Online })
 	for i, at := range []time.Time{time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC), time.Now().Add(time.Hour)} {
 		before := time.Now()
-		if err := sim.send(breathRecord(Reading{Serial: sim.Serial(), TestNumber: 7, MeasuredAt: at, AlcoholUg: ptr(3),
+		if err := sim.line.Send(breathRecord(Reading{Serial: sim.Serial(), TestNumber: 7, MeasuredAt: at, AlcoholUg: ptr(3),
 			CalibrationDue: "2099-01-01", SelfCheck: SelfCheckPass})); err != nil {
 			t.Fatal(err)
 		}
@@ -285,7 +285,7 @@ func TestImplausibleDeviceClock(t *testing.T) {
 	}
 	// A little wrong is the device's own time.
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
-	if err := sim.send(breathRecord(Reading{Serial: sim.Serial(), TestNumber: 8, MeasuredAt: at, AlcoholUg: ptr(3),
+	if err := sim.line.Send(breathRecord(Reading{Serial: sim.Serial(), TestNumber: 8, MeasuredAt: at, AlcoholUg: ptr(3),
 		CalibrationDue: "2099-01-01", SelfCheck: SelfCheckPass})); err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestImplausibleDeviceClock(t *testing.T) {
 		t.Errorf("device time %v: measured %v at %v", at, rd.MeasuredAt, when)
 	}
 	// A reading the BR reader refuses is a bad record, not a reading.
-	if err := sim.send(Record{Type: TypeBreath, Fields: [][2]string{{"serial", "S"}, {"n", "1"}}}); err != nil {
+	if err := sim.line.Send(Record{Type: TypeBreath, Fields: [][2]string{{"serial", "S"}, {"n", "1"}}}); err != nil {
 		t.Fatal(err)
 	}
 	st := r.status(t, "b1", func(s Status) bool { return s.BadRecords == 1 })
@@ -302,7 +302,7 @@ func TestImplausibleDeviceClock(t *testing.T) {
 	}
 	// An ER record from another device, without cal and self: nothing to take
 	// them from.
-	if err := sim.send(errorRecord(Reading{Serial: "OTHER-1", TestNumber: 1, MeasuredAt: time.Now()}, "E1", "")); err != nil {
+	if err := sim.line.Send(errorRecord(Reading{Serial: "OTHER-1", TestNumber: 1, MeasuredAt: time.Now()}, "E1", "")); err != nil {
 		t.Fatal(err)
 	}
 	st = r.status(t, "b1", func(s Status) bool { return s.BadRecords == 2 })

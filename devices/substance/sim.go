@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apedge/apedge/devices/internal/record"
+
 	"github.com/apedge/apedge/internal/clock"
 )
 
@@ -23,8 +25,7 @@ import (
 type Sim struct {
 	clk clock.Clock
 
-	wmu sync.Mutex // one line written at a time
-	w   io.Writer  // the pseudo-terminal, once serving
+	line record.Line // the pseudo-terminal, once serving
 
 	mu       sync.Mutex
 	id       identity
@@ -42,7 +43,7 @@ type Sim struct {
 // nothing until it is served (Serve).
 func NewSim(kind, serial string, clk clock.Clock) *Sim {
 	now := clk.Now()
-	return &Sim{clk: clk, id: identity{Serial: serial, Firmware: "sim-1.0", Kind: kind, SelfCheck: SelfCheckPass,
+	return &Sim{clk: clk, line: record.Line{Prefix: "substance: simulator"}, id: identity{Serial: serial, Firmware: "sim-1.0", Kind: kind, SelfCheck: SelfCheckPass,
 		CalibrationDue: now.AddDate(0, 0, 180).Format(time.DateOnly)},
 		tempC: 21.5, lot: "SIMLOT-0001", exp: now.AddDate(1, 0, 0).Format(time.DateOnly)}
 }
@@ -53,9 +54,7 @@ func NewSim(kind, serial string, clk clock.Clock) *Sim {
 // error or port's. Serve checks ctx between reads, so a port whose reads block
 // must be closed for it to return (a serialport's reads time out).
 func (s *Sim) Serve(ctx context.Context, port io.ReadWriter) error {
-	s.wmu.Lock()
-	s.w = port
-	s.wmu.Unlock()
+	s.line.Attach(port)
 	if err := s.sendID(); err != nil {
 		return err
 	}
@@ -85,28 +84,6 @@ func (s *Sim) Serve(ctx context.Context, port io.ReadWriter) error {
 	}
 }
 
-// send writes rec.
-func (s *Sim) send(rec Record) error {
-	b, err := rec.Encode()
-	if err != nil {
-		return fmt.Errorf("substance: simulator: %w", err)
-	}
-	return s.write(b)
-}
-
-// write writes a line as it is.
-func (s *Sim) write(b []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.w == nil {
-		return errors.New("substance: simulator: not running")
-	}
-	if _, err := s.w.Write(b); err != nil {
-		return fmt.Errorf("substance: simulator: %w", err)
-	}
-	return nil
-}
-
 // sendID sends the ID record, unless the tester is switched off.
 func (s *Sim) sendID() error {
 	s.mu.Lock()
@@ -115,7 +92,7 @@ func (s *Sim) sendID() error {
 	if off {
 		return nil
 	}
-	return s.send(idRecord(id))
+	return s.line.Send(idRecord(id))
 }
 
 // Kind returns the simulated tester's kind, breath-alcohol or oral-fluid.
@@ -203,7 +180,7 @@ func (s *Sim) Breath(ug float64, testID string) error {
 	temp := s.tempC
 	s.mu.Unlock()
 	r.AlcoholUg, r.TemperatureC = &ug, &temp
-	return s.send(breathRecord(r))
+	return s.line.Send(breathRecord(r))
 }
 
 // OralFluid completes an oral-fluid test with testID keyed in (empty: none) and
@@ -244,7 +221,7 @@ func (s *Sim) OralFluid(results map[string]string, testID string) error {
 	r.CassetteLot, r.CassetteExpiry = s.lot, s.exp
 	s.mu.Unlock()
 	r.Panels = panels
-	return s.send(oralFluidRecord(r))
+	return s.line.Send(oralFluidRecord(r))
 }
 
 // Error sends an ER record: the device's error code and text (text may be empty)
@@ -254,7 +231,7 @@ func (s *Sim) Error(code, text string) error {
 	if err != nil {
 		return err
 	}
-	return s.send(errorRecord(r, code, text))
+	return s.line.Send(errorRecord(r, code, text))
 }
 
 // FailSelfCheck makes the tester's self-check fail (or pass again), as a restart
@@ -334,7 +311,7 @@ func (s *Sim) Garbage(n int) error {
 		case 0:
 			b = []byte("$APID,serial=" + strings.Repeat("x", MaxLine) + "\r\n")
 		}
-		if err := s.write(b); err != nil {
+		if err := s.line.Write(b); err != nil {
 			return err
 		}
 	}
